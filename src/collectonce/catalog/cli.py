@@ -1,0 +1,73 @@
+"""`collectonce catalog check|generate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, open_catalog, print_json
+
+app = typer.Typer(help="Check the catalogue and generate the contracts built from it.")
+
+
+@app.command("check")
+def check(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> None:
+    """Validate every catalogue file and every cross-reference. Exit 1 on any problem."""
+    cat = open_catalog(catalog, as_json=json_out)
+    summary = {
+        "ok": True,
+        "version": cat.version,
+        "fingerprint": cat.fingerprint,
+        "metrics": len(cat.metrics),
+        "collected_metrics": len(cat.collected_metrics),
+        "derived_metrics": sum(m.is_derived for m in cat.metrics.values()),
+        "requests": len(cat.requests),
+        "requesters": len(cat.requesters),
+        "items": sum(len(r.items) for r in cat.requests.values()),
+        "providers": len(cat.providers),
+    }
+    if json_out:
+        print_json(summary)
+        return
+    console.print(
+        f"[green]✓[/] catalogue {cat.version} is valid: {summary['metrics']} metrics "
+        f"({summary['derived_metrics']} derived), {summary['requests']} requests from "
+        f"{summary['requesters']} requesters, {summary['items']} items, "
+        f"{summary['providers']} providers."
+    )
+
+
+@app.command("generate")
+def generate(
+    catalog: CatalogOpt = Path("catalog"),
+    out: Annotated[Path, typer.Option("--out", help="Where the contracts go.")] = Path("schemas"),
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Fail if the committed contracts are stale.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write schemas/ from the catalogue, or with --check fail when it is out of date."""
+    from collectonce.catalog.generate import generate_contracts, stale_contracts, write_contracts
+
+    cat = open_catalog(catalog, as_json=json_out)
+    files = generate_contracts(cat)
+    if check_only:
+        stale = stale_contracts(files, out)
+        if json_out:
+            print_json({"ok": not stale, "stale": stale})
+        if stale:
+            if not json_out:
+                for name in stale:
+                    console.print(f"[red]✗[/] {out / name} is stale or missing")
+                console.print("Run `collectonce catalog generate` and commit the result.")
+            raise typer.Exit(1)
+        if not json_out:
+            console.print(f"[green]✓[/] {len(files)} contracts in {out} are up to date.")
+        return
+    written = write_contracts(files, out)
+    if json_out:
+        print_json({"ok": True, "written": written})
+    else:
+        console.print(f"[green]✓[/] wrote {len(written)} changed file(s) of {len(files)} to {out}")

@@ -1,0 +1,258 @@
+"""The catalogue's nouns as typed models: metrics, requesters, requests, items, providers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CODE_PATTERN = r"^[a-z][a-z0-9_]*$"
+CODE_RE = re.compile(CODE_PATTERN)
+TERM_RE = re.compile(r"\s*([+-]?)\s*([a-z][a-z0-9_]*)\s*")
+
+Unit = Literal[
+    "count", "percent", "rate", "gbp", "gbp_thousands", "days", "weeks", "minutes", "fte", "score"
+]
+Period = Literal["month", "quarter", "year"]
+Direction = Literal["increase", "decrease", "neutral"]
+Aggregate = Literal["sum", "mean", "last", "max", "min"]
+RuleOp = Literal["lte", "gte", "lt", "gt", "eq"]
+
+PERIODS_PER_YEAR: dict[str, int] = {"month": 12, "quarter": 4, "year": 1}
+RULE_SYMBOLS: dict[str, str] = {"lte": "<=", "gte": ">=", "lt": "<", "gt": ">", "eq": "="}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Grain(_Strict):
+    entity: Literal["provider"] = "provider"
+    period: Period = "month"
+
+
+class Valid(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Valid:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class Target(_Strict):
+    value: float
+    comparison: Literal["gte", "lte"]
+    source: str = Field(min_length=3)
+
+
+class Rule(_Strict):
+    """A cross-metric rule: this metric <op> other metric, for the same provider and period."""
+
+    op: RuleOp
+    other: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_form(cls, data: object) -> object:
+        if isinstance(data, dict) and "op" not in data:
+            if len(data) != 1:
+                raise ValueError("a rule has exactly one key: lte, gte, lt, gt or eq")
+            ((op, other),) = data.items()
+            return {"op": op, "other": other}
+        return data
+
+    def describe(self, code: str) -> str:
+        return f"{code} {RULE_SYMBOLS[self.op]} {self.other}"
+
+
+class Expression(_Strict):
+    """A sum of metric codes with signs, written `a + b - c`."""
+
+    terms: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Expression:
+        text = str(text).strip()
+        if not text:
+            raise ValueError("an expression needs at least one metric code")
+        terms: list[tuple[int, str]] = []
+        pos = 0
+        while pos < len(text):
+            match = TERM_RE.match(text, pos)
+            if not match or match.end() == pos:
+                raise ValueError(f"cannot read {text!r}: use metric codes joined by + or -")
+            sign, code = match.groups()
+            if terms and not sign:
+                raise ValueError(f"cannot read {text!r}: put + or - between metric codes")
+            terms.append((-1 if sign == "-" else 1, code))
+            pos = match.end()
+        return cls(terms=tuple(terms))
+
+    @property
+    def codes(self) -> list[str]:
+        return [code for _, code in self.terms]
+
+    def __str__(self) -> str:
+        out = ""
+        for i, (sign, code) in enumerate(self.terms):
+            if i == 0:
+                out = code if sign > 0 else f"-{code}"
+            else:
+                out += f" {'+' if sign > 0 else '-'} {code}"
+        return out
+
+
+class Derived(_Strict):
+    numerator: Expression
+    denominator: Expression
+    multiplier: float = 1.0
+
+    @field_validator("numerator", "denominator", mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        if isinstance(value, str):
+            return Expression.parse(value)
+        return value
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(dict.fromkeys(self.numerator.codes + self.denominator.codes))
+
+
+class Status(_Strict):
+    state: Literal["active", "draft", "retired"] = "active"
+    version: int = Field(default=1, ge=1)
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+
+
+class Metric(_Strict):
+    code: str = Field(pattern=CODE_PATTERN)
+    label: str = Field(min_length=3)
+    definition: str = Field(min_length=10)
+    why_collected: str = Field(min_length=10)
+    unit: Unit
+    value_type: Literal["integer", "decimal"]
+    grain: Grain
+    valid: Valid = Valid()
+    zero_is_significant: bool
+    improvement_direction: Direction
+    target: Target | None = None
+    rules: tuple[Rule, ...] = ()
+    derived: Derived | None = None
+    status: Status
+    references: tuple[str, ...] = ()
+    domain: str = ""
+
+    @property
+    def is_derived(self) -> bool:
+        return self.derived is not None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status.state == "active"
+
+
+class Requester(_Strict):
+    code: str = Field(pattern=CODE_PATTERN)
+    name: str
+    kind: str = "national_body"
+
+
+class Transform(_Strict):
+    aggregate: Aggregate = "sum"
+    scale: float = 1.0
+
+
+class Item(_Strict):
+    their_code: str = Field(min_length=1, max_length=64)
+    their_label: str = Field(min_length=1)
+    metric: str | None = None
+    metrics: tuple[str, ...] = ()
+    unit: Unit | None = None
+    transform: Transform | None = None
+    unmapped_reason: str | None = None
+
+    @field_validator("their_code", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+    @model_validator(mode="after")
+    def _one_mapping(self) -> Item:
+        given = sum(bool(x) for x in (self.metric, self.metrics, self.unmapped_reason))
+        if given != 1:
+            raise ValueError(
+                "an item needs exactly one of: metric, metrics (a list), or unmapped_reason"
+            )
+        return self
+
+    @property
+    def metric_codes(self) -> list[str]:
+        """The catalogue metrics this item needs (empty when unmapped)."""
+        if self.metric:
+            return [self.metric]
+        return list(self.metrics)
+
+    @property
+    def is_mapped(self) -> bool:
+        return not self.unmapped_reason
+
+
+class Request(_Strict):
+    code: str = Field(pattern=CODE_PATTERN)
+    requester: str
+    title: str
+    purpose: str = ""
+    frequency: Period
+    due_days_after_period: int = Field(ge=0, le=366)
+    minutes_per_item: float = Field(gt=0)
+    respondents: Literal["all"] | tuple[str, ...] = "all"
+    items: tuple[Item, ...] = Field(min_length=1)
+
+    @property
+    def periods_per_year(self) -> int:
+        return PERIODS_PER_YEAR[self.frequency]
+
+
+class Provider(_Strict):
+    ods_code: str = Field(pattern=r"^[A-Z0-9]{3,5}$")
+    name: str = ""
+    peer_group: str
+    region: str = ""
+
+
+class BurdenTarget(_Strict):
+    measure: Literal[
+        "hours_reduction_pct",
+        "cost_reduction_pct",
+        "items_served_from_catalogue_pct",
+        "unique_items_reduction_pct",
+    ]
+    value: float
+    by: dt.date | None = None
+    description: str = ""
+
+
+class Targets(_Strict):
+    baseline: str = ""
+    targets: tuple[BurdenTarget, ...] = ()
+
+
+class Change(_Strict):
+    version: str
+    effective_from: dt.date
+    summary: str
+
+
+class CatalogInfo(_Strict):
+    name: str
+    version: str
+    effective_from: dt.date
+    hourly_cost_gbp: float = Field(gt=0)
+    changes: tuple[Change, ...] = ()

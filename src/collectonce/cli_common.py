@@ -1,0 +1,58 @@
+"""Options and helpers that every CLI command shares."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from collectonce.settings import Settings, get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+CatalogOpt = Annotated[
+    Path,
+    typer.Option(
+        "--catalog",
+        envvar="COLLECTONCE_CATALOG",
+        help="The catalogue folder.",
+        show_default=True,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
+
+
+def settings_for(catalog: Path | None = None) -> Settings:
+    return get_settings(catalog=catalog)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a one-line error (never a traceback) and exit."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def open_catalog(path: Path, *, as_json: bool = False) -> Any:
+    """Load the catalogue or exit 1 listing every problem."""
+    from collectonce.catalog import CatalogInvalid, load_catalog
+
+    try:
+        return load_catalog(path)
+    except CatalogInvalid as exc:
+        if as_json:
+            print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})
+        else:
+            for problem in exc.problems:
+                err_console.print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]{len(exc.problems)} problem(s) in {path}[/]")
+        raise typer.Exit(1) from None
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str, allow_nan=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,89 @@
+"""Typed settings. Every setting can be given as an environment variable prefixed COLLECTONCE_."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where collectonce keeps its state and the limits it enforces."""
+
+    model_config = SettingsConfigDict(env_prefix="COLLECTONCE_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".collectonce"),
+        description="The data folder: archive, tables, tokens, receipts and the audit log.",
+    )
+    catalog: Path = Field(default=Path("catalog"), description="The catalogue folder.")
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024, description="Files larger than this are rejected whole."
+    )
+    max_uncompressed_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        description="Workbooks that expand beyond this are rejected as possible zip bombs.",
+    )
+    max_field_chars: int = Field(
+        default=10_000, description="Text cells longer than this are truncated with a finding."
+    )
+    dask_address: str | None = Field(
+        default=None, description="A Dask scheduler address; unset means a local cluster."
+    )
+    dask_workers: int = Field(default=2, description="Workers for the local Dask cluster.")
+    batch_rows: int = Field(default=1_000_000, description="Rows per streamed ingest batch.")
+    outlier_mad_threshold: float = Field(
+        default=6.0, description="Warn when a value is this many scaled MADs from its history."
+    )
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the data folder (created on demand for directories)."""
+        return self.root.joinpath(*parts)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.path("archive")
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.path("tables")
+
+    @property
+    def receipts_dir(self) -> Path:
+        return self.path("receipts")
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.path("quarantine")
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.path("landing")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.path("reports")
+
+    @property
+    def packs_dir(self) -> Path:
+        return self.path("packs")
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.path("tokens.json")
+
+    @property
+    def audit_log(self) -> Path:
+        return self.path("audit.jsonl")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (e.g. from CLI options)."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

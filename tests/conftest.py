@@ -1,0 +1,55 @@
+"""Shared fixtures: a private data folder per test and the catalogues."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh COLLECTONCE_HOME for one test."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("COLLECTONCE_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def settings(home: Path):
+    from collectonce.settings import get_settings
+
+    return get_settings(home=home)
+
+
+@pytest.fixture(scope="session")
+def catalog_min_dir() -> Path:
+    return FIXTURES / "catalog_min"
+
+
+@pytest.fixture(scope="session")
+def catalog_min(catalog_min_dir: Path):
+    from collectonce.catalog import load_catalog
+
+    return load_catalog(catalog_min_dir)
+
+
+@pytest.fixture(scope="session")
+def shipped_catalog_dir() -> Path:
+    return ROOT / "catalog"
+
+
+@pytest.fixture(scope="session")
+def shipped_catalog(shipped_catalog_dir: Path):
+    from collectonce.catalog import load_catalog
+
+    return load_catalog(shipped_catalog_dir)
