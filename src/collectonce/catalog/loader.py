@@ -185,6 +185,8 @@ def _validate(
             value = "" if err["type"] == "missing" else repr(err.get("input"))[:80]
             message = err["msg"].removeprefix("Value error, ")
             fix = _FIXES.get(err["type"], "correct the value")
+            if err["type"] == "string_pattern_mismatch" and "A-Z" in str(err.get("ctx", "")):
+                fix = "use an ODS code: 3 to 6 upper-case letters and digits"
             if err["type"] == "literal_error":
                 fix = f"use {message.removeprefix('Input should be ')}"
             problems.append(CatalogProblem(rel, field_name, value, message, fix))

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]*$"
 CODE_RE = re.compile(CODE_PATTERN)
+#: ODS codes: trusts have 3 characters, sites 5, other organisations up to 6.
+ODS_PATTERN = r"^[A-Z0-9]{3,6}$"
 TERM_RE = re.compile(r"\s*([+-]?)\s*([a-z][a-z0-9_]*)\s*")
 
 Unit = Literal[
@@ -221,7 +223,7 @@ class Request(_Strict):
 
 
 class Provider(_Strict):
-    ods_code: str = Field(pattern=r"^[A-Z0-9]{3,5}$")
+    ods_code: str = Field(pattern=ODS_PATTERN)
     name: str = ""
     peer_group: str
     region: str = ""
