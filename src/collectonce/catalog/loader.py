@@ -29,6 +29,9 @@ from collectonce.catalog.models import (
     Targets,
 )
 
+#: libyaml's safe loader when available: ten times faster than the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _FIXES = {
     "missing": "add the field",
     "extra_forbidden": "remove the field, or check its spelling against catalog/README.md",
@@ -131,17 +134,22 @@ class Catalog:
         return [p for p in self.providers.values() if request in self.requests_for(p)]
 
 
-def _read_yaml(path: Path, root: Path, problems: list[CatalogProblem]) -> Any:
+def _read_yaml(
+    path: Path, root: Path, problems: list[CatalogProblem], seen: dict[str, bytes] | None = None
+) -> Any:
     rel = path.relative_to(root).as_posix()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        if seen is not None:
+            seen[rel] = raw
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(
             CatalogProblem(rel, "", "", f"cannot be read ({exc})", "save the file as UTF-8 text")
         )
         return None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -193,11 +201,11 @@ def _validate(
         return None
 
 
-def _fingerprint(paths: list[Path], root: Path) -> str:
+def _fingerprint(seen: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
+    for rel in sorted(seen):
+        digest.update(rel.encode())
+        digest.update(seen[rel])
     return digest.hexdigest()[:16]
 
 
@@ -205,6 +213,7 @@ def load_catalog(root: Path | str) -> Catalog:
     """Load and check the catalogue at `root`; raise CatalogInvalid listing every problem."""
     root = Path(root)
     problems: list[CatalogProblem] = []
+    seen: dict[str, bytes] = {}
     if not root.is_dir():
         raise CatalogInvalid(
             [
@@ -221,7 +230,7 @@ def load_catalog(root: Path | str) -> Catalog:
     info_path = root / "catalog.yaml"
     info = None
     if info_path.exists():
-        raw_info = _read_yaml(info_path, root, problems)
+        raw_info = _read_yaml(info_path, root, problems, seen)
         info = _validate(CatalogInfo, raw_info, "catalog.yaml", problems)
     else:
         problems.append(
@@ -232,7 +241,7 @@ def load_catalog(root: Path | str) -> Catalog:
 
     requesters: dict[str, Requester] = {}
     req_path = root / "requesters.yaml"
-    raw = _read_yaml(req_path, root, problems) if req_path.exists() else None
+    raw = _read_yaml(req_path, root, problems, seen) if req_path.exists() else None
     if raw is None and not req_path.exists():
         problems.append(
             CatalogProblem(
@@ -261,7 +270,7 @@ def load_catalog(root: Path | str) -> Catalog:
     metric_paths = sorted((root / "metrics").rglob("*.yaml"))
     for path in metric_paths:
         rel = path.relative_to(root).as_posix()
-        data = _read_yaml(path, root, problems)
+        data = _read_yaml(path, root, problems, seen)
         if isinstance(data, dict):
             data = {**data, "domain": data.get("domain") or path.parent.name}
         metric = _validate(Metric, data, rel, problems)
@@ -296,7 +305,7 @@ def load_catalog(root: Path | str) -> Catalog:
     request_paths = sorted((root / "requests").rglob("*.yaml"))
     for path in request_paths:
         rel = path.relative_to(root).as_posix()
-        request = _validate(Request, _read_yaml(path, root, problems), rel, problems)
+        request = _validate(Request, _read_yaml(path, root, problems, seen), rel, problems)
         if request is None:
             continue
         if request.code in requests:
@@ -314,11 +323,15 @@ def load_catalog(root: Path | str) -> Catalog:
         request_files[request.code] = rel
 
     providers = _load_providers(root, problems)
+    if (root / "providers.csv").exists():
+        seen["providers.csv"] = (root / "providers.csv").read_bytes()
     targets = Targets()
     targets_path = root / "targets.yaml"
     if targets_path.exists():
         targets = (
-            _validate(Targets, _read_yaml(targets_path, root, problems), "targets.yaml", problems)
+            _validate(
+                Targets, _read_yaml(targets_path, root, problems, seen), "targets.yaml", problems
+            )
             or Targets()
         )
 
@@ -340,7 +353,6 @@ def load_catalog(root: Path | str) -> Catalog:
 
     if problems or info is None:
         raise CatalogInvalid(problems)
-    all_paths = [p for p in root.rglob("*") if p.is_file() and p.suffix in {".yaml", ".csv"}]
     return Catalog(
         root=root,
         info=info,
@@ -349,7 +361,7 @@ def load_catalog(root: Path | str) -> Catalog:
         requests=requests,
         providers=providers,
         targets=targets,
-        fingerprint=_fingerprint(all_paths, root),
+        fingerprint=_fingerprint(seen),
         metric_files=metric_files,
         request_files=request_files,
     )

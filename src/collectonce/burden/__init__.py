@@ -1,0 +1,1 @@
+"""Request overlap, suggested mappings, collection plans and the burden model."""

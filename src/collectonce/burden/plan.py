@@ -1,0 +1,526 @@
+"""The collection plan: what one provider owes for one month, each metric once.
+
+When a request is due
+    A monthly request is due every month. A quarterly request is due in the last month of its
+    calendar quarter: the plan for 2019-03 includes quarterly requests for 2019-Q1 (January to
+    March). A yearly request is due in March, the last month of the NHS financial year (April to
+    March): the plan for 2019-03 includes yearly requests for 2018/19.
+
+What the provider owes
+    The deduplicated union of the items of every request due, mapped down to *collected* metrics:
+    an item mapped to a derived metric is replaced by that metric's collected inputs, and derived
+    metrics are never listed. Each metric appears once, with the requesters and request items that
+    use it and the earliest deadline among those requests.
+
+    A metric is collected at the finest frequency any of the provider's requests needs it (the
+    same rule as the burden model). So a monthly metric that only a quarterly request needs is
+    owed at the quarter's end, for each month of the quarter; once any monthly request needs it,
+    it is owed every month for that month alone. The `periods` of a plan item are the metric's own
+    grain periods that end within the months the plan covers, written as the submission readers
+    read them: ``2019-03`` for a month, ``2019-Q1`` for a calendar quarter, ``2018`` for a calendar
+    year (so a year-grain metric needed by a yearly request is owed in March for the calendar year
+    that ended in the financial year just closed).
+
+Unmapped items of the requests due are listed apart: they are still collected by each request's
+own form.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collectonce.burden.model import item_inputs, requests_for_group
+from collectonce.catalog import Catalog
+from collectonce.catalog.models import PERIODS_PER_YEAR, Metric, Provider, Request
+
+PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+TEMPLATE_COLUMNS = ("provider_code", "period", "metric_id", "value", "comment")
+_SPAN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+class PlanError(ValueError):
+    """A plan cannot be made; the message says what to change. `exit_code` suits the CLI."""
+
+    exit_code = 1
+
+
+class UnknownProvider(PlanError):
+    exit_code = 1
+
+
+class BadPeriod(PlanError):
+    exit_code = 2
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    """Read a YYYY-MM month, or raise BadPeriod saying how to write it."""
+    match = PERIOD_RE.match(str(text).strip())
+    if not match:
+        raise BadPeriod(f"period {text!r} is not a month: write it as YYYY-MM, e.g. 2019-03")
+    year, month = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12 or year < 1900:
+        raise BadPeriod(f"period {text!r} is not a real month: write it as YYYY-MM, e.g. 2019-03")
+    return year, month
+
+
+def is_due(frequency: str, month: int) -> bool:
+    """Whether a request of this frequency is due in a plan for this calendar month."""
+    if frequency == "quarter":
+        return month % 3 == 0
+    if frequency == "year":
+        return month == 3
+    return True
+
+
+def reporting_period(frequency: str, year: int, month: int) -> str:
+    """The period a request due in this month reports on: 2019-03, 2019-Q1 or 2018/19."""
+    if frequency == "quarter":
+        return f"{year}-Q{(month - 1) // 3 + 1}"
+    if frequency == "year":
+        return f"{year - 1}/{year % 100:02d}"
+    return f"{year}-{month:02d}"
+
+
+def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+def span_months(frequency: str, year: int, month: int) -> list[tuple[int, int]]:
+    """The months a request of this frequency, due in this month, covers (oldest first)."""
+    n = _SPAN_MONTHS[frequency]
+    return [_add_months(year, month, -k) for k in range(n - 1, -1, -1)]
+
+
+def grain_periods(grain: str, months: list[tuple[int, int]]) -> list[str]:
+    """The metric's own periods that end within `months`, written as the readers accept them.
+
+    Month: ``YYYY-MM``; quarter: ``YYYY-Qn`` (calendar quarters); year: ``YYYY`` (calendar year,
+    as the submission readers and views count years).
+    """
+    if grain == "month":
+        return [f"{y}-{m:02d}" for y, m in months]
+    if grain == "quarter":
+        return [f"{y}-Q{m // 3}" for y, m in months if m % 3 == 0]
+    return [f"{y}" for y, m in months if m == 12]
+
+
+def due_date(request: Request, year: int, month: int) -> dt.date:
+    last_day = dt.date(year, month, calendar.monthrange(year, month)[1])
+    return last_day + dt.timedelta(days=request.due_days_after_period)
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One collected metric the provider owes, once, with who uses it and why."""
+
+    metric: Metric
+    periods: tuple[str, ...]
+    due: dt.date
+    requesters: tuple[tuple[str, str], ...]
+    uses: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.metric
+        return {
+            "metric": m.code,
+            "label": m.label,
+            "definition": m.definition,
+            "why_collected": m.why_collected,
+            "unit": m.unit,
+            "value_type": m.value_type,
+            "valid_min": m.valid.min,
+            "valid_max": m.valid.max,
+            "zero_is_significant": m.zero_is_significant,
+            "grain": m.grain.period,
+            "periods": list(self.periods),
+            "due": self.due.isoformat(),
+            "requesters": [{"code": c, "name": n} for c, n in self.requesters],
+            "requests": [dict(u) for u in self.uses],
+            "status": m.status.state,
+        }
+
+
+@dataclass(frozen=True)
+class CollectionPlan:
+    """What one provider owes for one month."""
+
+    provider: Provider
+    period: str
+    catalog_version: str
+    requests_due: tuple[dict[str, Any], ...]
+    items: tuple[PlanItem, ...]
+    unmapped_items: tuple[dict[str, Any], ...] = field(default=())
+    items_requested: int = 0
+    derived_items: int = 0
+
+    def template_rows(self) -> list[dict[str, str]]:
+        """Rows of the canonical long template: keys prefilled, value and comment blank."""
+        return [
+            {
+                "provider_code": self.provider.ods_code,
+                "period": period,
+                "metric_id": item.metric.code,
+                "value": "",
+                "comment": "",
+            }
+            for item in self.items
+            for period in item.periods
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider.ods_code,
+            "provider_name": self.provider.name,
+            "peer_group": self.provider.peer_group,
+            "period": self.period,
+            "catalog_version": self.catalog_version,
+            "requests_due": [dict(r) for r in self.requests_due],
+            "items": [item.to_dict() for item in self.items],
+            "unmapped_items": [dict(u) for u in self.unmapped_items],
+            "summary": {
+                "requests_due": len(self.requests_due),
+                "items_requested": self.items_requested,
+                "metrics_to_collect": len(self.items),
+                "template_rows": sum(len(item.periods) for item in self.items),
+                "items_computed_from_derived_metrics": self.derived_items,
+                "unmapped_items": len(self.unmapped_items),
+            },
+        }
+
+
+def find_provider(catalog: Catalog, provider_code: str) -> Provider:
+    code = str(provider_code).strip().upper()
+    provider = catalog.providers.get(code)
+    if provider is None:
+        known = sorted(catalog.providers)
+        examples = ", ".join(known[:5]) + (", …" if len(known) > 5 else "")
+        raise UnknownProvider(
+            f"unknown provider {provider_code!r}: use an ODS code listed in providers.csv"
+            + (f" ({examples})" if known else "")
+        )
+    return provider
+
+
+def collection_plan(catalog: Catalog, provider_code: str, period: str) -> CollectionPlan:
+    """What `provider_code` owes for the month `period` (YYYY-MM), each collected metric once."""
+    year, month = parse_period(period)
+    provider = find_provider(catalog, provider_code)
+    requests = requests_for_group(catalog, provider.peer_group)
+    cache: dict[str, list[str]] = {}
+
+    # The finest frequency each collected metric is needed at, across all the provider's requests.
+    finest: dict[str, str] = {}
+    for request in requests:
+        for item in request.items:
+            for code in item_inputs(catalog, item, cache):
+                current = finest.get(code)
+                if (
+                    current is None
+                    or PERIODS_PER_YEAR[request.frequency] > PERIODS_PER_YEAR[current]
+                ):
+                    finest[code] = request.frequency
+
+    due_requests = [r for r in requests if is_due(r.frequency, month)]
+    requests_due = []
+    uses: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    users: dict[str, dict[str, str]] = defaultdict(dict)
+    deadlines: dict[str, dt.date] = {}
+    unmapped: list[dict[str, Any]] = []
+    items_requested = derived_items = 0
+    for request in due_requests:
+        deadline = due_date(request, year, month)
+        requester = catalog.requesters.get(request.requester)
+        requester_name = requester.name if requester else request.requester
+        requests_due.append(
+            {
+                "request": request.code,
+                "title": request.title,
+                "requester": request.requester,
+                "requester_name": requester_name,
+                "frequency": request.frequency,
+                "reporting_period": reporting_period(request.frequency, year, month),
+                "items": len(request.items),
+                "due": deadline.isoformat(),
+            }
+        )
+        for item in request.items:
+            items_requested += 1
+            if not item.is_mapped:
+                unmapped.append(
+                    {
+                        "request": request.code,
+                        "requester": request.requester,
+                        "their_code": item.their_code,
+                        "their_label": item.their_label,
+                        "reason": item.unmapped_reason,
+                        "due": deadline.isoformat(),
+                    }
+                )
+                continue
+            if any(catalog.metrics[c].is_derived for c in item.metric_codes):
+                derived_items += 1
+            for mapped in item.metric_codes:
+                via = mapped if catalog.metrics[mapped].is_derived else None
+                if mapped not in cache:
+                    cache[mapped] = catalog.collected_inputs(mapped)
+                for code in cache[mapped]:
+                    uses[code].append(
+                        {
+                            "request": request.code,
+                            "requester": request.requester,
+                            "their_code": item.their_code,
+                            "their_label": item.their_label,
+                            "via": via,
+                        }
+                    )
+                    users[code][request.requester] = requester_name
+                    if code not in deadlines or deadline < deadlines[code]:
+                        deadlines[code] = deadline
+
+    items = []
+    for code in sorted(uses, key=lambda c: (catalog.metrics[c].domain, c)):
+        metric = catalog.metrics[code]
+        frequency = finest[code]
+        periods = grain_periods(metric.grain.period, span_months(frequency, year, month))
+        items.append(
+            PlanItem(
+                metric=metric,
+                periods=tuple(periods),
+                due=deadlines[code],
+                requesters=tuple(sorted(users[code].items())),
+                uses=tuple(_dedupe(uses[code])),
+            )
+        )
+    return CollectionPlan(
+        provider=provider,
+        period=f"{year}-{month:02d}",
+        catalog_version=catalog.version,
+        requests_due=tuple(requests_due),
+        items=tuple(items),
+        unmapped_items=tuple(unmapped),
+        items_requested=items_requested,
+        derived_items=derived_items,
+    )
+
+
+def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for row in rows:
+        key = tuple(row.values())
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def write_csv_template(plan: CollectionPlan, path: Path | str) -> Path:
+    """Write the canonical long CSV template: one row per metric and period, value blank."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(TEMPLATE_COLUMNS))
+        writer.writeheader()
+        writer.writerows(plan.template_rows())
+    return path
+
+
+def _range_text(metric: Metric) -> str:
+    kind = "a whole number" if metric.value_type == "integer" else "a number"
+    lo, hi = metric.valid.min, metric.valid.max
+    if lo is not None and hi is not None:
+        return f"{kind} from {lo:g} to {hi:g}"
+    if lo is not None:
+        return f"{kind} of at least {lo:g}"
+    if hi is not None:
+        return f"{kind} of at most {hi:g}"
+    return kind
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def write_xlsx_template(plan: CollectionPlan, path: Path | str) -> Path:
+    """Write the XLSX template: a Data sheet with checks and dropdowns, Metrics and README sheets.
+
+    Value cells carry a whole-number or decimal check from the metric's valid range. The check
+    warns rather than blocks, so a provider can still type `*` for a suppressed small number.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook()
+    data = wb.active
+    data.title = "Data"
+    bold = Font(bold=True)
+    header_fill = PatternFill("solid", fgColor="DDE7F0")
+    key_fill = PatternFill("solid", fgColor="F2F2F2")
+
+    data.append(list(TEMPLATE_COLUMNS))
+    for cell in data[1]:
+        cell.font = bold
+        cell.fill = header_fill
+    data.freeze_panes = "A2"
+    for column, width in zip("ABCDE", (14, 10, 34, 14, 48), strict=True):
+        data.column_dimensions[column].width = width
+
+    metrics_sheet = wb.create_sheet("Metrics")
+    metrics_sheet.append(
+        [
+            "metric_id",
+            "label",
+            "definition",
+            "why_collected",
+            "unit",
+            "value_type",
+            "valid_min",
+            "valid_max",
+            "periods",
+            "due",
+            "requesters",
+        ]
+    )
+    for cell in metrics_sheet[1]:
+        cell.font = bold
+        cell.fill = header_fill
+    for column, width in zip(
+        "ABCDEFGHIJK", (34, 40, 60, 60, 10, 10, 10, 10, 22, 12, 40), strict=True
+    ):
+        metrics_sheet.column_dimensions[column].width = width
+    metrics_sheet.freeze_panes = "B2"
+
+    n_metrics = max(len(plan.items), 1)
+    metric_list = DataValidation(
+        type="list",
+        formula1=f"=Metrics!$A$2:$A${n_metrics + 1}",
+        allow_blank=False,
+        showErrorMessage=True,
+        errorTitle="Unknown metric",
+        error="Pick a metric_id from the list (see the Metrics sheet).",
+    )
+    data.add_data_validation(metric_list)
+
+    row = 2
+    for item in plan.items:
+        metric = item.metric
+        metrics_sheet.append(
+            [
+                metric.code,
+                metric.label,
+                metric.definition,
+                metric.why_collected,
+                metric.unit,
+                metric.value_type,
+                metric.valid.min,
+                metric.valid.max,
+                ", ".join(item.periods),
+                item.due.isoformat(),
+                ", ".join(name for _, name in item.requesters),
+            ]
+        )
+        first = row
+        for period in item.periods:
+            data.append([plan.provider.ods_code, period, metric.code, None, None])
+            for col in "ABC":
+                data[f"{col}{row}"].fill = key_fill
+            row += 1
+        if row == first:
+            continue
+        cells = f"D{first}:D{row - 1}"
+        metric_list.add(f"C{first}:C{row - 1}")
+        check = _value_check(metric, item, DataValidation)
+        data.add_data_validation(check)
+        check.add(cells)
+    for sheet_row in metrics_sheet.iter_rows(min_row=2):
+        for cell in sheet_row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+    readme = wb.create_sheet("README")
+    readme.column_dimensions["A"].width = 110
+    lines = [
+        f"Collection template for {plan.provider.ods_code} {plan.provider.name}".rstrip(),
+        f"Period: {plan.period}    Catalogue version: {plan.catalog_version}",
+        "",
+        "How to fill it in",
+        "1. Type each figure in the `value` column of the Data sheet. Leave the other keys as they "
+        "are.",
+        "2. Type 0 for a true zero. Type * for a small number you must suppress. "
+        "Leave the cell blank only when the figure is not available, and say why in `comment`.",
+        "3. Each value cell shows why the figure is collected and the range it must fall in.",
+        "4. Save the file and submit it once: every request below is served from it.",
+        "",
+        "Requests served by this submission",
+    ]
+    lines += [
+        f"- {r['requester_name']}: {r['title']} ({r['reporting_period']}), due {r['due']}"
+        for r in plan.requests_due
+    ]
+    if plan.unmapped_items:
+        lines += ["", "Still collected by each request's own form (not in this template)"]
+        lines += [
+            f"- {u['request']} {u['their_code']}: {u['their_label']}" for u in plan.unmapped_items
+        ]
+    lines += [
+        "",
+        "Derived figures such as percentages are computed from these counts: do not submit them.",
+        "The Metrics sheet gives each metric's definition, why it is collected and who uses it.",
+    ]
+    for line in lines:
+        readme.append([line])
+    readme["A1"].font = Font(bold=True, size=14)
+    for cell in readme["A"]:
+        if cell.value in {"How to fill it in", "Requests served by this submission"} or (
+            isinstance(cell.value, str) and cell.value.startswith("Still collected")
+        ):
+            cell.font = bold
+    wb.save(path)
+    return path
+
+
+def _value_check(metric: Metric, item: PlanItem, factory: Any) -> Any:
+    kind = "whole" if metric.value_type == "integer" else "decimal"
+    lo, hi = metric.valid.min, metric.valid.max
+    if lo is not None and hi is not None:
+        operator, f1, f2 = "between", lo, hi
+    elif lo is not None:
+        operator, f1, f2 = "greaterThanOrEqual", lo, None
+    elif hi is not None:
+        operator, f1, f2 = "lessThanOrEqual", hi, None
+    else:
+        operator, f1, f2 = "between", -1e15, 1e15
+    users = ", ".join(name for _, name in item.requesters)
+    prompt = f"{metric.why_collected} Used by {users}. Enter {_range_text(metric)} ({metric.unit})."
+    return factory(
+        type=kind,
+        operator=operator,
+        formula1=_number(f1),
+        formula2=_number(f2) if f2 is not None else None,
+        allow_blank=True,
+        showInputMessage=True,
+        promptTitle=_clip(metric.label, 32),
+        prompt=_clip(prompt, 255),
+        showErrorMessage=True,
+        errorStyle="warning",
+        errorTitle=_clip("Outside the valid range", 32),
+        error=_clip(
+            f"{metric.label}: expected {_range_text(metric)}. Type * only for a suppressed "
+            "small number.",
+            255,
+        ),
+    )
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
