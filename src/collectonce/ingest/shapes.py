@@ -1,0 +1,946 @@
+"""Recognise the shape of a submission and turn its cells into canonical long rows.
+
+Three shapes are recognised from the header (matched case-insensitively, trimmed, in any order,
+with spaces, ``_`` and ``-`` treated alike):
+
+- **canonical long**: ``provider_code, period, metric_id, value[, comment]``;
+- **canonical wide**: ``provider_code, period`` and one column per catalogue metric code;
+- **a registered request's own template**, wide (``Org Code, Period, A1, A2, A3``: one column
+  per item code or item label) or long (``org, period, item_code, value``).
+
+Common aliases are accepted for the key columns (``org_code``, ``ods_code`` or ``provider`` for
+``provider_code``; ``metric`` or ``metric_code`` for ``metric_id``; ``month`` or ``date`` for
+``period``). A request's items are mapped through the catalogue:
+
+- an item mapped to one collected metric becomes a canonical row of that metric (its value
+  divided by the item's ``scale`` when it has one);
+- an item mapped to a derived metric, to several metrics, or to none cannot be stored as a
+  collected fact: a warning says so and the cells are left out (not an error);
+- the period must be written at the metric's grain or finer: a quarter given for a monthly
+  metric is an error asking for the monthly values.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collectonce.catalog import Catalog
+from collectonce.catalog.models import Item, Metric
+from collectonce.contracts import CANONICAL_ROWS
+from collectonce.ingest.formats import FileRejected, RawBatch, make_finding
+from collectonce.ingest.normalise import (
+    GRAIN_CODE,
+    PERIOD_BLANK,
+    PERIOD_OK,
+    PERIOD_TOO_COARSE,
+    PERIOD_UNREADABLE,
+    VALUE_NOT_FINITE,
+    VALUE_NOT_NUMBER,
+    VALUE_OK,
+    header_key,
+    normalise_metric_ids_arrow,
+    normalise_periods_arrow,
+    normalise_provider_codes_arrow,
+    parse_values_arrow,
+    repeat_text,
+    status_array,
+    trim_text,
+)
+from collectonce.validate.findings import Finding
+
+CANONICAL_LONG = "canonical_long"
+CANONICAL_WIDE = "canonical_wide"
+
+ROLE_ALIASES: dict[str, tuple[str, ...]] = {
+    "provider_code": (
+        "provider_code",
+        "provider",
+        "provider_ods_code",
+        "provider_ods",
+        "org_code",
+        "organisation_code",
+        "organization_code",
+        "org",
+        "organisation",
+        "organization",
+        "ods_code",
+        "ods",
+        "trust_code",
+        "trust",
+    ),
+    "period": (
+        "period",
+        "month",
+        "date",
+        "period_start",
+        "period_date",
+        "period_month",
+        "reporting_period",
+        "reporting_month",
+        "month_start",
+        "month_commencing",
+        "quarter",
+    ),
+    "metric_id": (
+        "metric_id",
+        "metric",
+        "metric_code",
+        "item_code",
+        "item",
+        "their_code",
+        "code",
+        "indicator",
+        "indicator_code",
+        "measure",
+        "measure_code",
+        "data_item",
+    ),
+    "value": ("value", "val", "amount", "figure", "number", "result"),
+    "comment": ("comment", "comments", "note", "notes", "narrative"),
+}
+_ROLE_OF_KEY = {alias: role for role, aliases in ROLE_ALIASES.items() for alias in aliases}
+#: Descriptive columns that templates carry and that are skipped without a warning.
+DESCRIPTIVE = frozenset(
+    {
+        "name",
+        "provider_name",
+        "org_name",
+        "organisation_name",
+        "organization_name",
+        "trust_name",
+        "region",
+        "peer_group",
+        "metric_label",
+        "label",
+        "item_label",
+        "their_label",
+        "unit",
+    }
+)
+
+Kind = Literal["metric", "item", "derived", "multi", "unmapped", "unknown"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a metric cell (a long row's code, or a wide column) stands for."""
+
+    kind: Kind
+    metric: str | None = None
+    grain: int = -1
+    unit: str | None = None
+    scale: float = 1.0
+    request: str | None = None
+    item: Item | None = None
+    label: str = ""
+
+    @property
+    def stored(self) -> bool:
+        return self.kind in ("metric", "item", "unknown")
+
+
+class Resolver:
+    """Looks up metric codes and request item codes (or labels) in the catalogue."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.metrics: dict[str, Metric] = {header_key(c): m for c, m in catalog.metrics.items()}
+        self.items: dict[str, dict[str, Item]] = {}
+        for code, request in sorted(catalog.requests.items()):
+            lookup: dict[str, Item] = {}
+            for item in request.items:
+                lookup.setdefault(header_key(item.their_label), item)
+            for item in request.items:
+                lookup[header_key(item.their_code)] = item
+            self.items[code] = lookup
+
+    def metric_target(self, key: str) -> Target | None:
+        metric = self.metrics.get(key)
+        if metric is None:
+            return None
+        if metric.is_derived:
+            return Target("derived", metric.code, label=metric.code)
+        return Target(
+            "metric",
+            metric.code,
+            GRAIN_CODE[metric.grain.period],
+            metric.unit,
+            label=metric.code,
+        )
+
+    def item_target(self, key: str, request_code: str) -> Target | None:
+        item = self.items.get(request_code, {}).get(key)
+        if item is None:
+            return None
+        request = self.catalog.requests[request_code]
+        label = f"item {item.their_code} ({item.their_label}) of {request.code}"
+        codes = item.metric_codes
+        if not codes:
+            return Target("unmapped", request=request.code, item=item, label=label)
+        if len(codes) > 1:
+            return Target("multi", request=request.code, item=item, label=label)
+        metric = self.catalog.metrics.get(codes[0])
+        if metric is None:
+            return Target("unmapped", request=request.code, item=item, label=label)
+        if metric.is_derived:
+            return Target("derived", metric.code, request=request.code, item=item, label=label)
+        scale = item.transform.scale if item.transform else 1.0
+        return Target(
+            "item",
+            metric.code,
+            GRAIN_CODE[metric.grain.period],
+            metric.unit,
+            scale or 1.0,
+            request.code,
+            item,
+            label,
+        )
+
+    def resolve(self, key: str, template: str) -> Target:
+        """A key under a template: the request's items first, then catalogue metric codes."""
+        if template in self.items:
+            found = self.item_target(key, template)
+            if found is not None:
+                return found
+        return self.metric_target(key) or Target("unknown", label=key)
+
+    def best_template(self, keys: Sequence[str]) -> tuple[str, int]:
+        """The template whose codes match most of `keys`: canonical wins ties."""
+        distinct = {k for k in keys if k}
+        best, best_count = "", sum(1 for k in distinct if k in self.metrics)
+        for code, lookup in self.items.items():
+            count = sum(1 for k in distinct if k in lookup)
+            if count > best_count:
+                best, best_count = code, count
+        return best, best_count
+
+
+@dataclass
+class Layout:
+    """Where each role sits in the header, and what each wide column stands for."""
+
+    template: str
+    kind: Literal["long", "wide"]
+    provider: int
+    period: int
+    metric: int | None = None
+    value: int | None = None
+    comment: int | None = None
+    wide: list[tuple[int, Target]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    decided: bool = True  # long files: the template is decided from the first codes read
+
+    @property
+    def required_cells(self) -> int:
+        """Cells a row must have: up to the last column that carries a value."""
+        cols = [self.provider, self.period, *(i for i, _t in self.wide)]
+        cols += [c for c in (self.metric, self.value) if c is not None]
+        return max(cols) + 1
+
+    @property
+    def key_columns(self) -> set[int]:
+        cols = {self.provider, self.period}
+        if self.metric is not None:
+            cols.add(self.metric)
+        return cols
+
+
+def _roles(header: Sequence[str]) -> tuple[dict[str, int], list[int], list[int]]:
+    """Role → column index (first match), duplicate columns, other non-empty columns."""
+    roles: dict[str, int] = {}
+    seen: set[str] = set()
+    duplicates: list[int] = []
+    others: list[int] = []
+    for i, name in enumerate(header):
+        key = header_key(name)
+        if not key:
+            continue
+        if key in seen:
+            duplicates.append(i)
+            continue
+        seen.add(key)
+        role = _ROLE_OF_KEY.get(key)
+        if role and role not in roles:
+            roles[role] = i
+        else:
+            others.append(i)
+    return roles, duplicates, others
+
+
+def looks_like_header(header: Sequence[str], resolver: Resolver) -> bool:
+    """Whether a row reads as a submission header (used to skip a workbook's title rows)."""
+    roles, _dups, others = _roles(header)
+    if "provider_code" not in roles or "period" not in roles:
+        return False
+    if "metric_id" in roles and "value" in roles:
+        return True
+    return resolver.best_template([header_key(header[i]) for i in others])[1] > 0
+
+
+def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layout:
+    """Work out the shape from the header; raise FileRejected when nothing is recognisable."""
+    roles, duplicates, others = _roles(header)
+    findings: list[Finding] = []
+    for i in duplicates:
+        findings.append(
+            make_finding(
+                file,
+                "duplicate_column",
+                f"The column {header[i]!r} appears more than once; only the first one was read. "
+                "Remove or rename the repeated column.",
+                severity="warning",
+                column=header[i],
+            )
+        )
+    long = "metric_id" in roles and "value" in roles
+    wide: list[tuple[int, Target]] = []
+    template = CANONICAL_LONG
+    if not long:
+        template, count = resolver.best_template([header_key(header[i]) for i in others])
+        template = template or CANONICAL_WIDE
+        if count == 0:
+            raise FileRejected("file_unrecognised", _unrecognised_message(header, roles, others))
+        for i in others:
+            wide.append((i, resolver.resolve(header_key(header[i]), template)))
+    for role, what in (("provider_code", "provider code"), ("period", "period")):
+        if role not in roles:
+            aliases = ", ".join(ROLE_ALIASES[role][:4])
+            raise FileRejected(
+                "required_column",
+                f"The file has no {what} column (looked for {aliases}). Add a column headed "
+                f"{role} to the header row and send the file again.",
+            )
+    ignored = set()
+    for i, target in wide:
+        if target.kind == "unknown" and header_key(header[i]) not in DESCRIPTIVE:
+            findings.append(
+                make_finding(
+                    file,
+                    "unknown_column",
+                    f"The column {header[i]!r} is not a catalogue metric code"
+                    + ("" if template == CANONICAL_WIDE else f" or an item of {template}")
+                    + "; it was ignored. Check its spelling against the template.",
+                    severity="warning",
+                    column=header[i],
+                )
+            )
+        elif target.kind in ("derived", "multi", "unmapped"):
+            findings.append(_not_stored_finding(file, target, resolver, column=header[i]))
+        if not target.stored or target.kind == "unknown":
+            ignored.add(i)
+    if long:
+        for i in others:
+            if header_key(header[i]) not in DESCRIPTIVE:
+                findings.append(
+                    make_finding(
+                        file,
+                        "unknown_column",
+                        f"The column {header[i]!r} is not part of the template; it was "
+                        "ignored. The template's columns are provider_code, period, "
+                        "metric_id, value and comment.",
+                        severity="warning",
+                        column=header[i],
+                    )
+                )
+    return Layout(
+        template=template,
+        kind="long" if long else "wide",
+        provider=roles["provider_code"],
+        period=roles["period"],
+        metric=roles.get("metric_id") if long else None,
+        value=roles.get("value") if long else None,
+        comment=roles.get("comment"),
+        wide=[(i, t) for i, t in wide if i not in ignored],
+        findings=findings,
+        decided=not long,
+    )
+
+
+def _unrecognised_message(
+    header: Sequence[str], roles: dict[str, int], others: Sequence[int]
+) -> str:
+    how = (
+        "Use the canonical template (provider_code, period, metric_id, value, comment), one "
+        "column per catalogue metric code next to provider_code and period, or the template of "
+        "a request you receive."
+    )
+    rest = ", ".join(repr(header[i]) for i in list(others)[:8]) or "none"
+    if "provider_code" in roles and "period" in roles:
+        if "value" in roles:
+            return f"There is a value column but no metric_id column to say what it is. {how}"
+        return (
+            "The provider and period columns were found, but none of the other columns "
+            f"({rest}) is a catalogue metric code or an item code of a request. {how}"
+        )
+    shown = ", ".join(repr(h) for h in list(header)[:8] if h) or "none"
+    return f"None of the columns is recognised (found {shown}). {how}"
+
+
+def _not_stored_finding(
+    file: str,
+    target: Target,
+    resolver: Resolver,
+    *,
+    row: int | None = None,
+    column: str | None = None,
+) -> Finding:
+    catalog = resolver.catalog
+    what = target.label
+    if target.item is not None:
+        what = what[:1].upper() + what[1:]
+    if target.kind == "derived" and target.metric:
+        metric = catalog.metrics[target.metric]
+        inputs = " and ".join(catalog.collected_inputs(metric.code))
+        message = (
+            f"{what} is computed by collectonce from {inputs}; it is not stored. Send those "
+            "figures instead; you can leave this one out."
+        )
+        rule = "metric_derived"
+    elif target.kind == "multi" and target.item is not None:
+        parts = " and ".join(target.item.metric_codes)
+        message = (
+            f"{what} combines {parts} in one figure, which cannot be split into the separate "
+            f"facts; it is not stored. Send {parts} separately (the canonical template has a "
+            "row for each)."
+        )
+        rule = "item_not_stored"
+    else:
+        reason = target.item.unmapped_reason if target.item else None
+        message = (
+            f"{what} is not collected through the catalogue"
+            + (f" ({reason})" if reason else "")
+            + "; it was ignored. Nothing to fix."
+        )
+        rule = "item_not_stored"
+    return make_finding(
+        file,
+        rule,
+        message,
+        severity="warning",
+        row=row,
+        column=column,
+        metric=target.metric,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Conversion to canonical rows
+# --------------------------------------------------------------------------------------------
+
+
+class FindingBudget:
+    """Lists at most `limit` findings per rule and severity in a file; counts the rest.
+
+    Converters ask `allow` before building findings, so a file with a million bad rows costs
+    a count, not a million messages.
+    """
+
+    def __init__(self, file: str, limit: int = 1000) -> None:
+        self.file = file
+        self.limit = limit
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def allow(self, rule: str, severity: str, wanted: int) -> int:
+        """Record `wanted` findings of a rule; return how many of them may be listed."""
+        key = (rule, severity)
+        room = max(0, self.limit - self.counts[key])
+        self.counts[key] += wanted
+        return min(room, wanted)
+
+    def take(self, findings: list[Finding]) -> list[Finding]:
+        """Keep the findings that fit (file-level ones always do)."""
+        out: list[Finding] = []
+        for f in findings:
+            if f.row is None or self.allow(f.rule, f.severity, 1):
+                out.append(f)
+        return out
+
+    def summary(self) -> list[Finding]:
+        """One finding per rule that overflowed, counting the rows not listed."""
+        out: list[Finding] = []
+        for (rule, severity), count in sorted(self.counts.items()):
+            if count > self.limit:
+                out.append(
+                    make_finding(
+                        self.file,
+                        rule,
+                        f"{count - self.limit:,} more rows have this problem ({rule}); only the "
+                        f"first {self.limit:,} are listed. Fix them all the same way.",
+                        severity=severity,
+                    )
+                )
+        return out
+
+
+@dataclass
+class Converted:
+    table: pa.Table
+    findings: list[Finding]
+    error_rows: np.ndarray
+
+
+def _np(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False))
+
+
+def _is_null(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _dictionary(arr: pa.Array) -> pa.DictionaryArray:
+    if pa.types.is_dictionary(arr.type):
+        return arr
+    return pc.dictionary_encode(arr)
+
+
+def _text_at(arr: pa.Array, i: int) -> str | None:
+    value = arr[i].as_py()
+    return None if value is None else str(value)
+
+
+class Converter:
+    """Turns raw batches into canonical rows for one file and layout."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        resolver: Resolver,
+        header: Sequence[str],
+        file: str,
+        budget: FindingBudget | None = None,
+    ) -> None:
+        self.layout = layout
+        self.resolver = resolver
+        self.header = list(header)
+        self.file = file
+        self.budget = budget or FindingBudget(file)
+
+    def _listed(self, rule: str, severity: str, where: np.ndarray) -> np.ndarray:
+        """The positions (of `where`) to list findings for, within the budget."""
+        return where[: self.budget.allow(rule, severity, len(where))]
+
+    # The template of a long file is decided from the codes in its first batch.
+    def decide(self, batch: RawBatch) -> None:
+        if self.layout.decided or self.layout.metric is None or batch.num_rows == 0:
+            return
+        keys = _dictionary(batch.cells[self.layout.metric]).dictionary.to_pylist()
+        template, _count = self.resolver.best_template([header_key(k) for k in keys if k])
+        self.layout.template = template or CANONICAL_LONG
+        self.layout.decided = True
+
+    def convert(self, batch: RawBatch) -> Converted:
+        self.decide(batch)
+        if self.layout.kind == "long":
+            return self._convert_long(batch)
+        return self._convert_wide(batch)
+
+    # -- shared pieces ------------------------------------------------------------------------
+
+    def _keys(
+        self, batch: RawBatch, findings: list[Finding]
+    ) -> tuple[pa.Array, pa.Array, np.ndarray]:
+        """Provider codes and raw period texts, and a mask of rows missing either."""
+        layout = self.layout
+        provider = normalise_provider_codes_arrow(batch.cells[layout.provider])
+        period_raw = batch.cells[layout.period]
+        blank_provider = _is_null(provider)
+        bad = blank_provider.copy()
+        for i in self._listed("required_value", "error", np.flatnonzero(blank_provider)):
+            findings.append(
+                make_finding(
+                    self.file,
+                    "required_value",
+                    "The provider code is blank. Enter the trust's ODS code (for example RF4) "
+                    "in this row.",
+                    row=int(batch.source_row[i]),
+                    column=self.header[layout.provider],
+                )
+            )
+        return provider, period_raw, bad
+
+    def _period_findings(
+        self,
+        problem: np.ndarray,
+        given: np.ndarray,
+        period_raw: pa.Array,
+        rows: np.ndarray,
+        targets: list[Target] | Target,
+        target_index: np.ndarray | None,
+        skip: np.ndarray,
+        findings: list[Finding],
+        *,
+        grain_only: bool = False,
+    ) -> None:
+        column = self.header[self.layout.period]
+        flagged = np.flatnonzero((problem != PERIOD_OK) & ~skip)
+        listed: list[np.ndarray] = []
+        for code, rule in (
+            (PERIOD_BLANK, "required_value"),
+            (PERIOD_TOO_COARSE, "period_grain"),
+            (PERIOD_UNREADABLE, "type_period"),
+        ):
+            if grain_only and code != PERIOD_TOO_COARSE:
+                continue
+            listed.append(self._listed(rule, "error", flagged[problem[flagged] == code]))
+        for i in np.sort(np.concatenate(listed)) if listed else flagged[:0]:
+            target = targets[int(target_index[i])] if target_index is not None else targets
+            assert isinstance(target, Target)
+            raw = _text_at(period_raw, int(i))
+            code = int(problem[i])
+            if code == PERIOD_BLANK:
+                rule = "required_value"
+                message = "The period is blank. Enter the month as YYYY-MM (for example 2019-01)."
+            elif code == PERIOD_TOO_COARSE:
+                rule = "period_grain"
+                message = _grain_message(target, raw, int(given[i]), self.resolver)
+            else:
+                rule = "type_period"
+                message = (
+                    f"{raw!r} is not a period we can read. Write the month as YYYY-MM (for "
+                    "example 2019-01), a date as dd/mm/yyyy (day first) or a quarter as "
+                    "2019-Q1."
+                )
+            findings.append(
+                make_finding(
+                    self.file,
+                    rule,
+                    message,
+                    row=int(rows[i]),
+                    column=column,
+                    metric=target.metric,
+                    value=raw,
+                )
+            )
+
+    def _value_findings(
+        self,
+        parsed_problem: np.ndarray,
+        percent_bad: np.ndarray,
+        value_raw: pa.Array,
+        rows: np.ndarray,
+        column: str,
+        targets: list[Target] | Target,
+        target_index: np.ndarray | None,
+        skip: np.ndarray,
+        findings: list[Finding],
+    ) -> None:
+        flagged = np.flatnonzero(((parsed_problem != VALUE_OK) | percent_bad) & ~skip)
+        for i in self._listed("type_number", "error", flagged):
+            target = targets[int(target_index[i])] if target_index is not None else targets
+            assert isinstance(target, Target)
+            raw = _text_at(value_raw, int(i)) or ""
+            if parsed_problem[i] == VALUE_NOT_FINITE:
+                message = (
+                    f"{_short(raw)!r} is not a finite number. Enter the actual figure, or leave "
+                    "the cell blank if it is not available."
+                )
+            elif parsed_problem[i] == VALUE_NOT_NUMBER:
+                message = _not_number_message(raw)
+            else:
+                metric = self.resolver.catalog.metrics[target.metric or ""]
+                message = (
+                    f"{_short(raw)!r} has a % sign, but {metric.code} is measured in "
+                    f"{metric.unit.replace('_', ' ')}, not percent. Enter the figure without "
+                    "%, or check that it is in the right column."
+                )
+            findings.append(
+                make_finding(
+                    self.file,
+                    "type_number",
+                    message,
+                    row=int(rows[i]),
+                    column=column,
+                    metric=target.metric,
+                    value=raw,
+                )
+            )
+
+    def _table(
+        self,
+        provider: pa.Array,
+        period: pa.Array,
+        metric: pa.Array,
+        value: pa.Array,
+        status: np.ndarray,
+        comment: pa.Array,
+        rows: np.ndarray,
+        source_column: pa.Array,
+    ) -> pa.Table:
+        return pa.Table.from_arrays(
+            [
+                provider.cast(pa.string()),
+                period,
+                metric.cast(pa.string()),
+                value,
+                status_array(status),
+                comment.cast(pa.string()),
+                pa.array(rows, type=pa.int64()),
+                source_column,
+            ],
+            schema=CANONICAL_ROWS,
+        )
+
+    # -- long ---------------------------------------------------------------------------------
+
+    def _convert_long(self, batch: RawBatch) -> Converted:
+        layout = self.layout
+        assert layout.metric is not None and layout.value is not None
+        findings: list[Finding] = []
+        rows = batch.source_row
+        n = len(rows)
+        provider, period_raw, bad = self._keys(batch, findings)
+
+        # Everything about a metric code is worked out once per distinct code ("per key"),
+        # and only spread over the rows when the codes disagree.
+        key_dict = _dictionary(batch.cells[layout.metric])
+        raw_keys = key_dict.dictionary.to_pylist()
+        targets = [
+            self.resolver.resolve(header_key(k), layout.template)
+            if k is not None and header_key(k)
+            else Target("unknown")
+            for k in raw_keys
+        ]
+        targets.append(Target("unknown"))  # the slot for blank cells
+        if key_dict.null_count:
+            key_index = np.where(
+                _is_null(key_dict), len(raw_keys), _np(pc.fill_null(key_dict.indices, 0))
+            ).astype(np.int64)
+            used = np.unique(key_index)
+        else:
+            key_index = _np(key_dict.indices).astype(np.int64, copy=False)
+            used = np.arange(len(raw_keys))
+        normalised = [*normalise_metric_ids_arrow(key_dict.dictionary).to_pylist(), None]
+        metric_names = [t.metric or normalised[i] for i, t in enumerate(targets)]
+        blank_k = np.array([m is None for m in metric_names])
+        stored_k = np.array([t.stored for t in targets])
+        grain_k = np.array([t.grain for t in targets], dtype=np.int8)
+        percent_ok_k = np.array([t.unit in (None, "percent") for t in targets])
+        scale_k = np.array([t.scale for t in targets], dtype=np.float64)
+
+        metric_column = self.header[layout.metric]
+        if blank_k[used].any():
+            blank_key = blank_k[key_index]
+            for i in self._listed("required_value", "error", np.flatnonzero(blank_key & ~bad)):
+                findings.append(
+                    make_finding(
+                        self.file,
+                        "required_value",
+                        "The metric is blank. Enter the metric code (for example "
+                        "ae_attendances_type1) in this row.",
+                        row=int(rows[i]),
+                        column=metric_column,
+                    )
+                )
+            bad = bad | blank_key
+        ignored = np.zeros(n, dtype=bool)
+        if not stored_k[used].all():
+            ignored = ~stored_k[key_index] & ~bad
+            rule_k = np.array(["metric_derived" if t.kind == "derived" else "" for t in targets])
+            flagged = np.flatnonzero(ignored)
+            derived = rule_k[key_index[flagged]] == "metric_derived"
+            listed = np.sort(
+                np.concatenate(
+                    [
+                        self._listed("metric_derived", "warning", flagged[derived]),
+                        self._listed("item_not_stored", "warning", flagged[~derived]),
+                    ]
+                )
+            )
+            for i in listed:
+                target = targets[int(key_index[i])]
+                findings.append(
+                    _not_stored_finding(
+                        self.file, target, self.resolver, row=int(rows[i]), column=metric_column
+                    )
+                )
+        skip = bad | ignored
+
+        grains = grain_k[used]
+        uniform_grain = len(grains) > 0 and bool((grains == grains[0]).all())
+        periods = normalise_periods_arrow(
+            period_raw, int(grains[0]) if uniform_grain else grain_k[key_index]
+        )
+        if periods.any_problem:
+            self._period_findings(
+                periods.problem,
+                periods.given_grain,
+                period_raw,
+                rows,
+                targets,
+                key_index,
+                skip,
+                findings,
+            )
+        value_raw = batch.cells[layout.value]
+        values = parse_values_arrow(value_raw)
+        percent_bad = np.zeros(n, dtype=bool)
+        if values.any_problem or (not percent_ok_k[used].all() and values.percent.any()):
+            percent_bad = values.percent & ~percent_ok_k[key_index]
+            self._value_findings(
+                values.problem,
+                percent_bad,
+                value_raw,
+                rows,
+                self.header[layout.value],
+                targets,
+                key_index,
+                skip,
+                findings,
+            )
+        row_error = bad | (
+            ~skip & ((periods.problem != PERIOD_OK) | (values.problem != VALUE_OK) | percent_bad)
+        )
+        keep = ~row_error & ~ignored
+        value = values.value
+        if (scale_k[used] != 1.0).any():
+            value = pc.divide(value, pa.array(scale_k[key_index]))
+        names = pa.array(metric_names, type=pa.string())
+        if len(used) == 1:
+            metric_arr = repeat_text(metric_names[int(used[0])], n)
+        else:
+            metric_arr = pc.take(names, pa.array(key_index, type=pa.int64()))
+        comment = (
+            trim_text(batch.cells[layout.comment].cast(pa.string()))
+            if layout.comment is not None
+            else pa.nulls(n, pa.string())
+        )
+        table = self._table(
+            provider,
+            periods.period,
+            metric_arr,
+            value,
+            values.status,
+            comment,
+            rows,
+            repeat_text(self.header[layout.value], n),
+        )
+        if not keep.all():
+            table = table.filter(pa.array(keep))
+        return Converted(table, findings, rows[row_error])
+
+    # -- wide ---------------------------------------------------------------------------------
+
+    def _convert_wide(self, batch: RawBatch) -> Converted:
+        layout = self.layout
+        findings: list[Finding] = []
+        rows = batch.source_row
+        n = len(rows)
+        provider, period_raw, bad = self._keys(batch, findings)
+        comment = (
+            trim_text(batch.cells[layout.comment].cast(pa.string()))
+            if layout.comment is not None
+            else pa.nulls(n, pa.string())
+        )
+        period_dict = _dictionary(period_raw)
+        by_grain = {}
+        row_error = bad.copy()
+        pieces: list[pa.Table] = []
+        for column_index, target in layout.wide:
+            grain = target.grain
+            if grain not in by_grain:
+                by_grain[grain] = normalise_periods_arrow(
+                    period_dict, np.full(n, grain, dtype=np.int8)
+                )
+            periods = by_grain[grain]
+            value_raw = batch.cells[column_index]
+            values = parse_values_arrow(value_raw)
+            percent_bad = (
+                values.percent & (target.unit not in (None, "percent"))
+                if target.kind != "unknown"
+                else np.zeros(n, dtype=bool)
+            )
+            column = self.header[column_index]
+            period_bad = periods.problem != PERIOD_OK
+            self._period_findings(
+                periods.problem,
+                periods.given_grain,
+                period_raw,
+                rows,
+                target,
+                None,
+                bad,
+                findings,
+                grain_only=bool(pieces),
+            )
+            self._value_findings(
+                values.problem,
+                percent_bad,
+                value_raw,
+                rows,
+                column,
+                target,
+                None,
+                bad | period_bad,
+                findings,
+            )
+            cell_error = period_bad | (values.problem != VALUE_OK) | percent_bad
+            row_error |= cell_error
+            keep = ~bad & ~cell_error
+            value = values.value
+            if target.scale != 1.0:
+                value = pc.divide(value, target.scale)
+            piece = self._table(
+                provider,
+                periods.period,
+                repeat_text(target.metric, n),
+                value,
+                values.status,
+                comment,
+                rows,
+                repeat_text(column, n),
+            )
+            pieces.append(piece.filter(pa.array(keep)) if not keep.all() else piece)
+        table = pa.concat_tables(pieces) if pieces else CANONICAL_ROWS.empty_table()
+        return Converted(table, findings, rows[row_error])
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _not_number_message(raw: str) -> str:
+    text = raw.strip()
+    shown = _short(text)
+    if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit():
+        return (
+            f"{shown!r} looks like a spreadsheet formula or command, not a number. Enter the "
+            "figure itself (for example 1234); text belongs in the comment column."
+        )
+    if "," in text and any(ch.isdigit() for ch in text):
+        return (
+            f"{shown!r} is not a number we can read. Use a full stop for decimals (92.5) and "
+            "either no thousands separator or commas in groups of three (1,234)."
+        )
+    return (
+        f"{shown!r} is not a number. Enter the figure as digits (for example 1234 or 92.5), * "
+        "for a suppressed small number, or leave the cell blank if it is not available."
+    )
+
+
+def _grain_message(target: Target, raw: str | None, given: int, resolver: Resolver) -> str:
+    names = {0: "month", 1: "quarter", 2: "year"}
+    given_name = names.get(given, "period")
+    metric = resolver.catalog.metrics.get(target.metric or "")
+    wanted = metric.grain.period if metric else "month"
+    adverb = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}[wanted]
+    if target.kind == "item" and target.item is not None:
+        return (
+            f"Item {target.item.their_code} ({target.item.their_label}) is given for a "
+            f"{given_name} ({raw}), but collectonce collects {target.metric} {adverb}. A "
+            f"{given_name}'s figure cannot be split: submit the {adverb} values for "
+            f"{target.metric} instead (the canonical template has one row per {wanted}); "
+            f"the {given_name}'s figure is then computed for you."
+        )
+    return (
+        f"{target.metric} is collected {adverb}, but this row gives a {given_name} ({raw}). "
+        f"Submit one row per {wanted}, with the period written as "
+        + ("YYYY-MM (for example 2019-01)." if wanted == "month" else "2019-Q1.")
+    )

@@ -1,0 +1,1 @@
+"""Validation: catalogue-generated Great Expectations suites, extra rules, and typed findings."""
