@@ -1,0 +1,494 @@
+"""Standalone SVG XmR charts and Making Data Count icons.
+
+Pure string building: no JavaScript and no plotting library. Every chart reads without
+colour: each kind of point has its own marker shape, every marker has a ``<title>`` (shown
+as a tooltip and read by screen readers), the legend names the shapes, and the chart's
+``<desc>`` summarises what it shows.
+
+Colours are those of NHSRplotthedots (``ptd_spc_colours``), with darker outlines so that
+markers keep their contrast on white.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+FONT = "system-ui, -apple-system, 'Segoe UI', Arial, sans-serif"
+
+# fill, outline
+MARKER_COLOURS: dict[str, tuple[str, str]] = {
+    "common_cause": ("#a6a6a6", "#595959"),
+    "improvement": ("#00b0f0", "#005a7a"),
+    "concern": ("#e46c0a", "#7a3700"),
+    "neutral": ("#490092", "#24004a"),
+}
+MEAN_COLOUR = "#1a1a1a"
+LIMIT_COLOUR = "#595959"
+TARGET_COLOUR = "#de1b1b"
+LINE_COLOUR = "#a6a6a6"
+
+_KIND_OF_POINT_TYPE = {
+    "common_cause": "common_cause",
+    "special_cause_improvement": "improvement",
+    "special_cause_concern": "concern",
+    "special_cause_neutral_high": "neutral",
+    "special_cause_neutral_low": "neutral",
+}
+_KIND_TEXT = {
+    "common_cause": "common cause",
+    "improvement": "special cause – improvement",
+    "concern": "special cause – concern",
+    "neutral": "special cause – neither improvement nor concern",
+}
+_LEGEND_TEXT = {
+    "common_cause": "Common cause",
+    "improvement": "Improvement",
+    "concern": "Concern",
+    "neutral": "Special cause (neutral)",
+}
+
+_VARIATION_ICONS: dict[str, tuple[str, str, str]] = {
+    # icon: (colour kind, letter, title)
+    "common_cause": ("common_cause", "", "Common cause variation"),
+    "improvement_high": ("improvement", "H", "Special cause variation: improvement (high values)"),
+    "improvement_low": ("improvement", "L", "Special cause variation: improvement (low values)"),
+    "concern_high": ("concern", "H", "Special cause variation: concern (high values)"),
+    "concern_low": ("concern", "L", "Special cause variation: concern (low values)"),
+    "neutral_high": (
+        "neutral",
+        "H",
+        "Special cause variation: neither improvement nor concern (high values)",
+    ),
+    "neutral_low": (
+        "neutral",
+        "L",
+        "Special cause variation: neither improvement nor concern (low values)",
+    ),
+}
+_ASSURANCE_ICONS: dict[str, tuple[str, str, str]] = {
+    "consistent_pass": ("improvement", "P", "Assurance: will consistently pass the target"),
+    "consistent_fail": ("concern", "F", "Assurance: will consistently fail the target"),
+    "inconsistent": (
+        "common_cause",
+        "?",
+        "Assurance: will inconsistently pass and fail the target",
+    ),
+}
+
+
+def _num(x: float) -> str:
+    """Coordinate with at most 2 decimals."""
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def format_value(value: float) -> str:
+    """A short human-readable number: 2.07M, 12,345, 98.5, 0.123."""
+    if value is None or not math.isfinite(value):
+        return "missing"
+    a = abs(value)
+    if a >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if a >= 1e4 or float(value).is_integer():
+        return f"{value:,.0f}"
+    if a >= 100:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def _nice_step(span: float, count: int = 4) -> float:
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * magnitude >= raw:
+            return m * magnitude
+    return 10 * magnitude  # pragma: no cover
+
+
+def _marker(kind: str, side: int, x: float, y: float, title: str) -> str:
+    """One marker; its shape carries the kind so the chart reads without colour."""
+    fill, outline = MARKER_COLOURS[kind]
+    label = f"<title>{escape(title)}</title>"
+    common = f'fill="{fill}" stroke="{outline}" stroke-width="1.2" class="point {kind}"'
+    if kind == "common_cause":
+        return f'<circle cx="{_num(x)}" cy="{_num(y)}" r="3.5" {common}>{label}</circle>'
+    if kind == "improvement":  # triangle pointing the way the signal goes
+        s = 6.0
+        tip, base = (y - s, y + s * 0.75) if side >= 0 else (y + s, y - s * 0.75)
+        d = f"M{_num(x)} {_num(tip)}L{_num(x + s)} {_num(base)}L{_num(x - s)} {_num(base)}Z"
+        shape = "triangle-up" if side >= 0 else "triangle-down"
+    elif kind == "concern":  # square
+        s = 4.8
+        d = f"M{_num(x - s)} {_num(y - s)}H{_num(x + s)}V{_num(y + s)}H{_num(x - s)}Z"
+        shape = "square"
+    else:  # neutral: diamond
+        s = 6.0
+        d = (
+            f"M{_num(x)} {_num(y - s)}L{_num(x + s)} {_num(y)}"
+            f"L{_num(x)} {_num(y + s)}L{_num(x - s)} {_num(y)}Z"
+        )
+        shape = "diamond"
+    return f'<path d="{d}" {common} data-shape="{shape}">{label}</path>'
+
+
+@dataclass
+class _Frame:
+    dates: pd.DatetimeIndex
+    y: np.ndarray
+    kinds: list[str | None]
+    sides: list[int]
+    labels: list[str]
+    groups: np.ndarray
+    mean: np.ndarray
+    lpl: np.ndarray
+    upl: np.ndarray
+    target: np.ndarray
+    short: bool
+
+
+def _column(points: pd.DataFrame, name: str, n: int) -> np.ndarray:
+    if name in points.columns:
+        return points[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.full(n, np.nan)
+
+
+def _frame(points: pd.DataFrame, date_col: str, value_col: str) -> _Frame:
+    p = points.sort_values(date_col, kind="stable")
+    n = len(p)
+    point_type = p["point_type"].astype(object) if "point_type" in p else pd.Series([None] * n)
+    sct = (
+        p["special_cause_type"].astype(object)
+        if "special_cause_type" in p
+        else pd.Series([None] * n)
+    )
+    kinds = [_KIND_OF_POINT_TYPE.get(t) if isinstance(t, str) else None for t in point_type]
+    labels = [t if isinstance(t, str) else "" for t in sct]
+    sides = [
+        1
+        if ("Above" in t or "Increasing" in t)
+        else -1
+        if ("Below" in t or "Decreasing" in t)
+        else 0
+        for t in labels
+    ]
+    for i, t in enumerate(point_type):
+        if t == "special_cause_neutral_low" and sides[i] == 0:
+            sides[i] = -1
+    groups = p["rebase_group"].to_numpy() if "rebase_group" in p else np.zeros(n, dtype=np.int64)
+    short = bool(p["short_group_warning"].any()) if "short_group_warning" in p else False
+    return _Frame(
+        dates=pd.DatetimeIndex(pd.to_datetime(p[date_col])),
+        y=p[value_col].to_numpy(dtype=np.float64, na_value=np.nan),
+        kinds=kinds,
+        sides=sides,
+        labels=labels,
+        groups=groups,
+        mean=_column(p, "mean", n),
+        lpl=_column(p, "lpl", n),
+        upl=_column(p, "upl", n),
+        target=_column(p, "target", n),
+        short=short,
+    )
+
+
+def _segments(values: Sequence[object]) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of runs of equal consecutive values."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] != values[start]:
+            out.append((start, i))
+            start = i
+    return out
+
+
+def _date_format(dates: pd.DatetimeIndex) -> str:
+    return "%b %Y" if bool((dates.day == 1).all()) else "%d %b %Y"
+
+
+def xmr_chart_svg(
+    points: pd.DataFrame,
+    title: str,
+    unit: str = "",
+    width: int = 640,
+    height: int = 260,
+    *,
+    date_col: str = "date",
+    value_col: str = "value",
+) -> str:
+    """An XmR chart of one series' `compute_spc` output as a standalone inline SVG.
+
+    Shows the values, the mean and the process limits of each rebase group (limits dashed),
+    the target if there is one, and each point marked as Making Data Count marks it: grey
+    circles for common cause, blue triangles (pointing up for high, down for low) for
+    improvement, orange squares for concern and purple diamonds for neutral special causes.
+    A "Trial limits" note appears when a group has fewer than 13 points.
+    """
+    f = _frame(points, date_col, value_col)
+    n = len(f.y)
+    uid = (
+        "xmr-"
+        + hashlib.sha1(
+            f"{title}|{n}|{f.dates[0] if n else ''}".encode(), usedforsecurity=False
+        ).hexdigest()[:10]
+    )
+    left, right, top, bottom = 64.0, 16.0, 34.0, 62.0
+    pw, ph = max(width - left - right, 10.0), max(height - top - bottom, 10.0)
+
+    out: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{uid}-t {uid}-d" '
+        f'font-family="{escape(FONT)}" font-size="11" class="xmr-chart">',
+        f'<title id="{uid}-t">{escape(title)}</title>',
+        f'<desc id="{uid}-d">{escape(_describe(f, unit))}</desc>',
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+        f'<text x="{_num(left)}" y="18" font-size="13" font-weight="600" fill="#1a1a1a">'
+        f"{escape(title)}</text>",
+    ]
+    if f.short:
+        out.append(
+            f'<text x="{_num(width - right)}" y="18" text-anchor="end" fill="#1a1a1a" '
+            f'class="trial-limits">Trial limits (fewer than 13 points)<title>The limits are '
+            f"trial limits: a group has fewer than 13 points, so they will change as points "
+            f"are added.</title></text>"
+        )
+    finite = [a[np.isfinite(a)] for a in (f.y, f.mean, f.lpl, f.upl, f.target)]
+    pool = np.concatenate(finite) if n else np.zeros(0)
+    if len(pool) == 0:
+        out.append(
+            f'<text x="{_num(left + pw / 2)}" y="{_num(top + ph / 2)}" text-anchor="middle" '
+            f'fill="#595959">No data</text></svg>'
+        )
+        return "".join(out)
+
+    lo, hi = float(pool.min()), float(pool.max())
+    pad = (hi - lo) * 0.04 if hi > lo else abs(hi) * 0.1 or 1.0
+    lo, hi = lo - pad, hi + pad
+    step = _nice_step(hi - lo)
+    lo = math.floor(lo / step) * step
+    hi = math.ceil(hi / step) * step
+
+    def sx(i: float) -> float:
+        return left + (pw * i / (n - 1) if n > 1 else pw / 2)
+
+    def sy(v: float) -> float:
+        return top + ph - (v - lo) / (hi - lo) * ph
+
+    # grid and y axis
+    out.append('<g class="y-axis" fill="#404040">')
+    tick = lo
+    while tick <= hi + step / 2:
+        yy = sy(tick)
+        out.append(
+            f'<line x1="{_num(left)}" y1="{_num(yy)}" x2="{_num(left + pw)}" y2="{_num(yy)}" '
+            f'stroke="#e6e6e6"/>'
+            f'<text x="{_num(left - 6)}" y="{_num(yy + 4)}" text-anchor="end">'
+            f"{escape(format_value(tick))}</text>"
+        )
+        tick += step
+    out.append("</g>")
+    if unit:
+        out.append(
+            f'<text transform="translate(14 {_num(top + ph / 2)}) rotate(-90)" '
+            f'text-anchor="middle" fill="#404040" class="y-label">{escape(unit)}</text>'
+        )
+
+    # x axis: up to one label per ~80px
+    fmt = _date_format(f.dates)
+    n_labels = max(2, min(n, int(pw // 80)))
+    idx = sorted({round(k * (n - 1) / (n_labels - 1)) for k in range(n_labels)}) if n > 1 else [0]
+    axis_y = top + ph
+    out.append(
+        f'<g class="x-axis" fill="#404040"><line x1="{_num(left)}" y1="{_num(axis_y)}" '
+        f'x2="{_num(left + pw)}" y2="{_num(axis_y)}" stroke="#8c8c8c"/>'
+    )
+    for i in idx:
+        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
+        out.append(
+            f'<line x1="{_num(sx(i))}" y1="{_num(axis_y)}" x2="{_num(sx(i))}" '
+            f'y2="{_num(axis_y + 4)}" stroke="#8c8c8c"/>'
+            f'<text x="{_num(sx(i))}" y="{_num(axis_y + 16)}" text-anchor="{anchor}">'
+            f"{escape(f.dates[i].strftime(fmt))}</text>"
+        )
+    out.append("</g>")
+
+    # mean and limits per rebase group; target per run of equal targets
+    out.append('<g class="limits" fill="none">')
+    for a, b in _segments(f.groups.tolist()):
+        x1, x2 = sx(a), sx(b - 1)
+        if b - a == 1:
+            x1, x2 = x1 - 4, x2 + 4
+        for name, values, colour, dash in (
+            ("upl", f.upl, LIMIT_COLOUR, "6 4"),
+            ("mean", f.mean, MEAN_COLOUR, ""),
+            ("lpl", f.lpl, LIMIT_COLOUR, "6 4"),
+        ):
+            v = values[a]
+            if not math.isfinite(v):
+                continue
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            out.append(
+                f'<line x1="{_num(x1)}" y1="{_num(sy(v))}" x2="{_num(x2)}" y2="{_num(sy(v))}" '
+                f'stroke="{colour}" stroke-width="1.3"{dash_attr} class="{name}">'
+                f"<title>{_line_title(name, v, unit)}</title></line>"
+            )
+    targets = [None if not math.isfinite(t) else float(t) for t in f.target]
+    for a, b in _segments(targets):
+        t = targets[a]
+        if t is None:
+            continue
+        x1, x2 = sx(a), sx(b - 1)
+        out.append(
+            f'<line x1="{_num(x1)}" y1="{_num(sy(t))}" x2="{_num(x2)}" y2="{_num(sy(t))}" '
+            f'stroke="{TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="2 3" class="target">'
+            f"<title>{_line_title('target', t, unit)}</title></line>"
+        )
+    out.append("</g>")
+
+    # data line, broken at missing values
+    out.append(f'<g class="values" fill="none" stroke="{LINE_COLOUR}" stroke-width="1.5">')
+    run: list[str] = []
+    for i in range(n + 1):
+        if i < n and math.isfinite(f.y[i]):
+            run.append(f"{_num(sx(i))},{_num(sy(f.y[i]))}")
+            continue
+        if len(run) > 1:
+            out.append(f'<polyline points="{" ".join(run)}"/>')
+        run = []
+    out.append("</g>")
+
+    # markers
+    out.append('<g class="points">')
+    present: list[str] = []
+    for i in range(n):
+        kind = f.kinds[i]
+        if kind is None or not math.isfinite(f.y[i]):
+            continue
+        if kind not in present:
+            present.append(kind)
+        out.append(_marker(kind, f.sides[i], sx(i), sy(f.y[i]), _point_title(f, i, fmt, unit)))
+    out.append("</g>")
+
+    out.append(_legend(present, any(t is not None for t in targets), left, height - 14))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _line_title(name: str, value: float, unit: str) -> str:
+    text = {"upl": "Upper process limit", "lpl": "Lower process limit", "mean": "Mean"}.get(
+        name, "Target"
+    )
+    suffix = f" {unit}" if unit else ""
+    return escape(f"{text}: {format_value(value)}{suffix}")
+
+
+def _point_title(f: _Frame, i: int, fmt: str, unit: str) -> str:
+    kind = f.kinds[i] or "common_cause"
+    suffix = f" {unit}" if unit else ""
+    text = f"{f.dates[i].strftime(fmt)}: {format_value(f.y[i])}{suffix} – {_KIND_TEXT[kind]}"
+    if kind != "common_cause" and f.labels[i]:
+        text += f" ({f.labels[i]})"
+    return text
+
+
+def _describe(f: _Frame, unit: str) -> str:
+    n = len(f.y)
+    if n == 0:
+        return "No data."
+    fmt = _date_format(f.dates)
+    counts = {k: sum(1 for x in f.kinds if x == k) for k in _LEGEND_TEXT}
+    special = n - counts["common_cause"] - sum(1 for x in f.kinds if x is None)
+    parts = [
+        f"XmR chart of {n} points from {f.dates[0].strftime(fmt)} to {f.dates[-1].strftime(fmt)}.",
+    ]
+    last = int(np.flatnonzero(np.isfinite(f.y))[-1]) if np.isfinite(f.y).any() else None
+    if last is not None:
+        suffix = f" {unit}" if unit else ""
+        parts.append(f"Latest value {format_value(f.y[last])}{suffix}.")
+        if math.isfinite(f.mean[last]):
+            parts.append(
+                f"Mean {format_value(f.mean[last])}, process limits "
+                f"{format_value(f.lpl[last])} to {format_value(f.upl[last])}."
+            )
+    detail = ", ".join(
+        f"{counts[k]} {_KIND_TEXT[k]}" for k in ("improvement", "concern", "neutral") if counts[k]
+    )
+    parts.append(f"{special} special cause points" + (f": {detail}." if detail else "."))
+    if f.short:
+        parts.append("Trial limits: a group has fewer than 13 points.")
+    return " ".join(parts)
+
+
+def _legend(kinds: list[str], has_target: bool, x0: float, y: float) -> str:
+    items: list[str] = ['<g class="legend" fill="#1a1a1a">']
+    x = x0
+    for kind in ("common_cause", "improvement", "concern", "neutral"):
+        if kind not in kinds:
+            continue
+        items.append(_marker(kind, 1, x + 6, y - 4, _LEGEND_TEXT[kind]))
+        items.append(f'<text x="{_num(x + 16)}" y="{_num(y)}">{_LEGEND_TEXT[kind]}</text>')
+        x += 30 + 6.8 * len(_LEGEND_TEXT[kind])
+    for label, colour, dash in (
+        ("Mean", MEAN_COLOUR, ""),
+        ("Process limits", LIMIT_COLOUR, "6 4"),
+        *((("Target", TARGET_COLOUR, "2 3"),) if has_target else ()),
+    ):
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        items.append(
+            f'<line x1="{_num(x)}" y1="{_num(y - 4)}" x2="{_num(x + 18)}" y2="{_num(y - 4)}" '
+            f'stroke="{colour}" stroke-width="1.5"{dash_attr}/>'
+            f'<text x="{_num(x + 22)}" y="{_num(y)}">{label}</text>'
+        )
+        x += 38 + 6.8 * len(label)
+    items.append("</g>")
+    return "".join(items)
+
+
+def _icon(colour_kind: str, letter: str, title: str, size: int, cls: str) -> str:
+    fill, outline = MARKER_COLOURS[colour_kind]
+    r = size / 2
+    ring = max(size / 12, 1.5)
+    body = (
+        f'<text x="{_num(r)}" y="{_num(r)}" dy="0.35em" text-anchor="middle" '
+        f'font-family="{escape(FONT)}" font-size="{_num(size * 0.5)}" font-weight="700" '
+        f'fill="{outline}">{escape(letter)}</text>'
+        if letter
+        # common cause: a level, gently varying line
+        else (
+            f'<path d="M{_num(size * 0.22)} {_num(r)}q{_num(size * 0.07)} {_num(-size * 0.12)} '
+            f"{_num(size * 0.14)} 0t{_num(size * 0.14)} 0t{_num(size * 0.14)} 0t"
+            f'{_num(size * 0.14)} 0" fill="none" stroke="{outline}" '
+            f'stroke-width="{_num(ring)}" stroke-linecap="round"/>'
+        )
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'viewBox="0 0 {size} {size}" role="img" aria-label="{escape(title)}" class="{cls}">'
+        f"<title>{escape(title)}</title>"
+        f'<circle cx="{_num(r)}" cy="{_num(r)}" r="{_num(r - ring)}" fill="#ffffff" '
+        f'stroke="{fill}" stroke-width="{_num(ring * 1.5)}"/>{body}</svg>'
+    )
+
+
+def variation_icon_svg(icon: str, size: int = 40) -> str:
+    """Making Data Count variation icon: a coloured ring, with H or L for special causes."""
+    if icon not in _VARIATION_ICONS:
+        raise ValueError(f"unknown variation icon {icon!r}")
+    kind, letter, title = _VARIATION_ICONS[icon]
+    return _icon(kind, letter, title, size, f"variation-icon {icon}")
+
+
+def assurance_icon_svg(assurance: str | None, size: int = 40) -> str:
+    """Making Data Count assurance icon (P, F or ?); an empty string when there is no target."""
+    if assurance is None or (isinstance(assurance, float) and math.isnan(assurance)):
+        return ""
+    if assurance not in _ASSURANCE_ICONS:
+        raise ValueError(f"unknown assurance {assurance!r}")
+    kind, letter, title = _ASSURANCE_ICONS[assurance]
+    return _icon(kind, letter, title, size, f"assurance-icon {assurance}")

@@ -1,0 +1,212 @@
+"""`collectonce pack`, `collectonce packs` and `collectonce overview`.
+
+Heavy imports (pandas, the SPC engine, Delta Lake) happen inside the commands so that
+`collectonce --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from collectonce.cli_common import (
+    CatalogOpt,
+    JsonOpt,
+    console,
+    fail,
+    open_catalog,
+    print_json,
+    settings_for,
+)
+
+
+def _fail(message: str, as_json: bool) -> NoReturn:
+    if as_json:
+        print_json({"ok": False, "error": message})
+    fail(message)
+
+
+def pack(
+    provider: Annotated[str, typer.Option("--provider", help="The provider's ODS code.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the pack (default: the data folder's packs/ODS)."),
+    ] = None,
+    catalog: CatalogOpt = Path("catalog"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Build one provider's feedback pack (HTML, XLSX, CSV) from the latest publication."""
+    from collectonce.feedback.pack import PackError, build_provider_pack
+
+    cat = open_catalog(catalog, as_json=json_out)
+    settings = settings_for(catalog)
+    try:
+        paths = build_provider_pack(cat, settings, provider, out_dir=out)
+    except PackError as exc:
+        _fail(str(exc), json_out)
+    except OSError as exc:
+        _fail(f"cannot write the pack: {exc.strerror or exc}", json_out)
+    ods = provider.strip().upper()
+    if json_out:
+        print_json({"ok": True, "provider": ods, "paths": {k: str(v) for k, v in paths.items()}})
+        return
+    console.print(f"[green]✓[/] feedback pack for {ods}:")
+    for kind, path in paths.items():
+        console.print(f"  {kind:<5} {path}", highlight=False, soft_wrap=True)
+
+
+def packs(
+    rebuild_all: Annotated[
+        bool, typer.Option("--all", help="Rebuild every pack, changed or not.")
+    ] = False,
+    catalog: CatalogOpt = Path("catalog"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Rebuild the packs of every provider whose data changed since the last build."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from collectonce.feedback.pack import PackError, build_all_packs, load_publication
+
+    cat = open_catalog(catalog, as_json=json_out)
+    settings = settings_for(catalog)
+    start = time.perf_counter()
+    try:
+        unified, info = load_publication(settings)
+    except PackError as exc:
+        _fail(str(exc), json_out)
+    present = set(unified["provider_code"].astype(str).unique())
+    providers = sorted(p for p in cat.providers if p in present)
+    skipped: list[str] = []
+
+    try:
+        if json_out or not console.is_terminal:
+            built = build_all_packs(
+                cat,
+                settings,
+                providers,
+                changed_only=not rebuild_all,
+                unified=unified,
+                publication=info,
+                progress=lambda ods, done: None if done else skipped.append(ods),
+            )
+        else:
+            with Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("Building packs", total=len(providers))
+
+                def tick(ods: str, done: bool) -> None:
+                    if not done:
+                        skipped.append(ods)
+                    bar.update(task, advance=1, description=f"Pack {ods}")
+
+                built = build_all_packs(
+                    cat,
+                    settings,
+                    providers,
+                    changed_only=not rebuild_all,
+                    unified=unified,
+                    publication=info,
+                    progress=tick,
+                )
+    except PackError as exc:
+        _fail(str(exc), json_out)
+    except OSError as exc:
+        _fail(f"cannot write the packs: {exc.strerror or exc}", json_out)
+    seconds = round(time.perf_counter() - start, 2)
+    if json_out:
+        print_json(
+            {
+                "ok": True,
+                "publication_version": info.get("version"),
+                "built": built,
+                "unchanged": skipped,
+                "packs_dir": str(settings.packs_dir),
+                "seconds": seconds,
+            }
+        )
+        return
+    console.print(
+        f"[green]✓[/] built {len(built)} pack(s), {len(skipped)} unchanged, in {seconds} s "
+        f"→ {settings.packs_dir}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def overview(
+    metric: Annotated[str, typer.Option("--metric", help="The metric code.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the overview page to this HTML file.")
+    ] = None,
+    catalog: CatalogOpt = Path("catalog"),
+    json_out: JsonOpt = False,
+) -> None:
+    """The Making Data Count matrix of one metric across every provider."""
+    from collectonce.feedback.overview import (
+        VARIATION_ROWS,
+        build_overview,
+        overview_matrix,
+        overview_to_dict,
+        render_overview_html,
+    )
+    from collectonce.feedback.pack import PackError, _atomic_write_bytes
+
+    cat = open_catalog(catalog, as_json=json_out)
+    settings = settings_for(catalog)
+    try:
+        table, info = build_overview(cat, settings, metric)
+    except PackError as exc:
+        _fail(str(exc), json_out)
+    if out is not None:
+        if out.is_dir():
+            _fail(f"{out} is a folder: give a file name such as overview.html", json_out)
+        try:
+            html = render_overview_html(cat, table, metric, info)
+            _atomic_write_bytes(out, html.encode("utf-8"))
+        except OSError as exc:
+            _fail(f"cannot write {out}: {exc.strerror or exc}", json_out)
+    if json_out:
+        result = overview_to_dict(cat, table, metric, info)
+        if out is not None:
+            result["html"] = str(out)
+        print_json({"ok": True, **result})
+        return
+    from rich.table import Table
+
+    grid = Table(title=f"{metric}: providers by variation × assurance", show_lines=False)
+    grid.add_column("variation")
+    labels = {
+        "consistent_pass": "passing",
+        "inconsistent": "hit and miss",
+        "consistent_fail": "failing",
+        "not_assessed": "not assessed",
+    }
+    for label in labels.values():
+        grid.add_column(label, justify="right")
+    grid.add_column("total", justify="right")
+    names = dict(VARIATION_ROWS)
+    for row in overview_matrix(table):
+        grid.add_row(
+            names[row["variation"]],
+            *(str(row["cells"][k]["count"]) for k in labels),
+            str(row["total"]),
+        )
+    console.print(grid)
+    console.print(f"{len(table)} provider(s) with data for {metric}.")
+    if out is not None:
+        console.print(f"[green]✓[/] wrote {out}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pack")(pack)
+    app.command("packs")(packs)
+    app.command("overview")(overview)

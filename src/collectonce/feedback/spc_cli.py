@@ -1,0 +1,290 @@
+"""``collectonce spc``: a Making Data Count XmR chart of one series read from a CSV file."""
+
+from __future__ import annotations
+
+import json
+import math
+from html import escape
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from collectonce.feedback.chart import (
+    assurance_icon_svg,
+    format_value,
+    variation_icon_svg,
+    xmr_chart_svg,
+)
+from collectonce.feedback.spc import (
+    DIRECTIONS,
+    MIN_FIX_AFTER_N_POINTS,
+    compute_spc,
+    summarise_spc,
+)
+
+USAGE_ERROR = 2
+DATA_ERROR = 1
+
+
+class _Failure(Exception):
+    """An error to report on one line, with the exit code to use."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``spc`` command to `app`."""
+    app.command("spc")(spc)
+
+
+def spc(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV file with a date column and a value column.", show_default=False),
+    ],
+    direction: Annotated[
+        str,
+        typer.Option(help="Which way is better: increase, decrease or neutral."),
+    ] = "neutral",
+    target: Annotated[
+        str | None,
+        typer.Option(metavar="NUMBER", help="Target value, for the assurance icon."),
+    ] = None,
+    rebase: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="DATE",
+            help="Date (YYYY-MM-DD) from which to recalculate the limits. Repeatable.",
+        ),
+    ] = None,
+    fix_after: Annotated[
+        str | None,
+        typer.Option(
+            "--fix-after",
+            metavar="N",
+            help=f"Fix the limits on the first N points of each period (N >= "
+            f"{MIN_FIX_AFTER_N_POINTS}).",
+        ),
+    ] = None,
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen/--no-screen",
+            help="Screen out large moving ranges before the limits (--no-screen matches the "
+            "Making Data Count Excel tool).",
+        ),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    chart: Annotated[
+        Path | None,
+        typer.Option(metavar="OUT.svg|OUT.html", help="Also write the chart to this file."),
+    ] = None,
+) -> None:
+    """Statistical process control (Making Data Count XmR chart) of one series."""
+    try:
+        options = _options(direction, target, rebase, fix_after, chart)
+        frame = _read_series(file)
+        try:
+            points = compute_spc(frame, **options)
+        except ValueError as exc:
+            raise _Failure(str(exc), DATA_ERROR) from exc
+        summary = summarise_spc(points).iloc[0]
+        if chart is not None:
+            _write_chart(chart, points, summary, file.stem)
+    except _Failure as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(exc.code) from None
+
+    if as_json:
+        typer.echo(json.dumps(_json(points, summary), allow_nan=False))
+    else:
+        _print_table(points, summary, file.name)
+    if chart is not None:
+        typer.echo(f"Chart written to {chart}", err=True)
+
+
+def _options(
+    direction: str,
+    target: str | None,
+    rebase: list[str] | None,
+    fix_after: str | None,
+    chart: Path | None,
+) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    key = direction.strip().lower()
+    if key not in DIRECTIONS:
+        raise _Failure(
+            f"--direction must be increase, decrease or neutral (got {direction!r})", USAGE_ERROR
+        )
+    options["direction"] = key
+    if target is not None:
+        value = pd.to_numeric(pd.Series([target.strip()]), errors="coerce").iloc[0]
+        if not math.isfinite(value):
+            raise _Failure(f"--target must be a number (got {target!r})", USAGE_ERROR)
+        options["target"] = float(value)
+    if rebase:
+        dates = pd.to_datetime(pd.Series(rebase), format="ISO8601", errors="coerce")
+        if dates.isna().any():
+            bad = rebase[int(dates.isna().to_numpy().argmax())]
+            raise _Failure(f"--rebase must be a date like 2024-04-01 (got {bad!r})", USAGE_ERROR)
+        options["rebase"] = list(dates)
+    if fix_after is not None:
+        try:
+            n = int(fix_after)
+        except ValueError:
+            n = -1
+        if n < MIN_FIX_AFTER_N_POINTS:
+            raise _Failure(
+                f"--fix-after must be a whole number of at least {MIN_FIX_AFTER_N_POINTS} "
+                f"(got {fix_after!r})",
+                USAGE_ERROR,
+            )
+        options["fix_after_n_points"] = n
+    if chart is not None and chart.suffix.lower() not in {".svg", ".html", ".htm"}:
+        raise _Failure(f"--chart must end in .svg or .html (got {str(chart)!r})", USAGE_ERROR)
+    return options
+
+
+def _read_series(file: Path) -> pd.DataFrame:
+    """The CSV's date and value columns (header case-insensitive), parsed and checked."""
+    if not file.is_file():
+        raise _Failure(f"file not found: {file}", USAGE_ERROR)
+    try:
+        raw = pd.read_csv(file, dtype=str, skipinitialspace=True, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise _Failure(f"{file} is empty", DATA_ERROR) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _Failure(f"cannot read {file} as CSV: {reason}", DATA_ERROR) from None
+    names: dict[str, str] = {}
+    for col in raw.columns:
+        names.setdefault(str(col).strip().lower(), col)
+    missing = [c for c in ("date", "value") if c not in names]
+    if missing:
+        raise _Failure(
+            f"{file} has no {' or '.join(repr(c) for c in missing)} column "
+            f"(columns: {', '.join(map(str, raw.columns))})",
+            DATA_ERROR,
+        )
+    if raw.empty:
+        raise _Failure(f"{file} has no data rows", DATA_ERROR)
+
+    date_text = raw[names["date"]].str.strip()
+    dates = pd.to_datetime(date_text, format="ISO8601", errors="coerce")
+    if dates.isna().any():
+        row = int(dates.isna().to_numpy().argmax())
+        raise _Failure(
+            f"line {row + 2}: date {date_text.iloc[row]!r} is not a date like 2024-04-01",
+            DATA_ERROR,
+        )
+    value_text = raw[names["value"]].str.strip()
+    values = pd.to_numeric(value_text, errors="coerce")
+    bad = values.isna() & value_text.notna() & (value_text != "")
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise _Failure(
+            f"line {row + 2}: value {value_text.iloc[row]!r} is not a number", DATA_ERROR
+        )
+    if (values.abs() == math.inf).any():
+        row = int((values.abs() == math.inf).to_numpy().argmax())
+        raise _Failure(f"line {row + 2}: value must be finite", DATA_ERROR)
+    return pd.DataFrame({"date": dates, "value": values.astype("float64")})
+
+
+def _number(x: Any) -> float | None:
+    if x is None or pd.isna(x):
+        return None
+    return float(x)
+
+
+def _label(x: Any) -> str | None:
+    return None if x is None or pd.isna(x) else str(x)
+
+
+def _json(points: pd.DataFrame, summary: pd.Series) -> dict[str, Any]:
+    return {
+        "points": [
+            {
+                "date": row.date.strftime("%Y-%m-%d"),
+                "value": _number(row.value),
+                "mean": _number(row.mean),
+                "lpl": _number(row.lpl),
+                "upl": _number(row.upl),
+                "point_type": _label(row.point_type),
+                "special_cause_type": _label(row.special_cause_type),
+            }
+            for row in points.itertuples(index=False)
+        ],
+        "variation_icon": _label(summary["variation_icon"]),
+        "assurance": _label(summary["assurance"]),
+    }
+
+
+_TYPE_TEXT = {
+    "common_cause": "common cause",
+    "special_cause_improvement": "improvement",
+    "special_cause_concern": "concern",
+    "special_cause_neutral_high": "neutral high",
+    "special_cause_neutral_low": "neutral low",
+}
+_STYLE = {
+    "special_cause_improvement": "bold blue",
+    "special_cause_concern": "bold dark_orange",
+    "special_cause_neutral_high": "bold magenta",
+    "special_cause_neutral_low": "bold magenta",
+}
+
+
+def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
+    table = Table(title=f"XmR chart: {name}")
+    table.add_column("Date", no_wrap=True)
+    for column in ("Value", "Mean", "Lower", "Upper"):
+        table.add_column(column, justify="right")
+    table.add_column("Type")
+    table.add_column("Rule")
+    for row in points.itertuples(index=False):
+        point_type = _label(row.point_type)
+        rule = _label(row.special_cause_type)
+        table.add_row(
+            row.date.strftime("%Y-%m-%d"),
+            format_value(row.value),
+            format_value(row.mean),
+            format_value(row.lpl),
+            format_value(row.upl),
+            _TYPE_TEXT.get(point_type or "", "missing"),
+            "" if rule in (None, "Common Cause") else rule,
+            style=_STYLE.get(point_type or ""),
+        )
+    console = Console()
+    console.print(table)
+    variation = (_label(summary["variation_icon"]) or "none").replace("_", " ")
+    assurance = (_label(summary["assurance"]) or "no target").replace("_", " ")
+    console.print(f"Variation: {variation}    Assurance: {assurance}")
+    if bool(points["short_group_warning"].any()):
+        console.print("Trial limits: a period has fewer than 13 points.")
+
+
+def _write_chart(path: Path, points: pd.DataFrame, summary: pd.Series, title: str) -> None:
+    svg = xmr_chart_svg(points, title)
+    variation = _label(summary["variation_icon"])
+    icons = (variation_icon_svg(variation) if variation else "") + assurance_icon_svg(
+        _label(summary["assurance"])
+    )
+    if path.suffix.lower() == ".svg":
+        text = svg
+    else:
+        text = (
+            '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{escape(title)}</title>\n</head>\n<body>\n"
+            f"<figure>\n{svg}\n<figcaption>{icons}</figcaption>\n</figure>\n</body>\n</html>\n"
+        )
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _Failure(f"cannot write {path}: {exc.strerror or exc}", DATA_ERROR) from None

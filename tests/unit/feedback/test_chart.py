@@ -1,0 +1,126 @@
+"""XmR chart and icon SVGs read without colour: shapes, titles and notes."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from collectonce.feedback.chart import (
+    assurance_icon_svg,
+    variation_icon_svg,
+    xmr_chart_svg,
+)
+from collectonce.feedback.spc import VARIATION_ICONS, compute_spc
+
+SVG = "{http://www.w3.org/2000/svg}"
+BASE = [9.0, 11.0] * 6  # limits fixed on these: mean 10, process limits 4.68 to 15.32
+
+
+def _points(values: list[float], **kwargs: object) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {"date": pd.date_range("2023-04-01", periods=len(values), freq="MS"), "value": values}
+    )
+    return compute_spc(frame, fix_after_n_points=12, **kwargs)
+
+
+def _markers(svg: str) -> list[ET.Element]:
+    root = ET.fromstring(svg)
+    group = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "points")
+    return list(group)
+
+
+def _title(element: ET.Element) -> str:
+    title = element.find(f"{SVG}title")
+    assert title is not None and title.text
+    return title.text
+
+
+def test_markers_have_distinct_shapes_and_titles() -> None:
+    """Improvement, concern and common cause points differ in shape, not just colour."""
+    points = _points([*BASE, 20.0, 10.0, 0.0], direction="increase", target=12.0)
+    svg = xmr_chart_svg(points, "Four-hour performance", unit="%")
+    markers = _markers(svg)
+    assert len(markers) == 15
+    assert {m.tag for m in markers[:12]} == {f"{SVG}circle"}
+    high, _, low = markers[12:]
+    assert high.get("data-shape") == "triangle-up"
+    assert "improvement" in high.get("class", "")
+    assert low.get("data-shape") == "square"
+    assert "concern" in low.get("class", "")
+    assert _title(high) == "Apr 2024: 20 % – special cause – improvement (Above UCL)"
+    assert _title(low).startswith("Jun 2024: 0 % – special cause – concern (Below LCL)")
+    assert all(_title(m) for m in markers)
+    legend = "".join(ET.fromstring(svg).itertext())
+    assert "Improvement" in legend and "Concern" in legend and "Target" in legend
+
+
+def test_chart_draws_dashed_limits_mean_and_target_per_rebase_group() -> None:
+    points = _points([*BASE, 10.0, 12.0, 9.0], rebase=["2024-04-01"], target=12.0)
+    root = ET.fromstring(xmr_chart_svg(points, "Rebased"))
+    lines = [e for e in root.iter(f"{SVG}line") if e.get("class") in {"mean", "upl", "lpl"}]
+    assert [e.get("class") for e in lines].count("mean") == 2
+    assert all(e.get("stroke-dasharray") for e in lines if e.get("class") in {"upl", "lpl"})
+    targets = [e for e in root.iter(f"{SVG}line") if e.get("class") == "target"]
+    assert len(targets) == 1 and _title(targets[0]).startswith("Target: 12")
+
+
+def test_neutral_points_are_diamonds_and_missing_values_have_no_marker() -> None:
+    points = _points([*BASE, np.nan, 20.0])
+    svg = xmr_chart_svg(points, "Neutral")
+    markers = _markers(svg)
+    assert len(markers) == 13  # the missing month has no marker
+    assert markers[-1].get("data-shape") == "diamond"
+    root = ET.fromstring(svg)
+    assert len(list(root.iter(f"{SVG}polyline"))) == 1  # the line stops at the gap
+
+
+def test_trial_limits_note_and_accessible_description() -> None:
+    short = xmr_chart_svg(_points([1.0, 2.0, 3.0]), "Short <series> & co")
+    root = ET.fromstring(short)
+    assert root.get("role") == "img"
+    assert "Trial limits" in "".join(root.itertext())
+    assert _title(root) == "Short <series> & co"
+    desc = root.find(f"{SVG}desc")
+    assert desc is not None and "3 points" in (desc.text or "")
+    long = xmr_chart_svg(_points([*BASE, 10.0]), "Long")
+    assert "Trial limits" not in long
+    assert "Apr 2023" in long  # dated x axis
+
+
+def test_empty_series_gives_a_no_data_chart() -> None:
+    points = compute_spc(pd.DataFrame({"date": pd.to_datetime([]), "value": []}))
+    assert "No data" in xmr_chart_svg(points, "Nothing yet")
+
+
+@pytest.mark.parametrize("icon", VARIATION_ICONS)
+def test_variation_icons_have_titles_and_letters(icon: str) -> None:
+    root = ET.fromstring(variation_icon_svg(icon))
+    assert _title(root).lower().startswith(("common cause", "special cause"))
+    letters = [t.text for t in root.iter(f"{SVG}text")]
+    if icon.endswith("_high"):
+        assert letters == ["H"]
+    elif icon.endswith("_low"):
+        assert letters == ["L"]
+    else:
+        assert letters == []
+
+
+@pytest.mark.parametrize(
+    ("assurance", "letter"),
+    [("consistent_pass", "P"), ("consistent_fail", "F"), ("inconsistent", "?")],
+)
+def test_assurance_icons(assurance: str, letter: str) -> None:
+    root = ET.fromstring(assurance_icon_svg(assurance))
+    assert _title(root).startswith("Assurance")
+    assert [t.text for t in root.iter(f"{SVG}text")] == [letter]
+
+
+def test_no_assurance_icon_without_a_target_and_unknown_icons_fail() -> None:
+    assert assurance_icon_svg(None) == ""
+    with pytest.raises(ValueError):
+        variation_icon_svg("sideways")
+    with pytest.raises(ValueError):
+        assurance_icon_svg("maybe")

@@ -1,0 +1,165 @@
+"""``collectonce spc``: JSON and table output, charts, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from collectonce.feedback.spc_cli import register
+
+# A&E type 1 breaches, RRK, April 2016 to March 2018 (NHSRdatasets ae_attendances)
+RRK = [1195, 1843, 1397, 1333, 1771, 1751, 2013, 1759, 2179, 2585, 1654, 1543]
+RRK += [1632, 1558, 1190, 1357, 1279, 1683, 2190, 1804, 986, 2181, 2048, 2154]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Test host for the spc command."""
+
+    register(app)
+    return app
+
+
+def _csv(tmp_path: Path, text: str, name: str = "series.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _rrk_csv(tmp_path: Path, header: str = "date,value") -> Path:
+    lines = [header]
+    for i, value in enumerate(RRK):
+        year, month = 2016 + (3 + i) // 12, (3 + i) % 12 + 1
+        lines.append(f"{year}-{month:02d}-01,{value}")
+    return _csv(tmp_path, "\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_json_output_has_one_object_with_points_and_icons(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """It prints exactly one JSON object whose points carry limits and the MDC labels."""
+    path = _rrk_csv(tmp_path, header="Date,VALUE")  # header case does not matter
+    result = runner.invoke(_app(), ["spc", str(path), "--direction", "decrease", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"points", "variation_icon", "assurance"}
+    assert len(payload["points"]) == 24
+    first = payload["points"][0]
+    assert set(first) == {
+        "date",
+        "value",
+        "mean",
+        "lpl",
+        "upl",
+        "point_type",
+        "special_cause_type",
+    }
+    assert first["date"] == "2016-04-01"
+    assert isinstance(first["value"], float) and isinstance(first["upl"], float)
+    types = [p["point_type"] for p in payload["points"]]
+    assert types.count("special_cause_improvement") == 8  # the vignette's 8 blue points
+    assert payload["variation_icon"] == "common_cause"
+    assert payload["assurance"] is None
+
+
+def test_target_gives_assurance_and_missing_values_are_null(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path, "date,value\n2024-01-01,10\n2024-02-01,\n2024-03-01,12\n2024-04-01,11\n")
+    result = runner.invoke(
+        _app(), ["spc", str(path), "--direction", "increase", "--target", "100", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    missing = payload["points"][1]
+    assert missing["value"] is None and missing["point_type"] is None
+    assert payload["assurance"] == "consistent_fail"
+
+
+def test_rebase_fix_after_and_no_screen_change_the_limits(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = _rrk_csv(tmp_path)
+
+    def limits(*args: str) -> list[tuple[float, float]]:
+        result = runner.invoke(_app(), ["spc", str(path), "--json", *args])
+        assert result.exit_code == 0, result.output
+        return [(p["lpl"], p["upl"]) for p in json.loads(result.stdout)["points"]]
+
+    plain = limits()
+    assert len(set(plain)) == 1
+    rebased = limits("--rebase", "2017-04-01", "--rebase", "2017-10-01")
+    assert len(set(rebased)) == 3
+    assert limits("--fix-after", "12")[0] != plain[0]
+    unscreened = limits("--no-screen")[0]
+    assert unscreened[1] - unscreened[0] >= plain[0][1] - plain[0][0]
+
+
+def test_table_output_and_chart_files(runner: CliRunner, tmp_path: Path) -> None:
+    path = _rrk_csv(tmp_path)
+    svg_path, html_path = tmp_path / "chart.svg", tmp_path / "chart.html"
+    result = runner.invoke(
+        _app(), ["spc", str(path), "--direction", "decrease", "--chart", str(svg_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2016-04-01" in result.stdout
+    assert "improvement" in result.stdout
+    assert "Variation: common cause" in result.stdout
+    assert svg_path.read_text(encoding="utf-8").startswith("<svg")
+
+    result = runner.invoke(_app(), ["spc", str(path), "--json", "--chart", str(html_path)])
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)  # the chart message goes to stderr, not into the JSON
+    html = html_path.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "<svg" in html
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "code", "message"),
+    [
+        (None, [], 2, "file not found"),
+        ("day,value\n2024-01-01,1\n", [], 1, "no 'date' column"),
+        ("date,count\n2024-01-01,1\n", [], 1, "no 'value' column"),
+        ("date,value\n2024-01-01,1\n2024-02-01,lots\n", [], 1, "line 3: value 'lots'"),
+        ("date,value\n2024-01-01,1\nsoon,2\n", [], 1, "line 3: date 'soon'"),
+        ("date,value\n2024-01-01,1\n2024-01-01,2\n", [], 1, "duplicate date"),
+        ("date,value\n", [], 1, "no data rows"),
+        ("", [], 1, "is empty"),
+        ("date,value\n2024-01-01,1\n", ["--fix-after", "11"], 2, "--fix-after"),
+        ("date,value\n2024-01-01,1\n", ["--fix-after", "twelve"], 2, "--fix-after"),
+        ("date,value\n2024-01-01,1\n", ["--direction", "up"], 2, "--direction"),
+        ("date,value\n2024-01-01,1\n", ["--target", "high"], 2, "--target"),
+        ("date,value\n2024-01-01,1\n", ["--rebase", "April"], 2, "--rebase"),
+        ("date,value\n2024-01-01,1\n", ["--chart", "out.png"], 2, "--chart"),
+    ],
+)
+def test_bad_input_fails_with_one_line_and_no_traceback(
+    runner: CliRunner,
+    tmp_path: Path,
+    content: str | None,
+    args: list[str],
+    code: int,
+    message: str,
+) -> None:
+    """It exits 2 for bad usage and 1 for bad data, with a single line on stderr."""
+    path = tmp_path / "missing.csv" if content is None else _csv(tmp_path, content)
+    result = runner.invoke(_app(), ["spc", str(path), *args])
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.output
