@@ -20,9 +20,14 @@ from flows.common import (
 
 @task(name="publish-unified", **IO_RETRIES)
 def publish_task(catalog_dir: str | None, home: str | None) -> dict[str, Any]:
-    from collectonce.publish.unified import publish
+    from collectonce.publish.errors import NothingToPublish
+    from collectonce.publish.unified import latest_version, publish
 
-    return publish(open_catalog(catalog_dir), open_settings(home)).to_dict()
+    settings = open_settings(home)
+    try:
+        return publish(open_catalog(catalog_dir), settings).to_dict()
+    except NothingToPublish as exc:
+        return {"version": latest_version(settings), "created": False, "reason": str(exc)}
 
 
 @flow(name="publish_dataset", flow_run_name="publish dataset", log_prints=True)

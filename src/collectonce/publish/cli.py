@@ -1,0 +1,269 @@
+"""`collectonce publish | publications | view | lock | late-changes | exception grant|list`."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from collectonce.cli_common import (
+    CatalogOpt,
+    JsonOpt,
+    console,
+    fail,
+    open_catalog,
+    print_json,
+    settings_for,
+)
+
+ByOpt = Annotated[
+    str | None, typer.Option("--by", help="Who is doing this (default: the login name).")
+]
+
+
+def _who(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "data_team"
+
+
+def publish_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> None:
+    """Publish the current accepted values (and derived metrics) as one versioned commit."""
+    from collectonce.publish.errors import PublishError
+    from collectonce.publish.unified import publish
+
+    cat = open_catalog(catalog, as_json=json_out)
+    settings = settings_for(catalog)
+    try:
+        result = publish(cat, settings)
+    except PublishError as exc:
+        if json_out:
+            print_json({"ok": False, "error": str(exc)})
+        fail(str(exc))
+    if json_out:
+        print_json({"ok": True, **result.to_dict()})
+        return
+    counts = result.counts
+    if result.created:
+        console.print(
+            f"[green]✓[/] published version {result.version}: {counts.get('rows', 0):,} rows "
+            f"({counts.get('derived', 0):,} derived) for {counts.get('providers', 0)} providers, "
+            f"catalogue {result.catalog_version}."
+        )
+    else:
+        console.print(
+            f"Nothing new to publish: version {result.version} is current "
+            f"({counts.get('rows', 0):,} rows)."
+        )
+    if counts.get("held_back"):
+        console.print(
+            f"[yellow]![/] {counts['held_back']} change(s) to locked periods held back: "
+            "see `collectonce late-changes`."
+        )
+
+
+def publications_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> None:
+    """List every publication: version, time, catalogue version and counts."""
+    from collectonce.publish.unified import list_publications
+
+    rows = list_publications(settings_for(catalog))
+    if json_out:
+        print_json({"publications": rows})
+        return
+    if not rows:
+        console.print("Nothing has been published yet: run `collectonce publish`.")
+        return
+    from rich.table import Table
+
+    table = Table("version", "published at", "catalogue", "rows", "derived", "late", "revised")
+    for row in rows:
+        counts = row.get("counts", {})
+        table.add_row(
+            str(row["version"]),
+            str(row.get("published_at") or "")[:16].replace("T", " "),
+            str(row.get("catalog_version") or ""),
+            f"{counts.get('rows', 0):,}",
+            f"{counts.get('derived', 0):,}",
+            f"{counts.get('late', 0):,}",
+            f"{counts.get('revised', 0):,}",
+        )
+    console.print(table)
+
+
+def view_cmd(
+    request: Annotated[str, typer.Argument(help="The request code, e.g. nhse_ae_monthly.")],
+    period_from: Annotated[
+        str | None, typer.Option("--from", help="First month, YYYY-MM (inclusive).")
+    ] = None,
+    period_to: Annotated[
+        str | None, typer.Option("--to", help="Last month, YYYY-MM (inclusive).")
+    ] = None,
+    as_of: Annotated[
+        int | None, typer.Option("--as-of", help="A publication version (default: latest).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv, json, parquet or xlsx.", show_default=True)
+    ] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+    catalog: CatalogOpt = Path("catalog"),
+) -> None:
+    """Print or write a request's view: its own codes, frequency and items only.
+
+    csv and json go to stdout unless --out is given; parquet and xlsx go to --out, or to
+    exports/ in the data folder (the path is printed).
+    """
+    from collectonce.publish.errors import BadParameter, PublishError
+    from collectonce.publish.exports import FORMATS, write_export
+    from collectonce.publish.views import render_view
+
+    if fmt not in FORMATS:
+        fail(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}", 2)
+    cat = open_catalog(catalog)
+    settings = settings_for(catalog)
+    try:
+        df = render_view(cat, settings, request, period_from, period_to, as_of=as_of)
+    except PublishError as exc:
+        fail(str(exc), 2 if isinstance(exc, BadParameter) else 1)
+    meta: dict[str, Any] = {
+        "request": request,
+        "publication": df.attrs.get("publication"),
+        "period_from": period_from,
+        "period_to": period_to,
+    }
+    if out is None and fmt in {"csv", "json"}:
+        write_export(df, fmt, sys.stdout.buffer, meta=meta)
+        sys.stdout.buffer.flush()
+        return
+    if out is None:
+        span = f"{period_from or 'start'}_{period_to or 'end'}"
+        out = settings.root / "exports" / f"{request}_{span}_v{meta['publication']}.{fmt}"
+    try:
+        write_export(df, fmt, out, meta=meta)
+    except PublishError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    console.print(str(out), highlight=False, soft_wrap=True)
+
+
+def lock_cmd(
+    up_to: Annotated[str, typer.Option("--up-to", help="Lock every period up to YYYY-MM.")],
+    by: ByOpt = None,
+    catalog: CatalogOpt = Path("catalog"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Lock published periods: later changes to them need an exception to be published."""
+    from collectonce.publish.errors import PublishError
+    from collectonce.publish.locks import lock_periods
+
+    try:
+        lock = lock_periods(settings_for(catalog), up_to, _who(by))
+    except PublishError as exc:
+        fail(str(exc), 2)
+    if json_out:
+        print_json({"ok": True, **lock.to_dict()})
+    elif lock.created:
+        console.print(f"[green]✓[/] periods up to {lock.up_to} are locked.")
+    else:
+        console.print(f"Already locked up to {lock.up_to} since {lock.locked_at:%Y-%m-%d %H:%M}.")
+
+
+def late_changes_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> None:
+    """List changes to locked periods: held back, or admitted by an exception."""
+    from collectonce.publish.errors import PublishError
+    from collectonce.publish.exports import to_records
+    from collectonce.publish.locks import late_changes
+
+    try:
+        changes = late_changes(settings_for(catalog))
+    except PublishError as exc:
+        fail(str(exc))
+    if "period" in changes and len(changes):
+        changes = changes.assign(period=changes["period"].dt.strftime("%Y-%m"))
+    if json_out:
+        print_json({"changes": to_records(changes)})
+        return
+    if changes.empty:
+        console.print("No changes to locked periods.")
+        return
+    for row in to_records(changes):
+        console.print(
+            f"{row['decision']}: {row['provider_code']} {row['period']} {row['metric_id']} "
+            f"{row['locked_value']} → {row['new_value']} ({row['submission_id']})",
+            highlight=False,
+        )
+
+
+exception_app = typer.Typer(help="Late-change exceptions for locked periods.")
+
+
+@exception_app.command("grant")
+def exception_grant(
+    provider: Annotated[str, typer.Option("--provider", help="The provider's ODS code.")],
+    period: Annotated[str, typer.Option("--period", help="The locked month, YYYY-MM.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the change is allowed.")],
+    by: ByOpt = None,
+    catalog: CatalogOpt = Path("catalog"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Allow a provider's changes to one locked period into the next publication."""
+    from collectonce.publish.errors import PublishError
+    from collectonce.publish.locks import grant_exception
+
+    cat = open_catalog(catalog, as_json=json_out)
+    code = provider.strip().upper()
+    if code and code not in cat.providers:
+        fail(f"there is no provider {code} in the catalogue", 2)
+    try:
+        grant = grant_exception(settings_for(catalog), code, period, reason, _who(by))
+    except PublishError as exc:
+        fail(str(exc), 2)
+    if json_out:
+        print_json({"ok": True, **grant.to_dict()})
+    else:
+        console.print(
+            f"[green]✓[/] {grant.provider} may change {grant.period}; "
+            "the change shows as a revision at the next `collectonce publish`."
+        )
+
+
+@exception_app.command("list")
+def exception_list(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> None:
+    """List the locks and the exceptions granted."""
+    from collectonce.publish.errors import PublishError
+    from collectonce.publish.locks import load_locks
+
+    try:
+        state = load_locks(settings_for(catalog))
+    except PublishError as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(state.to_dict())
+        return
+    for lock in state.locks:
+        console.print(
+            f"lock: up to {lock.up_to} since {lock.locked_at:%Y-%m-%d %H:%M} by {lock.by}"
+        )
+    for grant in state.exceptions:
+        console.print(
+            f"exception: {grant.provider} {grant.period} by {grant.by}: {grant.reason}",
+            highlight=False,
+        )
+    if not state.locks and not state.exceptions:
+        console.print("No locks and no exceptions.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the publish-stage commands to the `collectonce` app."""
+    app.command("publish")(publish_cmd)
+    app.command("publications")(publications_cmd)
+    app.command("view")(view_cmd)
+    app.command("lock")(lock_cmd)
+    app.command("late-changes")(late_changes_cmd)
+    app.add_typer(exception_app, name="exception")

@@ -1,0 +1,552 @@
+"""Publish once: the unified table as one atomic, versioned Delta Lake commit.
+
+A publication is one commit of the Delta table at ``settings.tables_dir / "unified"``, holding one
+row per provider × period × metric (derived metrics included) with the schema
+`collectonce.contracts.UNIFIED`.
+
+Why Delta Lake: a commit is a single JSON file in ``_delta_log/`` written after every data file
+is complete, so a crash mid-publish leaves only unreferenced Parquet files and the previous
+version stays intact; every version stays readable ("as of" any publication); and Spark, DuckDB
+(``delta_scan``) and Polars (``read_delta``) read it without help. The table is not partitioned:
+a partition column would be stored in folder names rather than in the Parquet files, so readers
+that open the files directly would lose it. Rows are sorted by metric, period and provider, so
+the Parquet row-group statistics let any reader skip what a filtered query does not need.
+
+Each commit carries custom metadata: ``collectonce.published_at``,
+``collectonce.catalog_version``, ``collectonce.catalog_fingerprint``, ``collectonce.counts``
+(JSON) and ``collectonce.content_hash`` (sha256 of the table's content). Re-publishing content
+whose hash equals the latest commit's writes nothing, even when only the catalogue version
+changed: a publication is about the data that requesters pull.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from collectonce.catalog import Catalog
+from collectonce.contracts import UNIFIED
+from collectonce.publish._current import current_submissions
+from collectonce.publish.errors import NothingToPublish, UnknownPublication
+from collectonce.publish.periods import next_period_start
+from collectonce.settings import Settings
+
+META = "collectonce."
+STATUS_CODES = {"reported": 0, "suppressed": 1, "missing": 2}
+STATUS_NAMES = np.array(["reported", "suppressed", "missing"], dtype=object)
+COLUMNS = [f.name for f in UNIFIED]
+SORT_KEY = ["metric_id", "period", "provider_code"]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The outcome of `publish`: the version now current and whether this run created it."""
+
+    version: int | None
+    created: bool
+    published_at: dt.datetime | None
+    catalog_version: str
+    counts: dict[str, int] = field(default_factory=dict)
+    content_hash: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["published_at"] = self.published_at.isoformat() if self.published_at else None
+        return out
+
+
+def unified_path(settings: Settings) -> Path:
+    return settings.tables_dir / "unified"
+
+
+# --------------------------------------------------------------------------- building the table
+
+
+def deadline_days(catalog: Catalog) -> dict[str, dict[str, int]]:
+    """For each collected metric, the fewest days after the period any request allows, by frequency.
+
+    A metric is used by a request when an item maps to it directly, or maps to a derived metric
+    built on it. The result is ``{metric: {frequency: due_days_after_period}}``.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for request in catalog.requests.values():
+        for item in request.items:
+            for code in item.metric_codes:
+                if code not in catalog.metrics:
+                    continue
+                for used in {code, *catalog.collected_inputs(code)}:
+                    by_freq = out.setdefault(used, {})
+                    due = request.due_days_after_period
+                    by_freq[request.frequency] = min(by_freq.get(request.frequency, due), due)
+    return out
+
+
+def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
+    """Whether each collected value arrived after its deadline (vectorised).
+
+    The deadline of a value is, over every request using its metric (directly or through a
+    derived metric), the earliest of: the first day after the end of that request's period
+    containing the value's period (calendar month, quarter or year), plus the request's
+    ``due_days_after_period`` days, at 00:00 UTC. In words: due by the end of day ``N`` after
+    the period ends. A value received at or after that instant is late. A metric no request
+    uses has no deadline and is never late. "Late" is about the deadline only; whether the
+    period is locked is a separate matter (see `collectonce.publish.locks`).
+    """
+    if rows.empty:
+        return pd.Series(np.zeros(0, dtype=bool), index=rows.index)
+    due = deadline_days(catalog)
+    deadline = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[s]")
+    for frequency in ("month", "quarter", "year"):
+        days_by_metric = {m: d[frequency] for m, d in due.items() if frequency in d}
+        if not days_by_metric:
+            continue
+        days = rows["metric_id"].map(days_by_metric)
+        if days.isna().all():
+            continue
+        candidate = next_period_start(rows["period"], frequency) + pd.to_timedelta(days, unit="D")
+        deadline = deadline.where(deadline.notna() & (deadline <= candidate), candidate)
+    deadline_utc = deadline.dt.tz_localize("UTC")
+    late = rows["received_at"] >= deadline_utc
+    return late.fillna(False).astype(bool)
+
+
+def derive_metrics(catalog: Catalog, collected: pd.DataFrame) -> pd.DataFrame:
+    """Rows of every derived metric, computed from the catalogue's formulas (vectorised).
+
+    For each provider and period where at least one input exists:
+
+    - value = (Σ sign × numerator inputs) / (Σ sign × denominator inputs) × multiplier;
+    - status ``missing`` (value null) when any input is missing or absent;
+    - otherwise ``suppressed`` (value null) when any input is suppressed: a ratio could
+      disclose the small number;
+    - otherwise ``missing`` (value null) when the denominator is 0;
+    - lineage: ``received_at``, ``submission_id`` and ``file_sha256`` of the input received last,
+      ``source_row`` null; ``revision`` the highest input revision; ``is_late`` when any input
+      was late.
+
+    Derived metrics built on derived metrics work because `Catalog.derived_order` lists inputs
+    first. `collected` must carry ``is_late``.
+    """
+    derived = catalog.derived_order
+    if not derived or collected.empty:
+        return _empty_frame()
+    derived_codes = {m.code for m in derived}
+    needed = sorted({code for m in derived for code in m.derived.inputs} - derived_codes)
+    sub = collected.loc[collected["metric_id"].isin(needed)].reset_index(drop=True)
+    if sub.empty:
+        return _empty_frame()
+    # one slot per provider × period; one plane (a 1-D array over slots) per metric
+    provider_codes, providers = pd.factorize(sub["provider_code"])
+    period_codes, periods = pd.factorize(sub["period"])
+    slot_codes, slot_keys = pd.factorize(provider_codes * len(periods) + period_codes)
+    n = len(slot_keys)
+    slot_provider = providers.to_numpy(dtype=object)[slot_keys // len(periods)]
+    slot_period = periods.to_numpy()[slot_keys % len(periods)]
+    metric_col = sub["metric_id"].to_numpy(dtype=object)
+    status_all = sub["value_status"].map(STATUS_CODES).to_numpy(dtype=float)
+    received_all = sub["received_at"].astype("int64").to_numpy(dtype=np.int64)
+    received_all = received_all.astype(float)  # microseconds since 1970, exact in a float
+    planes: dict[str, dict[str, np.ndarray]] = {
+        "value": {},
+        "status": {},
+        "revision": {},
+        "received": {},
+        "late": {},
+        "source": {},
+    }
+    for code in needed:
+        rows = np.flatnonzero(metric_col == code)
+        slots = slot_codes[rows]
+        for name, values, fill in (
+            ("value", sub["value"].to_numpy(dtype=float), np.nan),
+            ("status", status_all, np.nan),
+            ("revision", sub["revision"].to_numpy(dtype=float), np.nan),
+            ("received", received_all, np.nan),
+        ):
+            plane = np.full(n, fill)
+            plane[slots] = values[rows]
+            planes[name][code] = plane
+        late = np.zeros(n, dtype=bool)
+        late[slots] = sub["is_late"].to_numpy(dtype=bool)[rows]
+        planes["late"][code] = late
+        source = np.full(n, -1, dtype=np.int64)
+        source[slots] = rows
+        planes["source"][code] = source
+    submission_ids = np.append(sub["submission_id"].to_numpy(dtype=object), None)
+    file_hashes = np.append(sub["file_sha256"].to_numpy(dtype=object), None)
+    nan = np.full(n, np.nan)
+    out_frames = []
+    for metric in derived:
+        formula = metric.derived
+        inputs = formula.inputs
+
+        def plane(name: str, code: str, default: np.ndarray = nan) -> np.ndarray:
+            return planes[name].get(code, default)
+
+        status = np.stack([plane("status", c) for c in inputs])
+        present = (~np.isnan(status)).any(axis=0)
+        any_suppressed = (status == STATUS_CODES["suppressed"]).any(axis=0)
+        any_missing = (np.isnan(status) | (status == STATUS_CODES["missing"])).any(axis=0)
+        numerator = sum(sign * plane("value", code) for sign, code in formula.numerator.terms)
+        denominator = sum(sign * plane("value", code) for sign, code in formula.denominator.terms)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = numerator / denominator * formula.multiplier
+        zero_den = ~any_missing & ~any_suppressed & (denominator == 0)
+        code_out = np.select(
+            [any_missing, any_suppressed, zero_den],
+            [STATUS_CODES["missing"], STATUS_CODES["suppressed"], STATUS_CODES["missing"]],
+            default=STATUS_CODES["reported"],
+        )
+        value = np.where(code_out == STATUS_CODES["reported"], value, np.nan)
+        received = np.stack([plane("received", c) for c in inputs])
+        filled = np.where(np.isnan(received), -np.inf, received)
+        last = filled.argmax(axis=0)
+        received_last = filled.max(axis=0)
+        revision = np.fmax.reduce(np.stack([plane("revision", c, np.ones(n)) for c in inputs]))
+        late = np.zeros(n, dtype=bool)
+        for code in inputs:
+            late |= plane("late", code, np.zeros(n, dtype=bool))
+        sources = np.stack([plane("source", c, np.full(n, -1, dtype=np.int64)) for c in inputs])
+        source = sources[last, np.arange(n)]
+        keep = np.flatnonzero(present)
+        out_frames.append(
+            pd.DataFrame(
+                {
+                    "provider_code": pd.Series(slot_provider[keep], dtype=object),
+                    "period": slot_period[keep],
+                    "metric_id": pd.Series([metric.code] * len(keep), dtype=object),
+                    "value": value[keep],
+                    "value_status": pd.Series(STATUS_NAMES[code_out[keep]], dtype=object),
+                    "is_derived": True,
+                    "is_late": late[keep],
+                    "revision": np.nan_to_num(revision[keep], nan=1).astype("int32"),
+                    "submission_id": pd.Series(submission_ids[source[keep]], dtype=object),
+                    "file_sha256": pd.Series(file_hashes[source[keep]], dtype=object),
+                    "source_row": pd.array([pd.NA] * len(keep), dtype="Int64"),
+                    "received_at": pd.to_datetime(received_last[keep], unit="us", utc=True),
+                }
+            )
+        )
+        # make this derived metric available to derived metrics built on it
+        planes["value"][metric.code] = np.where(present, value, np.nan)
+        planes["status"][metric.code] = np.where(present, code_out, np.nan).astype(float)
+        planes["revision"][metric.code] = np.where(present, revision, np.nan)
+        planes["received"][metric.code] = np.where(present, received_last, np.nan)
+        planes["late"][metric.code] = late & present
+        planes["source"][metric.code] = np.where(present, source, -1)
+    return _typed(pd.concat(out_frames, ignore_index=True))
+
+
+def build_unified(catalog: Catalog, current: pd.DataFrame) -> pd.DataFrame:
+    """The unified table from current values: collected rows, lateness and derived metrics.
+
+    Submitted rows for metrics the catalogue does not know, or for derived metrics (which are
+    always computed), are left out. Returns a new frame sorted by metric, period and provider.
+    """
+    known = {code for code, m in catalog.metrics.items() if not m.is_derived}
+    collected = current.loc[current["metric_id"].isin(known)]
+    collected = collected.assign(is_derived=False, is_late=late_flags(catalog, collected))
+    collected = _typed(collected[COLUMNS])
+    derived = derive_metrics(catalog, collected)
+    frames = [f for f in (collected, derived) if not f.empty]
+    if not frames:
+        return _empty_frame()
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return _typed(out.sort_values(SORT_KEY, kind="stable").reset_index(drop=True))
+
+
+def _empty_frame() -> pd.DataFrame:
+    return _typed(pd.DataFrame({c: [] for c in COLUMNS}))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stable dtypes for UNIFIED columns, so equal content always hashes equally."""
+    src = frame.reset_index(drop=True)
+    out = pd.DataFrame(index=src.index)
+    for col in ("provider_code", "metric_id", "value_status", "submission_id", "file_sha256"):
+        out[col] = src[col].astype(object)
+    out["period"] = src["period"].astype("datetime64[s]")
+    out["value"] = src["value"].astype("float64")
+    out["is_derived"] = src["is_derived"].astype(bool)
+    out["is_late"] = src["is_late"].astype(bool)
+    out["revision"] = src["revision"].astype("int32")
+    out["source_row"] = src["source_row"].astype("Int64")
+    out["received_at"] = pd.to_datetime(src["received_at"], utc=True).astype("datetime64[us, UTC]")
+    return out[COLUMNS]
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """sha256 of the table's content (column names, then every row in table order)."""
+    digest = hashlib.sha256(json.dumps(list(frame.columns)).encode())
+    if len(frame):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def count_rows(frame: pd.DataFrame) -> dict[str, int]:
+    status = frame["value_status"]
+    return {
+        "rows": len(frame),
+        "collected": int((~frame["is_derived"]).sum()),
+        "derived": int(frame["is_derived"].sum()),
+        "providers": int(frame["provider_code"].nunique()),
+        "metrics": int(frame["metric_id"].nunique()),
+        "periods": int(frame["period"].nunique()),
+        "reported": int((status == "reported").sum()),
+        "suppressed": int((status == "suppressed").sum()),
+        "missing": int((status == "missing").sum()),
+        "late": int(frame["is_late"].sum()),
+        "revised": int((frame["revision"] > 1).sum()),
+    }
+
+
+# --------------------------------------------------------------------------- committing
+
+
+@contextlib.contextmanager
+def _publish_lock(settings: Settings) -> Iterator[None]:
+    """One publisher at a time on this data folder (released by the OS if the process dies)."""
+    settings.root.mkdir(parents=True, exist_ok=True)
+    with (settings.root / "publish.lock").open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = None) -> Publication:
+    """Publish the current accepted values (and derived metrics) as one atomic Delta commit.
+
+    Changes to locked periods without an exception are held back (see
+    `collectonce.publish.locks.apply_locks`). When the content equals the latest publication's,
+    nothing is written and the result has ``created=False``. Raises `NothingToPublish` when no
+    value has been accepted yet.
+    """
+    import pyarrow as pa
+    from deltalake import CommitProperties, WriterProperties, write_deltalake
+
+    from collectonce.publish.locks import apply_locks
+
+    published_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    with _publish_lock(settings):
+        current = current_submissions(settings)
+        if current.empty:
+            raise NothingToPublish(
+                "there are no accepted submissions to publish: submit files first"
+            )
+        admitted, changes = apply_locks(current, settings)
+        frame = build_unified(catalog, admitted)
+        digest = content_hash(frame)
+        counts = count_rows(frame)
+        counts["held_back"] = int((changes["decision"] == "held_back").sum())
+        counts["dropped_unknown_metric"] = int(
+            (~current["metric_id"].isin(list(catalog.metrics))).sum()
+        )
+        latest = _latest_commit(settings)
+        if latest is not None and latest.content_hash == digest:
+            # nothing new; report this run's diagnostics beside the current publication's counts
+            run_counts = {k: counts[k] for k in ("held_back", "dropped_unknown_metric")}
+            return replace(latest, counts={**latest.counts, **run_counts})
+        table = pa.Table.from_pandas(frame, schema=UNIFIED, preserve_index=False)
+        table = table.replace_schema_metadata(UNIFIED.metadata)
+        metadata = {
+            f"{META}published_at": published_at.isoformat(),
+            f"{META}catalog_version": catalog.version,
+            f"{META}catalog_fingerprint": catalog.fingerprint,
+            f"{META}counts": json.dumps(counts, sort_keys=True),
+            f"{META}content_hash": digest,
+        }
+        path = unified_path(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_deltalake(
+            path,
+            table,
+            mode="overwrite",
+            schema_mode="overwrite",
+            writer_properties=WriterProperties(compression="ZSTD", max_row_group_size=131_072),
+            commit_properties=CommitProperties(custom_metadata=metadata),
+        )
+        version = latest_version(settings)
+        with _LATEST_LOCK:
+            _LATEST.pop(str(path / "_delta_log"), None)
+    return Publication(
+        version=version,
+        created=True,
+        published_at=published_at,
+        catalog_version=catalog.version,
+        counts=counts,
+        content_hash=digest,
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _open(settings: Settings, version: int | None = None) -> Any:
+    """The Delta table at `version` (latest when None); UnknownPublication when absent."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    path = unified_path(settings)
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise UnknownPublication(f"publication {version!r} is not a version number")
+    try:
+        table = DeltaTable(path)
+    except TableNotFoundError:
+        raise UnknownPublication(
+            "nothing has been published yet: run `collectonce publish` first"
+        ) from None
+    if version is None:
+        return table
+    latest = table.version()
+    if not 0 <= version <= latest:
+        raise UnknownPublication(
+            f"there is no publication {version}: published versions are 0 to {latest}"
+        )
+    try:
+        return DeltaTable(path, version=version)
+    except DeltaError as exc:  # e.g. its files were vacuumed
+        raise UnknownPublication(f"publication {version} can no longer be read ({exc})") from None
+
+
+def open_table(settings: Settings, as_of: int | None = None) -> Any:
+    """The `deltalake.DeltaTable` of publication `as_of` (latest when None)."""
+    return _open(settings, as_of)
+
+
+def latest_version(settings: Settings) -> int | None:
+    """The current publication's version, or None when nothing is published."""
+    try:
+        return int(_open(settings).version())
+    except UnknownPublication:
+        return None
+
+
+_LATEST: dict[str, tuple[int, float, int]] = {}
+_LATEST_LOCK = threading.Lock()
+_LATEST_MAX_AGE_S = 1.0
+
+
+def _latest_cached(settings: Settings, *, force: bool = False) -> int | None:
+    """The latest version, re-read when the Delta log folder changes (or after a second).
+
+    Folder times are coarse, so another process's commit may go unseen for up to a second.
+    """
+    log = unified_path(settings) / "_delta_log"
+    try:
+        stamp = log.stat().st_mtime_ns
+    except OSError:
+        return None
+    key = str(log)
+    with _LATEST_LOCK:
+        hit = _LATEST.get(key)
+    now = time.monotonic()
+    if not force and hit and hit[0] == stamp and now - hit[1] < _LATEST_MAX_AGE_S:
+        return hit[2]
+    version = latest_version(settings)
+    if version is not None:
+        with _LATEST_LOCK:
+            _LATEST[key] = (stamp, now, version)
+    return version
+
+
+def resolve_version(settings: Settings, as_of: int | None = None) -> int:
+    """`as_of` checked against the published versions (latest when None).
+
+    Fast: the latest version is remembered until the Delta log changes. Raises
+    `UnknownPublication` when nothing is published or the version does not exist.
+    """
+    if as_of is not None and (isinstance(as_of, bool) or not isinstance(as_of, int)):
+        raise UnknownPublication(f"publication {as_of!r} is not a version number")
+    latest = _latest_cached(settings)
+    if latest is not None and as_of is not None and as_of > latest:
+        latest = _latest_cached(settings, force=True)
+    if latest is None:
+        raise UnknownPublication("nothing has been published yet: run `collectonce publish` first")
+    if as_of is None:
+        return latest
+    if not 0 <= as_of <= latest:
+        raise UnknownPublication(
+            f"there is no publication {as_of}: published versions are 0 to {latest}"
+        )
+    return as_of
+
+
+def _history_entry(entry: dict[str, Any]) -> Publication:
+    counts = entry.get(f"{META}counts") or "{}"
+    stamp = entry.get(f"{META}published_at")
+    published = dt.datetime.fromisoformat(stamp) if stamp else None
+    if published is None and entry.get("timestamp") is not None:
+        published = dt.datetime.fromtimestamp(entry["timestamp"] / 1000, tz=dt.UTC)
+    return Publication(
+        version=int(entry["version"]),
+        created=False,
+        published_at=published,
+        catalog_version=str(entry.get(f"{META}catalog_version") or ""),
+        counts=json.loads(counts) if isinstance(counts, str) else dict(counts),
+        content_hash=str(entry.get(f"{META}content_hash") or ""),
+    )
+
+
+def _latest_commit(settings: Settings) -> Publication | None:
+    try:
+        table = _open(settings)
+    except UnknownPublication:
+        return None
+    history = table.history(1)
+    return _history_entry(history[0]) if history else None
+
+
+def list_publications(settings: Settings) -> list[dict[str, Any]]:
+    """Every publication, oldest first: version, time, catalogue version, counts, content hash."""
+    try:
+        table = _open(settings)
+    except UnknownPublication:
+        return []
+    out = []
+    for entry in sorted(table.history(), key=lambda e: int(e["version"])):
+        publication = _history_entry(entry)
+        row = publication.to_dict()
+        row.pop("created")
+        committed = entry.get("timestamp")
+        row["committed_at"] = (
+            dt.datetime.fromtimestamp(committed / 1000, tz=dt.UTC).isoformat()
+            if committed is not None
+            else None
+        )
+        out.append(row)
+    return out
+
+
+def read_unified_table(
+    settings: Settings,
+    as_of: int | None = None,
+    *,
+    columns: list[str] | None = None,
+    filter: Any = None,
+) -> Any:
+    """The unified table at publication `as_of` (latest when None) as a pyarrow Table."""
+    table = _open(settings, as_of)
+    dataset = table.to_pyarrow_dataset()
+    return dataset.to_table(columns=columns, filter=filter)
+
+
+def read_unified(settings: Settings, as_of: int | None = None) -> pd.DataFrame:
+    """The unified table at publication `as_of` (latest when None); period as `datetime.date`.
+
+    Raises `UnknownPublication` (a ValueError) for a version that does not exist.
+    """
+    return read_unified_table(settings, as_of).to_pandas()
