@@ -15,6 +15,9 @@ _DEFAULTS = {
 }
 
 
+_AUTO = "COLLECTONCE_PREFECT_HOME_DEFAULTED"
+
+
 def quiet_environment() -> None:
     """Set telemetry-off defaults and keep Prefect's state under the data folder.
 
@@ -22,6 +25,17 @@ def quiet_environment() -> None:
     """
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)
-    if "PREFECT_HOME" not in os.environ:
+    if "PREFECT_HOME" not in os.environ or os.environ.get(_AUTO) == "1":
         home = Path(os.environ.get("COLLECTONCE_HOME", ".collectonce")).expanduser()
         os.environ["PREFECT_HOME"] = str((home / "prefect").resolve())
+        os.environ[_AUTO] = "1"
+
+
+def use_data_folder(home: Path) -> None:
+    """Point COLLECTONCE_HOME (and Prefect's state, unless the user chose it) at `home`.
+
+    Call before Prefect is first imported in this process.
+    """
+    os.environ["COLLECTONCE_HOME"] = str(home)
+    quiet_environment()
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)

@@ -45,8 +45,7 @@ def run_demo(
     say: Any = print,
 ) -> dict[str, Any]:
     """Run every stage on the bundled A&E data; return what a person should look at."""
-    import os
-
+    from collectonce._quiet import use_data_folder
     from collectonce.demo_data import generate_demo_files
     from collectonce.settings import get_settings
 
@@ -55,8 +54,7 @@ def run_demo(
     if fresh and home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
-    os.environ["COLLECTONCE_HOME"] = str(home)
-    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    use_data_folder(home)
     settings = get_settings(home=home, catalog=catalog_dir)
     steps: dict[str, float] = {}
 
@@ -166,7 +164,9 @@ def register(app: typer.Typer) -> None:
             return
         console.print(f"\n[bold green]Done in {result['seconds']} s.[/] Where to look:")
         packs = Path(result["packs_dir"])
-        console.print(f"  provider packs:   {packs}/<ODS>/pack.html  (e.g. {packs / 'RRK'})")
+        console.print(
+            f"  provider packs:   {packs / 'RRK' / 'RRK_pack.html'} (one folder per ODS code)"
+        )
         for kind, path in result["burden_report"].items():
             console.print(f"  burden report:    {path}  ({kind})")
         console.print(f"  request views:    {Path(result['home']) / 'views'}")
