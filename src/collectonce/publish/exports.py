@@ -11,9 +11,11 @@ row an object with NaN written as null.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -41,17 +43,57 @@ def neutralise(text: str) -> str:
 
 
 def _is_text_column(series: pd.Series) -> bool:
-    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+    """Object, string and categorical columns: the ones whose cells may be text."""
+    dtype = series.dtype
+    return (
+        pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def _distinct_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes (-1 where missing) and distinct values of an object array holding only text.
+
+    None when the array also holds values that are not text: `pd.factorize` compares with
+    ``==``, so it would merge ``1``, ``1.0`` and ``True``, which are written differently; such
+    (rare) columns are handled cell by cell instead.
+    """
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:  # unhashable cells, such as lists
+        return None
+    distinct = np.asarray(uniques, dtype=object)
+    if not all(isinstance(v, str) for v in distinct.tolist()):
+        return None
+    return codes, distinct
+
+
+def _neutralised_text(series: pd.Series) -> pd.Series:
+    """The text column with each formula-like string neutralised; other cells unchanged."""
+    values = series.to_numpy(dtype=object)
+    distinct = _distinct_text(values)
+    if distinct is None:
+        cells = [neutralise(v) if isinstance(v, str) else v for v in values]
+        return pd.Series(cells, index=series.index, name=series.name, dtype=object)
+    codes, uniques = distinct
+    safe = np.array([neutralise(v) for v in uniques.tolist()] + [None], dtype=object)
+    out = np.array(values, dtype=object, copy=True)
+    present = codes >= 0
+    out[present] = safe[codes[present]]
+    return pd.Series(out, index=series.index, name=series.name, dtype=object)
 
 
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A new frame whose text cells are neutralised; numeric columns are left as they are."""
+    """A new frame whose text cells are neutralised; numeric columns are left as they are.
+
+    Each distinct text value is checked once, however many rows repeat it.
+    """
     out = df.copy()
-    for col in out.columns:
-        if _is_text_column(out[col]):
-            out[col] = (
-                out[col].map(lambda v: neutralise(v) if isinstance(v, str) else v).astype(object)
-            )
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        if _is_text_column(column):
+            out.isetitem(position, _neutralised_text(column))
     return out
 
 
@@ -70,30 +112,142 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _plain_column(series: pd.Series) -> list[Any]:
+    """The column as JSON-ready Python values (what `_plain` gives for each cell)."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values = series.to_numpy()
+        out = values.astype(object)
+        out[~np.isfinite(values)] = None
+        return out.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return series.to_numpy().tolist()
+    return [v if isinstance(v, str) else _plain(v) for v in series.to_numpy(dtype=object)]
+
+
 def to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows as JSON-ready dicts (NaN → None), in column order."""
     columns = [str(c) for c in df.columns]
-    arrays = [df[c].to_numpy(dtype=object) for c in df.columns]
-    return [
-        {name: _plain(arr[i]) for name, arr in zip(columns, arrays, strict=True)}
-        for i in range(len(df))
-    ]
+    if not columns:
+        return [{} for _ in range(len(df))]
+    cells = [_plain_column(df.iloc[:, position]) for position in range(len(columns))]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*cells, strict=True)]
+
+
+# --------------------------------------------------------------------------- CSV
+
+CRLF = "\r\n"
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def _csv_field(text: str) -> str:
+    """`text` as one CSV field: quoted (quotes doubled) when it holds a comma, quote, CR or LF."""
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv_column(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """The column as codes into a list of distinct CSV fields (-1 where the cell is empty).
+
+    Fields are written as `DataFrame.to_csv` would write them; text is neutralised first.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        by_category, fields = _csv_column(pd.Series(dtype.categories, dtype=dtype.categories.dtype))
+        codes = series.cat.codes.to_numpy(dtype=np.intp)
+        return np.where(codes >= 0, by_category[codes], -1), fields
+    if isinstance(dtype, pd.StringDtype):
+        codes, uniques = pd.factorize(series)
+        return codes, [_csv_field(neutralise(v)) for v in uniques.tolist()]
+    if _is_text_column(series):
+        values = series.to_numpy(dtype=object)
+        distinct = _distinct_text(values)
+        if distinct is None:  # mixed objects: each cell on its own, as to_csv writes it
+            codes = np.where(pd.isna(values), -1, np.arange(len(values)))
+            uniques = values
+        else:
+            codes, uniques = distinct
+        fields = [
+            _csv_field(neutralise(v) if isinstance(v, str) else str(v)) for v in uniques.tolist()
+        ]
+        return codes, fields
+    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
+        # factorise the bit patterns, so -0.0 and 0.0 stay distinct, as to_csv writes them
+        values = series.to_numpy()
+        codes, bits = pd.factorize(values.view(f"i{dtype.itemsize}"))
+        uniques = np.asarray(bits).view(dtype)
+        texts = uniques.astype(str)
+        texts[np.isnan(uniques)] = ""
+        return codes, texts.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        codes, uniques = pd.factorize(series.to_numpy())
+        return codes, [str(v) for v in uniques.tolist()]
+    # dates, nullable numbers and other types: as pandas writes them, one cell at a time
+    text = series.to_frame().to_csv(index=False, header=False, lineterminator="\n")
+    fields = [_csv_field(record[0]) for record in csv.reader(io.StringIO(text, newline=""))]
+    return np.arange(len(fields)), fields
+
+
+def _csv_dictionaries(df: pd.DataFrame) -> list[tuple[np.ndarray, Any]]:
+    """For each column: row codes and the Arrow array of its distinct fields.
+
+    An empty cell points at a trailing ``""`` field; the last column's fields end the line.
+    A row whose only field is empty is written ``""`` (as the csv module does), so that it
+    is not read back as a blank line.
+    """
+    import pyarrow as pa
+
+    last = df.shape[1] - 1
+    out = []
+    for position in range(df.shape[1]):
+        codes, fields = _csv_column(df.iloc[:, position])
+        fields = [*fields, ""]
+        if last == 0:
+            fields = [f or '""' for f in fields]
+        if position == last:
+            fields = [f + CRLF for f in fields]
+        codes = np.where(codes < 0, len(fields) - 1, codes)
+        index_type = np.int32 if len(fields) < 2**31 else np.int64
+        out.append((codes.astype(index_type), pa.array(fields, type=pa.large_string())))
+    return out
+
+
+def _csv_rows(columns: list[tuple[np.ndarray, Any]], first: int, stop: int) -> bytes:
+    """Rows `first` to `stop` (exclusive) as CSV bytes, each line ending CRLF."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = [fields.take(codes[first:stop]) for codes, fields in columns]
+    lines = pc.binary_join_element_wise(*parts, pa.scalar(",", type=pa.large_string()))
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)
+    lo, hi = int(bounds[lines.offset]), int(bounds[lines.offset + len(lines)])
+    return memoryview(data)[lo:hi].tobytes() if data is not None else b""
 
 
 def iter_csv_chunks(df: pd.DataFrame, chunk_rows: int = 50_000) -> Iterator[bytes]:
     """The frame as UTF-8 CSV in chunks (header first), text cells neutralised.
 
-    Lines end with CRLF (RFC 4180), so a text cell holding a CR or LF is always quoted.
+    Lines end with CRLF (RFC 4180), so a text cell holding a CR or LF is always quoted;
+    fields are quoted only when they hold a comma, quote, CR or LF. Numbers are written as
+    `DataFrame.to_csv` writes them (``-5.0``, never quoted) and missing values as empty fields.
+    Column names are neutralised too.
     """
     if chunk_rows < 1:
         raise BadParameter("chunk_rows must be at least 1")
-    if df.empty:
-        yield df.iloc[:0].to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+    if df.shape[1] == 0:
+        yield df.to_csv(index=False, lineterminator=CRLF).encode("utf-8")
         return
+    names = [_csv_field(neutralise(str(c))) for c in df.columns]
+    header = (",".join(names) if len(names) > 1 or names[0] else '""') + CRLF
+    if df.empty:
+        yield header.encode("utf-8")
+        return
+    columns = _csv_dictionaries(df)
     for first in range(0, len(df), chunk_rows):
-        part = safe_frame(df.iloc[first : first + chunk_rows])
-        text = part.to_csv(index=False, header=first == 0, lineterminator="\r\n")
-        yield text.encode("utf-8")
+        body = _csv_rows(columns, first, min(first + chunk_rows, len(df)))
+        yield header.encode("utf-8") + body if first == 0 else body
 
 
 def iter_json_chunks(
@@ -104,7 +258,7 @@ def iter_json_chunks(
     yield (head + (", " if meta else "") + '"rows": [').encode("utf-8")
     for first in range(0, len(df), chunk_rows):
         rows = to_records(df.iloc[first : first + chunk_rows])
-        body = ", ".join(json.dumps(r, allow_nan=False, default=str) for r in rows)
+        body = json.dumps(rows, allow_nan=False, default=str)[1:-1]  # the items, without [ ]
         yield (", " if first else "").encode() + body.encode("utf-8")
     yield b"]}\n"
 
@@ -129,18 +283,17 @@ def _write_xlsx(df: pd.DataFrame, target: Any) -> None:
     bold = workbook.add_format({"bold": True})
     for col, name in enumerate(df.columns):
         sheet.write_string(0, col, neutralise(str(name)), bold)
-    arrays = [df[c].to_numpy(dtype=object) for c in df.columns]
-    for row in range(len(df)):
-        for col, arr in enumerate(arrays):
-            value = _plain(arr[row])
+    columns = [_plain_column(df.iloc[:, position]) for position in range(df.shape[1])]
+    for row, values in enumerate(zip(*columns, strict=True), start=1):
+        for col, value in enumerate(values):
             if value is None:
                 continue
             if isinstance(value, bool):
-                sheet.write_boolean(row + 1, col, value)
+                sheet.write_boolean(row, col, value)
             elif isinstance(value, int | float):
-                sheet.write_number(row + 1, col, value)
+                sheet.write_number(row, col, value)
             else:
-                sheet.write_string(row + 1, col, neutralise(str(value)))
+                sheet.write_string(row, col, neutralise(str(value)))
     sheet.freeze_panes(1, 0)
     workbook.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -12,7 +13,14 @@ import pytest
 
 from collectonce.publish import exports
 from collectonce.publish.errors import BadParameter, ExportTooLarge
-from collectonce.publish.exports import iter_csv_chunks, to_records, write_export
+from collectonce.publish.exports import (
+    iter_csv_chunks,
+    iter_json_chunks,
+    neutralise,
+    safe_frame,
+    to_records,
+    write_export,
+)
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example","click")',
@@ -149,3 +157,169 @@ def test_exports_do_not_change_the_frame() -> None:
     b"".join(iter_csv_chunks(df))
     write_export(df, "xlsx", io.BytesIO())
     pd.testing.assert_frame_equal(df, before)
+
+
+def cell_by_cell_csv(df: pd.DataFrame) -> bytes:
+    """The reference CSV: every text cell neutralised on its own, then written by pandas."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    return out.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def awkward_view(repeats: int = 5) -> pd.DataFrame:
+    """A view whose rows repeat hostile, quoted and multi-line labels beside awkward numbers."""
+    labels = [*HOSTILE, 'Said "yes", then no', "two\nlines", "crlf\r\nend", "", "é plain", "+44 20"]
+    n = len(labels) * repeats
+    values = [-0.0, 0.0, np.inf, -np.inf, np.nan, 1e16, 1e-5, 0.1, -5.0, 123456.789, 2.5, -1.0]
+    return pd.DataFrame(
+        {
+            "provider_code": pd.Series(["RF4", "R1H"] * (n // 2), dtype=object),
+            "period": pd.Series(["2019-01", None, "2019-Q1"] * (n // 3), dtype="str"),
+            "item_label": pd.Series(labels * repeats, dtype=object),
+            "value": (values * repeats)[:n],
+            "revision": np.arange(n) % 3 - 1,
+            "is_late": np.arange(n) % 2 == 0,
+            "received": pd.to_datetime(
+                ["2019-02-05", None, "2019-02-06 10:30"] * (n // 3), format="ISO8601"
+            ),
+            "count": pd.array([1, None, -3] * (n // 3), dtype="Int64"),
+            "flag": pd.Series(["", "missing", "late"] * (n // 3), dtype=object),
+        }
+    )
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 50_000])
+def test_csv_matches_neutralising_every_cell_on_its_own(chunk_rows: int) -> None:
+    """It writes, byte for byte, what neutralising each text cell and pandas' to_csv write."""
+    df = awkward_view()
+    assert b"".join(iter_csv_chunks(df, chunk_rows=chunk_rows)) == cell_by_cell_csv(df)
+
+
+def test_csv_neutralises_every_repeat_of_a_formula() -> None:
+    """It neutralises a formula on every row it appears on, across chunk boundaries."""
+    df = pd.DataFrame({"item_label": ["=1+2", "ok", "@SUM(A1)"] * 40, "value": 1.0})
+    text = b"".join(iter_csv_chunks(df, chunk_rows=7)).decode("utf-8")
+    labels = [r[0] for r in csv.reader(io.StringIO(text, newline=""))][1:]
+    assert labels == ["'=1+2", "ok", "'@SUM(A1)"] * 40
+
+
+def test_csv_checks_each_distinct_text_once(monkeypatch) -> None:
+    """It checks a label repeated on 30,000 rows once, not once per row."""
+    calls: list[str] = []
+
+    def counting(text: str) -> str:
+        calls.append(text)
+        return neutralise(text)
+
+    monkeypatch.setattr(exports, "neutralise", counting)
+    df = pd.DataFrame(
+        {
+            "provider_code": ["RF4", "R1H", "RQM"] * 10_000,
+            "item_label": ["=HYPERLINK(1)", "Attendances"] * 15_000,
+            "value": np.arange(30_000, dtype=float),
+        }
+    )
+    text = b"".join(iter_csv_chunks(df)).decode("utf-8")
+    assert len(calls) <= 3 + 3 + 2  # column names + distinct values
+    assert text.count("'=HYPERLINK(1)") == 15_000
+
+
+def test_csv_neutralises_text_in_a_categorical_column() -> None:
+    """It neutralises formula text even when the column is categorical."""
+    df = pd.DataFrame(
+        {
+            "item_label": pd.Categorical(["=cmd|' /C calc'!A0", "Attendances", None]),
+            "value": [-1.0, 2.0, 3.0],
+        }
+    )
+    records = list(csv.reader(io.StringIO(b"".join(iter_csv_chunks(df)).decode(), newline="")))
+    assert [r[0] for r in records[1:]] == ["'=cmd|' /C calc'!A0", "Attendances", ""]
+    assert [r[1] for r in records[1:]] == ["-1.0", "2.0", "3.0"]
+
+
+def test_csv_neutralises_column_names() -> None:
+    """It neutralises a column name that a spreadsheet would run, as the workbook does."""
+    df = pd.DataFrame({"=SUM(A1:A2)": ["x"], "value": [-2.0]})
+    text = b"".join(iter_csv_chunks(df)).decode("utf-8")
+    assert text.splitlines()[0] == "'=SUM(A1:A2),value"
+
+
+def test_csv_keeps_values_that_only_look_equal_apart() -> None:
+    """It writes 1, 1.0 and True in a mixed column as they are, not merged into one value."""
+    df = pd.DataFrame({"note": pd.Series([1, 1.0, True, "1", "-1", None], dtype=object)})
+    text = b"".join(iter_csv_chunks(df)).decode("utf-8")
+    assert text == 'note\r\n1\r\n1.0\r\nTrue\r\n1\r\n\'-1\r\n""\r\n'
+
+
+def test_csv_single_column_keeps_its_empty_rows() -> None:
+    """It writes an empty only-field as "" so that reading it back keeps every row."""
+    df = pd.DataFrame({"flag": ["", "late", None]})
+    text = b"".join(iter_csv_chunks(df)).decode("utf-8")
+    assert text == 'flag\r\n""\r\nlate\r\n""\r\n'
+    assert len(pd.read_csv(io.StringIO(text), keep_default_na=False)) == 3
+
+
+def test_csv_of_an_empty_view_is_its_header() -> None:
+    """It writes just the header line when the view has no rows."""
+    df = pd.DataFrame({"provider_code": pd.Series(dtype=object), "value": pd.Series(dtype=float)})
+    assert list(iter_csv_chunks(df)) == [b"provider_code,value\r\n"]
+
+
+def test_csv_refuses_a_chunk_size_below_one() -> None:
+    """It refuses to stream in chunks of no rows."""
+    with pytest.raises(BadParameter, match="at least 1"):
+        next(iter_csv_chunks(hostile_frame(), chunk_rows=0))
+
+
+def test_safe_frame_neutralises_a_copy_and_keeps_gaps() -> None:
+    """It returns a new frame with formula text neutralised, gaps and numbers as they were."""
+    df = pd.DataFrame(
+        {
+            "item_label": pd.Series(["=1", None, "ok", "=1", np.nan], dtype=object),
+            "value": [-1.0, np.nan, 2.0, 3.0, 4.0],
+        }
+    )
+    before = df.copy()
+    out = safe_frame(df)
+    assert out["item_label"].tolist()[:4] == ["'=1", None, "ok", "'=1"]
+    assert pd.isna(out["item_label"].iloc[4])
+    assert out["value"].tolist()[0] == -1.0
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_to_records_handles_every_column_type() -> None:
+    """It gives null for NaN, NA and infinity, ISO text for dates, and keeps -0.0 and text."""
+    df = pd.DataFrame(
+        {
+            "value": [-0.0, np.inf, np.nan],
+            "count": pd.array([1, None, -3], dtype="Int64"),
+            "received": pd.to_datetime(["2019-02-05", None, "2019-02-06 10:30"], format="ISO8601"),
+            "label": pd.Series(["=1", None, "ok"], dtype="str"),
+            "kind": pd.Categorical(["a", None, "b"]),
+            "mixed": pd.Series([dt.date(2019, 1, 1), np.int64(2), "x"], dtype=object),
+        }
+    )
+    records = to_records(df)
+    assert records[0] == {
+        "value": -0.0,
+        "count": 1,
+        "received": "2019-02-05T00:00:00",
+        "label": "=1",
+        "kind": "a",
+        "mixed": "2019-01-01",
+    }
+    assert records[1] == dict.fromkeys(df.columns) | {"mixed": 2}
+    assert type(records[1]["mixed"]) is int
+    assert records[2]["received"] == "2019-02-06T10:30:00" and records[2]["value"] is None
+    json.dumps(records, allow_nan=False)
+
+
+def test_json_streams_every_row_across_chunks() -> None:
+    """It writes one valid document with every row when the rows span several chunks."""
+    df = awkward_view(repeats=2)
+    doc = json.loads(b"".join(iter_json_chunks(df, {"request": "r"}, chunk_rows=5)))
+    assert doc["request"] == "r" and len(doc["rows"]) == len(df)
+    assert [r["item_label"] for r in doc["rows"][:2]] == HOSTILE[:2]  # JSON is not neutralised
+    assert doc["rows"][4]["value"] is None and doc["rows"][8]["value"] == -5.0
