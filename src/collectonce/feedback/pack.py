@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from collectonce.publish.exports import FORMULA_PREFIXES, neutralise
+from collectonce.publish.exports import neutralise, safe_frame
 
 if TYPE_CHECKING:
     from collectonce.catalog.loader import Catalog
@@ -1083,16 +1083,7 @@ def neutralise_text(value: Any) -> Any:
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A new frame whose text cells cannot be read as formulas; numbers stay numbers."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            values = out[col].tolist()
-            if any(isinstance(v, str) and v.startswith(FORMULA_PREFIXES) for v in values):
-                out[col] = pd.Series(
-                    [neutralise_text(v) for v in values], index=out.index, dtype=object
-                )
-    out.columns = [neutralise_text(str(c)) for c in out.columns]
-    return out
+    return safe_frame(df)
 
 
 def _atomic_target(path: Path) -> Path:
