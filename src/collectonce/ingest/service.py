@@ -1,0 +1,498 @@
+"""Submit files: archive → read → validate → store → quarantine → report → receipt.
+
+`submit_file` takes one file; `submit_files` takes many and validates them in one run (one Great
+Expectations pass, one Delta commit), which is how a data team loads a thousand monthly files in
+seconds; `ingest_landing` feeds it every new file of the landing folder.
+
+Order of work, and why it is safe to run again after a crash at any point:
+
+1. Size check, then the bytes are archived under their sha256 before anything reads them.
+2. ``submission_id`` comes from the sha256 (and the provider submitting, if any). If a receipt
+   already exists for it, the answer is that receipt with status ``duplicate`` and nothing else
+   happens.
+3. The file is read (``collectonce.ingest.readers``) and validated (``collectonce.validate``).
+4. The accepted values are appended in one Delta commit, unless the table already holds values
+   of that submission (a crash between commit and receipt): then nothing is appended again.
+5. Rejected rows go to quarantine, the HTML validation report is written, and the receipt is
+   written last. No receipt means "not done": the next run does it all again, idempotently.
+
+A file over ``max_upload_bytes`` is refused before archiving (it is never stored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from collectonce.catalog import Catalog
+from collectonce.contracts import SUBMISSION_VALUES
+from collectonce.settings import Settings
+from collectonce.store.archive import ArchivedFile, archive_file, hash_file, sanitise_name
+from collectonce.store.quarantine import RejectedRows
+from collectonce.store.receipts import Receipt, all_receipts, read_receipt, write_receipt
+from collectonce.validate.engine import FileResult, RowBatch, ValidationRun
+from collectonce.validate.findings import Finding, sort_findings
+
+__all__ = [
+    "Receipt",
+    "SubmitError",
+    "get_receipt",
+    "ingest_landing",
+    "landing_files",
+    "list_receipts",
+    "submission_id_for",
+    "submit_file",
+    "submit_files",
+]
+
+#: Called as progress(stage, done, total) while a run goes on.
+Progress = Callable[[str, int, int], None]
+
+
+class SubmitError(ValueError):
+    """A usage problem (unknown provider, no such file): nothing was received."""
+
+
+def submission_id_for(sha256: str, as_provider: str | None = None) -> str:
+    """``sub_`` + the first 16 hex digits of the sha256 (+ ``_ODS`` when a provider submits)."""
+    base = f"sub_{sha256[:16]}"
+    return f"{base}_{as_provider}" if as_provider else base
+
+
+def get_receipt(settings: Settings, submission_id: str) -> Receipt | None:
+    return read_receipt(settings, submission_id)
+
+
+def list_receipts(settings: Settings, provider: str | None = None) -> list[Receipt]:
+    """Receipts, oldest first; for a provider, those it sent or that carry its rows."""
+    receipts = all_receipts(settings)
+    if provider is None:
+        return receipts
+    return [r for r in receipts if r.as_provider == provider or provider in r.providers]
+
+
+@dataclass
+class _Job:
+    index: int
+    path: Path
+    name: str
+    sha256: str
+    size: int
+    submission_id: str
+    received_at: dt.datetime
+    archived: ArchivedFile | None = None
+    too_large: bool = False
+    duplicate_of: Receipt | None = None
+    same_as: int | None = None  # an earlier job of this run with identical bytes
+    file_index: int | None = None
+
+
+def submit_file(
+    path: Path,
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    submitter: str = "data_team",
+    as_provider: str | None = None,
+    dry_run: bool = False,
+    original_name: str | None = None,
+    now: dt.datetime | None = None,
+) -> Receipt:
+    """Receive one file and return its receipt (see the module docstring)."""
+    return submit_files(
+        [Path(path)],
+        catalog,
+        settings,
+        submitter=submitter,
+        as_provider=as_provider,
+        dry_run=dry_run,
+        original_names=[original_name] if original_name is not None else None,
+        now=now,
+    )[0]
+
+
+def submit_files(
+    paths: Sequence[Path],
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    submitter: str = "data_team",
+    as_provider: str | None = None,
+    dry_run: bool = False,
+    original_names: Sequence[str | None] | None = None,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> list[Receipt]:
+    """Receive many files in one run; one receipt per file, in the order given."""
+    if as_provider is not None and as_provider not in catalog.providers:
+        raise SubmitError(
+            f"unknown provider {as_provider!r}: use an ODS code from the catalogue's providers.csv"
+        )
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise SubmitError(f"no such file: {path.name}")
+    base = _utc(now or dt.datetime.now(dt.UTC))
+    tick = progress or (lambda stage, done, total: None)
+    if dry_run:
+        return _submit(
+            paths, catalog, settings, submitter, as_provider, True, original_names, base, tick
+        )
+    with _exclusive(settings):
+        return _submit(
+            paths, catalog, settings, submitter, as_provider, False, original_names, base, tick
+        )
+
+
+@contextlib.contextmanager
+def _exclusive(settings: Settings) -> Iterator[None]:
+    """One submission run at a time per data folder (two processes sending the same file at
+    once would otherwise both store it). The lock dies with its process."""
+    settings.root.mkdir(parents=True, exist_ok=True)
+    with (settings.root / ".submit.lock").open("a+") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: runs are serialised by the caller
+            yield
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _submit(
+    paths: list[Path],
+    catalog: Catalog,
+    settings: Settings,
+    submitter: str,
+    as_provider: str | None,
+    dry_run: bool,
+    original_names: Sequence[str | None] | None,
+    base: dt.datetime,
+    tick: Progress,
+) -> list[Receipt]:
+    from collectonce.ingest.readers import iter_submission_batches
+    from collectonce.store.submissions import current_values, submission_ids
+
+    jobs = _receive(paths, settings, submitter, as_provider, dry_run, original_names, base, tick)
+    todo = [j for j in jobs if j.duplicate_of is None and j.same_as is None]
+    run = ValidationRun(
+        catalog,
+        today=base.date(),
+        outlier_threshold=settings.outlier_mad_threshold,
+        spill_rows=settings.batch_rows,
+    )
+    try:
+        for done, job in enumerate(todo, start=1):
+            file = run.add_file(job.name, as_provider=as_provider)
+            job.file_index = file.index
+            if job.too_large:
+                run.add_batch(file, None, file_error=_too_large(job, settings))
+            else:
+                source = job.archived.path if job.archived else job.path
+                for batch in iter_submission_batches(
+                    source, catalog, settings, original_name=job.name
+                ):
+                    run.add_batch(
+                        file,
+                        batch.table,
+                        rows_read=batch.rows_read,
+                        template=batch.template,
+                        findings=batch.findings,
+                        file_error=batch.file_error,
+                        error_rows=batch.error_rows,
+                    )
+            tick("read", done, len(todo))
+        sids = [j.submission_id for j in todo]
+        committed = submission_ids(settings) & set(sids) if todo else set()
+        history = (
+            current_values(settings, exclude_submissions=committed, providers=run.provider_codes)
+            if todo
+            else None
+        )
+        results = run.finish(history)
+        tick("validate", len(todo), len(todo))
+        quarantined = _store(run, todo, settings, catalog, submitter, committed, dry_run)
+        tick("store", len(todo), len(todo))
+    finally:
+        run.close()
+
+    receipts: dict[int, Receipt] = {}
+    by_file = {r.index: r for r in results}
+    for job in todo:
+        assert job.file_index is not None
+        result = by_file[job.file_index]
+        receipt = _receipt(job, result, submitter, as_provider, dry_run, catalog, settings)
+        if not dry_run:
+            receipt = _finish_files(receipt, job, settings, catalog, quarantined)
+            write_receipt(settings, receipt)
+        receipts[job.index] = receipt
+    for job in jobs:
+        if job.duplicate_of is not None:
+            receipts[job.index] = _dup(job.duplicate_of, job, dry_run)
+        elif job.same_as is not None:
+            receipts[job.index] = _dup(receipts[job.same_as], job, dry_run)
+    return [receipts[j.index] for j in jobs]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _receive(
+    paths: list[Path],
+    settings: Settings,
+    submitter: str,
+    as_provider: str | None,
+    dry_run: bool,
+    original_names: Sequence[str | None] | None,
+    base: dt.datetime,
+    tick: Progress,
+) -> list[_Job]:
+    """Size check, archive (unless a dry run), duplicate check."""
+    jobs: list[_Job] = []
+    first_of: dict[str, int] = {}
+    for i, path in enumerate(paths):
+        given = original_names[i] if original_names and i < len(original_names) else None
+        name = sanitise_name(given if given is not None else path.name)
+        received_at = base + dt.timedelta(microseconds=i)
+        size = path.stat().st_size
+        too_large = size > settings.max_upload_bytes
+        archived = None
+        if dry_run or too_large:
+            sha, size = hash_file(path)
+        else:
+            archived = archive_file(
+                path,
+                settings,
+                original_name=name,
+                submitter=submitter,
+                received_at=received_at,
+            )
+            sha, size = archived.sha256, archived.size
+        sid = submission_id_for(sha, as_provider)
+        job = _Job(i, path, name, sha, size, sid, received_at, archived, too_large)
+        job.duplicate_of = read_receipt(settings, sid)
+        if job.duplicate_of is None and sid in first_of:
+            job.same_as = first_of[sid]
+        first_of.setdefault(sid, i)
+        jobs.append(job)
+        tick("archive", i + 1, len(paths))
+    return jobs
+
+
+def _too_large(job: _Job, settings: Settings) -> Finding:
+    limit = settings.max_upload_bytes / (1024 * 1024)
+    return Finding(
+        file=job.name,
+        row=None,
+        column=None,
+        metric=None,
+        rule="file_too_large",
+        severity="error",
+        message=(
+            f"The file is {job.size / (1024 * 1024):,.1f} MB, over the {limit:,.0f} MB limit. "
+            "Split it into smaller files (for example one per month) and send each."
+        ),
+    )
+
+
+def _store(
+    run: ValidationRun,
+    jobs: list[_Job],
+    settings: Settings,
+    catalog: Catalog,
+    submitter: str,
+    committed: set[str],
+    dry_run: bool,
+) -> dict[int, Path]:
+    """One Delta commit for every value to store; rejected rows to quarantine. Per-file paths
+    of rejected-rows files are returned."""
+    from collectonce.store.submissions import append_values
+
+    if dry_run:
+        return {}
+    by_file = {j.file_index: j for j in jobs}
+    n_files = max(len(run.files), 1)
+    skip = np.zeros(n_files, dtype=bool)
+    sid, sha, template = [""] * n_files, [""] * n_files, [""] * n_files
+    received = [job.received_at for job in jobs[:1]] * n_files
+    for index, job in by_file.items():
+        assert index is not None
+        skip[index] = job.submission_id in committed
+        sid[index] = job.submission_id
+        sha[index] = job.sha256
+        template[index] = run.files[index].template
+        received[index] = job.received_at
+    per_file = {
+        "submission_id": pa.array(sid, pa.string()),
+        "file_sha256": pa.array(sha, pa.string()),
+        "source_template": pa.array(template, pa.string()),
+        "received_at": pa.array(received, pa.timestamp("us", tz="UTC")),
+        "submitted_by": pa.array([submitter] * n_files, pa.string()),
+    }
+    writers: dict[int, RejectedRows] = {}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for rb in run.iter_batches():
+            if rb.rejected.any():
+                _quarantine_rows(rb, writers, by_file, settings)
+            keep = rb.store & ~skip[rb.file]
+            if not keep.any():
+                continue
+            idx = pa.array(np.flatnonzero(keep))
+            rows = rb.table if keep.all() else rb.table.take(idx)
+            files = pa.array(rb.file[np.flatnonzero(keep)].astype(np.int32))
+            columns = {name: array.take(files) for name, array in per_file.items()}
+            columns["warnings"] = rb.warnings if keep.all() else rb.warnings.take(idx)
+            for name in ("source_row", "provider_code", "period", "metric_id", "value"):
+                columns[name] = rows[name].combine_chunks()
+            for name in ("value_status", "comment"):
+                columns[name] = rows[name].combine_chunks()
+            yield pa.RecordBatch.from_arrays(
+                [columns[f.name] for f in SUBMISSION_VALUES], schema=SUBMISSION_VALUES
+            )
+
+    to_store = run.store_count(skip)
+    if to_store:
+        append_values(settings, batches())
+    else:
+        for _ in batches():
+            pass
+    return {index: path for index, w in writers.items() if (path := w.close()) is not None}
+
+
+def _quarantine_rows(
+    rb: RowBatch,
+    writers: dict[int, RejectedRows],
+    by_file: dict[int | None, _Job],
+    settings: Settings,
+) -> None:
+    idx = np.flatnonzero(rb.rejected)
+    files = rb.file[idx]
+    for f in np.unique(files):
+        job = by_file.get(int(f))
+        if job is None:
+            continue
+        mine = idx[files == f]
+        table = rb.table.take(pa.array(mine)).append_column(
+            "rejected_by", rb.reasons.take(pa.array(mine))
+        )
+        writer = writers.get(int(f))
+        if writer is None:
+            writer = RejectedRows(settings, job.submission_id)
+            writers[int(f)] = writer
+        writer.write(table)
+
+
+def _status(result: FileResult) -> str:
+    if result.file_error is not None or result.rows_accepted <= 0:
+        return "rejected"
+    if result.rows_rejected > 0:
+        return "partially_accepted"
+    if any(f.severity == "warning" for f in result.findings):
+        return "accepted_with_warnings"
+    return "accepted"
+
+
+def _receipt(
+    job: _Job,
+    result: FileResult,
+    submitter: str,
+    as_provider: str | None,
+    dry_run: bool,
+    catalog: Catalog,
+    settings: Settings,
+) -> Receipt:
+    report = settings.reports_dir / "validation" / f"{job.submission_id}.html"
+    return Receipt(
+        submission_id=job.submission_id,
+        status=_status(result),
+        rows_read=result.rows_read,
+        rows_accepted=result.rows_accepted,
+        rows_rejected=result.rows_rejected,
+        findings=sort_findings(result.findings),
+        file_sha256=job.sha256,
+        original_name=job.name,
+        submitted_by=submitter,
+        received_at=job.received_at,
+        template=result.template,
+        providers=result.providers,
+        periods=result.periods,
+        report=None if dry_run else str(report),
+        dry_run=dry_run,
+        as_provider=as_provider,
+        size_bytes=job.size,
+        values_stored=0 if dry_run else result.values_stored,
+        values_unchanged=result.values_unchanged,
+        values_revised=result.values_revised,
+        values_duplicate=result.values_duplicate,
+        archive=None if job.archived is None else str(job.archived.path),
+        catalog_version=catalog.version,
+    )
+
+
+def _finish_files(
+    receipt: Receipt,
+    job: _Job,
+    settings: Settings,
+    catalog: Catalog,
+    quarantined: dict[int, Path],
+) -> Receipt:
+    """Quarantine findings and manifest, then the HTML report (the receipt comes after)."""
+    from dataclasses import replace
+
+    from collectonce.store.quarantine import (
+        keep_file,
+        quarantine_path,
+        write_findings,
+        write_manifest,
+    )
+    from collectonce.validate.report import write_report
+
+    if receipt.rows_rejected > 0 or receipt.status == "rejected":
+        directory = quarantine_path(settings, receipt.submission_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_findings(settings, receipt.submission_id, receipt.findings)
+        if receipt.status == "rejected" and job.archived is not None:
+            keep_file(settings, receipt.submission_id, job.archived.path, job.name)
+        write_manifest(
+            settings,
+            receipt.submission_id,
+            {
+                "submission_id": receipt.submission_id,
+                "status": receipt.status,
+                "original_name": receipt.original_name,
+                "file_sha256": receipt.file_sha256,
+                "archive": receipt.archive,
+                "received_at": receipt.received_at.isoformat(),
+                "submitted_by": receipt.submitted_by,
+                "rows_read": receipt.rows_read,
+                "rows_rejected": receipt.rows_rejected,
+                "rejected_rows_file": (
+                    str(quarantined[job.file_index]) if job.file_index in quarantined else None
+                ),
+            },
+        )
+        receipt = replace(receipt, quarantine=str(directory))
+    write_report(settings, receipt, catalog)
+    return receipt
+
+
+def _dup(original: Receipt, job: _Job, dry_run: bool) -> Receipt:
+    from dataclasses import replace
+
+    answer = original.as_duplicate(job.received_at)
+    return replace(answer, dry_run=dry_run) if dry_run else answer
+
+
+# The landing folder lives in its own module; it is part of this service's interface.
+from collectonce.ingest.landing import ingest_landing, landing_files  # noqa: E402

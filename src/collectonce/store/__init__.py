@@ -1,0 +1,1 @@
+"""Storage: the raw-file archive, the submissions table, receipts and quarantine."""

@@ -1,0 +1,102 @@
+"""Quarantine: rejected files and rejected rows, kept with their findings for people to look at.
+
+``quarantine/<submission_id>/`` holds:
+
+- ``manifest.json``: the submission, its status, counts and where the archived file is;
+- ``findings.csv``: every finding listed on the receipt;
+- ``rejected_rows.csv``: every rejected canonical row with the rules that rejected it;
+- ``file`` (for a wholly rejected file): a copy of the received bytes, named after the original.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from collectonce.settings import Settings
+from collectonce.store.atomic import write_bytes_atomic, write_json_atomic
+from collectonce.validate.findings import Finding
+
+FINDING_COLUMNS = ["file", "row", "column", "metric", "rule", "severity", "value", "message"]
+
+
+def quarantine_path(settings: Settings, submission_id: str) -> Path:
+    return settings.quarantine_dir / submission_id
+
+
+class RejectedRows:
+    """Writes rejected rows of one submission as CSV, batch by batch (opened on first use)."""
+
+    def __init__(self, settings: Settings, submission_id: str) -> None:
+        self.directory = quarantine_path(settings, submission_id)
+        self.path = self.directory / "rejected_rows.csv"
+        self._tmp = self.directory / ".rejected_rows.csv.tmp"
+        self._writer: pacsv.CSVWriter | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if self._writer is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._writer = pacsv.CSVWriter(str(self._tmp), table.schema)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> Path | None:
+        if self._writer is None:
+            return None
+        self._writer.close()
+        self._writer = None
+        os.replace(self._tmp, self.path)
+        return self.path
+
+
+def write_findings(settings: Settings, submission_id: str, findings: list[Finding]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FINDING_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for finding in findings:
+        row = finding.to_dict()
+        writer.writerow({k: _safe_cell(row.get(k)) for k in FINDING_COLUMNS})
+    path = quarantine_path(settings, submission_id) / "findings.csv"
+    return write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
+
+
+def _safe_cell(value: object) -> object:
+    """Cells opened in a spreadsheet: text starting with = + - @ is shown, not run."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def keep_file(settings: Settings, submission_id: str, archived: Path, name: str) -> Path:
+    """A copy of a wholly rejected file beside its findings (a hard link when possible)."""
+    directory = quarantine_path(settings, submission_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"file__{name}"
+    if not target.exists():
+        try:
+            os.link(archived, target)
+        except OSError:
+            shutil.copyfile(archived, target)
+    return target
+
+
+def write_manifest(settings: Settings, submission_id: str, manifest: dict[str, Any]) -> Path:
+    path = quarantine_path(settings, submission_id) / "manifest.json"
+    return write_json_atomic(path, manifest)
+
+
+def quarantine_contents(settings: Settings, submission_id: str) -> list[Path]:
+    directory = quarantine_path(settings, submission_id)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if not p.name.startswith("."))

@@ -1,0 +1,239 @@
+"""The submissions table: every accepted value of every version, with its lineage.
+
+A Delta Lake table at ``tables/submissions`` with the schema ``SUBMISSION_VALUES``. Rows are only
+ever appended, one commit per submission run, so every revision stays queryable and a crash never
+leaves half a submission behind (an uncommitted write is invisible).
+
+What is appended is decided by validation (see `collectonce.validate.engine`): a value identical
+to the one already held for its provider × period × metric is the same fact and is *not*
+appended again (so one fact arriving through two legacy returns is stored once), and a changed
+value is appended as a revision. Therefore each row for a key is one distinct version, and
+``revision`` is simply how many rows a key has up to the moment asked about.
+
+Queries read the table through ``DeltaTable.to_pyarrow_dataset()`` and DuckDB over Arrow (the
+DuckDB ``delta`` extension needs a download, so it is not used).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from collectonce.contracts import SUBMISSION_VALUES
+from collectonce.settings import Settings
+
+KEY = ["provider_code", "period", "metric_id"]
+_ORDER = "received_at DESC, submission_id DESC, source_row DESC"
+
+
+def table_path(settings: Settings) -> Path:
+    return settings.tables_dir / "submissions"
+
+
+def _table(settings: Settings) -> Any | None:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    path = table_path(settings)
+    if not (path / "_delta_log").is_dir():
+        return None
+    try:
+        return DeltaTable(str(path))
+    except TableNotFoundError:
+        return None
+
+
+def table_version(settings: Settings) -> int | None:
+    """The Delta version of the table (None before the first value is stored)."""
+    table = _table(settings)
+    return None if table is None else int(table.version())
+
+
+def as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
+    """Values in exactly the table's schema."""
+    if isinstance(data, pd.DataFrame):
+        frame = data.copy()
+        for column in SUBMISSION_VALUES.names:
+            if column not in frame:
+                frame[column] = None
+        if "received_at" in frame:
+            frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True)
+        if "period" in frame:
+            frame["period"] = pd.to_datetime(frame["period"]).dt.date
+        return pa.Table.from_pandas(
+            frame[SUBMISSION_VALUES.names], schema=SUBMISSION_VALUES, preserve_index=False
+        )
+    return data.select(SUBMISSION_VALUES.names).cast(SUBMISSION_VALUES)
+
+
+def append_values(
+    settings: Settings, data: pa.Table | pd.DataFrame | Iterable[pa.RecordBatch]
+) -> int:
+    """Append values in one commit; the number of rows written (nothing is committed for 0)."""
+    from deltalake import write_deltalake
+
+    path = table_path(settings)
+    path.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, pa.Table | pd.DataFrame):
+        table = as_table(data)
+        if table.num_rows == 0:
+            return 0
+        write_deltalake(str(path), table, mode="append")
+        return int(table.num_rows)
+    counter = _Counter(data)
+    reader = pa.RecordBatchReader.from_batches(SUBMISSION_VALUES, iter(counter))
+    write_deltalake(str(path), reader, mode="append")
+    return counter.rows
+
+
+class _Counter:
+    def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
+        self.batches = batches
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for batch in self.batches:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def _dataset(settings: Settings) -> Any | None:
+    table = _table(settings)
+    return None if table is None else table.to_pyarrow_dataset()
+
+
+def _empty_frame(extra: dict[str, str] | None = None) -> pd.DataFrame:
+    frame = SUBMISSION_VALUES.empty_table().to_pandas(date_as_object=True)
+    for column, dtype in (extra or {}).items():
+        frame[column] = pd.Series(dtype=dtype)
+    return frame
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _query(settings: Settings, sql: str, params: list[Any]) -> pa.Table | None:
+    import duckdb
+
+    dataset = _dataset(settings)
+    if dataset is None:
+        return None
+    con = duckdb.connect()
+    try:
+        con.register("submission_values", dataset)
+        return con.sql(sql, params=params).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(date_as_object=True)
+
+
+def current_values(
+    settings: Settings,
+    as_of: dt.datetime | None = None,
+    *,
+    exclude_submissions: Iterable[str] = (),
+    providers: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The latest value received per provider × period × metric, with its lineage.
+
+    `as_of` keeps only what had been received by then. ``revision`` counts the versions of the
+    key received so far (1 for a value never revised). `exclude_submissions` leaves some
+    submissions out (a re-run after a crash compares with what was held before it).
+    """
+    where = ["TRUE"]
+    params: list[Any] = []
+    if as_of is not None:
+        where.append("received_at <= ?")
+        params.append(_utc(as_of))
+    excluded = sorted(set(exclude_submissions))
+    if excluded:
+        where.append(f"submission_id NOT IN ({', '.join('?' for _ in excluded)})")
+        params.extend(excluded)
+    if providers is not None:
+        wanted = sorted(set(providers))
+        if not wanted:
+            return _empty_frame({"revision": "int32"})
+        where.append(f"provider_code IN ({', '.join('?' for _ in wanted)})")
+        params.extend(wanted)
+    sql = f"""
+        SELECT * EXCLUDE (rn) FROM (
+            SELECT *,
+                row_number() OVER (PARTITION BY provider_code, period, metric_id
+                                   ORDER BY {_ORDER}) AS rn,
+                CAST(count(*) OVER (PARTITION BY provider_code, period, metric_id) AS INTEGER)
+                    AS revision
+            FROM submission_values
+            WHERE {" AND ".join(where)}
+        ) WHERE rn = 1
+        ORDER BY provider_code, period, metric_id
+    """
+    table = _query(settings, sql, params)
+    if table is None:
+        return _empty_frame({"revision": "int32"})
+    return _to_frame(table)
+
+
+def value_history(
+    settings: Settings,
+    provider_code: str,
+    metric_id: str,
+    period: dt.date | str | None = None,
+) -> pd.DataFrame:
+    """Every version held for one provider and metric (one period, or all), oldest first."""
+    where = ["provider_code = ?", "metric_id = ?"]
+    params: list[Any] = [provider_code, metric_id]
+    if period is not None:
+        where.append("period = ?")
+        params.append(_as_date(period))
+    sql = f"""
+        SELECT *,
+            CAST(row_number() OVER (PARTITION BY provider_code, period, metric_id
+                                    ORDER BY received_at, submission_id, source_row) AS INTEGER)
+                AS version
+        FROM submission_values WHERE {" AND ".join(where)}
+        ORDER BY period, received_at, submission_id, source_row
+    """
+    table = _query(settings, sql, params)
+    if table is None:
+        return _empty_frame({"version": "int32"})
+    return _to_frame(table)
+
+
+def _as_date(period: dt.date | str) -> dt.date:
+    if isinstance(period, dt.datetime):
+        return period.date()
+    if isinstance(period, dt.date):
+        return period
+    text = str(period).strip()
+    if len(text) == 7:
+        text += "-01"
+    return dt.date.fromisoformat(text[:10])
+
+
+def submission_ids(settings: Settings) -> set[str]:
+    """Every submission id with at least one stored value (reads that one column only)."""
+    dataset = _dataset(settings)
+    if dataset is None:
+        return set()
+    column = dataset.to_table(columns=["submission_id"]).column("submission_id")
+    return {str(v) for v in column.unique().to_pylist()}
+
+
+def submission_values(settings: Settings, submission_id: str) -> pd.DataFrame:
+    """The values one submission stored."""
+    import pyarrow.dataset as ds
+
+    dataset = _dataset(settings)
+    if dataset is None:
+        return _empty_frame()
+    table = dataset.to_table(filter=ds.field("submission_id") == submission_id)
+    return _to_frame(table)

@@ -1,0 +1,330 @@
+"""Submitting files: archive first, every row accounted for, every version kept, nothing twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "validate" / "fixtures"
+SHARED = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
+NOW = dt.datetime(2019, 7, 10, 9, 0, tzinfo=dt.UTC)
+
+
+def copy(name: str, tmp_path: Path, folder: Path = FIXTURES) -> Path:
+    target = tmp_path / name
+    shutil.copyfile(folder / name, target)
+    return target
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def submit(path: Path, catalog, settings, **kw):
+    from collectonce.ingest.service import submit_file
+
+    kw.setdefault("now", NOW)
+    return submit_file(path, catalog, settings, **kw)
+
+
+def table_rows(settings) -> int:
+    from collectonce.store.submissions import _dataset
+
+    dataset = _dataset(settings)
+    return 0 if dataset is None else dataset.count_rows()
+
+
+def test_the_archive_holds_a_file_even_when_it_is_rejected(catalog_min, settings, tmp_path):
+    """It archives the bytes before reading them, so an unreadable file is kept too."""
+    path = copy("rf4__pdf_saved_as_csv.csv", tmp_path, SHARED)
+    receipt = submit(path, catalog_min, settings)
+    assert receipt.status == "rejected"
+    assert receipt.findings[0].row is None and receipt.findings[0].severity == "error"
+    archived = Path(receipt.archive)
+    assert archived.read_bytes() == path.read_bytes()
+    assert archived.parent.parent == settings.archive_dir
+    quarantine = Path(receipt.quarantine)
+    assert (quarantine / "findings.csv").exists()
+    assert (quarantine / "file__rf4__pdf_saved_as_csv.csv").read_bytes() == path.read_bytes()
+    assert table_rows(settings) == 0
+    assert Path(receipt.report).exists()
+
+
+def test_identical_bytes_return_the_original_receipt_as_duplicate(catalog_min, settings, tmp_path):
+    """It changes nothing for a resubmitted file and says which submission it repeats."""
+    path = copy("rf4__breaches_exceed_attendances.csv", tmp_path)
+    first = submit(path, catalog_min, settings)
+    rows = table_rows(settings)
+    again = submit(path, catalog_min, settings, now=NOW + dt.timedelta(days=1))
+    assert again.status == "duplicate"
+    assert again.submission_id == first.submission_id
+    assert again.original_status == first.status == "partially_accepted"
+    assert again.rows_read == first.rows_read
+    assert table_rows(settings) == rows
+    assert len(list(settings.receipts_dir.glob("*.json"))) == 1
+
+
+def test_a_changed_value_is_a_revision_and_history_is_kept(catalog_min, settings, tmp_path):
+    """It keeps both versions; the latest wins; as_of an earlier time gives the old value."""
+    from collectonce.store.submissions import current_values, value_history
+
+    head = "provider_code,period,metric_id,value\n"
+    first = write(tmp_path, "jan.csv", head + "RF4,2019-01,ae_attendances_type1,16428\n")
+    second = write(tmp_path, "jan_v2.csv", head + "RF4,2019-01,ae_attendances_type1,16482\n")
+    submit(first, catalog_min, settings, as_provider="RF4")
+    later = NOW + dt.timedelta(days=3)
+    receipt = submit(second, catalog_min, settings, as_provider="RF4", now=later)
+    assert receipt.status == "accepted" and receipt.values_revised == 1
+    now = current_values(settings)
+    assert now["value"].tolist() == [16482.0] and now["revision"].tolist() == [2]
+    old = current_values(settings, as_of=NOW + dt.timedelta(days=1))
+    assert old["value"].tolist() == [16428.0]
+    history = value_history(settings, "RF4", "ae_attendances_type1")
+    assert history["value"].tolist() == [16428.0, 16482.0]
+
+
+def test_one_fact_through_two_legacy_returns_is_stored_once(catalog_min, settings, tmp_path):
+    """It stores the A&E return's attendances and counts the same figure in the commissioner's
+    return as already held."""
+    from collectonce.store.submissions import value_history
+
+    nhse = submit(copy("rf4__nhse_ae_monthly_january.csv", tmp_path), catalog_min, settings)
+    icb = submit(
+        copy("rf4__icb_quality_monthly_agrees.csv", tmp_path),
+        catalog_min,
+        settings,
+        now=NOW + dt.timedelta(hours=1),
+    )
+    assert (nhse.template, icb.template) == ("nhse_ae_monthly", "icb_quality_monthly")
+    assert nhse.status == icb.status == "accepted"
+    assert icb.values_unchanged == 1 and icb.values_stored == 1  # the sickness rate is new
+    assert len(value_history(settings, "RF4", "ae_attendances_type1")) == 1
+
+
+def test_two_returns_disagreeing_raise_a_conflict_finding(catalog_min, settings, tmp_path):
+    """It keeps the later value as a revision and warns, naming the earlier return."""
+    from collectonce.store.submissions import current_values
+
+    submit(copy("rf4__nhse_ae_monthly_january.csv", tmp_path), catalog_min, settings)
+    icb = submit(
+        copy("rf4__icb_quality_monthly_disagrees.csv", tmp_path),
+        catalog_min,
+        settings,
+        now=NOW + dt.timedelta(hours=1),
+    )
+    assert icb.status == "accepted_with_warnings"
+    (finding,) = icb.findings
+    assert (finding.rule, finding.severity, finding.row) == ("conflicting_key", "warning", 2)
+    assert "nhse_ae_monthly" in finding.message and "16,428" in finding.message
+    held = current_values(settings).set_index("metric_id")
+    assert held.loc["ae_attendances_type1", "value"] == 16500.0
+    assert held.loc["ae_attendances_type1", "revision"] == 2
+
+
+def test_a_provider_may_submit_only_its_own_rows(catalog_min, settings, tmp_path):
+    """It refuses RRK's rows in a file submitted as RF4 and keeps RF4's."""
+    from collectonce.store.submissions import current_values
+
+    receipt = submit(
+        copy("rf4__includes_rrk_rows.csv", tmp_path), catalog_min, settings, as_provider="RF4"
+    )
+    assert receipt.status == "partially_accepted"
+    assert {(f.row, f.rule) for f in receipt.findings} == {
+        (2, "provider_scope"),
+        (3, "provider_scope"),
+    }
+    assert "submitting as RF4" in receipt.findings[0].message
+    assert set(current_values(settings)["provider_code"]) == {"RF4"}
+    assert receipt.submission_id.endswith("_RF4")
+
+
+def test_the_data_team_may_load_many_providers(catalog_min, settings, tmp_path):
+    """It accepts a bulk file covering several providers when no provider scope is given."""
+    receipt = submit(copy("rf4__includes_rrk_rows.csv", tmp_path), catalog_min, settings)
+    assert receipt.status == "accepted"
+    assert receipt.providers == ["RF4", "RRK"]
+
+
+def test_warnings_accept_the_row_flagged(catalog_min, settings, tmp_path):
+    """It stores a suppressed value as suppressed, with the warning on the stored row."""
+    from collectonce.store.submissions import current_values
+
+    receipt = submit(copy("rf4__suppressed_and_blank.csv", tmp_path), catalog_min, settings)
+    assert receipt.status == "accepted_with_warnings"
+    assert receipt.rows_accepted == 3 and receipt.rows_rejected == 0
+    held = current_values(settings).set_index("metric_id")
+    assert held.loc["ae_breaches_4hr_type1", "value_status"] == "suppressed"
+    assert held.loc["ae_breaches_4hr_type1", "warnings"] == "suppressed_value"
+    assert held.loc["ae_emergency_admissions", "value"] == 0.0  # a true zero, not missing
+
+
+def test_every_row_of_a_broken_file_is_accounted_for(catalog_min, settings, tmp_path):
+    """It rejects bad rows one by one and rows_read = rows_accepted + rows_rejected."""
+    receipt = submit(copy("rf4__broken_rows_mixed.csv", tmp_path), catalog_min, settings)
+    assert receipt.status == "partially_accepted"
+    assert receipt.rows_read == 14
+    assert receipt.rows_read == receipt.rows_accepted + receipt.rows_rejected
+    errors = {f.row: f.rule for f in receipt.findings if f.severity == "error"}
+    assert errors == {
+        4: "type_number",
+        5: "known_metric",
+        6: "value_range",
+        7: "known_provider",
+        8: "future_period",
+        9: "conflicting_key",
+        10: "conflicting_key",
+        14: "metric_active",
+        15: "type_integer",
+    }
+    assert receipt.rows_rejected == len(errors)
+    for finding in receipt.findings:
+        assert finding.file == "rf4__broken_rows_mixed.csv"
+        assert finding.message.endswith(".") and len(finding.message) > 40
+    rejected = (Path(receipt.quarantine) / "rejected_rows.csv").read_text().splitlines()
+    assert len(rejected) == 1 + 8  # the unparseable row is in findings only
+
+
+def test_a_dry_run_commits_nothing(catalog_min, settings, tmp_path):
+    """It returns the full receipt but writes no archive, table, receipt or report."""
+    receipt = submit(
+        copy("rf4__broken_rows_mixed.csv", tmp_path), catalog_min, settings, dry_run=True
+    )
+    assert receipt.dry_run and receipt.to_dict()["dry_run"] is True
+    assert receipt.rows_rejected == 9 and receipt.findings
+    assert receipt.report is None and receipt.archive is None
+    assert [p for p in settings.root.rglob("*") if p.is_file()] == []
+
+
+def test_a_crash_before_the_receipt_is_recovered_without_duplicates(
+    catalog_min, settings, tmp_path, monkeypatch
+):
+    """It stores nothing twice when re-run after a crash between the commit and the receipt."""
+    import collectonce.ingest.service as service
+    from collectonce.store.submissions import submission_ids
+
+    path = copy("rf4__breaches_exceed_attendances.csv", tmp_path)
+
+    def crash(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(service, "write_receipt", crash)
+    with pytest.raises(OSError):
+        submit(path, catalog_min, settings)
+    stored = table_rows(settings)
+    assert stored == 3 and not list(settings.receipts_dir.glob("*.json"))
+    monkeypatch.undo()
+    receipt = submit(path, catalog_min, settings)
+    assert receipt.status == "partially_accepted"
+    assert receipt.values_stored == 3  # the same answer as the first run would have given
+    assert table_rows(settings) == stored
+    assert submission_ids(settings) == {receipt.submission_id}
+    assert len(list(settings.receipts_dir.glob("*.json"))) == 1
+
+
+def test_a_path_like_original_name_stays_inside_the_archive(catalog_min, settings, tmp_path):
+    """It records '../../etc/passwd' as 'passwd' and archives by hash only."""
+    path = copy("rf4__suppressed_and_blank.csv", tmp_path)
+    receipt = submit(path, catalog_min, settings, original_name="../../etc/passwd")
+    assert receipt.original_name == "passwd"
+    assert Path(receipt.archive).resolve().is_relative_to(settings.archive_dir.resolve())
+    assert all(f.file == "passwd" for f in receipt.findings)
+
+
+def test_a_file_over_the_limit_is_refused_before_archiving(catalog_min, home, tmp_path):
+    """It rejects an oversized file whole, with a finding saying how to split it."""
+    from collectonce.settings import get_settings
+
+    small = get_settings(home=home, max_upload_bytes=100)
+    receipt = submit(copy("rf4__broken_rows_mixed.csv", tmp_path), catalog_min, small)
+    assert receipt.status == "rejected"
+    assert receipt.findings[0].rule == "file_too_large"
+    assert "Split it" in receipt.findings[0].message
+    assert not small.archive_dir.exists() or not any(small.archive_dir.rglob("*"))
+
+
+def test_many_files_are_validated_together_and_stored_in_one_commit(
+    catalog_min, settings, tmp_path
+):
+    """It answers each file with its own receipt, and makes one commit for all of them."""
+    from collectonce.ingest.service import submit_files
+    from collectonce.store.submissions import table_version
+
+    head = "provider_code,period,metric_id,value\n"
+    paths = [
+        write(tmp_path, f"rf4__2019-0{m}.csv", head + f"RF4,2019-0{m},ae_attendances_type1,{m}00\n")
+        for m in range(1, 6)
+    ]
+    paths.append(copy("rf4__breaches_exceed_attendances.csv", tmp_path))
+    paths.append(paths[0])  # the same bytes twice in one run
+    receipts = submit_files(paths, catalog_min, settings, now=NOW)
+    assert [r.status for r in receipts] == ["accepted"] * 5 + ["partially_accepted", "duplicate"]
+    assert receipts[-1].submission_id == receipts[0].submission_id
+    assert table_version(settings) == 0  # one commit
+    assert all(r.rows_read == r.rows_accepted + r.rows_rejected for r in receipts)
+
+
+def test_the_report_is_one_offline_page(catalog_min, settings, tmp_path):
+    """It writes a self-contained HTML page, escaping what the file contained."""
+    path = copy("rf4__formula_injection.csv", tmp_path, SHARED)
+    receipt = submit(path, catalog_min, settings)
+    page = Path(receipt.report).read_text()
+    assert "<script" not in page and "http://cdn" not in page and "<link" not in page
+    assert "=HYPERLINK(&quot;" in page or "HYPERLINK" not in page
+    assert receipt.submission_id in page
+
+
+def test_receipts_are_listed_per_provider(catalog_min, settings, tmp_path):
+    """It lists a provider's receipts and finds one by id."""
+    from collectonce.ingest.service import get_receipt, list_receipts
+
+    mine = submit(
+        copy("rf4__suppressed_and_blank.csv", tmp_path), catalog_min, settings, as_provider="RF4"
+    )
+    assert [r.submission_id for r in list_receipts(settings, provider="RF4")] == [
+        mine.submission_id
+    ]
+    assert list_receipts(settings, provider="RRK") == []
+    assert get_receipt(settings, mine.submission_id) == mine
+    assert get_receipt(settings, "sub_nope") is None
+
+
+def test_unknown_provider_or_missing_file_is_a_usage_error(catalog_min, settings, tmp_path):
+    """It refuses before receiving anything."""
+    from collectonce.ingest.service import SubmitError
+
+    path = copy("rf4__suppressed_and_blank.csv", tmp_path)
+    with pytest.raises(SubmitError):
+        submit(path, catalog_min, settings, as_provider="ZZZ")
+    with pytest.raises(SubmitError):
+        submit(tmp_path / "missing.csv", catalog_min, settings)
+    assert not settings.archive_dir.exists()
+
+
+def test_the_landing_folder_is_ingested_once(catalog_min, settings, tmp_path):
+    """It submits every new landing file, moves it to processed/, and does nothing the second
+    time."""
+    from collectonce.ingest.service import ingest_landing
+    from collectonce.store.submissions import current_values
+
+    settings.landing_dir.mkdir(parents=True)
+    for name in ("rf4__nhse_ae_monthly_january.csv", "rf4__broken_rows_mixed.csv"):
+        copy(name, settings.landing_dir)
+    (settings.landing_dir / "upload.csv.part").write_text("half a file")
+    receipts = ingest_landing(catalog_min, settings, now=NOW)
+    assert sorted(r.status for r in receipts) == ["accepted", "partially_accepted"]
+    assert sorted(p.name for p in (settings.landing_dir / "processed").iterdir()) == [
+        "rf4__broken_rows_mixed.csv",
+        "rf4__nhse_ae_monthly_january.csv",
+    ]
+    assert (settings.landing_dir / "upload.csv.part").exists()
+    held = len(current_values(settings))
+    assert ingest_landing(catalog_min, settings, now=NOW) == []
+    copy("rf4__nhse_ae_monthly_january.csv", settings.landing_dir)  # sent again
+    (again,) = ingest_landing(catalog_min, settings, now=NOW)
+    assert again.status == "duplicate"
+    assert len(current_values(settings)) == held
