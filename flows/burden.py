@@ -11,9 +11,8 @@ from flows.common import markdown_artifact, open_catalog, open_settings
 
 @task(name="compute-burden", cache_policy=None)
 def burden_task(catalog_dir: str | None, home: str | None) -> dict[str, Any]:
-    from collectonce.burden.report import render_burden_markdown, write_burden_report
-
     from collectonce.burden.model import compute_burden
+    from collectonce.burden.report import render_burden_markdown, write_burden_report
 
     catalog = open_catalog(catalog_dir)
     settings = open_settings(home)

@@ -261,33 +261,35 @@ class _SeriesCodes:
 
 
 def _series_codes(df: pd.DataFrame, series_cols: Sequence[str]) -> _SeriesCodes:
-    code = np.zeros(len(df), dtype=np.int64)
+    code: np.ndarray | None = None
     space = 1
     steps: list[tuple[Any, ...]] = []
     for col in series_cols:
         s = df[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            c = s.cat.codes.to_numpy().astype(np.int64)
-            c += 1  # missing keys (code -1) sort first
+            c = s.cat.codes.to_numpy()  # small integers; -1 for a missing key
             values = pd.Index(s.cat.categories)
-            offset, width = 1, len(values) + 1
+            offset, width = 1, len(values) + 1  # missing keys sort first
         else:
             c, uniques = pd.factorize(s, sort=True, use_na_sentinel=False)
-            c = c.astype(np.int64, copy=False)
             values = pd.Index(uniques)
             offset, width = 0, max(len(values), 1)
-        if space * width >= 2**40:
+        if code is not None and space * width >= 2**40:
             code, uniq = pd.factorize(code, sort=True)
             code = code.astype(np.int64, copy=False)
             steps.append(("dense", np.asarray(uniq, dtype=np.int64)))
             space = max(len(uniq), 1)
-        if space > 1:
+        if code is None:
+            code = c.astype(np.int64)  # a copy: it is changed in place below and later
+        else:
             code *= width
             code += c
-        else:
-            code = c
+        if offset:
+            code += offset
         steps.append(("col", values, offset, width))
         space *= width
+    if code is None:
+        code = np.zeros(len(df), dtype=np.int64)
     return _SeriesCodes(code, space, steps)
 
 
@@ -296,15 +298,19 @@ def _all_divisible(a: np.ndarray, by: int) -> bool:
     return not any((a[i : i + block] % by).any() for i in range(0, len(a), block))
 
 
-def _sort_order(scode: np.ndarray, space: int, dates: np.ndarray) -> np.ndarray | None:
-    """Row order sorting by (series, date), or None when already sorted.
+def _sort_order(
+    scode: np.ndarray, space: int, dates: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, int]:
+    """Sort rows by (series, date).
 
-    Raises ValueError when a series has the same date twice.
+    Returns the row order (None when the rows are already sorted), the sorted key
+    ``series code * span + date rank`` and ``span``. `scode` is overwritten. Raises ValueError
+    when a series has the same date twice.
     """
     n = len(dates)
-    if n == 0:
-        return None
     dint = dates.view(np.int64)
+    if n == 0:
+        return None, np.zeros(0, dtype=np.int64), 1
     unit_ns = np.timedelta64(1, np.datetime_data(dates.dtype)[0]).astype("timedelta64[ns]")
     per_day = _DAY_NS // max(int(unit_ns.astype(np.int64)), 1)
     key = dint - dint.min()
@@ -315,21 +321,30 @@ def _sort_order(scode: np.ndarray, space: int, dates: np.ndarray) -> np.ndarray 
         key, uniq = pd.factorize(dint, sort=True)
         key = key.astype(np.int64, copy=False)
         span = len(uniq)
-    if space * span < _KEY_LIMIT:
-        if space > 1:
-            key += scode * span
-        if n < 2 or bool((key[1:] > key[:-1]).all()):
-            return None
-        order = np.argsort(key, kind="stable")
-        ks = np.take(key, order)
-        dup = ks[1:] == ks[:-1]
-    else:  # pragma: no cover - needs astronomically many series
-        order = np.lexsort((dint, scode))
-        dup = (scode[order][1:] == scode[order][:-1]) & (dint[order][1:] == dint[order][:-1])
+    if space * span >= _KEY_LIMIT:  # pragma: no cover - needs astronomically many series
+        raise ValueError("too many series and dates to sort")
+    if space > 1:
+        np.multiply(scode, span, out=scode)
+        key += scode
+    if n < 2 or bool((key[1:] > key[:-1]).all()):
+        return None, key, span
+    order = np.argsort(key, kind="stable")
+    ks = np.take(key, order)
+    del key
+    dup = ks[1:] == ks[:-1]
     if dup.any():
         row = int(order[int(np.argmax(dup)) + 1])
         raise ValueError(f"duplicate date within a series (row {row})")
-    return order
+    return order, ks, span
+
+
+def _series_starts(sorted_key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """First row of each series (bool per row) and the series codes, from the sorted key."""
+    series = np.floor_divide(sorted_key, span, out=sorted_key)  # the key is not needed after
+    starts = np.ones(len(series), dtype=bool)
+    if len(series) > 1:
+        np.not_equal(series[1:], series[:-1], out=starts[1:])
+    return starts, series[starts]
 
 
 def _take_column(col: pd.Series, order: np.ndarray | None) -> pd.Series:
@@ -379,7 +394,8 @@ def _prepare(
     dates_all = _date_values(df[date_col])
     y_all = _numeric_values(df[value_col])
     codes = _series_codes(df, series_cols)
-    order = _sort_order(codes.code, codes.space, dates_all)
+    order, sorted_key, span = _sort_order(codes.code, codes.space, dates_all)
+    codes.code = np.empty(0, dtype=np.int64)  # overwritten by the sort; free it
 
     def take(a: np.ndarray) -> np.ndarray:
         return a if order is None else np.take(a, order)
@@ -387,14 +403,10 @@ def _prepare(
     n = len(df)
     y = take(y_all)
     dates = take(dates_all)
-    scode = take(codes.code)
-    series_start = np.ones(n, dtype=bool)
-    if n > 1:
-        np.not_equal(scode[1:], scode[:-1], out=series_start[1:])
+    series_start, series_code = _series_starts(sorted_key, span)
+    del sorted_key
     first = np.flatnonzero(series_start)
-    sizes = np.diff(np.append(first, n))
-    series_code = scode[first]
-    del scode
+    sizes = np.diff(first, append=n)
     keys = pd.DataFrame({c: _take_column(df[c], order) for c in series_cols}, copy=False)
 
     def series_of(
@@ -673,11 +685,11 @@ def _compute_block(
             screened = np.bincount(gid, weights=np.where(keep, mr, 0.0), minlength=n_groups) / kept
             amr = np.where(kept > 0, screened, amr)  # all-zero ranges keep amr = 0
 
-        lpl = np.take(mean - LIMIT * amr, gid, out=out.lpl[a:b])
-        upl = np.take(mean + LIMIT * amr, gid, out=out.upl[a:b])
-        nlpl = np.take(mean - LIMIT_CLOSE * amr, gid, out=out.nlpl[a:b])
-        nupl = np.take(mean + LIMIT_CLOSE * amr, gid, out=out.nupl[a:b])
-        mean_r = np.take(mean, gid, out=out.mean[a:b])
+        lpl = np.take(mean - LIMIT * amr, gid, out=out.lpl[a:b], mode="clip")
+        upl = np.take(mean + LIMIT * amr, gid, out=out.upl[a:b], mode="clip")
+        nlpl = np.take(mean - LIMIT_CLOSE * amr, gid, out=out.nlpl[a:b], mode="clip")
+        nupl = np.take(mean + LIMIT_CLOSE * amr, gid, out=out.nupl[a:b], mode="clip")
+        mean_r = np.take(mean, gid, out=out.mean[a:b], mode="clip")
 
     outside = np.greater(y, upl, out=out.outside[a:b])
     outside |= y < lpl
@@ -691,8 +703,8 @@ def _compute_block(
     sct = _label_codes(outside, rtm, trend, trend_up, two3, run)
     out.sct[a:b] = sct
     out.pt[a:b] = _point_type_codes(sct, s.direction[a:b])
-    np.take(sizes < SHORT_GROUP_THRESHOLD, gid, out=out.short[a:b])
-    np.take(np.isnan(amr) | np.isnan(mean), gid, out=out.limits_missing[a:b])
+    np.take(sizes < SHORT_GROUP_THRESHOLD, gid, out=out.short[a:b], mode="clip")
+    np.take(np.isnan(amr) | np.isnan(mean), gid, out=out.limits_missing[a:b], mode="clip")
 
 
 def _assemble(
@@ -901,12 +913,10 @@ def summarise_spc(
     order: np.ndarray | None = None
     if last_row is None:
         codes = _series_codes(points, cols)
-        order = _sort_order(codes.code, codes.space, dates)
-        scode = codes.code if order is None else np.take(codes.code, order)
+        order, sorted_key, span = _sort_order(codes.code, codes.space, dates)
+        series_start, _ = _series_starts(sorted_key, span)
         last_row = np.ones(n, dtype=bool)
-        if n > 1:
-            np.not_equal(scode[1:], scode[:-1], out=last_row[:-1])
-        del scode
+        last_row[:-1] = series_start[1:]
     has_value = points[value_col].notna().to_numpy()
     if order is not None:
         has_value = np.take(has_value, order)

@@ -62,8 +62,12 @@ def ingest_landing(
         target = processed / path.name
         if target.exists():
             target = processed / f"{receipt.file_sha256[:12]}__{path.name}"
-        try:
-            os.replace(path, target)
-        except OSError:
-            shutil.move(str(path), str(target))
+        _move(path, target)
     return receipts
+
+
+def _move(path: Path, target: Path) -> None:
+    try:
+        os.replace(path, target)
+    except OSError:  # another file system
+        shutil.move(str(path), str(target))

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,6 @@ import numpy as np
 import pyarrow as pa
 
 from collectonce.catalog import Catalog
-from collectonce.contracts import SUBMISSION_VALUES
 from collectonce.settings import Settings
 from collectonce.store.archive import ArchivedFile, archive_file, hash_file, sanitise_name
 from collectonce.store.quarantine import RejectedRows
@@ -316,7 +317,7 @@ def _store(
 ) -> dict[int, Path]:
     """One Delta commit for every value to store; rejected rows to quarantine. Per-file paths
     of rejected-rows files are returned."""
-    from collectonce.store.submissions import append_values
+    from collectonce.store.submissions import WRITE_SCHEMA, append_values
 
     if dry_run:
         return {}
@@ -336,9 +337,9 @@ def _store(
         "submission_id": pa.array(sid, pa.string()),
         "file_sha256": pa.array(sha, pa.string()),
         "source_template": pa.array(template, pa.string()),
-        "received_at": pa.array(received, pa.timestamp("us", tz="UTC")),
         "submitted_by": pa.array([submitter] * n_files, pa.string()),
     }
+    received_at = pa.array(received, pa.timestamp("us", tz="UTC"))
     writers: dict[int, RejectedRows] = {}
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -351,23 +352,65 @@ def _store(
             idx = pa.array(np.flatnonzero(keep))
             rows = rb.table if keep.all() else rb.table.take(idx)
             files = pa.array(rb.file[np.flatnonzero(keep)].astype(np.int32))
-            columns = {name: array.take(files) for name, array in per_file.items()}
+            columns: dict[str, pa.Array] = {
+                name: pa.DictionaryArray.from_arrays(files, values)
+                for name, values in per_file.items()
+            }
+            columns["received_at"] = received_at.take(files)
             columns["warnings"] = rb.warnings if keep.all() else rb.warnings.take(idx)
             for name in ("source_row", "provider_code", "period", "metric_id", "value"):
                 columns[name] = rows[name].combine_chunks()
             for name in ("value_status", "comment"):
                 columns[name] = rows[name].combine_chunks()
             yield pa.RecordBatch.from_arrays(
-                [columns[f.name] for f in SUBMISSION_VALUES], schema=SUBMISSION_VALUES
+                [columns[f.name] for f in WRITE_SCHEMA], schema=WRITE_SCHEMA
             )
 
     to_store = run.store_count(skip)
     if to_store:
-        append_values(settings, batches())
+        append_values(settings, _prefetched(batches()), schema=WRITE_SCHEMA)
     else:
         for _ in batches():
             pass
     return {index: path for index, w in writers.items() if (path := w.close()) is not None}
+
+
+def _prefetched(batches: Iterator[pa.RecordBatch], depth: int = 1) -> Iterator[pa.RecordBatch]:
+    """Build the next batches in a thread while the Delta writer writes this one (Arrow work
+    releases the GIL, so the two overlap). At most `depth` batches wait in memory."""
+    items: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        items.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            items.put(exc)
+
+    worker = threading.Thread(target=produce, name="collectonce-store", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, pa.RecordBatch)
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _quarantine_rows(
@@ -384,7 +427,7 @@ def _quarantine_rows(
             continue
         mine = idx[files == f]
         table = rb.table.take(pa.array(mine)).append_column(
-            "rejected_by", rb.reasons.take(pa.array(mine))
+            "rejected_by", rb.reasons.take(pa.array(mine)).cast(pa.string())
         )
         writer = writers.get(int(f))
         if writer is None:

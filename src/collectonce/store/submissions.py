@@ -28,6 +28,18 @@ from collectonce.contracts import SUBMISSION_VALUES
 from collectonce.settings import Settings
 
 KEY = ["provider_code", "period", "metric_id"]
+#: Columns that repeat one value per file (or a few notes) may be handed to `append_values`
+#: dictionary-encoded: they are stored as strings, and the Parquet writer skips re-encoding them.
+DICTIONARY_COLUMNS = ("submission_id", "file_sha256", "source_template", "submitted_by", "warnings")
+WRITE_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, pa.dictionary(pa.int32(), pa.string()), nullable=f.nullable)
+        if f.name in DICTIONARY_COLUMNS
+        else f
+        for f in SUBMISSION_VALUES
+    ],
+    metadata=SUBMISSION_VALUES.metadata,
+)
 _ORDER = "received_at DESC, submission_id DESC, source_row DESC"
 
 
@@ -72,9 +84,15 @@ def as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
 
 
 def append_values(
-    settings: Settings, data: pa.Table | pd.DataFrame | Iterable[pa.RecordBatch]
+    settings: Settings,
+    data: pa.Table | pd.DataFrame | Iterable[pa.RecordBatch],
+    *,
+    schema: pa.Schema = SUBMISSION_VALUES,
 ) -> int:
-    """Append values in one commit; the number of rows written (nothing is committed for 0)."""
+    """Append values in one commit; the number of rows written (nothing is committed for 0).
+
+    Batches (streamed, for large submissions) are in `schema`: ``SUBMISSION_VALUES`` or
+    ``WRITE_SCHEMA``."""
     from deltalake import write_deltalake
 
     path = table_path(settings)
@@ -86,7 +104,7 @@ def append_values(
         write_deltalake(str(path), table, mode="append")
         return int(table.num_rows)
     counter = _Counter(data)
-    reader = pa.RecordBatchReader.from_batches(SUBMISSION_VALUES, iter(counter))
+    reader = pa.RecordBatchReader.from_batches(schema, iter(counter))
     write_deltalake(str(path), reader, mode="append")
     return counter.rows
 

@@ -118,8 +118,8 @@ class RowBatch:
     file: np.ndarray  # file index
     store: np.ndarray  # bool: store this value
     rejected: np.ndarray  # bool: the row was rejected
-    warnings: pa.Array  # the warning rules of each row, joined with ";" (string, or null)
-    reasons: pa.Array  # the error rules of each rejected row, joined with ";"
+    warnings: pa.Array  # the warning rules of each row, joined with ";" (dictionary, or null)
+    reasons: pa.Array  # the error rules of each rejected row, joined with ";" (dictionary)
 
 
 class _Spill:
@@ -355,7 +355,6 @@ class ValidationRun:
         out["status"] = out["status"].astype(np.int16, copy=False)
         out["value"] = out["value"].astype(np.float64, copy=False)
         out["column"] = out["column"].astype(np.int32, copy=False)
-        pa.default_memory_pool().release_unused()
         return out
 
     def finish(self, history: pd.DataFrame | None = None) -> list[FileResult]:
@@ -695,6 +694,8 @@ class ValidationRun:
         n_files = max(len(self.files), 1)
 
         def per_file(mask: np.ndarray) -> np.ndarray:
+            if n_files == 1:
+                return np.array([int(np.count_nonzero(mask))])
             return np.bincount(ctx.file_of[mask], minlength=n_files)
 
         rejected_per_file = np.bincount(
@@ -794,11 +795,9 @@ def _join_rules(
 
 
 def _notes(codes: np.ndarray, texts: list[str]) -> pa.Array:
-    """The notes of some rows as a string array (null where there is none)."""
-    if not texts:
-        return pa.nulls(len(codes), pa.string())
+    """The notes of some rows, dictionary-encoded (null where there is none)."""
     indices = pa.array(codes, mask=codes < 0, type=pa.int32())
-    return pa.DictionaryArray.from_arrays(indices, pa.array(texts, pa.string())).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(indices, pa.array(texts, pa.string()))
 
 
 @dataclass

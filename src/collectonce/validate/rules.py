@@ -76,9 +76,13 @@ def key_clashes(
     if not valid.any():
         return KeyClashes(duplicate, conflict, none, none)
     if cells is not None and cells <= 4 * n + 1024:
-        counts = np.bincount(cell[valid], minlength=cells)
-        repeated = np.zeros(n, dtype=bool)
-        repeated[valid] = counts[cell[valid]] > 1
+        if valid.all():
+            counts = np.bincount(cell, minlength=cells)
+            repeated = counts[cell] > 1
+        else:
+            safe = np.where(valid, cell, cells)  # rows without a cell count in a spare slot
+            counts = np.bincount(safe, minlength=cells + 1)
+            repeated = (counts[safe] > 1) & valid
         del counts
     else:
         repeated = pd.Series(cell).duplicated(keep=False).to_numpy() & valid
@@ -107,10 +111,8 @@ def out_of_scope(row_provider: np.ndarray, scope: np.ndarray) -> np.ndarray:
 
 def not_whole(value: np.ndarray, is_integer: np.ndarray) -> np.ndarray:
     """Counts given with a fraction (12.5 attendances)."""
-    finite = np.isfinite(value)
-    out = np.zeros(len(value), dtype=bool)
-    out[finite] = is_integer[finite] & (np.floor(value[finite]) != value[finite])
-    return out
+    with np.errstate(invalid="ignore"):
+        return is_integer & np.isfinite(value) & (np.floor(value) != value)
 
 
 @dataclass(frozen=True)

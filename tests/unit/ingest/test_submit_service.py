@@ -328,3 +328,29 @@ def test_the_landing_folder_is_ingested_once(catalog_min, settings, tmp_path):
     (again,) = ingest_landing(catalog_min, settings, now=NOW)
     assert again.status == "duplicate"
     assert len(current_values(settings)) == held
+
+
+def test_landing_is_safe_to_rerun_after_a_crash_before_moving(
+    catalog_min, settings, tmp_path, monkeypatch
+):
+    """It answers the files again as duplicates, moves them, and stores nothing twice."""
+    import collectonce.ingest.landing as landing
+    from collectonce.ingest.service import ingest_landing
+
+    settings.landing_dir.mkdir(parents=True)
+    copy("rf4__nhse_ae_monthly_january.csv", settings.landing_dir)
+
+    def crash(*args, **kwargs):
+        raise OSError("killed while moving")
+
+    monkeypatch.setattr(landing, "_move", crash)
+    with pytest.raises(OSError):
+        ingest_landing(catalog_min, settings, now=NOW)
+    stored = table_rows(settings)
+    monkeypatch.undo()
+    (again,) = ingest_landing(catalog_min, settings, now=NOW)
+    assert again.status == "duplicate" and again.original_status == "accepted"
+    assert table_rows(settings) == stored == 3
+    assert [p.name for p in (settings.landing_dir / "processed").iterdir()] == [
+        "rf4__nhse_ae_monthly_january.csv"
+    ]
