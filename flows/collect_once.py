@@ -23,18 +23,19 @@ def collect_once(
 ) -> dict[str, Any]:
     """Ingest the landing folder, publish, render views, rebuild changed packs, report burden."""
     log = get_run_logger()
-    receipts = watch_landing(catalog_dir=catalog_dir, home=home)
+    settings = open_settings(home)
+
+    def runner() -> Any:
+        return task_runner_for(use_dask, settings.dask_address, settings.dask_workers)
+
+    receipts = watch_landing.with_options(task_runner=runner())(catalog_dir=catalog_dir, home=home)
     publication = publish_dataset(catalog_dir=catalog_dir, home=home)
     views: list[dict[str, Any]] = []
     packs: dict[str, Any] = {"built": 0, "providers": []}
     if publication.get("version") is not None:
         views = build_views(catalog_dir=catalog_dir, home=home)
         if build_packs:
-            settings = open_settings(home)
-            feedback = _feedback.with_options(
-                task_runner=task_runner_for(use_dask, settings.dask_address, settings.dask_workers)
-            )
-            packs = feedback(catalog_dir=catalog_dir, home=home)
+            packs = _feedback.with_options(task_runner=runner())(catalog_dir=catalog_dir, home=home)
     burden = report_burden(catalog_dir=catalog_dir, home=home)
     log.info("collect once: %d files, publication %s", len(receipts), publication.get("version"))
     return {

@@ -14,11 +14,25 @@ from prefect.tasks import exponential_backoff
 from collectonce.catalog import Catalog, load_catalog
 from collectonce.settings import Settings, get_settings
 
+
+def transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry what may pass (a file system or object store hiccup, a table commit race), never a
+    bug or bad data, which would only fail again more slowly."""
+    try:
+        state.result()
+    except (OSError, TimeoutError, ConnectionError):
+        return True
+    except Exception as exc:
+        return type(exc).__name__ == "CommitFailedError"  # another writer committed first
+    return False
+
+
 #: Retries with backoff for tasks that touch files or tables.
 IO_RETRIES: dict[str, Any] = {
     "retries": 3,
     "retry_delay_seconds": exponential_backoff(backoff_factor=2),
     "retry_jitter_factor": 0.5,
+    "retry_condition_fn": transient,
 }
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run, task_run
 
 from flows.common import (
     IO_RETRIES,
@@ -14,6 +15,7 @@ from flows.common import (
     markdown_artifact,
     open_catalog,
     open_settings,
+    record_failure,
     table_artifact,
 )
 
@@ -103,17 +105,70 @@ def ingest_submission(
     return receipt
 
 
-@task(name="ingest-landing", **IO_RETRIES)
-def ingest_landing_task(catalog_dir: str | None, home: str | None) -> list[dict[str, Any]]:
+@task(name="list-landing", **IO_RETRIES)
+def list_landing_task(home: str | None) -> list[str]:
+    from collectonce.ingest.service import landing_files
+
+    return landing_files(open_settings(home))
+
+
+def _batch_run_name() -> str:
+    names = task_run.parameters.get("names") or ["nothing"]
+    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+    return f"ingest {names[0]}{more}"
+
+
+@task(name="ingest-landing-batch", task_run_name=_batch_run_name, **IO_RETRIES)
+def ingest_batch_task(
+    names: list[str], first_received: str, catalog_dir: str | None, home: str | None
+) -> list[dict[str, Any]]:
+    """Validate and store one batch of landing files (one task, on any worker)."""
     from collectonce.ingest.service import ingest_landing
 
-    return [r.to_dict() for r in ingest_landing(open_catalog(catalog_dir), open_settings(home))]
+    receipts = ingest_landing(
+        open_catalog(catalog_dir),
+        open_settings(home),
+        names=names,
+        now=dt.datetime.fromisoformat(first_received),
+    )
+    return [r.to_dict() for r in receipts]
+
+
+def batches(names: list[str], size: int) -> list[list[str]]:
+    """Landing files in batches of about `size`, in arrival order."""
+    size = max(1, size)
+    return [names[i : i + size] for i in range(0, len(names), size)]
 
 
 @flow(name="watch_landing", flow_run_name="watch landing", log_prints=True)
-def watch_landing(catalog_dir: str | None = None, home: str | None = None) -> list[dict[str, Any]]:
-    """Pick up every new file in the landing folder. Safe to re-run after a crash."""
-    receipts = ingest_landing_task(catalog_dir, home)
+def watch_landing(
+    catalog_dir: str | None = None, home: str | None = None, files_per_task: int = 250
+) -> list[dict[str, Any]]:
+    """Pick up every new file in the landing folder, in batches that run side by side (on Dask
+    when the flow is given a DaskTaskRunner). A failed batch does not stop the others; it leaves
+    its files in the landing folder for the next run. Safe to re-run after a crash."""
+    if files_per_task < 1:
+        raise BadParameters("files_per_task must be at least 1")
+    open_catalog(catalog_dir)  # fail fast on a missing catalogue
+    names = list_landing_task(home)
+    start = dt.datetime.now(dt.UTC)
+    futures = []
+    offset = 0
+    for batch in batches(names, files_per_task):
+        # Arrival times follow landing order across batches, whichever batch finishes first,
+        # so a later revision always supersedes the file it revises.
+        first = (start + dt.timedelta(microseconds=offset)).isoformat()
+        futures.append((batch, ingest_batch_task.submit(batch, first, catalog_dir, home)))
+        offset += len(batch)
+    receipts: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for batch, future in futures:
+        state = future.wait() or future.state
+        if state.is_completed():
+            receipts.extend(future.result())
+        else:
+            failed.extend(batch)
+            record_failure(f"ingest of {len(batch)} landing file(s)", str(state.message))
     if receipts:
         table_artifact(
             "landing-receipts",
@@ -131,5 +186,10 @@ def watch_landing(catalog_dir: str | None = None, home: str | None = None) -> li
             ],
             f"{len(receipts)} files picked up from the landing folder",
         )
-    get_run_logger().info("picked up %d file(s)", len(receipts))
+    get_run_logger().info("picked up %d file(s); %d failed", len(receipts), len(failed))
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} landing file(s) were not ingested and stay in the landing folder "
+            f"(first: {', '.join(failed[:5])}); see the failure artifact, then re-run"
+        )
     return receipts

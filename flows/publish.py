@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,35 @@ def publish_dataset(catalog_dir: str | None = None, home: str | None = None) -> 
     return publication
 
 
-@task(name="render-view", **IO_RETRIES)
+def view_path(home: str | None, request_code: str, fmt: str) -> Path:
+    return open_settings(home).root / "views" / f"{request_code}.{fmt}"
+
+
+def view_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    """A view is the same while the publication, the catalogue and the request are: re-running
+    the flow then skips it (Prefect shows the run as Cached)."""
+    from collectonce.publish.unified import latest_version
+
+    settings = open_settings(parameters["home"])
+    key = [
+        str(settings.root),
+        open_catalog(parameters["catalog_dir"]).fingerprint,
+        latest_version(settings),
+        parameters["request_code"],
+        parameters["period_from"],
+        parameters["period_to"],
+        parameters["fmt"],
+    ]
+    return hashlib.sha256(json.dumps(key).encode()).hexdigest()
+
+
+@task(
+    name="render-view",
+    task_run_name="view {request_code}",
+    cache_key_fn=view_cache_key,
+    persist_result=True,
+    **IO_RETRIES,
+)
 def render_view_task(
     request_code: str,
     period_from: str | None,
@@ -67,7 +97,7 @@ def render_view_task(
     catalog = open_catalog(catalog_dir)
     settings = open_settings(home)
     view = render_view(catalog, settings, request_code, period_from, period_to)
-    out = settings.root / "views" / f"{request_code}.{fmt}"
+    out = view_path(home, request_code, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     write_export(view, fmt, tmp)
@@ -95,7 +125,10 @@ def build_views(
     if fmt not in {"csv", "json", "parquet", "xlsx"}:
         raise BadParameters(f"format {fmt!r} is not one of csv, json, parquet, xlsx")
     futures = [
-        render_view_task.submit(code, period_from, period_to, fmt, catalog_dir, home)
+        # A view whose file has gone is rendered again whatever the cache holds.
+        render_view_task.with_options(refresh_cache=not view_path(home, code, fmt).exists()).submit(
+            code, period_from, period_to, fmt, catalog_dir, home
+        )
         for code in codes
     ]
     views = [f.result() for f in futures]

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     max_field_chars: int = Field(
         default=10_000, description="Text cells longer than this are truncated with a finding."
     )
+    archive_url: str | None = Field(
+        default=None,
+        description="Where received files are archived: a folder or an fsspec URL (s3://, az://);"
+        " unset means archive/ in the data folder.",
+    )
+    landing_url: str | None = Field(
+        default=None,
+        description="The landing folder providers drop files into: a folder or an fsspec URL;"
+        " unset means landing/ in the data folder.",
+    )
     dask_address: str | None = Field(
         default=None, description="A Dask scheduler address; unset means a local cluster."
     )

@@ -48,6 +48,7 @@ from collectonce.api.models import (
     View,
 )
 from collectonce.api.uploads import UploadInvalid, UploadTooLarge, receive_upload
+from collectonce.catalog.models import ODS_PATTERN
 from collectonce.publish import errors
 from collectonce.publish.exports import MEDIA_TYPES, iter_csv_chunks, iter_json_chunks, write_export
 from collectonce.publish.views import PROVIDER_COLUMNS, VIEW_COLUMNS
@@ -61,7 +62,6 @@ log = logging.getLogger("collectonce.api")
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 REQUEST_CODE_PATTERN = r"^[a-z0-9_]{1,64}$"
-ODS_PATTERN = r"^[A-Z0-9]{3,5}$"
 Format = Literal["json", "csv", "parquet", "xlsx"]
 #: Answers up to this many rows are rendered whole (and cached); larger ones stream.
 STREAM_ABOVE_ROWS = 100_000
@@ -631,6 +631,9 @@ async def pull_pack(request: Request, caller: Caller, ods: OdsCode) -> HTMLRespo
 
 
 _SUBMIT_STATUS = {"duplicate": 200, "rejected": 422}
+#: Receipt fields that locate files on the server (the archived upload, the quarantine folder,
+#: the HTML validation report): the data team's CLI shows them, the API never does.
+SERVER_ONLY_RECEIPT_FIELDS = frozenset({"archive", "quarantine", "report"})
 
 
 @router.post(
@@ -680,8 +683,9 @@ _SUBMIT_STATUS = {"duplicate": 200, "rejected": 422}
     },
 )
 async def upload(request: Request, caller: Caller) -> JSONResponse:
-    """Submit a file; the answer is the same receipt `collectonce submit` prints. A provider's
-    token may carry only that provider's rows; an admin's is a data-team bulk upload."""
+    """Submit a file; the answer is the receipt `collectonce submit` prints, without the server's
+    file locations. A provider's token may carry only that provider's rows; an admin's is a
+    data-team bulk upload."""
     st = _state(request)
     if caller.role == "requester":
         raise HTTPException(403, "requesters do not submit data")
@@ -715,7 +719,12 @@ async def upload(request: Request, caller: Caller) -> JSONResponse:
         received.path.unlink(missing_ok=True)
     _note(request, target=receipt.get("submission_id"), rows=receipt.get("rows_accepted"))
     status = _SUBMIT_STATUS.get(str(receipt.get("status")), 201)
-    return JSONResponse(_jsonable(receipt), status_code=status)
+    return JSONResponse(_jsonable(_for_caller(receipt)), status_code=status)
+
+
+def _for_caller(receipt: dict[str, Any]) -> dict[str, Any]:
+    """A receipt as an API caller sees it: without the server's file locations."""
+    return {k: v for k, v in receipt.items() if k not in SERVER_ONLY_RECEIPT_FIELDS}
 
 
 def _submitter(caller: Principal) -> str:
@@ -760,7 +769,7 @@ def list_submissions(
     from collectonce.ingest.service import list_receipts
 
     provider = caller.subject if caller.role == "provider" else None
-    receipts = [r.to_dict() for r in list_receipts(st.settings, provider=provider)]
+    receipts = [_for_caller(r.to_dict()) for r in list_receipts(st.settings, provider=provider)]
     if provider is not None:
         receipts = [r for r in receipts if _belongs_to(r, provider)]
     receipts.sort(key=lambda r: str(r.get("received_at")), reverse=True)

@@ -98,7 +98,8 @@ class ProviderData(_Out):
 
 
 class Receipt(BaseModel):
-    """The same receipt `collectonce submit --json` prints."""
+    """The receipt `collectonce submit --json` prints, without the server's file locations
+    (archive, quarantine and report)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -12,6 +12,7 @@ markers keep their contrast on white.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,14 @@ import numpy as np
 import pandas as pd
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Arial, sans-serif"
+FONT_SIZE = 11
+#: A generous average glyph width of FONT, in ems, for estimating how wide a label is.
+CHAR_WIDTH_EM = 0.62
+#: The least empty space between two x-axis labels, in pixels.
+LABEL_GAP = 8.0
+#: Steps between labelled points, in points (months: 1, 2, a quarter, 4, a half-year, a year);
+#: longer series step by whole multiples of 12.
+_LABEL_STEPS = (1, 2, 3, 4, 6, 12)
 
 # fill, outline
 MARKER_COLOURS: dict[str, tuple[str, str]] = {
@@ -212,6 +221,53 @@ def _date_format(dates: pd.DatetimeIndex) -> str:
     return "%b %Y" if bool((dates.day == 1).all()) else "%d %b %Y"
 
 
+def text_width(text: str, font_size: float = FONT_SIZE) -> float:
+    """Estimated width of `text` in pixels (no font metrics are available to a string builder)."""
+    return len(text) * font_size * CHAR_WIDTH_EM
+
+
+def _anchor(i: int, n: int) -> str:
+    """The first label starts at its point and the last ends at it, so both stay in the chart."""
+    if n == 1:
+        return "middle"
+    return "start" if i == 0 else "end" if i == n - 1 else "middle"
+
+
+def _x_label_indices(xs: Sequence[float], widths: Sequence[float]) -> list[int]:
+    """Which points get an x-axis label: the first, the last and every k-th point between, with
+    the smallest step k that leaves at least LABEL_GAP between any two labels' estimated extents.
+
+    A chart too narrow for even the first and the last label side by side labels the last only.
+    """
+    n = len(xs)
+    if n <= 1:
+        return list(range(n))
+
+    def extent(i: int) -> tuple[float, float]:
+        anchor = _anchor(i, n)
+        if anchor == "start":
+            return xs[i], xs[i] + widths[i]
+        if anchor == "end":
+            return xs[i] - widths[i], xs[i]
+        return xs[i] - widths[i] / 2, xs[i] + widths[i] / 2
+
+    def apart(a: int, b: int) -> bool:
+        return extent(a)[1] + LABEL_GAP <= extent(b)[0]
+
+    pitch = (xs[-1] - xs[0]) / (n - 1)
+    need = max(widths) + LABEL_GAP
+    for step in (*_LABEL_STEPS, *range(24, n + 12, 12)):
+        if step * pitch < need and step < n - 1:
+            continue
+        chosen = list(range(0, n - 1, step))
+        while len(chosen) > 1 and not apart(chosen[-1], n - 1):
+            chosen.pop()
+        chosen.append(n - 1)
+        if all(apart(a, b) for a, b in itertools.pairwise(chosen)):
+            return chosen
+    return [n - 1]
+
+
 def xmr_chart_svg(
     points: pd.DataFrame,
     title: str,
@@ -244,7 +300,7 @@ def xmr_chart_svg(
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{uid}-t {uid}-d" '
-        f'font-family="{escape(FONT)}" font-size="11" class="xmr-chart">',
+        f'font-family="{escape(FONT)}" font-size="{FONT_SIZE}" class="xmr-chart">',
         f'<title id="{uid}-t">{escape(title)}</title>',
         f'<desc id="{uid}-d">{escape(_describe(f, unit))}</desc>',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
@@ -299,22 +355,21 @@ def xmr_chart_svg(
             f'text-anchor="middle" fill="#404040" class="y-label">{escape(unit)}</text>'
         )
 
-    # x axis: up to one label per ~80px
+    # x axis: the first and last dates, and evenly stepped ones between that do not collide
     fmt = _date_format(f.dates)
-    n_labels = max(2, min(n, int(pw // 80)))
-    idx = sorted({round(k * (n - 1) / (n_labels - 1)) for k in range(n_labels)}) if n > 1 else [0]
+    texts = [d.strftime(fmt) for d in f.dates]
+    xs = [sx(i) for i in range(n)]
     axis_y = top + ph
     out.append(
         f'<g class="x-axis" fill="#404040"><line x1="{_num(left)}" y1="{_num(axis_y)}" '
         f'x2="{_num(left + pw)}" y2="{_num(axis_y)}" stroke="#8c8c8c"/>'
     )
-    for i in idx:
-        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
+    for i in _x_label_indices(xs, [text_width(t) for t in texts]):
         out.append(
-            f'<line x1="{_num(sx(i))}" y1="{_num(axis_y)}" x2="{_num(sx(i))}" '
+            f'<line x1="{_num(xs[i])}" y1="{_num(axis_y)}" x2="{_num(xs[i])}" '
             f'y2="{_num(axis_y + 4)}" stroke="#8c8c8c"/>'
-            f'<text x="{_num(sx(i))}" y="{_num(axis_y + 16)}" text-anchor="{anchor}">'
-            f"{escape(f.dates[i].strftime(fmt))}</text>"
+            f'<text x="{_num(xs[i])}" y="{_num(axis_y + 16)}" text-anchor="{_anchor(i, n)}">'
+            f"{escape(texts[i])}</text>"
         )
     out.append("</g>")
 

@@ -1,4 +1,8 @@
-"""``collectonce spc``: a Making Data Count XmR chart of one series read from a CSV file."""
+"""``collectonce spc``: a Making Data Count XmR chart of one series read from a CSV file.
+
+pandas and the SPC and chart modules are imported inside the functions, so that
+`collectonce --help` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,17 @@ import json
 import math
 from html import escape
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from collectonce.feedback.chart import (
-    assurance_icon_svg,
-    format_value,
-    variation_icon_svg,
-    xmr_chart_svg,
-)
-from collectonce.feedback.spc import (
-    DIRECTIONS,
-    MIN_FIX_AFTER_N_POINTS,
-    compute_spc,
-    summarise_spc,
-)
+if TYPE_CHECKING:
+    import pandas as pd
 
 USAGE_ERROR = 2
 DATA_ERROR = 1
+#: ``spc.MIN_FIX_AFTER_N_POINTS``, repeated so that the help text needs no pandas.
+MIN_FIX_AFTER_N_POINTS = 12
 
 
 class _Failure(Exception):
@@ -87,6 +80,8 @@ def spc(
     ] = None,
 ) -> None:
     """Statistical process control (Making Data Count XmR chart) of one series."""
+    from collectonce.feedback.spc import compute_spc, summarise_spc
+
     try:
         options = _options(direction, target, rebase, fix_after, chart)
         frame = _read_series(file)
@@ -116,6 +111,10 @@ def _options(
     fix_after: str | None,
     chart: Path | None,
 ) -> dict[str, Any]:
+    import pandas as pd
+
+    from collectonce.feedback.spc import DIRECTIONS
+
     options: dict[str, Any] = {}
     key = direction.strip().lower()
     if key not in DIRECTIONS:
@@ -153,6 +152,8 @@ def _options(
 
 def _read_series(file: Path) -> pd.DataFrame:
     """The CSV's date and value columns (header case-insensitive), parsed and checked."""
+    import pandas as pd
+
     if not file.is_file():
         raise _Failure(f"file not found: {file}", USAGE_ERROR)
     try:
@@ -198,12 +199,16 @@ def _read_series(file: Path) -> pd.DataFrame:
 
 
 def _number(x: Any) -> float | None:
+    import pandas as pd
+
     if x is None or pd.isna(x):
         return None
     return float(x)
 
 
 def _label(x: Any) -> str | None:
+    import pandas as pd
+
     return None if x is None or pd.isna(x) else str(x)
 
 
@@ -242,6 +247,11 @@ _STYLE = {
 
 
 def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from collectonce.feedback.chart import format_value
+
     table = Table(title=f"XmR chart: {name}")
     table.add_column("Date", no_wrap=True)
     for column in ("Value", "Mean", "Lower", "Upper"):
@@ -271,6 +281,8 @@ def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
 
 
 def _write_chart(path: Path, points: pd.DataFrame, summary: pd.Series, title: str) -> None:
+    from collectonce.feedback.chart import assurance_icon_svg, variation_icon_svg, xmr_chart_svg
+
     svg = xmr_chart_svg(points, title)
     variation = _label(summary["variation_icon"])
     icons = (variation_icon_svg(variation) if variation else "") + assurance_icon_svg(

@@ -248,15 +248,17 @@ def ingest_landing_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from collectonce.ingest.service import ingest_landing, landing_files
+    from collectonce.storage import landing_store
 
     cat = open_catalog(catalog, as_json=json_out)
     settings = settings_for(catalog)
     waiting = landing_files(settings)
     if not waiting:
+        where = landing_store(settings).location("")
         if json_out:
-            print_json({"files": 0, "receipts": [], "landing": str(settings.landing_dir)})
+            print_json({"files": 0, "receipts": [], "landing": where})
         else:
-            console.print(f"No new files in {settings.landing_dir}.", highlight=False)
+            console.print(f"No new files in {where}.", highlight=False)
         return
     with Progress(
         TextColumn("{task.description}"),
@@ -275,7 +277,7 @@ def ingest_landing_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt 
             bar.update(tasks[stage], completed=done, total=total)
 
         try:
-            receipts = ingest_landing(cat, settings, progress=progress)
+            receipts = ingest_landing(cat, settings, names=waiting, progress=progress)
         except Exception as exc:  # one line, never a traceback; a re-run is safe
             fail(
                 f"ingest stopped ({type(exc).__name__}: {exc}); run it again: it is safe to re-run",

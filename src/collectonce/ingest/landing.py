@@ -1,5 +1,9 @@
 """The landing folder: files dropped there are submitted together, then moved to processed/.
 
+The folder is a local path or an object-store URL (``COLLECTONCE_LANDING_URL``). Files in an
+object store are copied to a private local folder for reading, then moved to ``processed/`` in
+the store.
+
 `ingest_landing` is idempotent and safe to re-run after a crash: a file whose bytes already have
 a receipt is answered as a duplicate and moved; a file without one is processed again, and the
 submissions table is never given its values twice (see `collectonce.ingest.service`).
@@ -7,44 +11,47 @@ submissions table is never given its values twice (see `collectonce.ingest.servi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import os
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from collectonce.catalog import Catalog
 from collectonce.settings import Settings
+from collectonce.storage import Storage, landing_store
 
 if TYPE_CHECKING:
     from collectonce.store.receipts import Receipt
 
 #: Names of files still being written, or hidden: never picked up.
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
+PROCESSED = "processed"
 
 
-def landing_files(settings: Settings) -> list[Path]:
-    """Files waiting in the landing folder, oldest first (hidden and partial files skipped)."""
-    landing = settings.landing_dir
-    if not landing.is_dir():
-        return []
-    files = [
-        p
-        for p in landing.iterdir()
-        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(PARTIAL_SUFFIXES)
+def landing_files(settings: Settings) -> list[str]:
+    """Names of the files waiting in the landing folder, oldest first (hidden and partial files
+    skipped)."""
+    waiting = [
+        (modified, key)
+        for key, modified in landing_store(settings).files()
+        if not key.startswith(".") and not key.endswith(PARTIAL_SUFFIXES)
     ]
-    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return [key for _, key in sorted(waiting)]
 
 
 def ingest_landing(
     catalog: Catalog,
     settings: Settings,
     *,
+    names: Sequence[str] | None = None,
     now: dt.datetime | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[Receipt]:
-    """Submit every new file in the landing folder in one run, then move each to processed/.
+    """Submit the new files of the landing folder (all, or those named) in one run, then move
+    each to processed/.
 
     Safe to re-run after a crash: a file whose bytes already have a receipt is answered as a
     duplicate and moved; one without a receipt is processed again (its values are not stored
@@ -52,22 +59,37 @@ def ingest_landing(
     """
     from collectonce.ingest.service import submit_files
 
-    files = landing_files(settings)
-    if not files:
+    store = landing_store(settings)
+    keys = list(names) if names is not None else landing_files(settings)
+    if not keys:
         return []
-    receipts = submit_files(files, catalog, settings, now=now, progress=progress)
-    processed = settings.landing_dir / "processed"
-    processed.mkdir(parents=True, exist_ok=True)
-    for path, receipt in zip(files, receipts, strict=True):
-        target = processed / path.name
-        if target.exists():
-            target = processed / f"{receipt.file_sha256[:12]}__{path.name}"
-        _move(path, target)
+    with _local_copies(store, keys, settings) as paths:
+        receipts = submit_files(
+            paths, catalog, settings, original_names=keys, now=now, progress=progress
+        )
+    done = {key for key, _ in store.files(PROCESSED)}
+    for key, receipt in zip(keys, receipts, strict=True):
+        target = f"{PROCESSED}/{key}"
+        if target in done:
+            target = f"{PROCESSED}/{receipt.file_sha256[:12]}__{key}"
+        _move(store, key, target)
     return receipts
 
 
-def _move(path: Path, target: Path) -> None:
+@contextlib.contextmanager
+def _local_copies(store: Storage, keys: Sequence[str], settings: Settings) -> Iterator[list[Path]]:
+    """Local paths of landing files: the files themselves, or copies of remote objects."""
+    local = [store.local_path(k) for k in keys]
+    if all(p is not None for p in local):
+        yield [p for p in local if p is not None]
+        return
+    settings.root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".landing-", dir=settings.root))
     try:
-        os.replace(path, target)
-    except OSError:  # another file system
-        shutil.move(str(path), str(target))
+        yield [store.download(k, tmp / f"{i:06d}" / Path(k).name) for i, k in enumerate(keys)]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move(store: Storage, key: str, target: str) -> None:
+    store.move(key, target)

@@ -198,7 +198,7 @@ def _submit(
             if job.too_large:
                 run.add_batch(file, None, file_error=_too_large(job, settings))
             else:
-                source = job.archived.path if job.archived else job.path
+                source = (job.archived.local_path if job.archived else None) or job.path
                 for batch in iter_submission_batches(
                     source, catalog, settings, original_name=job.name
                 ):
@@ -478,7 +478,7 @@ def _receipt(
         values_unchanged=result.values_unchanged,
         values_revised=result.values_revised,
         values_duplicate=result.values_duplicate,
-        archive=None if job.archived is None else str(job.archived.path),
+        archive=None if job.archived is None else job.archived.location,
         catalog_version=catalog.version,
     )
 
@@ -506,7 +506,8 @@ def _finish_files(
         directory.mkdir(parents=True, exist_ok=True)
         write_findings(settings, receipt.submission_id, receipt.findings)
         if receipt.status == "rejected" and job.archived is not None:
-            keep_file(settings, receipt.submission_id, job.archived.path, job.name)
+            kept = job.archived.local_path or job.path
+            keep_file(settings, receipt.submission_id, kept, job.name)
         write_manifest(
             settings,
             receipt.submission_id,

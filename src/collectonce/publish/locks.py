@@ -34,12 +34,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from collectonce.catalog.models import ODS_PATTERN
 from collectonce.publish._current import KEY, current_submissions
 from collectonce.publish.errors import BadParameter
 from collectonce.publish.periods import month_label, parse_month
 from collectonce.settings import Settings
 
-ODS_RE = re.compile(r"^[A-Z0-9]{3,5}$")
+ODS_RE = re.compile(ODS_PATTERN)
 CHANGE_COLUMNS = [
     *KEY,
     "locked_value",

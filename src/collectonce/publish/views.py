@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from collectonce.catalog import Catalog
-from collectonce.catalog.models import CODE_RE, Item, Request
+from collectonce.catalog.models import CODE_RE, ODS_PATTERN, Item, Request
 from collectonce.publish.errors import BadParameter, UnknownProvider, UnknownRequest
 from collectonce.publish.periods import (
     MONTHS_IN,
@@ -81,7 +81,7 @@ PROVIDER_COLUMNS = [
     "revision",
     "is_late",
 ]
-ODS_RE = re.compile(r"^[A-Z0-9]{3,5}$")
+ODS_RE = re.compile(ODS_PATTERN)
 _REPORTED, _SUPPRESSED, _MISSING = 0, 1, 2
 
 

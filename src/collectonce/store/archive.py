@@ -1,10 +1,12 @@
 """The archive: every received file, immutable, named by its sha256, kept before it is parsed.
 
-Layout: ``archive/<sha[:2]>/<sha>`` holds the bytes (read-only), ``<sha>.json`` beside it holds
-who sent it first, when, and the original name (sanitised), and ``<sha>.arrivals.jsonl`` has one
-line for every time those bytes arrived. Identical bytes are one archive entry.
+Layout: ``<sha[:2]>/<sha>`` holds the bytes (read-only), ``<sha>.json`` beside it holds who sent
+it first, when, and the original name (sanitised), and ``<sha>.arrivals/`` holds one small JSON
+object for every time those bytes arrived. Identical bytes are one archive entry. Nothing is ever
+appended or rewritten, so the same layout works in a local folder and in an object store
+(``COLLECTONCE_ARCHIVE_URL=s3://bucket/archive``).
 
-An original name is only ever *recorded*: the archive path comes from the hash alone, and the
+An original name is only ever *recorded*: the archive key comes from the hash alone, and the
 recorded name has folders, ``..``, control characters and over-long tails removed, so a name like
 ``../../etc/passwd`` or ``C:\\x\\y.csv`` can never place a file outside the archive.
 """
@@ -14,16 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import tempfile
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from collectonce.settings import Settings
-from collectonce.store.atomic import fsync_dir, write_json_atomic
+from collectonce.storage import Storage, archive_store
 
 #: Longest original name kept (the extension is kept when a name is cut).
 MAX_NAME_CHARS = 120
@@ -36,7 +37,8 @@ class ArchivedFile:
     """One archived file."""
 
     sha256: str
-    path: Path
+    #: Where the bytes live: a path in a local archive, a URL in an object store.
+    location: str
     size: int
     original_name: str
     submitter: str
@@ -44,14 +46,13 @@ class ArchivedFile:
     #: False when identical bytes were archived before (this is the same entry).
     created: bool
 
-    @property
-    def meta_path(self) -> Path:
-        return self.path.with_name(f"{self.sha256}.json")
+    #: The archived copy when the archive is a local folder (None on an object store).
+    local_path: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "sha256": self.sha256,
-            "path": str(self.path),
+            "location": self.location,
             "size": self.size,
             "original_name": self.original_name,
             "submitter": self.submitter,
@@ -78,11 +79,16 @@ def sanitise_name(name: str | None, limit: int = MAX_NAME_CHARS) -> str:
     return text or "upload"
 
 
-def archive_path(settings: Settings, sha256: str) -> Path:
-    """Where the bytes with this hash live (or would live)."""
+def archive_key(sha256: str) -> str:
+    """The key of the bytes with this hash inside the archive."""
     if not _SHA_RE.match(sha256):
         raise ValueError(f"not a sha256: {sha256!r}")
-    return settings.archive_dir / sha256[:2] / sha256
+    return f"{sha256[:2]}/{sha256}"
+
+
+def archive_path(settings: Settings, sha256: str) -> Path:
+    """Where the bytes with this hash live (or would live) in a local archive."""
+    return settings.archive_dir / archive_key(sha256)
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -93,16 +99,6 @@ def hash_file(path: Path) -> tuple[str, int]:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _copy_hashing(source: BinaryIO, target: BinaryIO) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := source.read(_CHUNK):
-        digest.update(chunk)
-        target.write(chunk)
-        size += len(chunk)
     return digest.hexdigest(), size
 
 
@@ -121,67 +117,53 @@ def archive_file(
     name = sanitise_name(
         original_name if original_name is not None else getattr(source, "name", None)
     )
-    settings.archive_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".incoming.", dir=settings.archive_dir)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as target:
-            if isinstance(source, bytes | bytearray):
-                sha, size = hashlib.sha256(source).hexdigest(), len(source)
-                target.write(source)
-            else:
-                with Path(source).open("rb") as handle:
-                    sha, size = _copy_hashing(handle, target)
-            target.flush()
-            os.fsync(target.fileno())
-        final = archive_path(settings, sha)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        created = not final.exists()
-        if created:
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
-            fsync_dir(final.parent)
+    if isinstance(source, bytes | bytearray):
+        sha, size = hashlib.sha256(source).hexdigest(), len(source)
+    else:
+        sha, size = hash_file(Path(source))
+    store = archive_store(settings)
+    key = archive_key(sha)
+    created = not store.exists(key)
+    if created:
+        if isinstance(source, bytes | bytearray):
+            store.write_bytes(key, bytes(source), read_only=True)
         else:
-            tmp.unlink()
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    entry = ArchivedFile(sha, final, size, name, submitter, received_at, created)
-    if not entry.meta_path.exists():
-        write_json_atomic(
-            entry.meta_path,
-            {
-                "sha256": sha,
-                "size": size,
-                "original_name": name,
-                "submitter": submitter,
-                "received_at": received_at.isoformat(),
-            },
-            mode=0o444,
-        )
-    _log_arrival(entry)
-    return entry
-
-
-def _log_arrival(entry: ArchivedFile) -> None:
-    line = json.dumps(
-        {
-            "received_at": entry.received_at.isoformat(),
-            "submitter": entry.submitter,
-            "original_name": entry.original_name,
-        }
+            store.put_file(key, Path(source), read_only=True)
+    arrival = {
+        "sha256": sha,
+        "size": size,
+        "original_name": name,
+        "submitter": submitter,
+        "received_at": received_at.isoformat(),
+    }
+    if not store.exists(f"{key}.json"):
+        store.write_bytes(f"{key}.json", _json(arrival), read_only=True)
+    stamp = received_at.strftime("%Y%m%dT%H%M%S%fZ")
+    store.write_bytes(f"{key}.arrivals/{stamp}-{uuid.uuid4().hex[:8]}.json", _json(arrival))
+    return ArchivedFile(
+        sha, store.location(key), size, name, submitter, received_at, created, store.local_path(key)
     )
-    with entry.path.with_name(f"{entry.sha256}.arrivals.jsonl").open("a", encoding="utf-8") as f:
-        f.write(line + "\n")
+
+
+def _json(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def arrivals(settings: Settings, sha256: str) -> list[dict[str, Any]]:
+    """Every arrival of these bytes, oldest first."""
+    store: Storage = archive_store(settings)
+    prefix = f"{archive_key(sha256)}.arrivals"
+    return [json.loads(store.read_bytes(k)) for k in store.list(prefix)]
 
 
 def archive_meta(settings: Settings, sha256: str) -> dict[str, Any] | None:
     """The sidecar of an archived file (None when the hash is not archived)."""
     try:
-        path = archive_path(settings, sha256).with_name(f"{sha256}.json")
+        key = f"{archive_key(sha256)}.json"
     except ValueError:
         return None
-    if not path.exists():
+    store = archive_store(settings)
+    if not store.exists(key):
         return None
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(store.read_bytes(key))
     return data

@@ -131,7 +131,7 @@ def test_request_lists_are_scoped(client, headers) -> None:
         "/v1/requests/" + "a" * 65 + "/view",
         "/v1/providers/rf4/data",
         "/v1/providers/..%2FRF4/data",
-        "/v1/providers/RF4RF4/data",
+        "/v1/providers/RF4RF4X/data",
         "/v1/providers/RF4/data?from=2018-1",
         "/v1/submissions?limit=0",
     ],

@@ -73,6 +73,37 @@ def test_provider_lists_only_its_own_submissions(app_client, csv_rows) -> None:
     assert len(everything["submissions"]) == 3
 
 
+def test_api_receipts_name_no_server_paths(app_client, csv_rows, settings) -> None:
+    """Upload answers and submission lists carry no archive, quarantine or report location, and
+    no path into the data folder; the stored receipt (what the CLI prints) keeps them."""
+    from collectonce.ingest.service import get_receipt
+
+    server_only = {"archive", "quarantine", "report"}
+    answers = [
+        upload(app_client, app_client.rf4, "rf4.csv", csv_rows("RF4")),
+        upload(app_client, app_client.rf4, "again.csv", csv_rows("RF4")),
+        upload(app_client, app_client.rf4, "rrk_by_rf4.csv", csv_rows("RRK")),
+        upload(app_client, app_client.admin, "bulk.csv", csv_rows("RRK", "RQM")),
+        app_client.get("/v1/submissions", headers=app_client.rf4),
+        app_client.get("/v1/submissions", headers=app_client.admin),
+    ]
+    assert [a.status_code for a in answers] == [201, 200, 422, 201, 200, 200]
+    folders = {str(settings.root), str(settings.root.resolve())}
+    for answer in answers:
+        assert not any(folder in answer.text for folder in folders), answer.text
+        body = answer.json()
+        for receipt in body.get("submissions", [body]):
+            assert not server_only & receipt.keys()
+            assert receipt["file_sha256"] and receipt["submission_id"]
+    assert len(answers[-1].json()["submissions"]) == 3
+
+    rejected = get_receipt(settings, answers[2].json()["submission_id"])
+    assert rejected is not None
+    kept = rejected.to_dict()
+    assert all(kept[name] for name in server_only)
+    assert kept["report"].startswith(str(settings.root))
+
+
 def test_too_large_upload_is_refused_while_reading(settings, catalog_min, csv_rows) -> None:
     """It answers 413 with a clear message once the file passes the limit, and keeps nothing."""
     from fastapi.testclient import TestClient

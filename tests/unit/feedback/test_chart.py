@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -124,3 +125,56 @@ def test_no_assurance_icon_without_a_target_and_unknown_icons_fail() -> None:
         variation_icon_svg("sideways")
     with pytest.raises(ValueError):
         assurance_icon_svg("maybe")
+
+
+def _x_labels(svg: str) -> list[tuple[float, str, str]]:
+    """The x-axis labels as (x, text-anchor, text), left to right."""
+    root = ET.fromstring(svg)
+    axis = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "x-axis")
+    return [
+        (float(t.get("x", "nan")), t.get("text-anchor", "start"), t.text or "")
+        for t in axis.iter(f"{SVG}text")
+    ]
+
+
+def _estimated_width(text: str, font_size: float = 11.0) -> float:
+    """A label's width at about 0.6 em per character."""
+    return len(text) * font_size * 0.6
+
+
+def _extent(x: float, anchor: str, width: float) -> tuple[float, float]:
+    if anchor == "end":
+        return x - width, x
+    if anchor == "middle":
+        return x - width / 2, x + width / 2
+    return x, x + width
+
+
+@pytest.mark.parametrize(
+    ("n", "freq", "width"),
+    [
+        (3, "MS", 640),
+        (12, "MS", 640),
+        (60, "MS", 640),
+        (48, "MS", 640),
+        (12, "MS", 240),
+        (90, "D", 640),
+    ],
+)
+def test_x_axis_labels_never_overlap_and_show_first_and_last(n: int, freq: str, width: int) -> None:
+    """Short and long series label the first and last dates and keep labels a width apart."""
+    dates = pd.date_range("2019-04-01", periods=n, freq=freq)
+    frame = pd.DataFrame({"date": dates, "value": [10.0 + (i % 7) for i in range(n)]})
+    svg = xmr_chart_svg(compute_spc(frame), "Monthly series", width=width)
+    labels = _x_labels(svg)
+    fmt = "%b %Y" if freq == "MS" else "%d %b %Y"
+    assert labels[0][2] == dates[0].strftime(fmt)
+    assert labels[-1][2] == dates[-1].strftime(fmt)
+    shown = [pd.Timestamp(text) for _, _, text in labels]
+    assert shown == sorted(shown)
+    extents = [_extent(x, anchor, _estimated_width(text)) for x, anchor, text in labels]
+    assert all(lo >= 0 and hi <= width for lo, hi in extents)  # inside the chart
+    for (x1, _, t1), (x2, _, t2) in itertools.pairwise(labels):
+        assert x2 - x1 >= max(_estimated_width(t1), _estimated_width(t2)), (t1, t2)
+    for (_, right), (left, _) in itertools.pairwise(extents):
+        assert right < left

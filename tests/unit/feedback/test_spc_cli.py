@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,32 @@ def test_bad_input_fails_with_one_line_and_no_traceback(
     assert len(lines) == 1 and lines[0].startswith("Error: ")
     assert message in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_help_text_minimum_matches_the_engine() -> None:
+    """The --fix-after minimum the help text and checks use is the SPC engine's."""
+    from collectonce.feedback import spc, spc_cli
+
+    assert spc_cli.MIN_FIX_AFTER_N_POINTS == spc.MIN_FIX_AFTER_N_POINTS
+
+
+def test_cli_modules_import_no_data_libraries() -> None:
+    """Registering the feedback and API commands loads neither pandas, numpy nor the chart code,
+    so `collectonce --help` stays fast."""
+    modules = ("collectonce.feedback.spc_cli", "collectonce.feedback.cli", "collectonce.api.cli")
+    heavy = (
+        "pandas",
+        "numpy",
+        "scipy",
+        "fastapi",
+        "collectonce.feedback.spc",
+        "collectonce.feedback.chart",
+    )
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == ""

@@ -343,7 +343,7 @@ def test_landing_is_safe_to_rerun_after_a_crash_before_moving(
     def crash(*args, **kwargs):
         raise OSError("killed while moving")
 
-    monkeypatch.setattr(landing, "_move", crash)
+    monkeypatch.setattr(landing, "_move", crash)  # files stay in landing/
     with pytest.raises(OSError):
         ingest_landing(catalog_min, settings, now=NOW)
     stored = table_rows(settings)
@@ -354,3 +354,37 @@ def test_landing_is_safe_to_rerun_after_a_crash_before_moving(
     assert [p.name for p in (settings.landing_dir / "processed").iterdir()] == [
         "rf4__nhse_ae_monthly_january.csv"
     ]
+
+
+def test_landing_and_archive_can_live_in_an_object_store(catalog_min, home, tmp_path):
+    """With fsspec URLs for landing and archive, files are picked up from the store, archived
+    there, moved to processed/ there, and nothing is left in local copies."""
+    import uuid
+
+    import fsspec
+
+    from collectonce.ingest.service import ingest_landing
+    from collectonce.settings import Settings
+
+    tag = uuid.uuid4().hex
+    settings = Settings(
+        home=home, landing_url=f"memory://landing-{tag}", archive_url=f"memory://archive-{tag}"
+    )
+    fs = fsspec.filesystem("memory")
+    for name in ("rf4__nhse_ae_monthly_january.csv", "rf4__broken_rows_mixed.csv"):
+        fs.pipe_file(f"/landing-{tag}/{name}", (FIXTURES / name).read_bytes())
+    fs.pipe_file(f"/landing-{tag}/upload.csv.part", b"half a file")
+    receipts = ingest_landing(catalog_min, settings, now=NOW)
+    assert sorted(r.status for r in receipts) == ["accepted", "partially_accepted"]
+    assert sorted(Path(p).name for p in fs.ls(f"/landing-{tag}/processed", detail=False)) == [
+        "rf4__broken_rows_mixed.csv",
+        "rf4__nhse_ae_monthly_january.csv",
+    ]
+    assert fs.exists(f"/landing-{tag}/upload.csv.part")
+    for r in receipts:
+        assert r.archive.startswith("memory://") and f"/archive-{tag}/" in r.archive
+        assert fs.cat_file(r.archive) == (FIXTURES / r.original_name).read_bytes()
+    assert table_rows(settings) > 0
+    assert not settings.archive_dir.exists() and not settings.landing_dir.exists()
+    assert not list(home.glob(".landing-*"))
+    assert ingest_landing(catalog_min, settings, now=NOW) == []
