@@ -30,6 +30,7 @@ from collectonce.catalog import load_catalog
 TARGET_SECONDS = 1.0
 DOMAINS = ("urgent_care", "elective", "cancer", "diagnostics", "workforce", "safety", "finance")
 PEER_GROUPS = ("acute_large", "acute_medium", "acute_small", "specialist", "community")
+PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 
 def _metric_yaml(
@@ -156,6 +157,12 @@ def generate_catalog(root: Path, n_metrics: int, n_requests: int, seed: int = 12
                 lines.append(
                     f"  - {{their_code: {their}, their_label: Combined item {k}, "
                     f"metrics: [{code}, {partner}]}}"
+                )
+            elif code.startswith("d") and PER_YEAR[grain_of[code]] > PER_YEAR[frequency]:
+                # a percentage asked for a longer period is averaged, never added up
+                lines.append(
+                    f"  - {{their_code: {their}, their_label: Item {k}, metric: {code}, "
+                    "transform: {aggregate: mean}}"
                 )
             else:
                 lines.append(f"  - {{their_code: {their}, their_label: Item {k}, metric: {code}}}")

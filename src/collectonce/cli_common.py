@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from collectonce.settings import Settings, get_settings
 
@@ -33,7 +34,7 @@ def settings_for(catalog: Path | None = None) -> Settings:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print a one-line error (never a traceback) and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -48,7 +49,9 @@ def open_catalog(path: Path, *, as_json: bool = False) -> Any:
             print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})
         else:
             for problem in exc.problems:
-                err_console.print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
+                err_console.print(
+                    f"[red]✗[/] {escape(str(problem))}", highlight=False, soft_wrap=True
+                )
             err_console.print(f"[bold red]{len(exc.problems)} problem(s) in {path}[/]")
         raise typer.Exit(1) from None
 

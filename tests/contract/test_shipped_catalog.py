@@ -123,3 +123,25 @@ def test_one_bad_metric_code_fails_clearly(tmp_path: Path, shipped_catalog_dir: 
     assert result.exit_code == 1
     assert "nhse_ae_monthly.yaml" in result.output
     assert "ae_breaches_4hr_typ1" in result.output
+
+
+def test_one_bad_metric_code_is_one_problem_with_its_fix(
+    tmp_path: Path, shipped_catalog_dir: Path
+) -> None:
+    """A mistyped code, in a request item or in a metric file, is one problem with a fix."""
+    import json
+    import shutil
+
+    for target, old, new in (
+        ("requests/*/nhse_ae_monthly.yaml", "metric: ae_attendances_type1", "metric: ae_attend"),
+        ("metrics/*/never_events.yaml", "code: never_events", "code: Never-Events"),
+    ):
+        dest = tmp_path / target.split("/")[-1]
+        shutil.copytree(shipped_catalog_dir, dest)
+        path = next(dest.glob(target))
+        path.write_text(path.read_text().replace(old, new, 1))
+        result = CliRunner().invoke(app, ["catalog", "check", "--catalog", str(dest), "--json"])
+        assert result.exit_code == 1
+        (problem,) = json.loads(result.stdout)["problems"]
+        assert problem["file"] == path.relative_to(dest).as_posix()
+        assert problem["field"] and problem["value"] and problem["fix"]

@@ -149,6 +149,7 @@ def plan(
 
 
 def _print_plan(result: object) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     d = result.to_dict()  # type: ignore[attr-defined]
@@ -172,12 +173,22 @@ def _print_plan(result: object) -> None:
     for column in ("metric", "periods", "due", "used by", "why collected"):
         items.add_column(column)
     for item in d["items"]:
+        later: dict[str, set[str]] = {}
+        now = {u["requester"] for u in item["requests"] if u["due_now"]}
+        for u in item["requests"]:
+            if not u["due_now"] and u["requester"] not in now:
+                later.setdefault(u["requester"], set()).add(u["reporting_period"])
+        used_by = [
+            r["name"]
+            + (f" [dim](in {', '.join(sorted(later[r['code']]))})[/]" if r["code"] in later else "")
+            for r in item["requesters"]
+        ]
         items.add_row(
-            f"{item['metric']}\n[dim]{item['label']} ({item['unit']})[/]",
+            f"{escape(item['metric'])}\n[dim]{escape(item['label'])} ({item['unit']})[/]",
             ", ".join(item["periods"]),
             item["due"],
-            "\n".join(r["name"] for r in item["requesters"]),
-            item["why_collected"],
+            "\n".join(used_by),
+            escape(item["why_collected"]),
         )
     console.print(items)
     s = d["summary"]

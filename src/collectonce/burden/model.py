@@ -20,7 +20,7 @@ After
     existing return already shows it can cost.
 
     Unmapped items stay as they were: each is still collected separately by its own request.
-    They are the burden that remains.
+    They are the burden that remains. So do items mapped to a draft metric, until it is active.
 
 Per requester
     Before = the requester's own requests. After = its unmapped items in full plus a share of each
@@ -50,9 +50,23 @@ ASSUMPTIONS: tuple[str, ...] = (
     "Derived metrics (ratios and percentages) are computed from their collected inputs, "
     "never collected.",
     "Minutes for a metric after = the smallest minutes_per_item among the requests that need it.",
-    "Unmapped items are still collected separately, as before: they are the burden that remains.",
+    "Unmapped items, and items mapped to a draft metric, are still collected separately, as "
+    "before: they are the burden that remains.",
     "A requester's share of a shared metric is in proportion to its before-burden on that metric.",
 )
+
+
+def is_served(catalog: Catalog, item: Item) -> bool:
+    """Whether the catalogue serves an item now: mapped, and every metric it rests on active.
+
+    An item mapped to a draft metric is still collected by its request's own form until the
+    metric is agreed and made active.
+    """
+    return item.is_mapped and all(
+        catalog.metrics[c].is_active
+        for code in item.metric_codes
+        for c in [code, *catalog.collected_inputs(code)]
+    )
 
 
 def item_inputs(
@@ -332,7 +346,7 @@ def _request_needs(
     shares: dict[str, float] = defaultdict(float)
     unmapped = 0
     for item in request.items:
-        inputs = item_inputs(catalog, item, cache)
+        inputs = item_inputs(catalog, item, cache) if is_served(catalog, item) else []
         if not inputs:
             unmapped += 1
             continue
@@ -424,7 +438,7 @@ def compute_burden(catalog: Catalog) -> BurdenReport:
         for item in request.items:
             items_requested += 1
             requester_items[request.requester] += 1
-            if not item.is_mapped:
+            if not is_served(catalog, item):
                 continue
             items_mapped += 1
             if any(catalog.metrics[c].is_derived for c in item.metric_codes):

@@ -8,7 +8,9 @@ and explainable method that needs no trained model:
 
 * text is normalised first (NHS abbreviations: "A&E" → "ae", "4hr" / "four hours" → "4 hour",
   "%" / "percentage" → "percent", "WTE" / "whole time equivalent" → "fte", "C. difficile" →
-  "cdiff", simple plural folding, common stop words dropped);
+  "cdiff"; a wait beyond a threshold, "over 4 hours" / "more than 52 weeks", also says
+  "breach"; "through" → "via", and "not via" is one word so it never matches "via"; simple
+  plural folding, common stop words dropped);
 * features are word unigrams and bigrams, and character 3- to 5-grams inside words (so
   "attendances" still meets "attendance" and "attendees");
 * each block is weighted by sublinear term frequency × smoothed inverse document frequency over
@@ -20,14 +22,17 @@ and explainable method that needs no trained model:
   saying %, percent, rate, ratio or proportion) and the other is not, because a count and its
   percentage are different figures even when their words agree.
 
-On catalogue version 2026.11.0 these weights put the metric an item is mapped to first for 120 of
-its 125 single-metric items (96%); most of the rest are a count ranked just behind its own rate.
+On catalogue version 2026.11.0 these weights put the metric an item is mapped to first for 121 of
+its 125 single-metric items (97%); the rest are a count ranked just behind its numerator or its
+own rate.
 Vectors are scipy sparse matrices, and duplicate pairs are searched block by block, so memory
 stays small for thousands of items.
 
 It proposes a metric for each unmapped item, flags a mapped item whose label looks much more like
 another metric than its own, and flags pairs of items in different requests whose labels are
-alike but which map to different metrics (or are both unmapped).
+alike but which map to different metrics (or are both unmapped). Of such a pair it flags the item
+that fits its own metric worse, and each item gets one row per suggested metric however many
+alike items point there (the reason names the best match and counts the rest).
 """
 
 from __future__ import annotations
@@ -210,6 +215,7 @@ _SYNONYMS = {
     "pc": "percent",
     "attendee": "attendance",
     "attendees": "attendance",
+    "through": "via",
 }
 _STOP_TEXT = """
 a an the of and or in on at to for by with from as is are be been was were that this which who
@@ -233,11 +239,26 @@ def _fold(word: str) -> str:
     return word
 
 
+#: A wait beyond a threshold is a breach, however it is written: "over 4 hours", "more than 52
+#: weeks", "exceeded 4 hours", "4-hour breaches".
+_BREACH = re.compile(
+    r"\b(?:over|more\s+than|exceed(?:s|ed|ing)?|longer\s+than|beyond)\s+(\d+)[\s-]*"
+    r"(h(?:ou)?rs?|w(?:ee)?ks?|days?)\b"
+)
+_NUMBER_WORD_RE = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+    r"eighteen|fifty|sixty)\b"
+)
+
+
 def normalise(text: str) -> list[str]:
     """Lower-case words of a label or definition, with NHS abbreviations normalised."""
     text = f" {str(text).lower()} "
+    text = _NUMBER_WORD_RE.sub(lambda m: _NUMBER_WORDS[m.group(1)], text)
     text = re.sub(r"(\d)([a-z])", r"\1 \2", text)
     text = re.sub(r"([a-z]{2,})(\d)", r"\1 \2", text)
+    text = _BREACH.sub(r" \1 \2 breach ", text)
+    text = re.sub(r"\b(?:not|non)[\s-]+(?:via\b|through\b)", " notvia ", text)
     for pattern, replacement in _REPLACEMENTS:
         text = re.sub(pattern, replacement, text)
     words = re.findall(r"[a-z0-9]+", text)
@@ -481,41 +502,70 @@ def suggest_mappings(
 
     threshold = max(min_score, DUPLICATE_MIN)
     family = _Family(catalog)
+    # item → (suggested metric(s) → [(score, other item, shared terms)]), merged below so each
+    # item gets one row per suggestion however many alike items point at it.
+    alike: dict[int, dict[str | None, list[tuple[float, int, list[str]]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for a, b, score in space.item_pairs(threshold):
         req_a, item_a = items[a]
         req_b, item_b = items[b]
         if req_a.code == req_b.code or item_a.is_mapped != item_b.is_mapped:
             continue
         terms = space.shared_terms(a, b, other_is_item=True)
-        other = f"{req_b.code} item {item_b.their_code} '{item_b.their_label}'"
-        if not item_a.is_mapped and not item_b.is_mapped:
-            suggestions.append(
-                _suggestion(
-                    catalog,
-                    "unmapped_duplicate",
-                    req_a,
-                    item_a,
-                    None,
-                    None,
-                    score,
-                    f"looks like {other}, also unmapped (both say {_quote(terms)}): "
-                    "one new catalogue metric could serve both",
+        if not item_a.is_mapped:
+            alike[a][None].append((score, b, terms))
+            continue
+        if family.of(item_a.metric_codes) & set(item_b.metric_codes):
+            continue
+        # Flag the item that fits its own metric worse than it fits the other item's metric.
+        flagged, other = (
+            (a, b)
+            if _misfit(item_metric, position, a, items[a][1], items[b][1])
+            >= _misfit(item_metric, position, b, items[b][1], items[a][1])
+            else (b, a)
+        )
+        alike[flagged]["+".join(items[other][1].metric_codes)].append((score, other, terms))
+
+    already = {(r["request"], r["their_code"], r["suggested_metric"]): r for r in suggestions}
+    for k, by_target in alike.items():
+        request, item = items[k]
+        for target, matches in by_target.items():
+            matches.sort(key=lambda m: (-m[0], m[1]))
+            score, first, terms = matches[0]
+            req_o, item_o = items[first]
+            named = f"{req_o.code} item {item_o.their_code} '{item_o.their_label}'"
+            more = f" and {len(matches) - 1} more" if len(matches) > 1 else ""
+            if target is None:
+                suggestions.append(
+                    _suggestion(
+                        catalog,
+                        "unmapped_duplicate",
+                        request,
+                        item,
+                        None,
+                        None,
+                        score,
+                        f"looks like {named}{more}, also unmapped (both say {_quote(terms)}): "
+                        "one new catalogue metric could serve both",
+                    )
                 )
-            )
-        else:
-            if family.of(item_a.metric_codes) & set(item_b.metric_codes):
                 continue
-            target = "+".join(item_b.metric_codes)
+            seen = already.get((request.code, item.their_code, target))
+            if seen is not None:
+                verb = "map" if more else "maps"
+                seen["reason"] += f"; {named}{more}, labelled alike, {verb} to {target}"
+                continue
             suggestions.append(
                 _suggestion(
                     catalog,
                     "duplicate",
-                    req_a,
-                    item_a,
-                    "+".join(item_a.metric_codes),
+                    request,
+                    item,
+                    "+".join(item.metric_codes),
                     target,
                     score,
-                    f"looks like {other} (both say {_quote(terms)}), which maps to "
+                    f"looks like {named}{more} (both say {_quote(terms)}), which maps to "
                     f"{target}: one mapping may be wrong, or the catalogue holds one figure "
                     "twice",
                 )
@@ -538,6 +588,15 @@ def records(frame: pd.DataFrame) -> list[dict[str, object]]:
     """Rows as plain dicts for JSON, with missing values as None."""
     clean = frame.astype(object).where(frame.notna(), None)
     return [dict(row) for row in clean.to_dict(orient="records")]
+
+
+def _misfit(
+    item_metric: np.ndarray, position: dict[str, int], k: int, item: Item, other: Item
+) -> float:
+    """How much better item `k` fits the other item's metrics than its own (higher: worse fit)."""
+    own = [item_metric[k, position[c]] for c in item.metric_codes if c in position]
+    theirs = [item_metric[k, position[c]] for c in other.metric_codes if c in position]
+    return (max(theirs) if theirs else 0.0) - (max(own) if own else 0.0)
 
 
 class _Family:

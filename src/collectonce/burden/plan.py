@@ -9,8 +9,11 @@ When a request is due
 What the provider owes
     The deduplicated union of the items of every request due, mapped down to *collected* metrics:
     an item mapped to a derived metric is replaced by that metric's collected inputs, and derived
-    metrics are never listed. Each metric appears once, with the requesters and request items that
-    use it and the earliest deadline among those requests.
+    metrics are never listed. Each metric appears once, with the earliest deadline among the
+    requests due, and with every requester and request item that uses the month's figure: the
+    requests due now, and the quarterly or yearly requests still open that will add this month in
+    (any aggregate but ``last``, which takes only the period's final month). Items of the requests
+    due that rest on a draft metric (not collected yet) are listed with the unmapped items.
 
     A metric is collected at the finest frequency any of the provider's requests needs it (the
     same rule as the burden model). So a monthly metric that only a quarterly request needs is
@@ -209,12 +212,42 @@ def find_provider(catalog: Catalog, provider_code: str) -> Provider:
     return provider
 
 
+def period_end(frequency: str, year: int, month: int) -> tuple[int, int]:
+    """The last month of the request period (calendar quarter, financial year) holding a month."""
+    if frequency == "quarter":
+        return year, ((month - 1) // 3 + 1) * 3
+    if frequency == "year":
+        return (year, 3) if month <= 3 else (year + 1, 3)
+    return year, month
+
+
+def _not_collected_reason(metric: Metric, first_day: dt.date) -> str | None:
+    """Why a provider cannot submit this metric for a month starting on `first_day`, if so."""
+    status = metric.status
+    if status.state == "draft":
+        return f"{metric.code} is a draft metric, not collected yet"
+    if status.state == "retired" or (status.effective_to and status.effective_to < first_day):
+        return f"{metric.code} is no longer collected"
+    return None
+
+
 def collection_plan(catalog: Catalog, provider_code: str, period: str) -> CollectionPlan:
-    """What `provider_code` owes for the month `period` (YYYY-MM), each collected metric once."""
+    """What `provider_code` owes for the month `period` (YYYY-MM), each collected metric once.
+
+    Each item's `requesters` are every body that uses the month's figure: those whose requests
+    are due now, and those whose quarterly or yearly request will add this month in (any
+    aggregate but `last`). Each of its `requests` says which, with `due_now`.
+    """
     year, month = parse_period(period)
     provider = find_provider(catalog, provider_code)
     requests = requests_for_group(catalog, provider.peer_group)
     cache: dict[str, list[str]] = {}
+    first_day = dt.date(year, month, 1)
+
+    def inputs_of(code: str) -> list[str]:
+        if code not in cache:
+            cache[code] = catalog.collected_inputs(code)
+        return cache[code]
 
     # The finest frequency each collected metric is needed at, across all the provider's requests.
     finest: dict[str, str] = {}
@@ -228,50 +261,70 @@ def collection_plan(catalog: Catalog, provider_code: str, period: str) -> Collec
                 ):
                     finest[code] = request.frequency
 
-    due_requests = [r for r in requests if is_due(r.frequency, month)]
     requests_due = []
     uses: dict[str, list[dict[str, Any]]] = defaultdict(list)
     users: dict[str, dict[str, str]] = defaultdict(dict)
     deadlines: dict[str, dt.date] = {}
     unmapped: list[dict[str, Any]] = []
     items_requested = derived_items = 0
-    for request in due_requests:
-        deadline = due_date(request, year, month)
+    later: list[tuple[Request, dt.date, str]] = []
+    for request in requests:
         requester = catalog.requesters.get(request.requester)
         requester_name = requester.name if requester else request.requester
-        requests_due.append(
-            {
-                "request": request.code,
-                "title": request.title,
-                "requester": request.requester,
-                "requester_name": requester_name,
-                "frequency": request.frequency,
-                "reporting_period": reporting_period(request.frequency, year, month),
-                "items": len(request.items),
-                "due": deadline.isoformat(),
-            }
-        )
+        due_now = is_due(request.frequency, month)
+        end_year, end_month = period_end(request.frequency, year, month)
+        deadline = due_date(request, end_year, end_month)
+        reported = reporting_period(request.frequency, end_year, end_month)
+        if not due_now:
+            later.append((request, deadline, reported))
+        else:
+            requests_due.append(
+                {
+                    "request": request.code,
+                    "title": request.title,
+                    "requester": request.requester,
+                    "requester_name": requester_name,
+                    "frequency": request.frequency,
+                    "reporting_period": reported,
+                    "items": len(request.items),
+                    "due": deadline.isoformat(),
+                }
+            )
         for item in request.items:
-            items_requested += 1
-            if not item.is_mapped:
-                unmapped.append(
-                    {
-                        "request": request.code,
-                        "requester": request.requester,
-                        "their_code": item.their_code,
-                        "their_label": item.their_label,
-                        "reason": item.unmapped_reason,
-                        "due": deadline.isoformat(),
-                    }
+            if due_now:
+                items_requested += 1
+            reason = item.unmapped_reason
+            if item.is_mapped:
+                reason = next(
+                    (
+                        why
+                        for code in item.metric_codes
+                        for c in dict.fromkeys([code, *inputs_of(code)])
+                        if (why := _not_collected_reason(catalog.metrics[c], first_day))
+                    ),
+                    None,
                 )
+            if reason:
+                if due_now:
+                    unmapped.append(
+                        {
+                            "request": request.code,
+                            "requester": request.requester,
+                            "their_code": item.their_code,
+                            "their_label": item.their_label,
+                            "reason": reason,
+                            "due": deadline.isoformat(),
+                        }
+                    )
                 continue
-            if any(catalog.metrics[c].is_derived for c in item.metric_codes):
+            aggregate = item.transform.aggregate if item.transform else "sum"
+            if not due_now and aggregate == "last":
+                continue  # only the period's last month serves this item
+            if due_now and any(catalog.metrics[c].is_derived for c in item.metric_codes):
                 derived_items += 1
             for mapped in item.metric_codes:
                 via = mapped if catalog.metrics[mapped].is_derived else None
-                if mapped not in cache:
-                    cache[mapped] = catalog.collected_inputs(mapped)
-                for code in cache[mapped]:
+                for code in inputs_of(mapped):
                     uses[code].append(
                         {
                             "request": request.code,
@@ -279,14 +332,17 @@ def collection_plan(catalog: Catalog, provider_code: str, period: str) -> Collec
                             "their_code": item.their_code,
                             "their_label": item.their_label,
                             "via": via,
+                            "reporting_period": reported,
+                            "due": deadline.isoformat(),
+                            "due_now": due_now,
                         }
                     )
                     users[code][request.requester] = requester_name
-                    if code not in deadlines or deadline < deadlines[code]:
+                    if due_now and (code not in deadlines or deadline < deadlines[code]):
                         deadlines[code] = deadline
 
     items = []
-    for code in sorted(uses, key=lambda c: (catalog.metrics[c].domain, c)):
+    for code in sorted(deadlines, key=lambda c: (catalog.metrics[c].domain, c)):
         metric = catalog.metrics[code]
         frequency = finest[code]
         periods = grain_periods(metric.grain.period, span_months(frequency, year, month))
@@ -296,7 +352,7 @@ def collection_plan(catalog: Catalog, provider_code: str, period: str) -> Collec
                 periods=tuple(periods),
                 due=deadlines[code],
                 requesters=tuple(sorted(users[code].items())),
-                uses=tuple(_dedupe(uses[code])),
+                uses=tuple(_dedupe(sorted(uses[code], key=lambda u: not u["due_now"]))),
             )
         )
     return CollectionPlan(

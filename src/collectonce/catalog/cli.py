@@ -60,7 +60,8 @@ def generate(
         if stale:
             if not json_out:
                 for name in stale:
-                    console.print(f"[red]✗[/] {out / name} is stale or missing")
+                    what = "is stale or missing" if name in files else "is no longer generated"
+                    console.print(f"[red]✗[/] {out / name} {what}")
                 console.print("Run `collectonce catalog generate` and commit the result.")
             raise typer.Exit(1)
         if not json_out:
@@ -70,4 +71,9 @@ def generate(
     if json_out:
         print_json({"ok": True, "written": written})
     else:
-        console.print(f"[green]✓[/] wrote {len(written)} changed file(s) of {len(files)} to {out}")
+        removed = sum(name not in files for name in written)
+        note = f", removed {removed} no longer generated" if removed else ""
+        console.print(
+            f"[green]✓[/] wrote {len(written) - removed} changed file(s) of {len(files)} to "
+            f"{out}{note}"
+        )

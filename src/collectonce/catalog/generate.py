@@ -6,8 +6,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from collectonce.catalog.loader import Catalog
-from collectonce.catalog.models import CatalogInfo, Metric, Request, Requester, Targets
+from collectonce.catalog.models import CatalogInfo, Metric, Provider, Request, Requester, Targets
 from collectonce.contracts import ALL_SCHEMAS, schema_to_json
 
 Generator = Callable[[Catalog], dict[str, str]]
@@ -17,12 +19,26 @@ def _dump(obj: object) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
 
 
+class RequestersFile(BaseModel):
+    """requesters.yaml: the bodies that ask providers for data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requesters: list[Requester] = Field(min_length=1)
+
+
 def catalog_json_schemas(_: Catalog) -> dict[str, str]:
-    """JSON Schemas of each catalogue file kind, for editors and reviewers."""
-    kinds = {
+    """JSON Schemas of each catalogue file as it is written, for editors and reviewers.
+
+    `requester` describes one entry and `requesters` the whole requesters.yaml; `provider`
+    describes one row of providers.csv (every cell is text).
+    """
+    kinds: dict[str, type[BaseModel]] = {
         "metric": Metric,
         "request": Request,
         "requester": Requester,
+        "requesters": RequestersFile,
+        "provider": Provider,
         "targets": Targets,
         "catalog": CatalogInfo,
     }
@@ -31,6 +47,8 @@ def catalog_json_schemas(_: Catalog) -> dict[str, str]:
         schema = model.model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = f"collectonce {name} file"
+        if name == "provider":
+            schema["title"] = "collectonce providers.csv row"
         out[f"catalog/{name}.schema.json"] = _dump(schema)
     return out
 
@@ -65,19 +83,33 @@ def generate_contracts(catalog: Catalog) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def orphan_contracts(files: dict[str, str], out: Path) -> list[str]:
+    """Generated-looking files in `out` that nothing generates any more (e.g. a removed suite)."""
+    if not out.is_dir():
+        return []
+    found = (p.relative_to(out).as_posix() for p in out.rglob("*.json") if p.is_file())
+    return sorted(name for name in found if name not in files)
+
+
 def stale_contracts(files: dict[str, str], out: Path) -> list[str]:
+    """Files that are missing, differ from what the catalogue generates, or are orphans."""
     stale = []
     for name, text in files.items():
         path = out / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             stale.append(name)
-    return stale
+    return stale + orphan_contracts(files, out)
 
 
 def write_contracts(files: dict[str, str], out: Path) -> list[str]:
+    """Write what changed and delete orphans; return the names touched."""
     written = []
     for name in stale_contracts(files, out):
         path = out / name
+        if name not in files:
+            path.unlink()
+            written.append(name)
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(files[name], encoding="utf-8")
         written.append(name)

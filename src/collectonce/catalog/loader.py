@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
+import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +33,46 @@ from collectonce.catalog.models import (
 )
 
 #: libyaml's safe loader when available: ten times faster than the pure-Python one.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping: YAML would silently keep the last one."""
+
+    def __init__(self, key: str, mark: Any, first: Any) -> None:
+        super().__init__(key)
+        self.problem = (
+            f"the key `{key}` appears twice in one mapping (first on line {first.line + 1})"
+        )
+        self.problem_mark = mark
+        self.fix = f"keep one `{key}:` line and delete the other"
+
+
+class _CatalogLoader(_YAML_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader, refusing duplicate keys and leaving impossible dates to the models."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[str, Any] = {}
+        for key_node, _value in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in first:
+                    raise _DuplicateKey(key_node.value, key_node.start_mark, first[key_node.value])
+                first[key_node.value] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_tolerant_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)  # e.g. 2016-13-01: the model names the field
+
+
+_CatalogLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _CatalogLoader.construct_tolerant_timestamp
+)
+
+#: What `_read_yaml` returns for a file it could not read or parse (already reported).
+UNREADABLE: Any = object()
 
 _FIXES = {
     "missing": "add the field",
@@ -44,6 +86,13 @@ _FIXES = {
     "bool_parsing": "write true or false",
     "too_short": "add at least one entry",
     "string_too_short": "write a longer, meaningful text",
+    "greater_than": "write a positive number",
+    "item_not_mapped": (
+        "add `metric: <catalogue code>` (see `collectonce requests suggest`), or "
+        '`unmapped_reason: "why the catalogue does not hold it"`'
+    ),
+    "item_mapped_twice": "keep one of them: an unmapped item has no metric",
+    "expression_syntax": "write metric codes joined by + or -, e.g. `a + b - c`",
 }
 
 
@@ -101,26 +150,44 @@ class Catalog:
                     out[code].append((request, item))
         return dict(out)
 
+    @cached_property
+    def _inputs(self) -> dict[str, tuple[str, ...]]:
+        """Each metric's collected inputs, worked out once (derived metrics may nest)."""
+        out: dict[str, tuple[str, ...]] = {}
+
+        def resolve(code: str) -> tuple[str, ...]:
+            if code not in out:
+                metric = self.metrics[code]
+                if not metric.derived:
+                    out[code] = (code,)
+                else:
+                    found: dict[str, None] = {}
+                    for dep in metric.derived.inputs:
+                        found.update(dict.fromkeys(resolve(dep)))
+                    out[code] = tuple(found)
+            return out[code]
+
+        for code in self.metrics:
+            resolve(code)
+        return out
+
     def collected_inputs(self, code: str) -> list[str]:
         """The collected metrics a metric rests on (itself when collected)."""
-        metric = self.metrics[code]
-        if not metric.derived:
-            return [code]
-        out: list[str] = []
-        for dep in metric.derived.inputs:
-            out.extend(c for c in self.collected_inputs(dep) if c not in out)
-        return out
+        return list(self._inputs[code])
+
+    @cached_property
+    def _users(self) -> dict[str, frozenset[str]]:
+        users: dict[str, set[str]] = defaultdict(set)
+        for code, uses in self.items_by_metric.items():
+            direct = {request.requester for request, _item in uses}
+            users[code] |= direct
+            for base in self._inputs.get(code, ()):
+                users[base] |= direct
+        return {code: frozenset(found) for code, found in users.items()}
 
     def requesters_of(self, code: str) -> list[str]:
         """Requester codes that use a metric, directly or through a derived metric built on it."""
-        users: set[str] = set()
-        for request, _item in self.items_by_metric.get(code, []):
-            users.add(request.requester)
-        for metric in self.metrics.values():
-            if metric.code != code and code in self.collected_inputs(metric.code):
-                for request, _item in self.items_by_metric.get(metric.code, []):
-                    users.add(request.requester)
-        return sorted(users)
+        return sorted(self._users.get(code, ()))
 
     def requests_for(self, provider: Provider) -> list[Request]:
         """The requests a provider must answer."""
@@ -137,6 +204,7 @@ class Catalog:
 def _read_yaml(
     path: Path, root: Path, problems: list[CatalogProblem], seen: dict[str, bytes] | None = None
 ) -> Any:
+    """The parsed file, or UNREADABLE after reporting why it cannot be read or parsed."""
     rel = path.relative_to(root).as_posix()
     try:
         raw = path.read_bytes()
@@ -147,31 +215,66 @@ def _read_yaml(
         problems.append(
             CatalogProblem(rel, "", "", f"cannot be read ({exc})", "save the file as UTF-8 text")
         )
-        return None
+        return UNREADABLE
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)
+        return yaml.load(text, Loader=_CatalogLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        fix = getattr(exc, "fix", None) or (
+            "check indentation and quoting at that position (quote values containing ': ')"
+        )
+        problems.append(CatalogProblem(rel, where, "", f"is not valid YAML: {reason}", fix))
+        return UNREADABLE
+    except Exception as exc:  # a catalogue file must never end in a traceback
         problems.append(
             CatalogProblem(
-                rel,
-                where,
-                "",
-                f"is not valid YAML: {reason}",
-                "check indentation and quoting at that position (quote values containing ': ')",
+                rel, "", "", f"cannot be parsed ({exc})", "check the file against catalog/README.md"
             )
         )
-        return None
+        return UNREADABLE
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
+def _suggest_code(value: object) -> str:
+    """A snake_case spelling of a bad code: `AE-Attendances Type1` → `ae_attendances_type1`."""
+    code = re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_")
+    if code and not code[0].isalpha():
+        code = f"m_{code}"
+    return code or "a_code_like_this"
+
+
+def _location(loc: tuple[Any, ...], data: Any) -> str:
+    """`items[3] (X1).metric` from pydantic's ("items", 3, "metric"), naming the item's code."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list | tuple) and part < len(node) else None
+            if isinstance(node, dict) and node.get("their_code") not in (None, ""):
+                out += f" ({node['their_code']})"
+        else:
+            out += f".{part}"
+            node = node.get(part) if isinstance(node, dict) else None
+    return out.lstrip(".")
+
+
 def _validate(
     model: type[M], data: Any, rel: str, problems: list[CatalogProblem], prefix: str = ""
 ) -> M | None:
+    if data is UNREADABLE:
+        return None
+    if data is None and not prefix:
+        problems.append(
+            CatalogProblem(
+                rel, "", "", "is empty", "write the fields described in catalog/README.md"
+            )
+        )
+        return None
     if not isinstance(data, dict):
         problems.append(
             CatalogProblem(
@@ -187,17 +290,26 @@ def _validate(
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-            loc = loc.lstrip(".")
+            loc = _location(tuple(err["loc"]), data)
             field_name = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
-            value = "" if err["type"] == "missing" else repr(err.get("input"))[:80]
+            given = err.get("input")
+            value = "" if err["type"] == "missing" or isinstance(given, dict) else repr(given)
             message = err["msg"].removeprefix("Value error, ")
             fix = _FIXES.get(err["type"], "correct the value")
-            if err["type"] == "string_pattern_mismatch" and "A-Z" in str(err.get("ctx", "")):
-                fix = "use an ODS code: 3 to 6 upper-case letters and digits"
+            if err["type"] == "string_pattern_mismatch":
+                pattern = str((err.get("ctx") or {}).get("pattern", ""))
+                if "A-Z" in pattern:
+                    message = "is not an ODS code"
+                    fix = "use an ODS code: 3 to 6 upper-case letters and digits"
+                else:
+                    message = "is not a valid code"
+                    fix = (
+                        "use lower-case snake_case (letters, digits and underscores, starting "
+                        f"with a letter), e.g. {_suggest_code(given)}"
+                    )
             if err["type"] == "literal_error":
                 fix = f"use {message.removeprefix('Input should be ')}"
-            problems.append(CatalogProblem(rel, field_name, value, message, fix))
+            problems.append(CatalogProblem(rel, field_name, value[:80], message, fix))
         return None
 
 
@@ -239,35 +351,38 @@ def load_catalog(root: Path | str) -> Catalog:
             )
         )
 
-    requesters: dict[str, Requester] = {}
-    req_path = root / "requesters.yaml"
-    raw = _read_yaml(req_path, root, problems, seen) if req_path.exists() else None
-    if raw is None and not req_path.exists():
-        problems.append(
-            CatalogProblem(
-                "requesters.yaml", "", "", "is missing", "add requesters.yaml listing requesters"
-            )
-        )
-    entries = (raw or {}).get("requesters", []) if isinstance(raw, dict) else []
-    for i, entry in enumerate(entries):
-        model = _validate(Requester, entry, "requesters.yaml", problems, f"requesters[{i}]")
-        if model is None:
-            continue
-        if model.code in requesters:
+    for folder in ("metrics", "requests"):
+        for path in sorted((root / folder).rglob("*.yml")):
+            rel = path.relative_to(root).as_posix()
             problems.append(
                 CatalogProblem(
-                    "requesters.yaml",
-                    f"requesters[{i}].code",
-                    model.code,
-                    "duplicate requester code",
-                    "give each requester a unique code",
+                    rel,
+                    "",
+                    "",
+                    "is not read: catalogue files end in .yaml",
+                    f"rename it to {path.with_suffix('.yaml').name}",
                 )
             )
-        requesters[model.code] = model
+
+    before = len(problems)
+    requesters = _load_requesters(root, problems, seen)
+    requesters_ok = len(problems) == before
 
     metrics: dict[str, Metric] = {}
     metric_files: dict[str, str] = {}
+    #: Codes of metric files that exist but could not be loaded (their problems are reported).
+    broken: set[str] = {p.stem for p in (root / "metrics").rglob("*.yml")}
     metric_paths = sorted((root / "metrics").rglob("*.yaml"))
+    if not metric_paths:
+        problems.append(
+            CatalogProblem(
+                "metrics/",
+                "",
+                "",
+                "holds no metric files",
+                "add one <code>.yaml file per metric under metrics/<domain>/",
+            )
+        )
     for path in metric_paths:
         rel = path.relative_to(root).as_posix()
         data = _read_yaml(path, root, problems, seen)
@@ -275,6 +390,9 @@ def load_catalog(root: Path | str) -> Catalog:
             data = {**data, "domain": data.get("domain") or path.parent.name}
         metric = _validate(Metric, data, rel, problems)
         if metric is None:
+            broken.add(path.stem)
+            if isinstance(data, dict) and isinstance(data.get("code"), str):
+                broken.add(data["code"])
             continue
         if metric.code != path.stem:
             problems.append(
@@ -322,7 +440,9 @@ def load_catalog(root: Path | str) -> Catalog:
         requests[request.code] = request
         request_files[request.code] = rel
 
+    before = len(problems)
     providers = _load_providers(root, problems)
+    providers_ok = len(problems) == before or bool(providers)
     if (root / "providers.csv").exists():
         seen["providers.csv"] = (root / "providers.csv").read_bytes()
     targets = Targets()
@@ -335,21 +455,43 @@ def load_catalog(root: Path | str) -> Catalog:
             or Targets()
         )
 
-    problems.extend(check_references(metrics, metric_files, requesters, requests, request_files))
+    problems.extend(
+        check_references(
+            metrics,
+            metric_files,
+            requesters if requesters_ok else None,
+            requests,
+            request_files,
+            broken_metrics=broken if metric_paths else None,
+        )
+    )
     peer_groups = {p.peer_group for p in providers.values()}
     for code, request in requests.items():
-        if request.respondents != "all":
-            for group in request.respondents:
-                if group not in peer_groups:
-                    problems.append(
-                        CatalogProblem(
-                            request_files[code],
-                            "respondents",
-                            group,
-                            "names a peer group no provider belongs to",
-                            f"use `all` or one of: {', '.join(sorted(peer_groups))}",
-                        )
+        if request.respondents == "all":
+            continue
+        if not request.respondents:
+            problems.append(
+                CatalogProblem(
+                    request_files[code],
+                    "respondents",
+                    "[]",
+                    "names no peer group, so no provider answers the request",
+                    "use `all` or list peer groups from providers.csv",
+                )
+            )
+        if not providers_ok:
+            continue
+        for group in request.respondents:
+            if group not in peer_groups:
+                problems.append(
+                    CatalogProblem(
+                        request_files[code],
+                        "respondents",
+                        group,
+                        "names a peer group no provider belongs to",
+                        f"use `all` or one of: {', '.join(sorted(peer_groups))}",
                     )
+                )
 
     if problems or info is None:
         raise CatalogInvalid(problems)
@@ -367,51 +509,172 @@ def load_catalog(root: Path | str) -> Catalog:
     )
 
 
+def _load_requesters(
+    root: Path, problems: list[CatalogProblem], seen: dict[str, bytes]
+) -> dict[str, Requester]:
+    path = root / "requesters.yaml"
+    fix = "write `requesters:` then one `- {code: ..., name: ...}` line per requester"
+    if not path.exists():
+        problems.append(
+            CatalogProblem("requesters.yaml", "", "", "is missing", f"add requesters.yaml: {fix}")
+        )
+        return {}
+    raw = _read_yaml(path, root, problems, seen)
+    if raw is UNREADABLE:
+        return {}
+    entries = raw.get("requesters") if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not entries:
+        problems.append(
+            CatalogProblem(
+                "requesters.yaml",
+                "requesters",
+                "" if entries is None else repr(entries)[:80],
+                "must be a non-empty list of requesters",
+                fix,
+            )
+        )
+        return {}
+    extra = sorted(str(k) for k in raw if k != "requesters")
+    if extra:
+        problems.append(
+            CatalogProblem(
+                "requesters.yaml",
+                ", ".join(extra),
+                "",
+                "is not a known field",
+                "remove it: the file holds only the `requesters:` list",
+            )
+        )
+    requesters: dict[str, Requester] = {}
+    for i, entry in enumerate(entries):
+        model = _validate(Requester, entry, "requesters.yaml", problems, f"requesters[{i}]")
+        if model is None:
+            continue
+        if model.code in requesters:
+            problems.append(
+                CatalogProblem(
+                    "requesters.yaml",
+                    f"requesters[{i}].code",
+                    model.code,
+                    "duplicate requester code",
+                    "give each requester a unique code",
+                )
+            )
+        requesters[model.code] = model
+    return requesters
+
+
+PROVIDER_COLUMNS = ("ods_code", "name", "peer_group", "region")
+_REQUIRED_PROVIDER_COLUMNS = ("ods_code", "peer_group")
+
+
 def _load_providers(root: Path, problems: list[CatalogProblem]) -> dict[str, Provider]:
     path = root / "providers.csv"
     providers: dict[str, Provider] = {}
+    header_fix = f"start the file with the header {','.join(PROVIDER_COLUMNS)}"
     if not path.exists():
         problems.append(
             CatalogProblem(
-                "providers.csv",
-                "",
-                "",
-                "is missing",
-                "add providers.csv with columns ods_code,name,peer_group,region",
+                "providers.csv", "", "", "is missing", f"add providers.csv; {header_fix}"
             )
         )
         return providers
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for line, row in enumerate(reader, start=2):
-            clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            model = _validate(Provider, clean, "providers.csv", problems, f"row {line}")
-            if model is None:
-                continue
-            if model.ods_code in providers:
-                problems.append(
-                    CatalogProblem(
-                        "providers.csv",
-                        f"row {line}.ods_code",
-                        model.ods_code,
-                        "duplicate ODS code",
-                        "list each provider once",
-                    )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(
+            CatalogProblem(
+                "providers.csv", "", "", f"cannot be read ({exc})", "save the file as UTF-8 CSV"
+            )
+        )
+        return providers
+    reader = csv.DictReader(text.splitlines())
+    columns = [c.strip() for c in reader.fieldnames or [] if c is not None]
+    missing = [c for c in _REQUIRED_PROVIDER_COLUMNS if c not in columns]
+    if missing:
+        problems.append(
+            CatalogProblem(
+                "providers.csv",
+                "header",
+                ",".join(columns),
+                f"lacks the column(s) {', '.join(missing)}",
+                header_fix,
+            )
+        )
+        return providers
+    unknown = [c for c in columns if c not in PROVIDER_COLUMNS]
+    if unknown:
+        problems.append(
+            CatalogProblem(
+                "providers.csv",
+                "header",
+                ",".join(unknown),
+                "has column(s) the catalogue does not use",
+                f"remove them; the columns are {','.join(PROVIDER_COLUMNS)}",
+            )
+        )
+    for line, row in enumerate(reader, start=2):
+        clean = {
+            k.strip(): (v or "").strip()
+            for k, v in row.items()
+            if k and k.strip() in PROVIDER_COLUMNS
+        }
+        model = _validate(Provider, clean, "providers.csv", problems, f"row {line}")
+        if model is None:
+            continue
+        if model.ods_code in providers:
+            problems.append(
+                CatalogProblem(
+                    "providers.csv",
+                    f"row {line}.ods_code",
+                    model.ods_code,
+                    "duplicate ODS code",
+                    "list each provider once",
                 )
-            providers[model.ods_code] = model
+            )
+        providers[model.ods_code] = model
     return providers
+
+
+#: Units one item may convert to by a `transform: {scale: N}`: size of each in a common base.
+_CONVERTIBLE: dict[str, dict[str, float]] = {
+    "money": {"gbp": 1.0, "gbp_thousands": 1000.0},
+    "time": {"minutes": 1.0, "days": 1440.0, "weeks": 10080.0},
+}
+_SHARE_UNITS = frozenset({"percent", "rate"})
+
+
+def _conversion(from_unit: str, to_unit: str) -> float | None:
+    """The scale that turns a value in `from_unit` into `to_unit`, or None if it cannot."""
+    for sizes in _CONVERTIBLE.values():
+        if from_unit in sizes and to_unit in sizes:
+            return sizes[from_unit] / sizes[to_unit]
+    return None
 
 
 def check_references(
     metrics: dict[str, Metric],
     metric_files: dict[str, str],
-    requesters: dict[str, Requester],
+    requesters: dict[str, Requester] | None,
     requests: dict[str, Request],
     request_files: dict[str, str],
+    *,
+    broken_metrics: set[str] | None = frozenset(),  # type: ignore[assignment]
 ) -> list[CatalogProblem]:
-    """Cross-reference checks: rules, derived formulas, cycles, requesters, items and units."""
+    """Cross-reference checks: rules, derived formulas, cycles, requesters, items and units.
+
+    `requesters` is None when requesters.yaml itself is broken, and `broken_metrics` names metric
+    files that exist but failed to load (None: no metric file loaded at all). References to them
+    are not reported again: the problem is in the file that is already reported.
+    """
     problems: list[CatalogProblem] = []
     known = sorted(metrics)
+
+    def unknown(code: str) -> bool:
+        """Whether to report `code` as unknown (not when its own file is reported broken)."""
+        if code in metrics:
+            return False
+        return broken_metrics is not None and code not in broken_metrics
 
     def unknown_metric_fix(code: str) -> str:
         close = _closest(code, known)
@@ -419,17 +682,19 @@ def check_references(
 
     for code, metric in metrics.items():
         rel = metric_files[code]
+        problems.extend(_check_target(rel, metric))
         for i, rule in enumerate(metric.rules):
             if rule.other not in metrics:
-                problems.append(
-                    CatalogProblem(
-                        rel,
-                        f"rules[{i}].{rule.op}",
-                        rule.other,
-                        "the rule names an unknown metric",
-                        unknown_metric_fix(rule.other),
+                if unknown(rule.other):
+                    problems.append(
+                        CatalogProblem(
+                            rel,
+                            f"rules[{i}].{rule.op}",
+                            rule.other,
+                            "the rule names an unknown metric",
+                            unknown_metric_fix(rule.other),
+                        )
                     )
-                )
             elif rule.other == code:
                 problems.append(
                     CatalogProblem(
@@ -438,6 +703,17 @@ def check_references(
                         rule.other,
                         "a rule compares the metric with itself",
                         "name another metric",
+                    )
+                )
+            elif metrics[rule.other].grain.period != metric.grain.period:
+                problems.append(
+                    CatalogProblem(
+                        rel,
+                        f"rules[{i}].{rule.op}",
+                        rule.other,
+                        f"the rule compares a per-{metric.grain.period} metric with one "
+                        f"collected per {metrics[rule.other].grain.period}",
+                        "compare metrics of the same grain, so the same period has both",
                     )
                 )
         if metric.derived:
@@ -454,15 +730,16 @@ def check_references(
             for part in ("numerator", "denominator"):
                 for dep in getattr(metric.derived, part).codes:
                     if dep not in metrics:
-                        problems.append(
-                            CatalogProblem(
-                                rel,
-                                f"derived.{part}",
-                                dep,
-                                "the formula names an unknown metric",
-                                unknown_metric_fix(dep),
+                        if unknown(dep):
+                            problems.append(
+                                CatalogProblem(
+                                    rel,
+                                    f"derived.{part}",
+                                    dep,
+                                    "the formula names an unknown metric",
+                                    unknown_metric_fix(dep),
+                                )
                             )
-                        )
                     elif metrics[dep].grain.period != metric.grain.period:
                         problems.append(
                             CatalogProblem(
@@ -479,14 +756,18 @@ def check_references(
 
     for code, request in requests.items():
         rel = request_files[code]
-        if request.requester not in requesters:
+        if requesters is not None and request.requester not in requesters:
+            close = _closest(request.requester, sorted(requesters))
             problems.append(
                 CatalogProblem(
                     rel,
                     "requester",
                     request.requester,
                     "unknown requester",
-                    f"add it to requesters.yaml or use one of: {', '.join(sorted(requesters))}",
+                    f"did you mean `{close}`?"
+                    if close
+                    else "add it to requesters.yaml or use one of: "
+                    + ", ".join(sorted(requesters)),
                 )
             )
         counts = Counter(item.their_code for item in request.items)
@@ -502,8 +783,51 @@ def check_references(
                         "give each item of a request a unique code",
                     )
                 )
-            problems.extend(_check_item(rel, where, request, item, metrics, unknown_metric_fix))
+            problems.extend(
+                _check_item(rel, where, request, item, metrics, unknown, unknown_metric_fix)
+            )
     return problems
+
+
+def _check_target(rel: str, metric: Metric) -> list[CatalogProblem]:
+    """A target must be reachable within the valid range and point the way of improvement."""
+    target = metric.target
+    if target is None:
+        return []
+    problems = []
+    lo, hi = metric.valid.min, metric.valid.max
+    if (lo is not None and target.value < lo) or (hi is not None and target.value > hi):
+        problems.append(
+            CatalogProblem(
+                rel,
+                "target.value",
+                f"{target.value:g}",
+                f"the target lies outside the valid range ({_range(lo, hi)})",
+                "correct the target, or widen `valid` if the range is wrong",
+            )
+        )
+    expected = {"increase": "gte", "decrease": "lte"}.get(metric.improvement_direction)
+    if expected and target.comparison != expected:
+        problems.append(
+            CatalogProblem(
+                rel,
+                "target.comparison",
+                target.comparison,
+                f"the target is met when the value is {RULE_WORDS[target.comparison]} it, but "
+                f"improvement_direction is {metric.improvement_direction}",
+                f"use comparison: {expected}, or correct improvement_direction",
+            )
+        )
+    return problems
+
+
+RULE_WORDS = {"gte": "at or above", "lte": "at or below"}
+
+
+def _range(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo:g} to {hi:g}"
+    return f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
 
 
 def _check_item(
@@ -512,13 +836,27 @@ def _check_item(
     request: Request,
     item: Item,
     metrics: dict[str, Metric],
-    unknown_metric_fix: Any,
+    unknown: Callable[[str], bool],
+    unknown_metric_fix: Callable[[str], str],
 ) -> list[CatalogProblem]:
     problems: list[CatalogProblem] = []
     field_name = "metric" if item.metric else "metrics"
     resolved = []
-    for code in item.metric_codes:
-        if code not in metrics:
+    for code, n in Counter(item.metric_codes).items():
+        if n > 1:
+            problems.append(
+                CatalogProblem(
+                    rel,
+                    f"{where}.metrics",
+                    code,
+                    "the item lists the same metric more than once",
+                    "list each metric once",
+                )
+            )
+    for code in dict.fromkeys(item.metric_codes):
+        if code in metrics:
+            resolved.append(metrics[code])
+        elif unknown(code):
             problems.append(
                 CatalogProblem(
                     rel,
@@ -528,8 +866,7 @@ def _check_item(
                     unknown_metric_fix(code),
                 )
             )
-        else:
-            resolved.append(metrics[code])
+    aggregate = item.transform.aggregate if item.transform else "sum"
     for metric in resolved:
         if metric.status.state == "retired":
             problems.append(
@@ -541,7 +878,8 @@ def _check_item(
                     "map it to the metric that replaced it, or mark the item unmapped",
                 )
             )
-        if PERIODS_PER_YEAR[metric.grain.period] < PERIODS_PER_YEAR[request.frequency]:
+        grain_per_year = PERIODS_PER_YEAR[metric.grain.period]
+        if grain_per_year < PERIODS_PER_YEAR[request.frequency]:
             problems.append(
                 CatalogProblem(
                     rel,
@@ -550,6 +888,23 @@ def _check_item(
                     f"the request is {request.frequency}ly but the metric is collected per "
                     f"{metric.grain.period}",
                     "map to a metric collected at least as often as the request",
+                )
+            )
+        elif (
+            grain_per_year > PERIODS_PER_YEAR[request.frequency]
+            and metric.unit in _SHARE_UNITS
+            and aggregate == "sum"
+        ):
+            problems.append(
+                CatalogProblem(
+                    rel,
+                    f"{where}.transform",
+                    f"aggregate: {aggregate}",
+                    f"the {request.frequency}ly item would add up {metric.code}, a "
+                    f"{metric.unit} per {metric.grain.period}: shares cannot be summed",
+                    "map the item to the counts it is built from, or to a metric of the "
+                    f"request's grain; use `aggregate: mean` or `last` only for a {metric.unit} "
+                    "collected as such",
                 )
             )
     if len(resolved) > 1:
@@ -564,7 +919,7 @@ def _check_item(
                     "map metrics that share a unit, or split the item",
                 )
             )
-        derived = [m.code for m in resolved if m.is_derived or m.unit in {"percent", "rate"}]
+        derived = [m.code for m in resolved if m.is_derived or m.unit in _SHARE_UNITS]
         if derived:
             problems.append(
                 CatalogProblem(
@@ -576,31 +931,98 @@ def _check_item(
                 )
             )
     if resolved:
-        unit = resolved[0].unit
-        scale = item.transform.scale if item.transform else 1.0
-        if item.unit and item.unit != unit and scale == 1.0:
-            problems.append(
+        problems.extend(_check_item_unit(rel, where, item, resolved[0]))
+    return problems
+
+
+_MILLIONS = re.compile(r"£\s*m\b|£\s*mn\b|\bmillions?\b")
+_THOUSANDS = re.compile(r"£\s*0{3}|£\s*k\b|\bthousands?\b|\bgbp\s*0{3}")
+_POUNDS = re.compile(r"£|\bgbp\b|\bpounds?\b")
+
+
+def _money_in_label(label: str) -> str | None:
+    """`gbp` or `gbp_thousands` when an item's label says which (None when unsure or no money)."""
+    if not _POUNDS.search(label) or _MILLIONS.search(label):
+        return None
+    return "gbp_thousands" if _THOUSANDS.search(label) else "gbp"
+
+
+def _check_item_unit(rel: str, where: str, item: Item, metric: Metric) -> list[CatalogProblem]:
+    """The item's unit agrees with its metric's, or converts to it by the right scale."""
+    unit = metric.unit
+    scale = item.transform.scale if item.transform else 1.0
+    if item.unit and item.unit != unit:
+        factor = _conversion(unit, item.unit)
+        if factor is None:
+            return [
                 CatalogProblem(
                     rel,
                     f"{where}.unit",
                     item.unit,
-                    f"the item's unit conflicts with metric {resolved[0].code} ({unit})",
-                    "map to a metric in the item's unit, or add transform: {scale: N} to convert",
+                    f"the item's unit conflicts with metric {metric.code} ({unit}), and "
+                    f"{unit} cannot be converted to {item.unit} by a scale",
+                    "map to a metric in the item's unit, or correct the item's unit "
+                    "(add transform: {scale: N} only to convert, e.g. £ thousands to £)",
                 )
+            ]
+        if not math.isclose(scale, factor, rel_tol=1e-9):
+            return [
+                CatalogProblem(
+                    rel,
+                    f"{where}.transform.scale",
+                    f"{scale:g}",
+                    f"the item's unit conflicts with metric {metric.code} ({unit}): "
+                    f"{unit} converts to {item.unit} by a scale of {factor:g}",
+                    f"add transform: {{scale: {factor:g}}} to convert",
+                )
+            ]
+        return []
+    if item.unit is None and scale != 1.0 and _conversion(unit, unit) is not None:
+        return [
+            CatalogProblem(
+                rel,
+                f"{where}.transform.scale",
+                f"{scale:g}",
+                f"the item scales metric {metric.code} ({unit}) but gives no unit of its own",
+                "add the item's `unit` (e.g. gbp for £), or remove the scale",
             )
-        label = item.their_label.lower()
-        asks_rate = "%" in label or "percent" in label or " rate" in f" {label}"
-        if unit == "count" and asks_rate and not item.unit:
-            problems.append(
+        ]
+    label = item.their_label.lower()
+    money = _money_in_label(label)
+    if money and not item.unit and money != unit:
+        words = {"gbp": "£", "gbp_thousands": "£ thousands"}
+        if unit in _CONVERTIBLE["money"]:
+            factor = _conversion(unit, money)
+            return [
                 CatalogProblem(
                     rel,
                     f"{where}.their_label",
                     item.their_label,
-                    f"the item asks for a percentage or rate but {resolved[0].code} is a count",
-                    "map it to the derived percentage metric, or set unit: count if right",
+                    f"the item asks for {words[money]} but {metric.code} is in {words[unit]}",
+                    f"add unit: {money} and transform: {{scale: {factor:g}}}",
                 )
+            ]
+        return [
+            CatalogProblem(
+                rel,
+                f"{where}.their_label",
+                item.their_label,
+                f"the item asks for money but {metric.code} is in {unit}",
+                "map it to a metric in £ or £ thousands",
             )
-    return problems
+        ]
+    asks_rate = "%" in label or "percent" in label or " rate" in f" {label}"
+    if unit == "count" and asks_rate and not item.unit:
+        return [
+            CatalogProblem(
+                rel,
+                f"{where}.their_label",
+                item.their_label,
+                f"the item asks for a percentage or rate but {metric.code} is a count",
+                "map it to the derived percentage metric, or set unit: count if right",
+            )
+        ]
+    return []
 
 
 def _cycles(metrics: dict[str, Metric], metric_files: dict[str, str]) -> list[CatalogProblem]:

@@ -6,13 +6,24 @@ import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]*$"
 CODE_RE = re.compile(CODE_PATTERN)
 #: ODS codes: trusts have 3 characters, sites 5, other organisations up to 6.
 ODS_PATTERN = r"^[A-Z0-9]{3,6}$"
 TERM_RE = re.compile(r"\s*([+-]?)\s*([a-z][a-z0-9_]*)\s*")
+#: An expression as written in a metric file: metric codes joined by + or -.
+EXPRESSION_PATTERN = r"^\s*[+-]?\s*[a-z][a-z0-9_]*(\s*[+-]\s*[a-z][a-z0-9_]*)*\s*$"
 
 Unit = Literal[
     "count", "percent", "rate", "gbp", "gbp_thousands", "days", "weeks", "minutes", "fte", "score"
@@ -71,6 +82,31 @@ class Rule(_Strict):
     def describe(self, code: str) -> str:
         return f"{code} {RULE_SYMBOLS[self.op]} {self.other}"
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        code = {"type": "string", "pattern": CODE_PATTERN}
+        return {
+            "description": "A cross-metric rule checked on entry for the same provider and period, "
+            "written `{lte: other_metric}`; operators lte, gte, lt, gt and eq.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {op: code for op in RULE_SYMBOLS},
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                },
+                {
+                    "type": "object",
+                    "properties": {"op": {"enum": list(RULE_SYMBOLS)}, "other": code},
+                    "required": ["op", "other"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+
 
 class Expression(_Strict):
     """A sum of metric codes with signs, written `a + b - c`."""
@@ -99,6 +135,16 @@ class Expression(_Strict):
     def codes(self) -> list[str]:
         return [code for _, code in self.terms]
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "pattern": EXPRESSION_PATTERN,
+            "description": "Metric codes joined by + or -, e.g. `a + b - c`.",
+        }
+
     def __str__(self) -> str:
         out = ""
         for i, (sign, code) in enumerate(self.terms):
@@ -118,7 +164,10 @@ class Derived(_Strict):
     @classmethod
     def _parse(cls, value: object) -> object:
         if isinstance(value, str):
-            return Expression.parse(value)
+            try:
+                return Expression.parse(value)
+            except ValueError as exc:
+                raise PydanticCustomError("expression_syntax", str(exc)) from None
         return value
 
     @property
@@ -134,22 +183,32 @@ class Status(_Strict):
 
 
 class Metric(_Strict):
-    code: str = Field(pattern=CODE_PATTERN)
-    label: str = Field(min_length=3)
-    definition: str = Field(min_length=10)
-    why_collected: str = Field(min_length=10)
+    code: str = Field(
+        pattern=CODE_PATTERN, description="Stable snake_case code; equals the file name."
+    )
+    label: str = Field(min_length=3, description="Short name shown in templates and reports.")
+    definition: str = Field(
+        min_length=10, description="Exactly what is counted, with inclusions and exclusions."
+    )
+    why_collected: str = Field(
+        min_length=10, description="The standard or decision it serves and who uses it."
+    )
     unit: Unit
     value_type: Literal["integer", "decimal"]
     grain: Grain
-    valid: Valid = Valid()
-    zero_is_significant: bool
+    valid: Valid = Field(default=Valid(), description="Plausible range of a value.")
+    zero_is_significant: bool = Field(
+        description="True when a reported 0 is a real zero; false when 0 is implausible."
+    )
     improvement_direction: Direction
-    target: Target | None = None
-    rules: tuple[Rule, ...] = ()
-    derived: Derived | None = None
+    target: Target | None = Field(default=None, description="The standard, with its source.")
+    rules: tuple[Rule, ...] = Field(default=(), description="Cross-metric checks on entry.")
+    derived: Derived | None = Field(
+        default=None, description="Numerator and denominator of a computed metric."
+    )
     status: Status
-    references: tuple[str, ...] = ()
-    domain: str = ""
+    references: tuple[str, ...] = Field(default=(), description="The published definitions.")
+    domain: str = Field(default="", description="Defaults to the metric's folder name.")
 
     @property
     def is_derived(self) -> bool:
@@ -168,7 +227,7 @@ class Requester(_Strict):
 
 class Transform(_Strict):
     aggregate: Aggregate = "sum"
-    scale: float = 1.0
+    scale: float = Field(default=1.0, gt=0)
 
 
 class Item(_Strict):
@@ -187,12 +246,41 @@ class Item(_Strict):
 
     @model_validator(mode="after")
     def _one_mapping(self) -> Item:
-        given = sum(bool(x) for x in (self.metric, self.metrics, self.unmapped_reason))
-        if given != 1:
-            raise ValueError(
-                "an item needs exactly one of: metric, metrics (a list), or unmapped_reason"
+        given = [
+            name
+            for name, value in (
+                ("metric", self.metric),
+                ("metrics", self.metrics),
+                ("unmapped_reason", self.unmapped_reason),
+            )
+            if value
+        ]
+        if not given:
+            raise PydanticCustomError(
+                "item_not_mapped",
+                "the item is not mapped: it needs exactly one of metric, metrics (a list) or "
+                "unmapped_reason",
+            )
+        if len(given) > 1:
+            raise PydanticCustomError(
+                "item_mapped_twice",
+                "the item gives {given}: it needs exactly one of metric, metrics (a list) or "
+                "unmapped_reason",
+                {"given": " and ".join(given)},
             )
         return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["oneOf"] = [
+            {"required": ["metric"]},
+            {"required": ["metrics"]},
+            {"required": ["unmapped_reason"]},
+        ]
+        return schema
 
     @property
     def metric_codes(self) -> list[str]:

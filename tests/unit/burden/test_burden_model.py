@@ -187,3 +187,20 @@ def test_a_provider_with_no_requests_carries_no_burden(tmp_path: Path) -> None:
     providers = {p["provider"]: p for p in d["per_provider"]}
     assert providers["P03"]["hours_before"] == 0.0
     assert providers["P03"]["hours_after"] == 0.0
+
+
+def test_an_item_on_a_draft_metric_still_costs_what_it_did(tmp_path: Path) -> None:
+    """Until m_count_b is active, B2 and A2 (whose m_pct rests on it) stay on their own forms.
+
+    After, per big provider:
+      m_count_a 12 × 6 = 72; A2 12 × 6 = 72; A3 12 × 6 = 72; B2 4 × 15 = 60 → 276 min.
+    Small: m_count_a 72 + A2 72 + A3 72 = 216. Total 2 × 276 + 216 = 768 min = 12.8 h.
+    """
+    root = write_tiny_catalog(tmp_path / "catalog")
+    path = root / "metrics" / "test" / "m_count_b.yaml"
+    path.write_text(path.read_text().replace("state: active", "state: draft"))
+    d = compute_burden(load_catalog(root)).to_dict()
+    assert d["hours_before"] == 14.8
+    assert d["hours_after"] == 12.8
+    assert (d["items_mapped"], d["items_unmapped"]) == (2, 3)
+    assert d["unique_metrics_collected"] == 1

@@ -66,12 +66,59 @@ def test_quarterly_requests_are_due_in_the_last_month_of_the_quarter(catalog_min
     ] == "2019-Q1"
     assert "cqc_uec_quarterly" not in {r["request"] for r in january["requests_due"]}
     assert "ae_breaches_4hr_type1" in _items(collection_plan(catalog_min, "RF4", "2019-01"))
-    assert [
-        r["code"]
-        for r in _items(collection_plan(catalog_min, "RF4", "2019-01"))["ae_breaches_4hr_type1"][
-            "requesters"
-        ]
-    ] == ["nhs_england"]
+
+
+def test_requesters_include_later_returns_that_add_the_month_in(catalog_min) -> None:
+    """January's breaches serve NHS England now and CQC's 2019-Q1 sum later; both are listed."""
+    item = _items(collection_plan(catalog_min, "RF4", "2019-01"))["ae_breaches_4hr_type1"]
+    assert [r["code"] for r in item["requesters"]] == ["cqc", "nhs_england"]
+    later = [u for u in item["requests"] if not u["due_now"]]
+    assert {(u["request"], u["reporting_period"], u["due"]) for u in later} == {
+        ("cqc_uec_quarterly", "2019-Q1", "2019-04-30")
+    }
+    assert {u["their_code"] for u in later} == {"UEC02", "UEC03"}  # UEC03 via the percentage
+    assert item["due"] == "2019-02-15"  # NHS England's deadline: the one due now
+
+
+def test_a_period_end_snapshot_is_not_credited_to_an_earlier_month(
+    catalog_min_dir, tmp_path
+) -> None:
+    """A quarterly item taking the quarter's last value does not use January's figure."""
+    import shutil
+
+    from collectonce.catalog import load_catalog
+
+    root = tmp_path / "catalog"
+    shutil.copytree(catalog_min_dir, root)
+    path = root / "requests" / "cqc_uec_quarterly.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "metric: ae_breaches_4hr_type1, transform: {aggregate: sum}",
+            "metric: ae_breaches_4hr_type1, transform: {aggregate: last}",
+        )
+    )
+    item = _items(collection_plan(load_catalog(root), "RF4", "2019-01"))["ae_breaches_4hr_type1"]
+    assert {u["request"] for u in item["requests"]} == {"nhse_ae_monthly", "cqc_uec_quarterly"}
+    assert all(u["their_code"] != "UEC02" for u in item["requests"])
+
+
+def test_a_draft_metric_is_not_asked_for(catalog_min_dir, tmp_path) -> None:
+    """An item mapped to a draft metric stays on the request's own form, with the reason."""
+    import shutil
+
+    from collectonce.catalog import load_catalog
+
+    root = tmp_path / "catalog"
+    shutil.copytree(catalog_min_dir, root)
+    path = root / "requests" / "cqc_uec_quarterly.yaml"
+    path.write_text(
+        path.read_text()
+        + '  - {their_code: "UEC08", their_label: Staff FFP, metric: staff_ffp_recommend}\n'
+    )
+    plan = collection_plan(load_catalog(root), "RF4", "2019-03").to_dict()
+    assert "staff_ffp_recommend" not in {i["metric"] for i in plan["items"]}
+    (row,) = [u for u in plan["unmapped_items"] if u["their_code"] == "UEC08"]
+    assert "draft" in row["reason"]
 
 
 def test_a_metric_only_a_quarterly_request_needs_is_owed_for_each_month_of_the_quarter(

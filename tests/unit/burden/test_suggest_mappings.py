@@ -67,8 +67,55 @@ def test_it_flags_an_item_mapped_to_the_wrong_metric(catalog_min_dir: Path, tmp_
     assert len(flagged) == 1
     assert flagged.iloc[0]["current_metric"] == "ae_emergency_admissions"
     assert flagged.iloc[0]["suggested_metric"] == "ae_breaches_4hr_type1"
-    duplicates = frame[(frame["kind"] == "duplicate") & (frame["their_code"] == "QS9")]
-    assert "ae_breaches_4hr_type1" in set(duplicates["suggested_metric"])
+    # The alike item elsewhere is cited in the same row, not repeated as a second suggestion.
+    assert "nhse_ae_monthly item A2" in flagged.iloc[0]["reason"]
+    assert frame[frame["their_code"] == "QS9"].shape[0] == 1
+
+
+def test_a_duplicate_flags_the_item_that_fits_its_own_metric_worse(
+    catalog_min_dir: Path, tmp_path: Path
+) -> None:
+    """Of two alike items mapped to different metrics, it asks to remap the ill-fitting one."""
+    root = _copy_with_items(
+        catalog_min_dir,
+        tmp_path / "catalog",
+        "icb_quality_monthly",
+        [
+            '{their_code: "QS8", their_label: "Major A&E attendances", '
+            "metric: ae_breaches_4hr_type1}"
+        ],
+    )
+    frame = suggest_mappings(load_catalog(root), margin=1.0)
+    duplicates = frame[frame["kind"] == "duplicate"]
+    # cqc_uec_quarterly (read first) has UEC01 "Major A&E attendances" mapped correctly.
+    assert list(duplicates["their_code"]) == ["QS8"]
+    row = duplicates.iloc[0]
+    assert row["current_metric"] == "ae_breaches_4hr_type1"
+    assert row["suggested_metric"] == "ae_attendances_type1"
+    assert "cqc_uec_quarterly item UEC01" in row["reason"]
+
+
+def test_alike_items_give_one_row_per_item(catalog_min_dir: Path, tmp_path: Path) -> None:
+    """An item like several items elsewhere gets one row naming how many more there are."""
+    root = _copy_with_items(
+        catalog_min_dir,
+        tmp_path / "catalog",
+        "nhse_ae_monthly",
+        [
+            '{their_code: "A7", their_label: "Hand hygiene audit (%)", unmapped_reason: Local}',
+        ],
+    )
+    for request, code in (("cqc_uec_quarterly", "UEC98"), ("icb_quality_monthly", "QS7")):
+        path = root / "requests" / f"{request}.yaml"
+        path.write_text(
+            path.read_text()
+            + f'  - {{their_code: "{code}", their_label: "Hand hygiene audit (%)", '
+            "unmapped_reason: Local}\n"
+        )
+    frame = suggest_mappings(load_catalog(root))
+    pairs = frame[frame["kind"] == "unmapped_duplicate"]
+    assert pairs["their_code"].is_unique
+    assert "and 1 more" in pairs.iloc[0]["reason"]
 
 
 def test_it_finds_the_same_unmapped_item_in_two_requests(
@@ -108,6 +155,10 @@ def test_it_refuses_a_score_outside_zero_to_one(catalog_min) -> None:
         ("Nurses in post (WTE)", ["nurse", "post", "fte"]),
         ("Sickness %", ["sickness", "percent"]),
         ("C. difficile cases", ["cdiff", "case"]),
+        ("Patients waiting more than 52 weeks", ["patient", "waiting", "52", "week", "breach"]),
+        ("Over four hours in A&E", ["4", "hour", "breach", "ae"]),
+        ("Admissions through A&E", ["admission", "via", "ae"]),
+        ("Admissions not via A&E", ["admission", "notvia", "ae"]),
     ],
 )
 def test_nhs_abbreviations_are_normalised(text: str, expected: list[str]) -> None:
