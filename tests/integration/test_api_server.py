@@ -28,6 +28,18 @@ RRK,2018-02,9322,2048,3922
 RRK,2018-03,9936,2154,3896
 """
 
+#: The second quarter (real figures), and RF4's January attendances revised, received in July.
+AE_2018Q2_AND_REVISION = """\
+provider_code,period,ae_attendances_type1,ae_breaches_4hr_type1,ae_emergency_admissions
+RF4,2018-01,21400,6104,4988
+RF4,2018-04,20369,4970,4943
+RF4,2018-05,21582,3940,5258
+RF4,2018-06,21187,4044,5048
+RRK,2018-04,9831,1759,3842
+RRK,2018-05,10573,1637,4044
+RRK,2018-06,10035,1488,3942
+"""
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -54,6 +66,11 @@ def server(tmp_path_factory, catalog_min_dir: Path) -> Iterator[tuple[str, dict[
     received = dt.datetime(2018, 4, 10, tzinfo=dt.UTC)
     assert submit_file(source, catalog, settings, now=received).status == "accepted"
     publish(catalog, settings, now=received)
+    later = home / "rf4_rrk__ae_type1_2018q2_and_revision.csv"
+    later.write_text(AE_2018Q2_AND_REVISION)
+    received = dt.datetime(2018, 7, 10, tzinfo=dt.UTC)
+    assert submit_file(later, catalog, settings, now=received).status == "accepted"
+    publish(catalog, settings, now=received + dt.timedelta(days=5))
     tokens = {
         "cqc": create_token(settings, role="requester", subject="cqc", catalog=catalog)[1],
         "RF4": create_token(settings, role="provider", subject="RF4", catalog=catalog)[1],
@@ -113,7 +130,7 @@ def test_requester_pulls_its_quarterly_return_in_each_format(server, fmt) -> Non
     assert set(rows["period"]) == {"2018-Q1"}
     assert {"UEC01", "UEC02", "UEC03"} <= set(rows["item"])
     uec01 = rows[(rows["provider_code"] == "RF4") & (rows["item"] == "UEC01")]
-    assert uec01["value"].tolist() == [21317 + 18668 + 21452]
+    assert uec01["value"].tolist() == [21400 + 18668 + 21452]  # January as revised in July
 
 
 def test_provider_pulls_its_own_data_and_not_anothers(server) -> None:
@@ -132,3 +149,49 @@ def test_provider_pulls_its_own_data_and_not_anothers(server) -> None:
     assert all(line.startswith("RF4,") for line in lines[1:])
     assert httpx.get(f"{base}/v1/providers/RRK/data", headers=auth).status_code == 403
     assert httpx.get(f"{base}/v1/providers/RF4/data").status_code == 401
+
+
+def test_regulator_pulls_its_2018_quarterly_return_as_csv_now_and_as_of_last_month(
+    server,
+) -> None:
+    """It serves the CQC's 2018 quarterly return as CSV from the latest publication, and
+    exactly as it stood in the publication before July's, found by date."""
+    import httpx
+    import pandas as pd
+
+    base, tokens = server
+    auth = {"Authorization": f"Bearer {tokens['cqc']}"}
+    listed = httpx.get(f"{base}/v1/publications", headers=auth, timeout=30).json()
+    cutoff = dt.datetime(2018, 7, 1, tzinfo=dt.UTC)
+    earlier = [
+        p["version"]
+        for p in listed["publications"]
+        if dt.datetime.fromisoformat(p["published_at"]) < cutoff
+    ]
+    assert len(listed["publications"]) == 2 and len(earlier) == 1
+
+    def pull(**extra: object) -> tuple[httpx.Response, pd.DataFrame]:
+        params = {"from": "2018-01", "to": "2018-12", "format": "csv", **extra}
+        url = f"{base}/v1/requests/cqc_uec_quarterly/view"
+        response = httpx.get(url, params=params, headers=auth, timeout=30)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        return response, pd.read_csv(io.StringIO(response.text), keep_default_na=False)
+
+    def uec01(rows: pd.DataFrame, period: str) -> tuple[float, str]:
+        hit = rows[(rows["provider_code"] == "RF4") & (rows["period"] == period)]
+        hit = hit[hit["item"] == "UEC01"]
+        assert len(hit) == 1
+        return float(hit["value"].iloc[0]), str(hit["flag"].iloc[0])
+
+    now, latest = pull()
+    assert set(latest["period"]) == {"2018-Q1", "2018-Q2"}
+    assert uec01(latest, "2018-Q1") == (21400 + 18668 + 21452, "revised")
+    # April and May arrived in July, after the monthly deadline
+    assert uec01(latest, "2018-Q2") == (20369 + 21582 + 21187, "late")
+
+    then, before = pull(as_of=earlier[0])
+    assert then.headers["x-publication-version"] == str(earlier[0])
+    assert now.headers["x-publication-version"] != then.headers["x-publication-version"]
+    assert set(before["period"]) == {"2018-Q1"}
+    assert uec01(before, "2018-Q1") == (21317 + 18668 + 21452, "late")  # January came in April

@@ -189,17 +189,22 @@ def _csv_column(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     return np.arange(len(fields)), fields
 
 
+#: Adjacent columns are joined into one when they have at most this many combinations.
+_MERGE_LIMIT = 1 << 18
+
+
 def _csv_dictionaries(df: pd.DataFrame) -> list[tuple[np.ndarray, Any]]:
-    """For each column: row codes and the Arrow array of its distinct fields.
+    """For each group of adjacent columns: row codes and the Arrow array of its distinct fields.
 
     An empty cell points at a trailing ``""`` field; the last column's fields end the line.
     A row whose only field is empty is written ``""`` (as the csv module does), so that it
-    is not read back as a blank line.
+    is not read back as a blank line. Adjacent columns with few combinations (a provider and a
+    period, an item's code and label) are joined once per combination rather than once per row.
     """
     import pyarrow as pa
 
     last = df.shape[1] - 1
-    out = []
+    columns: list[tuple[np.ndarray, list[str]]] = []
     for position in range(df.shape[1]):
         codes, fields = _csv_column(df.iloc[:, position])
         fields = [*fields, ""]
@@ -207,7 +212,19 @@ def _csv_dictionaries(df: pd.DataFrame) -> list[tuple[np.ndarray, Any]]:
             fields = [f or '""' for f in fields]
         if position == last:
             fields = [f + CRLF for f in fields]
-        codes = np.where(codes < 0, len(fields) - 1, codes)
+        codes = np.where(codes < 0, len(fields) - 1, codes).astype(np.int64)
+        columns.append((codes, fields))
+    limit = min(_MERGE_LIMIT, len(df))
+    groups = columns[:1]
+    for codes, fields in columns[1:]:
+        group_codes, group_fields = groups[-1]
+        if len(group_fields) * len(fields) <= limit:
+            joined = [f"{a},{b}" for a in group_fields for b in fields]
+            groups[-1] = (group_codes * len(fields) + codes, joined)
+        else:
+            groups.append((codes, fields))
+    out = []
+    for codes, fields in groups:
         index_type = np.int32 if len(fields) < 2**31 else np.int64
         out.append((codes.astype(index_type), pa.array(fields, type=pa.large_string())))
     return out
@@ -328,7 +345,14 @@ def write_export(
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(df, preserve_index=False)
-        pq.write_table(table.replace_schema_metadata(None), dest)
+        # categorical text is written as plain text, so every reader gets strings back
+        plain = pa.schema(
+            [
+                f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+                for f in table.schema
+            ]
+        )
+        pq.write_table(table.cast(plain).replace_schema_metadata(None), dest)
     else:
         buffer = io.BytesIO()
         _write_xlsx(df, buffer)

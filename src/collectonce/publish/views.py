@@ -28,7 +28,8 @@ Flags (one per row, the first that applies)
     a late change to a locked period admitted by an exception.
     ``late``: a value arrived after the request deadline.
 
-The returned frame carries ``attrs["publication"]`` (the version it was read from).
+The returned frame carries ``attrs["publication"]`` (the version it was read from). Its text
+columns are categoricals (a view repeats a few codes and labels over many rows).
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ PROVIDER_COLUMNS = [
     "revision",
     "is_late",
 ]
+#: The values of a view's ``flag`` column (its categories, in this order).
+FLAG_NAMES = ["", "missing", "suppressed", "revised", "late"]
 ODS_RE = re.compile(ODS_PATTERN)
 _REPORTED, _SUPPRESSED, _MISSING = 0, 1, 2
 
@@ -331,9 +334,18 @@ def _respondents(catalog: Catalog, request: Request) -> list[str]:
     return sorted(p.ods_code for p in catalog.providers.values() if p.peer_group in groups)
 
 
+def _category(labels: list[str], codes: np.ndarray) -> pd.Categorical:
+    """The text column ``labels[codes]`` as a categorical: one string per distinct label, not
+    per row (exports then write each label once)."""
+    small, distinct = pd.factorize(np.array(labels, dtype=object))
+    categories = pd.Index(np.asarray(distinct, dtype=object), dtype=object)
+    return pd.Categorical.from_codes(small[codes], categories=categories)
+
+
 def _empty_view(version: int | None = None, request: str = "") -> pd.DataFrame:
-    out = pd.DataFrame({c: pd.Series(dtype=object) for c in VIEW_COLUMNS})
-    out["value"] = out["value"].astype(float)
+    empty = np.zeros(0, dtype=np.int64)
+    out = pd.DataFrame({c: _category([], empty) for c in VIEW_COLUMNS})
+    out["value"] = pd.Series(dtype=float)
     out.attrs.update(publication=version, request=request)
     return out
 
@@ -382,12 +394,13 @@ def _cells(
     spans = {code: span for code, span in spans.items() if span[1] > span[0]}
     if not spans:
         return None
-    if lo is None:
-        lo = min(int(snap.months[a:b].min()) for a, b in spans.values())
-        lo -= lo % size
-    if hi is None:
-        hi = max(int(snap.months[a:b].max()) for a, b in spans.values()) + 1
-        hi += -hi % size
+    # The arrays span only the request periods that hold data: a wide range (1900-01 to
+    # 9999-12) must cost no more than the data it covers. Rows within a metric are sorted by
+    # month, so each span's first and last rows are its extremes.
+    first = min(int(snap.months[a]) for a, _ in spans.values())
+    last = max(int(snap.months[b - 1]) for _, b in spans.values()) + 1
+    lo = max(lo, first - first % size) if lo is not None else first - first % size
+    hi = min(hi, last + -last % size) if hi is not None else last + -last % size
     shape = (len(respondents), hi - lo, len(items))
     value = np.zeros(shape)
     status = np.zeros(shape, dtype=np.int8)
@@ -395,20 +408,27 @@ def _cells(
     late = np.zeros(shape, dtype=bool)
     revised = np.zeros(shape, dtype=bool)
     where = snap.provider_positions(respondents)
+    n_t, n_i = shape[1], shape[2]
+    # flat views of the new (contiguous) arrays: one index per row instead of three
+    flat_value, flat_status, flat_count = value.reshape(-1), status.reshape(-1), count.reshape(-1)
+    flat_late, flat_revised = late.reshape(-1), revised.reshape(-1)
     for i, item in enumerate(items):
         for code in item.metric_codes:
             if code not in spans:
                 continue
             a, b = spans[code]
             p = where[snap.provider_idx[a:b]]
-            keep = p >= 0
-            p = p[keep]
-            t = snap.months[a:b][keep] - lo
-            value[p, t, i] += snap.value[a:b][keep]
-            status[p, t, i] = np.maximum(status[p, t, i], snap.status[a:b][keep])
-            count[p, t, i] += 1
-            late[p, t, i] |= snap.is_late[a:b][keep]
-            revised[p, t, i] |= snap.revision[a:b][keep] > 1
+            rows: slice | np.ndarray = slice(a, b)
+            if (p < 0).any():  # rows of providers that do not answer this request
+                kept = np.flatnonzero(p >= 0)
+                p, rows = p[kept], kept + a
+            # within one metric each provider × month is one row, so no index repeats
+            flat = (p * n_t + (snap.months[rows] - lo)) * n_i + i
+            flat_value[flat] += snap.value[rows]
+            flat_status[flat] = np.maximum(flat_status[flat], snap.status[rows])
+            flat_count[flat] += 1
+            flat_late[flat] |= snap.is_late[rows]
+            flat_revised[flat] |= snap.revision[rows] > 1
     needed = _components_needed(snap, items, where, len(respondents))
     status = np.where(count < needed[:, None, :], np.int8(_MISSING), status)
     return _Cells(lo, value, status, count > 0, late, revised)
@@ -464,30 +484,31 @@ def _aggregate_cells(
     late = (per_bucket(cells.late) & present).any(axis=2)
     revised = (per_bucket(cells.revised) & present).any(axis=2)
     n_rep = reported.sum(axis=2)
-    total = np.where(reported, value, 0.0).sum(axis=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n_rep > 0, total / np.maximum(n_rep, 1), np.nan)
-    top = np.where(reported, value, -np.inf).max(axis=2)
-    bottom = np.where(reported, value, np.inf).min(axis=2)
-    last_pos = size - grain  # (I,)
-    last_rep = reported[:, :, last_pos, np.arange(n_i)]
-    last = np.where(last_rep, value[:, :, last_pos, np.arange(n_i)], np.nan)
-    blocked = missing | suppressed
-    results = {
-        "sum": np.where(blocked, np.nan, total),
-        "mean": mean,
-        "max": np.where(n_rep > 0, top, np.nan),
-        "min": np.where(n_rep > 0, bottom, np.nan),
-        "last": last,
-    }
     how = [it.transform.aggregate if it.transform else "sum" for it in items]
     scale = np.array([it.transform.scale if it.transform else 1.0 for it in items])
     out = np.empty((n_p, n_b, n_i))
-    for i, name in enumerate(how):
-        out[:, :, i] = results[name][:, :, i] * scale[i]
-    flag = np.select(
-        [missing, suppressed, revised, late], ["missing", "suppressed", "revised", "late"], ""
-    ).astype(object)
+    for name in sorted(set(how)):
+        # each aggregate is computed once, over the items that use it
+        cols = np.array([i for i, h in enumerate(how) if h == name])
+        rep, val, n = reported[..., cols], value[..., cols], n_rep[..., cols]
+        if name in ("sum", "mean"):
+            total = np.where(rep, val, 0.0).sum(axis=2)
+            if name == "sum":
+                result = np.where(missing[..., cols] | suppressed[..., cols], np.nan, total)
+            else:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    result = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        elif name in ("max", "min"):
+            fill = -np.inf if name == "max" else np.inf
+            extreme = np.where(rep, val, fill)
+            extreme = extreme.max(axis=2) if name == "max" else extreme.min(axis=2)
+            result = np.where(n > 0, extreme, np.nan)
+        else:  # last: the final expected month's value, if it was reported
+            last_pos = (size - grain)[cols]
+            at = np.arange(len(cols))
+            result = np.where(rep[:, :, last_pos, at], val[:, :, last_pos, at], np.nan)
+        out[..., cols] = result * scale[cols]
+    flag = np.select([missing, suppressed, revised, late], [1, 2, 3, 4], 0).astype(np.int8)
     has_data = per_bucket(cells.present).any(axis=(0, 2, 3))
     return {"value": out, "flag": flag, "has_data": has_data}
 
@@ -530,20 +551,17 @@ def render_view(
     flag = agg["flag"][:, keep, :]
     n_p, n_b, n_i = value.shape
     labels = _labels(cells.first_month + keep * size, freq)
-    per_item = n_p * n_b
+    rows = np.arange(n_p * n_b * n_i)
+    item_of = rows % n_i
     out = pd.DataFrame(
         {
-            "provider_code": _text(np.repeat(np.array(respondents, dtype=object), n_b * n_i)),
-            "period": _text(np.tile(np.repeat(labels, n_i), n_p)),
-            "item": _text(np.tile(np.array([it.their_code for it in items], object), per_item)),
-            "item_label": _text(
-                np.tile(np.array([it.their_label for it in items], object), per_item)
-            ),
-            "metric": _text(
-                np.tile(np.array(["+".join(it.metric_codes) for it in items], object), per_item)
-            ),
+            "provider_code": _category(respondents, rows // (n_b * n_i)),
+            "period": _category(labels.tolist(), rows // n_i % n_b),
+            "item": _category([it.their_code for it in items], item_of),
+            "item_label": _category([it.their_label for it in items], item_of),
+            "metric": _category(["+".join(it.metric_codes) for it in items], item_of),
             "value": value.reshape(-1),
-            "flag": _text(flag.reshape(-1)),
+            "flag": _category(FLAG_NAMES, flag.reshape(-1)),
         }
     )
     out.attrs.update(publication=snap.version, request=request.code)

@@ -263,3 +263,32 @@ def test_views_are_gzipped_for_clients_that_accept_it(client, headers) -> None:
     assert "content-encoding" not in plain.headers
     assert int(packed.headers["content-length"]) < len(plain.content) / 3
     assert packed.content == plain.content  # the client unpacks it to the same bytes
+
+
+def test_large_xlsx_is_streamed_from_a_file_and_reads_back(client, headers, monkeypatch) -> None:
+    """It streams a large workbook (no Content-Length, nothing held whole) with the same rows
+    as JSON, and still refuses one too large for a sheet before anything is sent."""
+    import openpyxl
+
+    import collectonce.api.app as api_app
+    import collectonce.publish.exports as exports
+
+    monkeypatch.setattr(api_app, "STREAM_ABOVE_ROWS", 5)
+    url = "/v1/providers/R1H/data?from=2018-02&to=2018-05&format="
+    response = client.get(url + "xlsx", headers=headers("admin"))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == XLSX
+    assert "content-length" not in response.headers
+    assert response.headers["content-disposition"].endswith('.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    header, *cells = [[c.value for c in r] for r in sheet.iter_rows()]
+    got = pd.DataFrame(cells, columns=header)
+    want = pd.DataFrame(client.get(url + "json", headers=headers("admin")).json()["rows"])
+    assert len(got) == len(want) == 4 * 5
+    assert got["value"].tolist() == want["value"].tolist()
+    assert set(got["provider_code"]) == {"R1H"}
+
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 10)
+    refused = client.get(url.replace("2018-02", "2018-01") + "xlsx", headers=headers("admin"))
+    assert refused.status_code == 422
+    assert "use csv or parquet" in refused.json()["detail"][0]["msg"]

@@ -197,6 +197,34 @@ def test_csv_matches_neutralising_every_cell_on_its_own(chunk_rows: int) -> None
     assert b"".join(iter_csv_chunks(df, chunk_rows=chunk_rows)) == cell_by_cell_csv(df)
 
 
+@pytest.mark.parametrize("chunk_rows", [7, 50_000])
+def test_csv_of_categorical_text_with_many_repeats_is_the_same_bytes(chunk_rows: int) -> None:
+    """It writes a view's categorical text over thousands of rows (where neighbouring columns
+    are written together, once per combination) exactly as the plain-text frame is written."""
+    plain = awkward_view(repeats=240)
+    text = ["provider_code", "period", "item_label", "flag"]
+    coded = plain.assign(**{c: plain[c].astype("category") for c in text})
+    want = cell_by_cell_csv(plain)
+    assert b"".join(iter_csv_chunks(coded, chunk_rows=chunk_rows)) == want
+    assert b"".join(iter_csv_chunks(plain, chunk_rows=chunk_rows)) == want
+
+
+def test_parquet_of_categorical_text_reads_back_as_plain_text(tmp_path) -> None:
+    """It writes categorical text to Parquet as plain strings, so readers get text back."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = pd.DataFrame({"item": pd.Categorical(["A1", "A2", "A1"]), "value": [1.0, -2.0, np.nan]})
+    write_export(df, "parquet", tmp_path / "view.parquet")
+    table = pq.read_table(tmp_path / "view.parquet")
+    kind = table.schema.field("item").type
+    assert pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    assert table.column("item").to_pylist() == ["A1", "A2", "A1"]
+    assert not isinstance(
+        pd.read_parquet(tmp_path / "view.parquet")["item"].dtype, pd.CategoricalDtype
+    )
+
+
 def test_csv_neutralises_every_repeat_of_a_formula() -> None:
     """It neutralises a formula on every row it appears on, across chunk boundaries."""
     df = pd.DataFrame({"item_label": ["=1+2", "ok", "@SUM(A1)"] * 40, "value": 1.0})

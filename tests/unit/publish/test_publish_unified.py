@@ -229,9 +229,30 @@ def test_duckdb_reads_the_published_table_without_help(catalog_min, settings, su
     assert total == (48,)
 
 
-def test_polars_is_not_installed_here() -> None:
-    """Polars reads Delta with `pl.read_delta`; it is not a dependency, so this is skipped."""
-    pytest.importorskip("polars")
+def test_polars_reads_every_publication_without_help(catalog_min, settings, submit) -> None:
+    """It writes a Delta table that Polars reads with `read_delta`, latest and as of a version."""
+    import polars as pl
+
+    submit(ae_rows())
+    publish(catalog_min, settings, now=T0)
+    submit([row("RF4", "2019-01", ATT, 17000, submission="s2", received=T0)])
+    publish(catalog_min, settings, now=T0 + dt.timedelta(days=1))
+    path = str(unified_path(settings))
+
+    def rf4_january(frame: pl.DataFrame) -> list[float]:
+        hit = frame.filter(
+            (pl.col("provider_code") == "RF4")
+            & (pl.col("metric_id") == ATT)
+            & (pl.col("period") == dt.date(2019, 1, 1))
+        )
+        return hit["value"].to_list()
+
+    latest = pl.read_delta(path)
+    assert latest.height == 48
+    assert rf4_january(latest) == [17000.0]
+    assert rf4_january(pl.read_delta(path, version=0)) == [16428.0]
+    lazy = pl.scan_delta(path).filter(pl.col("is_derived")).select(pl.len()).collect()
+    assert lazy.item() == 12
 
 
 def test_admissions_and_lineage_survive_publication(catalog_min, settings, submit) -> None:

@@ -204,6 +204,25 @@ def test_period_outside_the_data_gives_an_empty_view(catalog_min, published) -> 
     assert view.empty and list(view.columns) == VIEW_COLUMNS
 
 
+@pytest.mark.parametrize("request_code", ["nhse_ae_monthly", "cqc_uec_quarterly"])
+def test_a_very_wide_range_costs_no_more_than_the_data(
+    catalog_min, published, request_code
+) -> None:
+    """It answers 1900-01 to 9999-12 with the same rows as an open range, in little memory:
+    the work follows the periods that hold data, not the span asked for."""
+    import tracemalloc
+
+    open_range = render_view(catalog_min, published, request_code, None, None)
+    tracemalloc.start()
+    try:
+        wide = render_view(catalog_min, published, request_code, "1900-01", "9999-12")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    pd.testing.assert_frame_equal(wide, open_range)
+    assert peak < 4 * 1024 * 1024, f"{peak / 1e6:.0f} MB for a view of {len(wide)} rows"
+
+
 @pytest.mark.parametrize(
     ("period_from", "period_to", "message"),
     [
