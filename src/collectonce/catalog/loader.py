@@ -751,6 +751,19 @@ def check_references(
                                 "derive from metrics of the same grain",
                             )
                         )
+            inputs = set(metric.derived.inputs)
+            for g, group in enumerate(metric.derived.absent_as_zero):
+                for code in group:
+                    if code not in inputs:
+                        problems.append(
+                            CatalogProblem(
+                                rel,
+                                f"derived.absent_as_zero[{g}]",
+                                code,
+                                "the group names a metric the formula does not use",
+                                "list only metrics named in the numerator or denominator",
+                            )
+                        )
 
     problems.extend(_cycles(metrics, metric_files))
 

@@ -159,6 +159,12 @@ class Derived(_Strict):
     numerator: Expression
     denominator: Expression
     multiplier: float = 1.0
+    absent_as_zero: tuple[tuple[str, ...], ...] = Field(
+        default=(),
+        description="Groups of inputs that count as 0 when a provider sends none of a group for"
+        " a period, such as the attendances and breaches of a type of department it does not run."
+        " A group sent only in part still makes the value missing.",
+    )
 
     @field_validator("numerator", "denominator", mode="before")
     @classmethod

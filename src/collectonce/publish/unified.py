@@ -128,7 +128,9 @@ def derive_metrics(catalog: Catalog, collected: pd.DataFrame) -> pd.DataFrame:
     For each provider and period where at least one input exists:
 
     - value = (Σ sign × numerator inputs) / (Σ sign × denominator inputs) × multiplier;
-    - status ``missing`` (value null) when any input is missing or absent;
+    - status ``missing`` (value null) when any input is missing or absent, except that a group
+      of inputs named in ``absent_as_zero`` that a provider sent none of counts as 0 (a type of
+      department it does not run adds nothing to an all-types total);
     - otherwise ``suppressed`` (value null) when any input is suppressed: a ratio could
       disclose the small number;
     - otherwise ``missing`` (value null) when the denominator is 0;
@@ -195,12 +197,24 @@ def derive_metrics(catalog: Catalog, collected: pd.DataFrame) -> pd.DataFrame:
         def plane(name: str, code: str, default: np.ndarray = nan) -> np.ndarray:
             return planes[name].get(code, default)
 
-        status = np.stack([plane("status", c) for c in inputs])
-        present = (~np.isnan(status)).any(axis=0)
+        # a group of inputs a provider sends none of (a service it does not run) counts as 0
+        as_zero = {code: np.zeros(n, dtype=bool) for code in inputs}
+        for group in formula.absent_as_zero:
+            none_sent = np.logical_and.reduce([np.isnan(plane("status", c)) for c in group])
+            for code in group:
+                as_zero[code] |= none_sent
+
+        def entered(name: str, code: str, as_zero: dict[str, np.ndarray] = as_zero) -> np.ndarray:
+            zero = STATUS_CODES["reported"] if name == "status" else 0.0
+            return np.where(as_zero[code], zero, plane(name, code))
+
+        raw_status = np.stack([plane("status", c) for c in inputs])
+        present = (~np.isnan(raw_status)).any(axis=0)
+        status = np.stack([entered("status", c) for c in inputs])
         any_suppressed = (status == STATUS_CODES["suppressed"]).any(axis=0)
         any_missing = (np.isnan(status) | (status == STATUS_CODES["missing"])).any(axis=0)
-        numerator = sum(sign * plane("value", code) for sign, code in formula.numerator.terms)
-        denominator = sum(sign * plane("value", code) for sign, code in formula.denominator.terms)
+        numerator = sum(sign * entered("value", code) for sign, code in formula.numerator.terms)
+        denominator = sum(sign * entered("value", code) for sign, code in formula.denominator.terms)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = numerator / denominator * formula.multiplier
         zero_den = ~any_missing & ~any_suppressed & (denominator == 0)

@@ -293,3 +293,16 @@ def test_a_yml_file_is_not_silently_ignored(cat_dir: Path) -> None:
     (problem,) = problems_of(cat_dir)
     assert problem["file"] == METRIC.replace(".yaml", ".yml")
     assert problem["fix"] == "rename it to ae_emergency_admissions.yaml"
+
+
+def test_an_absent_as_zero_group_must_name_inputs_of_the_formula(cat_dir: Path) -> None:
+    """A group of inputs that may count as zero must come from the formula it belongs to."""
+    edit(
+        cat_dir / "metrics/urgent_care/ae_4hr_performance_type1.yaml",
+        "multiplier: 100}",
+        "multiplier: 100, absent_as_zero: [[ae_breaches_4hr_type1, ae_emergency_admissions]]}",
+    )
+    (problem,) = problems_of(cat_dir)
+    assert problem["field"] == "derived.absent_as_zero[0]"
+    assert problem["value"] == "ae_emergency_admissions"
+    assert "numerator or denominator" in problem["fix"]

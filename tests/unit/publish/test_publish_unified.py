@@ -84,6 +84,38 @@ def test_absent_input_makes_the_derived_value_missing(catalog_min, settings, sub
     assert perf["value_status"] == "missing" and pd.isna(perf["value"])
 
 
+def test_all_types_performance_counts_a_department_type_never_sent_as_none(
+    shipped_catalog, settings, submit
+) -> None:
+    """It computes all-types 4-hour performance for a trust without a type 2 department.
+
+    RRK sends type 1 and type 3/4 figures only (January 2019): the type 2 pair it never sends
+    adds nothing. A type sent without its breaches still leaves the value missing.
+    """
+    other_att, other_bre = "ae_attendances_other", "ae_breaches_4hr_other"
+    submit(
+        [
+            row("RRK", "2019-01", ATT, 31935),
+            row("RRK", "2019-01", BRE, 12502),
+            row("RRK", "2019-01", other_att, 3089),
+            row("RRK", "2019-01", other_bre, 73),
+            row("RF4", "2019-01", ATT, 16428),
+            row("RF4", "2019-01", BRE, 7363),
+            row("RF4", "2019-01", other_att, 10424),
+        ]
+    )
+    publish(shipped_catalog, settings)
+    df = read_unified(settings)
+    rrk = value_of(df, "RRK", "2019-01", "ae_4hr_performance_all")
+    assert rrk["value_status"] == "reported"
+    assert rrk["value"] == pytest.approx((31935 + 3089 - 12502 - 73) / (31935 + 3089) * 100)
+    rf4 = value_of(df, "RF4", "2019-01", "ae_4hr_performance_all")
+    assert rf4["value_status"] == "missing" and pd.isna(rf4["value"])
+    assert value_of(df, "RF4", "2019-01", PERF)["value"] == pytest.approx(
+        (16428 - 7363) / 16428 * 100
+    )
+
+
 def test_true_zero_is_published_as_reported_zero(catalog_min, settings, submit) -> None:
     """It keeps a true zero apart from missing: zero breaches gives 100 %."""
     submit([row("RQM", "2019-01", ATT, 200), row("RQM", "2019-01", BRE, 0)])
