@@ -1,8 +1,9 @@
 """Open a received file whatever its format, and hand its cells over as text, batch by batch.
 
 The format is decided by the file's *content* (its first bytes), with the name's extension as a
-tie-breaker, so a workbook saved as ``returns.csv`` is still read as a workbook. Whole-file
-problems raise `FileRejected` before any cell is read:
+tie-breaker, so a workbook saved as ``returns.csv`` is still read as a workbook, and CSV text
+saved as ``returns.xlsx`` is read as CSV (with a ``file_renamed`` warning; a web page saved as
+``.xls`` is refused). Whole-file problems raise `FileRejected` before any cell is read:
 
 - larger than ``max_upload_bytes`` (checked on the size on disk, before opening);
 - empty, or a header with no data rows;
@@ -82,6 +83,8 @@ _BINARY_MAGIC: dict[bytes, str] = {
     b"SQLite format 3": "a SQLite database",
     b"ARROW1": "an Arrow IPC file",
 }
+#: Characters that leave a line blank: spaces, and the Ctrl-Z end-of-file mark of old exports.
+_BLANK_CHARS = TRIM_CHARS + "\x1a"
 _CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 _UNDEFINED_CP1252 = bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D])
 T = TypeVar("T")
@@ -209,13 +212,16 @@ def sniff_format(path: Path, name: str, limits: ReadLimits) -> str:
     for magic, what in _BINARY_MAGIC.items():
         if head.startswith(magic):
             raise _binary_rejection(f"This file is {what}, not a data file.")
-    if suffix in {".xlsx", ".xls"}:
-        raise FileRejected(
-            "file_unreadable",
-            f"The file is named {suffix} but is not an Excel workbook. Open it in Excel and "
-            "save it again as .xlsx (Excel Workbook) or as CSV.",
-        )
     text_head = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if suffix in {".xlsx", ".xls"}:
+        if text_head[:1] in (b"<", b"{", b"["):
+            raise FileRejected(
+                "file_unreadable",
+                f"The file is named {suffix} but is not an Excel workbook (it looks like a web "
+                "page or other text). Open it in Excel and save it again as .xlsx (Excel "
+                "Workbook) or as CSV.",
+            )
+        return "csv"  # CSV text saved under a workbook's name: read it as the CSV it is
     if suffix in {".json", ".jsonl", ".ndjson"} or (
         suffix not in {".csv", ".txt", ".tsv"} and text_head[:1] in (b"[", b"{")
     ):
@@ -223,8 +229,12 @@ def sniff_format(path: Path, name: str, limits: ReadLimits) -> str:
     return "csv"
 
 
-def _mb(size: int) -> str:
+def size_text(size: int) -> str:
+    """A file size for a message: ``52.4 MB``, or ``1,000 bytes`` under a megabyte."""
     return f"{size / 1024 / 1024:,.1f} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
+
+
+_mb = size_text
 
 
 def _macro_rejection() -> FileRejected:
@@ -535,7 +545,7 @@ def _python_csv_batches(
         error_rows: list[int] = []
         for record in reader:
             row_number += 1
-            if not any(record):
+            if not any(cell.strip(_BLANK_CHARS) for cell in record):
                 if len(rows) >= limits.batch_rows:
                     yield _python_batch(columns, rows, findings, error_rows, source, probe, limits)
                     columns, rows, findings, error_rows = [[] for _ in range(ncols)], [], [], []
@@ -991,7 +1001,19 @@ def open_source(
         return open_parquet_source(path, name, limits)
     if fmt == "json":
         return open_json_source(path, name, limits)
-    return open_csv_source(path, name, limits, is_header)
+    source = open_csv_source(path, name, limits, is_header)
+    suffix = Path(name).suffix.lower()
+    if suffix in {".xlsx", ".xls"}:
+        source.findings.append(
+            make_finding(
+                name,
+                "file_renamed",
+                f"The file is named {suffix} but holds CSV text; it was read as CSV. Next time "
+                "save it as .csv, or as an Excel Workbook (.xlsx).",
+                severity="warning",
+            )
+        )
+    return source
 
 
 __all__ = [

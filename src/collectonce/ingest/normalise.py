@@ -7,24 +7,26 @@ and no Python loop per row.
 
 Periods understood (case-insensitive, surrounding spaces ignored):
 
-- months: ``2019-01``, ``2019/01``, ``201901``, ``01/2019``, ``Jan-19``, ``Jan 2019``,
-  ``January 2019``, ``2019-Jan``;
-- days (normalised to their month): ``2019-01-01``, ``2019-01-01 00:00:00``, ``01/01/2019``
-  (UK order, day first), ``1/1/19``, ``1-Jan-2019``;
+- months: ``2019-01``, ``2019/01``, ``201901``, ``2019M01``, ``01/2019``, ``Jan-19``,
+  ``Jan 2019``, ``January 2019``, ``2019-Jan``;
+- days (normalised to their month): ``2019-01-01``, ``2019-01-01 00:00:00``,
+  ``2019-01-01T00:00:00Z``, ``01/01/2019`` (UK order, day first), ``1/1/19``, ``1-Jan-2019``;
 - Excel serial day numbers such as ``43466`` (2019-01-01) and Excel date cells;
 - quarters: ``2019-Q1``, ``2019 Q1``, ``Q1 2019`` (calendar: Q1 is January to March) and NHS
   financial-year quarters ``2018/19 Q4`` or ``Q4 2018-19`` (Q4 of 2018/19 is January to March 2019);
-- years: ``2019`` (calendar) and financial years written with a slash, ``2018/19``.
+- years: ``2019`` (calendar) and financial years ``2018/19`` or ``2018-19``.
 
 A period is then normalised to the first day of the metric's grain (month, calendar quarter or
 calendar year) that contains it. A quarter or year given for a monthly metric is a *grain
 mismatch*: a quarterly total cannot be split into months.
 
-Values understood: plain numbers, ``1,234`` (thousands separators in groups of three), ``92.5%``,
-``£1,200``, surrounding spaces; ``*`` is the NHS small-number suppression marker (kept as
-*suppressed*, no value); blank, ``-``, ``..``, ``n/a``, ``null`` are *missing*. A true ``0`` stays
-a reported zero. ``NaN``, ``inf`` and numbers too large for a float are not finite numbers;
-anything else (``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``, ``92,5``) is not a number.
+Values understood: plain numbers, ``1,234`` and ``1 234`` (thousands separators in groups of
+three), ``92.5%``, ``£1,200``, an accountant's negative ``(1,234)``, a typographic minus ``−5``,
+surrounding spaces; ``*`` is the NHS small-number suppression marker (kept as *suppressed*, no
+value); blank, ``-``, ``..``, ``n/a``, ``null`` are *missing*. A true ``0`` stays a reported zero.
+``NaN``, ``inf`` and numbers too large for a float are not finite numbers; a finite number beyond
+``MAX_ABS_VALUE`` (``1e308``) is too large to be a real figure; anything else
+(``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``, ``92,5``) is not a number.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ GRAIN_CODE: dict[str, int] = {g: i for i, g in enumerate(GRAINS)}
 #: Problem codes for periods (per row).
 PERIOD_OK, PERIOD_BLANK, PERIOD_UNREADABLE, PERIOD_TOO_COARSE = 0, 1, 2, 3
 #: Problem codes for values (per row).
-VALUE_OK, VALUE_NOT_NUMBER, VALUE_NOT_FINITE = 0, 1, 2
+VALUE_OK, VALUE_NOT_NUMBER, VALUE_NOT_FINITE, VALUE_TOO_LARGE = 0, 1, 2, 3
+#: The largest magnitude taken as a real figure: beyond it a float no longer holds every whole
+#: number exactly, and no NHS count, rate or amount comes near it (1e308 is a typing error).
+MAX_ABS_VALUE = 1e15
 #: Status codes for values (per row), in the order of VALUE_STATUSES.
 STATUS_REPORTED, STATUS_SUPPRESSED, STATUS_MISSING = 0, 1, 2
 STATUS_NAMES = ("reported", "suppressed", "missing")
@@ -75,6 +80,8 @@ TRIM_CHARS = " \t\r\n\x0b\x0c\xa0\u2007\u2009\u202f\ufeff"
 
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _THOUSANDS_RE = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
+_SPACES = "[ \u00a0\u2007\u2009\u202f]"
+_SPACED_THOUSANDS_RE = rf"^[+-]?\d{{1,3}}({_SPACES}\d{{3}})+(\.\d+)?$"
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -103,8 +110,10 @@ _MONTH_NAMES["sept"] = 9
 _SEP = r"[\s\-_/.,']*"
 _TIME = r"(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 _RE_ISO_DAY = re.compile(
-    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?: ?z| ?[+-]\d{2}:?\d{2})?)?$"
 )
+_RE_YEAR_M = re.compile(r"^(\d{4}) ?m(\d{1,2})$")
 _RE_YEAR_MONTH = re.compile(r"^(\d{4})([-/.])(\d{1,2})$")
 _RE_YYYYMM = re.compile(r"^(\d{4})(\d{2})$")
 _RE_UK_DAY = re.compile(
@@ -305,7 +314,12 @@ def parse_period_text(raw: str) -> PeriodText:
     m = _RE_YEAR_MONTH.match(text)
     if m:
         year, sep, second = int(m[1]), m[2], m[3]
-        if sep == "/" and len(second) == 2 and int(second) == (year + 1) % 100 and int(second) > 12:
+        if (
+            sep in "/-"
+            and len(second) == 2
+            and int(second) == (year + 1) % 100
+            and int(second) > 12
+        ):
             return PeriodText(dt.date(year, 4, 1), "year")
         return _as_month(_month_start(year, int(second)))
     m = _RE_FY.match(text)
@@ -318,6 +332,9 @@ def parse_period_text(raw: str) -> PeriodText:
     m = _RE_UK_DAY.match(text)
     if m:
         return _as_month(_day(_year2(m[3]), int(m[2]), int(m[1])))
+    m = _RE_YEAR_M.match(text)
+    if m:
+        return _as_month(_month_start(int(m[1]), int(m[2])))
     m = _RE_MONTH_YEAR_NUM.match(text)
     if m:
         return _as_month(_month_start(int(m[2]), int(m[1])))
@@ -535,14 +552,30 @@ def parse_values_arrow(arr: pa.Array) -> ValueParse:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return _parse_values_slow(arr)
     zeros = np.zeros(n, dtype=np.int8)
-    if arr.null_count == 0 and (n == 0 or pc.all(pc.is_finite(numbers)).as_py()):
+    if (
+        arr.null_count == 0
+        and (n == 0 or pc.all(pc.is_finite(numbers)).as_py())
+        and (n == 0 or (pc.max(pc.abs(numbers)).as_py() or 0) <= MAX_ABS_VALUE)
+    ):
         return ValueParse(numbers, zeros, zeros, np.zeros(n, dtype=bool), False)
     blank = _bool(arr.is_null())
     finite = _bool(pc.is_finite(numbers))
     problem = np.where(~blank & ~finite, VALUE_NOT_FINITE, VALUE_OK).astype(np.int8)
+    problem = _too_large(numbers, problem)
     status = np.where(blank, STATUS_MISSING, STATUS_REPORTED).astype(np.int8)
-    value = pc.if_else(pa.array(finite), numbers, pa.scalar(None, pa.float64()))
+    ok = finite & (problem == VALUE_OK)
+    value = pc.if_else(pa.array(ok), numbers, pa.scalar(None, pa.float64()))
     return ValueParse(value, status, problem, np.zeros(n, dtype=bool), bool(problem.any()))
+
+
+def _too_large(numbers: pa.Array, problem: np.ndarray) -> np.ndarray:
+    """`problem` with VALUE_TOO_LARGE where a finite number is beyond `MAX_ABS_VALUE`."""
+    large = _bool(pc.greater(pc.abs(numbers), MAX_ABS_VALUE)) & (problem == VALUE_OK)
+    if not large.any():
+        return problem
+    out = problem.copy()
+    out[large & _bool(pc.is_finite(numbers))] = VALUE_TOO_LARGE
+    return out
 
 
 def _parse_values_slow(arr: pa.Array) -> ValueParse:
@@ -559,6 +592,7 @@ def _parse_values_slow(arr: pa.Array) -> ValueParse:
     finite = _bool(pc.is_finite(numbers))
     status = np.where(blank, STATUS_MISSING, STATUS_REPORTED).astype(np.int8)
     problem = np.where(plain & ~finite, VALUE_NOT_FINITE, VALUE_OK).astype(np.int8)
+    problem = _too_large(numbers, problem)
     percent = np.zeros(n, dtype=bool)
     where = np.flatnonzero(other)
     if len(where):
@@ -580,7 +614,13 @@ def _parse_values_text(arr: pa.Array) -> ValueParse:
     suppressed = _bool(pc.equal(text, SUPPRESSION_MARKER))
     percent = _bool(pc.ends_with(text, "%"))
     body = pc.utf8_rtrim(pc.utf8_rtrim(text, characters="%"), characters=TRIM_CHARS)
+    body = pc.replace_substring_regex(body, "^[\u2212\u2013]", "-")  # a typographic minus
+    # An accountant's negative, (1,234), is -1,234.
+    body = pc.replace_substring_regex(body, r"^\(\s*([£]?\s*[0-9][0-9,.]*)\s*\)$", r"-\1")
     body = pc.replace_substring_regex(body, r"^([+-]?)\s*£\s*", r"\1")
+    # Thousands separated by spaces (1 234, or the no-break and thin spaces of a formatted cell).
+    spaced = pc.match_substring_regex(body, _SPACED_THOUSANDS_RE)
+    body = pc.if_else(spaced, pc.replace_substring_regex(body, _SPACES, ""), body)
     thousands = pc.match_substring_regex(body, _THOUSANDS_RE)
     body = pc.if_else(thousands, pc.replace_substring(body, ",", ""), body)
     numeric = _bool(pc.match_substring_regex(body, _NUMBER_RE))
@@ -592,6 +632,7 @@ def _parse_values_text(arr: pa.Array) -> ValueParse:
     problem = np.full(len(arr), VALUE_OK, dtype=np.int8)
     problem[~blank_or_marker & ~numeric] = VALUE_NOT_NUMBER
     problem[~blank_or_marker & ((numeric & ~finite) | words)] = VALUE_NOT_FINITE
+    problem = _too_large(numbers, problem)
     status = np.full(len(arr), STATUS_REPORTED, dtype=np.int8)
     status[suppressed] = STATUS_SUPPRESSED
     status[missing] = STATUS_MISSING
@@ -603,9 +644,9 @@ def _parse_values_text(arr: pa.Array) -> ValueParse:
 def parse_values(values: pd.Series) -> pd.DataFrame:
     """Parse value cells. Returns a frame on the same index with ``value`` (float, NaN unless
     reported), ``value_status`` (reported | suppressed | missing), ``percent`` (written with a
-    ``%`` sign) and ``problem`` (None, ``"not_a_number"`` or ``"not_finite"``)."""
+    ``%`` sign) and ``problem`` (None, ``"not_a_number"``, ``"not_finite"`` or ``"too_large"``)."""
     parsed = parse_values_arrow(to_text_array(values))
-    problems = np.array([None, "not_a_number", "not_finite"], dtype=object)
+    problems = np.array([None, "not_a_number", "not_finite", "too_large"], dtype=object)
     index = values.index
     return pd.DataFrame(
         {

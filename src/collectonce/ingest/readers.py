@@ -35,6 +35,7 @@ from collectonce.ingest.formats import (
     FileRejected,
     RawBatch,
     ReadLimits,
+    Source,
     make_finding,
     open_source,
 )
@@ -75,7 +76,12 @@ READ_RULES: dict[str, str] = {
     "row_shape": "A row has a different number of cells from the header.",
     "field_truncated": "An over-long cell was cut to the field limit.",
     "nul_removed": "A stray NUL character was removed from a cell.",
+    "department_type": "An A&E department type is not 1, 2, 3, 4 or other.",
+    "file_renamed": "The file's name says one format but it holds another.",
 }
+
+
+_NO_ROWS = RawBatch(cells=[], source_row=np.zeros(0, dtype=np.int64))
 
 
 def _empty_rows() -> pd.DataFrame:
@@ -206,7 +212,17 @@ def iter_submission_batches(
             "delimiter": source.delimiter,
             "sheet": source.sheet,
         }
-        layout = detect_layout(source.header, resolver, name)
+        try:
+            layout = detect_layout(source.header, resolver, name)
+        except FileRejected as exc:
+            # The header is not usable, but the rows are there: count them, so the receipt
+            # accounts for every row the person sent (all rejected).
+            error = make_finding(name, exc.rule, exc.message)
+            counted = _count_rows(source)
+            yield ParsedBatch(
+                CANONICAL_ROWS.empty_table(), counted, template, [], error, source=about
+            )
+            return
         template = layout.template
         source.dictionary_columns = layout.key_columns if layout.kind == "long" else set()
         source.required_cells = layout.required_cells
@@ -223,7 +239,10 @@ def iter_submission_batches(
             if part.rows_read >= limits.batch_rows:
                 yield part.batch(template, about)
                 part = _Accumulator()
-        if part.rows_read or part.findings:
+        last = converter.finish()
+        if last is not None:
+            part.add(_NO_ROWS, last, last.findings)
+        if part.rows_read or part.findings or last is not None:
             yield part.batch(template, about)
         if rows_read == 0:
             raise FileRejected(
@@ -245,6 +264,14 @@ def iter_submission_batches(
             "again as CSV (UTF-8) or .xlsx and send the new file.",
         )
         yield ParsedBatch(CANONICAL_ROWS.empty_table(), 0, template, [], error, source=about)
+
+
+def _count_rows(source: Source) -> int:
+    """The data rows of an opened file (0 if they cannot be read either)."""
+    try:
+        return sum(raw.rows_read for raw in source.batches)
+    except Exception:  # a file that cannot be read further has no countable rows
+        return 0
 
 
 def _first_line(exc: BaseException) -> str:

@@ -291,7 +291,8 @@ def _receive(
 
 
 def _too_large(job: _Job, settings: Settings) -> Finding:
-    limit = settings.max_upload_bytes / (1024 * 1024)
+    from collectonce.ingest.formats import size_text
+
     return Finding(
         file=job.name,
         row=None,
@@ -300,8 +301,8 @@ def _too_large(job: _Job, settings: Settings) -> Finding:
         rule="file_too_large",
         severity="error",
         message=(
-            f"The file is {job.size / (1024 * 1024):,.1f} MB, over the {limit:,.0f} MB limit. "
-            "Split it into smaller files (for example one per month) and send each."
+            f"The file is {size_text(job.size)}, over the {size_text(settings.max_upload_bytes)} "
+            "limit. Split it into smaller files (for example one per month) and send each."
         ),
     )
 

@@ -1,16 +1,20 @@
 """Recognise the shape of a submission and turn its cells into canonical long rows.
 
-Three shapes are recognised from the header (matched case-insensitively, trimmed, in any order,
-with spaces, ``_`` and ``-`` treated alike):
+These shapes are recognised from the header (matched case-insensitively, trimmed, in any order,
+with spaces, ``_`` and ``-`` treated alike, and a trailing note such as ``(YYYY-MM)`` or ``*``
+ignored):
 
 - **canonical long**: ``provider_code, period, metric_id, value[, comment]``;
 - **canonical wide**: ``provider_code, period`` and one column per catalogue metric code;
 - **a registered request's own template**, wide (``Org Code, Period, A1, A2, A3``: one column
-  per item code or item label) or long (``org, period, item_code, value``).
+  per item code or item label) or long (``org, period, item_code, value``);
+- **NHS England's published A&E layout**, one row per department type (``period, org_code,
+  type, attendances, breaches, admissions``; see `collectonce.ingest.department_types`).
 
 Common aliases are accepted for the key columns (``org_code``, ``ods_code`` or ``provider`` for
 ``provider_code``; ``metric`` or ``metric_code`` for ``metric_id``; ``month`` or ``date`` for
-``period``). A request's items are mapped through the catalogue:
+``period``), and a metric may be named by its catalogue label as well as its code. A request's
+items are mapped through the catalogue:
 
 - an item mapped to one collected metric becomes a canonical row of that metric (its value
   divided by the item's ``scale`` when it has one);
@@ -22,6 +26,8 @@ Common aliases are accepted for the key columns (``org_code``, ``ods_code`` or `
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,16 +40,30 @@ import pyarrow.compute as pc
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import Item, Metric
 from collectonce.contracts import CANONICAL_ROWS
+from collectonce.ingest.department_types import (
+    AE_BY_TYPE,
+    CLASS_OF_TYPE,
+    CLASSES,
+    METRICS,
+    TypeColumns,
+    department_type,
+    find_type_columns,
+)
 from collectonce.ingest.formats import FileRejected, RawBatch, make_finding
 from collectonce.ingest.normalise import (
     GRAIN_CODE,
+    MAX_ABS_VALUE,
     PERIOD_BLANK,
     PERIOD_OK,
     PERIOD_TOO_COARSE,
     PERIOD_UNREADABLE,
+    STATUS_MISSING,
+    STATUS_REPORTED,
+    STATUS_SUPPRESSED,
     VALUE_NOT_FINITE,
     VALUE_NOT_NUMBER,
     VALUE_OK,
+    VALUE_TOO_LARGE,
     header_key,
     normalise_metric_ids_arrow,
     normalise_periods_arrow,
@@ -55,6 +75,10 @@ from collectonce.ingest.normalise import (
 )
 from collectonce.validate.findings import Finding
 
+_EPOCH = dt.date(1970, 1, 1)
+#: Provider × day keys: days are offset to be positive and spread over this span.
+_DAY_OFFSET = 1 << 21
+_DAY_SPAN = 1 << 22
 CANONICAL_LONG = "canonical_long"
 CANONICAL_WIDE = "canonical_wide"
 
@@ -64,15 +88,20 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "provider",
         "provider_ods_code",
         "provider_ods",
+        "provider_org_code",
         "org_code",
+        "org_ods_code",
         "organisation_code",
         "organization_code",
         "org",
         "organisation",
         "organization",
+        "organisation_ods_code",
+        "organization_ods_code",
         "ods_code",
         "ods",
         "trust_code",
+        "trust_ods_code",
         "trust",
     ),
     "period": (
@@ -86,6 +115,14 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "reporting_month",
         "month_start",
         "month_commencing",
+        "month_end",
+        "month_ending",
+        "period_start_date",
+        "period_end",
+        "period_end_date",
+        "period_ending",
+        "reporting_date",
+        "activity_month",
         "quarter",
     ),
     "metric_id": (
@@ -100,9 +137,25 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "indicator_code",
         "measure",
         "measure_code",
+        "measure_id",
+        "indicator_id",
         "data_item",
+        "data_item_code",
     ),
-    "value": ("value", "val", "amount", "figure", "number", "result"),
+    "value": (
+        "value",
+        "val",
+        "amount",
+        "figure",
+        "number",
+        "result",
+        "data_value",
+        "metric_value",
+        "reported_value",
+        "numeric_value",
+        "actual",
+        "actual_value",
+    ),
     "comment": ("comment", "comments", "note", "notes", "narrative"),
 }
 _ROLE_OF_KEY = {alias: role for role, aliases in ROLE_ALIASES.items() for alias in aliases}
@@ -152,6 +205,8 @@ class Resolver:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.metrics: dict[str, Metric] = {header_key(c): m for c, m in catalog.metrics.items()}
+        for metric in catalog.metrics.values():  # a metric's label names it too
+            self.metrics.setdefault(header_key(metric.label), metric)
         self.items: dict[str, dict[str, Item]] = {}
         for code, request in sorted(catalog.requests.items()):
             lookup: dict[str, Item] = {}
@@ -160,6 +215,7 @@ class Resolver:
             for item in request.items:
                 lookup[header_key(item.their_code)] = item
             self.items[code] = lookup
+        self._by_type: dict[tuple[str, str], Target] | None = None
 
     def metric_target(self, key: str) -> Target | None:
         metric = self.metrics.get(key)
@@ -203,6 +259,17 @@ class Resolver:
             label,
         )
 
+    def by_type_targets(self) -> dict[tuple[str, str], Target]:
+        """(department class, measure) → the collected metric it is stored as (A&E layout)."""
+        if self._by_type is None:
+            found: dict[tuple[str, str], Target] = {}
+            for key, code in METRICS.items():
+                target = self.metric_target(header_key(code))
+                if target is not None and target.kind == "metric":
+                    found[key] = target
+            self._by_type = found
+        return self._by_type
+
     def resolve(self, key: str, template: str) -> Target:
         """A key under a template: the request's items first, then catalogue metric codes."""
         if template in self.items:
@@ -227,7 +294,7 @@ class Layout:
     """Where each role sits in the header, and what each wide column stands for."""
 
     template: str
-    kind: Literal["long", "wide"]
+    kind: Literal["long", "wide", "by_type"]
     provider: int
     period: int
     metric: int | None = None
@@ -236,12 +303,16 @@ class Layout:
     wide: list[tuple[int, Target]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     decided: bool = True  # long files: the template is decided from the first codes read
+    #: The A&E layout by department type: where the type and each measure sit.
+    by_type: TypeColumns | None = None
 
     @property
     def required_cells(self) -> int:
         """Cells a row must have: up to the last column that carries a value."""
         cols = [self.provider, self.period, *(i for i, _t in self.wide)]
         cols += [c for c in (self.metric, self.value) if c is not None]
+        if self.by_type is not None:
+            cols += [self.by_type.type_column, *(i for i, _m in self.by_type.measures)]
         return max(cols) + 1
 
     @property
@@ -266,12 +337,19 @@ def _roles(header: Sequence[str]) -> tuple[dict[str, int], list[int], list[int]]
             duplicates.append(i)
             continue
         seen.add(key)
-        role = _ROLE_OF_KEY.get(key)
+        role = _ROLE_OF_KEY.get(key) or _ROLE_OF_KEY.get(without_note(key))
         if role and role not in roles:
             roles[role] = i
         else:
             others.append(i)
     return roles, duplicates, others
+
+
+def without_note(key: str) -> str:
+    """A header key without a trailing note: ``period_(yyyy_mm)`` → ``period``,
+    ``provider_code*`` → ``provider_code``, ``value:`` → ``value``."""
+    key = re.sub(r"_?[(\[][^()\[\]]*[)\]]$", "", key)
+    return key.rstrip("_:*.")
 
 
 def looks_like_header(header: Sequence[str], resolver: Resolver) -> bool:
@@ -281,7 +359,21 @@ def looks_like_header(header: Sequence[str], resolver: Resolver) -> bool:
         return False
     if "metric_id" in roles and "value" in roles:
         return True
+    if _by_type_columns(header, roles, resolver) is not None:
+        return True
     return resolver.best_template([header_key(header[i]) for i in others])[1] > 0
+
+
+def _by_type_columns(
+    header: Sequence[str], roles: dict[str, int], resolver: Resolver
+) -> TypeColumns | None:
+    """The A&E layout by department type, when the header has it and the catalogue its metrics."""
+    if "metric_id" in roles and "value" in roles:
+        return None
+    found = find_type_columns(header, set(roles.values()))
+    if found is None or not resolver.by_type_targets():
+        return None
+    return found
 
 
 def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layout:
@@ -302,6 +394,10 @@ def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layou
     long = "metric_id" in roles and "value" in roles
     wide: list[tuple[int, Target]] = []
     template = CANONICAL_LONG
+    by_type = _by_type_columns(header, roles, resolver)
+    if by_type is not None:
+        _require_keys(roles)
+        return _by_type_layout(header, roles, by_type, resolver, file, findings)
     if not long:
         template, count = resolver.best_template([header_key(header[i]) for i in others])
         template = template or CANONICAL_WIDE
@@ -309,14 +405,7 @@ def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layou
             raise FileRejected("file_unrecognised", _unrecognised_message(header, roles, others))
         for i in others:
             wide.append((i, resolver.resolve(header_key(header[i]), template)))
-    for role, what in (("provider_code", "provider code"), ("period", "period")):
-        if role not in roles:
-            aliases = ", ".join(ROLE_ALIASES[role][:4])
-            raise FileRejected(
-                "required_column",
-                f"The file has no {what} column (looked for {aliases}). Add a column headed "
-                f"{role} to the header row and send the file again.",
-            )
+    _require_keys(roles)
     ignored = set()
     for i, target in wide:
         if target.kind == "unknown" and header_key(header[i]) not in DESCRIPTIVE:
@@ -360,6 +449,70 @@ def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layou
         wide=[(i, t) for i, t in wide if i not in ignored],
         findings=findings,
         decided=not long,
+    )
+
+
+def _require_keys(roles: dict[str, int]) -> None:
+    for role, what in (("provider_code", "provider code"), ("period", "period")):
+        if role not in roles:
+            aliases = ", ".join(ROLE_ALIASES[role][:4])
+            raise FileRejected(
+                "required_column",
+                f"The file has no {what} column (looked for {aliases}). Add a column headed "
+                f"{role} to the header row and send the file again.",
+            )
+
+
+def _by_type_layout(
+    header: Sequence[str],
+    roles: dict[str, int],
+    columns: TypeColumns,
+    resolver: Resolver,
+    file: str,
+    findings: list[Finding],
+) -> Layout:
+    used = {roles["provider_code"], roles["period"], columns.type_column}
+    used |= {i for i, _m in columns.measures}
+    if "comment" in roles:
+        used.add(roles["comment"])
+    for i, name in enumerate(header):
+        key = header_key(name)
+        if i in used or not key or key in DESCRIPTIVE:
+            continue
+        findings.append(
+            make_finding(
+                file,
+                "unknown_column",
+                f"The column {name!r} is not part of the A&E layout by department type; it was "
+                "ignored. That layout's columns are period, org_code, type, attendances, "
+                "breaches and admissions.",
+                severity="warning",
+                column=name,
+            )
+        )
+    targets = resolver.by_type_targets()
+    for (kind, measure), metric in sorted(METRICS.items()):
+        if (kind, measure) in targets or measure not in {m for _i, m in columns.measures}:
+            continue
+        findings.append(
+            make_finding(
+                file,
+                "item_not_stored",
+                f"{measure.capitalize()} of department type {kind} map to {metric}, which this "
+                "catalogue does not collect; those figures were ignored. Nothing to fix.",
+                severity="warning",
+                column=header[next(i for i, m in columns.measures if m == measure)],
+                metric=metric,
+            )
+        )
+    return Layout(
+        template=AE_BY_TYPE,
+        kind="by_type",
+        provider=roles["provider_code"],
+        period=roles["period"],
+        comment=roles.get("comment"),
+        findings=findings,
+        by_type=columns,
     )
 
 
@@ -521,6 +674,7 @@ class Converter:
         self.header = list(header)
         self.file = file
         self.budget = budget or FindingBudget(file)
+        self._held: list[RawBatch] = []
 
     def _listed(self, rule: str, severity: str, where: np.ndarray) -> np.ndarray:
         """The positions (of `where`) to list findings for, within the budget."""
@@ -539,7 +693,19 @@ class Converter:
         self.decide(batch)
         if self.layout.kind == "long":
             return self._convert_long(batch)
+        if self.layout.kind == "by_type":
+            # Sums span rows (admissions of every department type), so the rows are converted
+            # together by `finish`; such files are small (one row per provider, month and type).
+            self._held.append(batch)
+            return Converted(CANONICAL_ROWS.empty_table(), [], np.zeros(0, dtype=np.int64))
         return self._convert_wide(batch)
+
+    def finish(self) -> Converted | None:
+        """Rows held back until the whole file was read (the A&E layout by department type)."""
+        if self.layout.kind != "by_type" or not self._held:
+            return None
+        held, self._held = self._held, []
+        return self._convert_by_type(held)
 
     # -- shared pieces ------------------------------------------------------------------------
 
@@ -640,6 +806,12 @@ class Converter:
                 message = (
                     f"{_short(raw)!r} is not a finite number. Enter the actual figure, or leave "
                     "the cell blank if it is not available."
+                )
+            elif parsed_problem[i] == VALUE_TOO_LARGE:
+                message = (
+                    f"{_short(raw)!r} is far too large to be a real figure (over "
+                    f"{MAX_ABS_VALUE:,.0f}). Check the cell for a typing or unit error and enter "
+                    "the actual figure."
                 )
             elif parsed_problem[i] == VALUE_NOT_NUMBER:
                 message = _not_number_message(raw)
@@ -900,6 +1072,344 @@ class Converter:
         table = pa.concat_tables(pieces) if pieces else CANONICAL_ROWS.empty_table()
         return Converted(table, findings, rows[row_error])
 
+    # -- A&E layout by department type ------------------------------------------------------
+
+    def _convert_by_type(self, batches: list[RawBatch]) -> Converted:
+        """Rows of provider × month × department type → one value per provider, month and
+        metric: attendances and breaches per department class, admissions added up over all
+        types, types 3 and 4 added up as "other" (see `collectonce.ingest.department_types`)."""
+        layout = self.layout
+        columns = layout.by_type
+        assert columns is not None
+        width = len(batches[0].cells)
+        merged = RawBatch(
+            cells=[
+                pa.concat_arrays([_plain_text(b.cells[i]) for b in batches]) for i in range(width)
+            ],
+            source_row=np.concatenate([b.source_row for b in batches]).astype(np.int64),
+        )
+        rows = merged.source_row
+        n = len(rows)
+        findings: list[Finding] = []
+        provider, period_raw, bad = self._keys(merged, findings)
+
+        # The department type of each row: 1, 2, 3, 4, other or total (None: not readable).
+        type_raw = merged.cells[columns.type_column]
+        type_dict = _dictionary(type_raw)
+        type_texts = type_dict.dictionary.to_pylist()
+        names = ["1", "2", "3", "4", "other", "total"]
+        code_of = {name: i for i, name in enumerate(names)}
+        distinct = np.array(
+            [code_of.get(department_type(t) or "", -1) for t in type_texts] + [-2], dtype=np.int64
+        )
+        type_index = np.where(
+            _is_null(type_dict), len(type_texts), _np(pc.fill_null(type_dict.indices, 0))
+        ).astype(np.int64)
+        kind = distinct[type_index]  # -2 blank, -1 unknown
+        type_column = self.header[columns.type_column]
+        for code, rule in ((-2, "required_value"), (-1, "department_type")):
+            where = np.flatnonzero((kind == code) & ~bad)
+            for i in self._listed(rule, "error", where):
+                raw = _text_at(type_raw, int(i))
+                message = (
+                    "The department type is blank. Enter 1 (major A&E), 2 (single specialty), "
+                    "3 or 4, or other (types 3 and 4)."
+                    if code == -2
+                    else f"{_short(raw or '')!r} is not an A&E department type. Write 1 (major "
+                    "A&E), 2 (single specialty), 3 or 4, or other (types 3 and 4)."
+                )
+                findings.append(
+                    make_finding(
+                        self.file, rule, message, row=int(rows[i]), column=type_column, value=raw
+                    )
+                )
+        bad = bad | (kind < 0)
+        total = kind == code_of["total"]
+        for i in self._listed("item_not_stored", "warning", np.flatnonzero(total & ~bad)):
+            findings.append(
+                make_finding(
+                    self.file,
+                    "item_not_stored",
+                    "This is a total row; it is not stored, because collectonce adds up the rows "
+                    "for each department type itself. Nothing to fix.",
+                    severity="warning",
+                    row=int(rows[i]),
+                    column=type_column,
+                    value=_text_at(type_raw, int(i)),
+                )
+            )
+        class_of_kind = np.array(
+            [CLASSES.index(CLASS_OF_TYPE[name]) if name in CLASS_OF_TYPE else -1 for name in names]
+        )
+        klass = np.where(kind >= 0, class_of_kind[np.maximum(kind, 0)], -1)
+
+        # Periods (every A&E metric is monthly) and values.
+        targets_by = self.resolver.by_type_targets()
+        grains = {t.grain for t in targets_by.values()}
+        grain = grains.pop() if len(grains) == 1 else 0
+        periods = normalise_periods_arrow(period_raw, grain)
+        period_target = Target("metric", None, grain, label="A&E figures")
+        if periods.any_problem:
+            self._period_findings(
+                periods.problem,
+                periods.given_grain,
+                period_raw,
+                rows,
+                period_target,
+                None,
+                bad,
+                findings,
+            )
+        row_error = bad | (periods.problem != PERIOD_OK)
+        key_error = row_error.copy()  # every bad figure of a row with good keys is listed
+        parsed = []
+        for column_index, measure in columns.measures:
+            targets = [
+                targets_by.get((c, measure), Target("unknown", label=measure)) for c in CLASSES
+            ]
+            targets.append(Target("unknown", label=measure))
+            target_index = np.where(klass >= 0, klass, len(CLASSES))
+            unit_ok = np.array([t.unit in (None, "percent") for t in targets])
+            value_raw = merged.cells[column_index]
+            values = parse_values_arrow(value_raw)
+            percent_bad = values.percent & ~unit_ok[target_index]
+            if values.any_problem or percent_bad.any():
+                self._value_findings(
+                    values.problem,
+                    percent_bad,
+                    value_raw,
+                    rows,
+                    self.header[column_index],
+                    targets,
+                    target_index,
+                    key_error,
+                    findings,
+                )
+            row_error = row_error | (values.problem != VALUE_OK) | percent_bad
+            parsed.append((column_index, measure, values))
+
+        # A row repeated for one provider, month and type: once if identical, else an error.
+        provider_dict = pc.dictionary_encode(pc.fill_null(provider, ""))
+        provider_texts = provider_dict.dictionary.to_pylist()
+        pcode = _np(provider_dict.indices).astype(np.int64)
+        days = _np(periods.period.cast(pa.int32()).fill_null(0)).astype(np.int64)
+        place = pcode * _DAY_SPAN + (days + _DAY_OFFSET)  # provider × month
+        numbers = [np.asarray(_np(v.value.fill_null(np.nan)), dtype=np.float64) for *_, v in parsed]
+        statuses = [v.status for *_, v in parsed]
+        keyed = np.flatnonzero(~row_error & ~total)
+        duplicate = np.zeros(n, dtype=bool)
+        conflict = np.zeros(n, dtype=bool)
+        if len(keyed) > 1:
+            key = place[keyed] * len(names) + kind[keyed]
+            order = keyed[np.argsort(key, kind="stable")]
+            sorted_key = place[order] * len(names) + kind[order]
+            starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+            group = np.cumsum(starts) - 1
+            size = np.bincount(group)
+            repeated = size[group] > 1
+            if repeated.any():
+                head = order[np.flatnonzero(starts)][group]
+                same = np.ones(len(order), dtype=bool)
+                for value, status in zip(numbers, statuses, strict=True):
+                    a, b = value[order], value[head]
+                    same &= (status[order] == status[head]) & (
+                        (a == b) | (np.isnan(a) & np.isnan(b))
+                    )
+                differing = np.bincount(group, weights=(~same).astype(np.float64)) > 0
+                in_conflict = repeated & differing[group]
+                conflict[order[in_conflict]] = True
+                later = repeated & ~starts & ~in_conflict
+                duplicate[order[later]] = True
+                self._repeat_findings(
+                    order,
+                    group,
+                    np.flatnonzero(starts),
+                    in_conflict,
+                    later,
+                    rows,
+                    provider_texts,
+                    pcode,
+                    days,
+                    type_raw,
+                    type_column,
+                    findings,
+                )
+        row_error = row_error | conflict
+
+        # One value per provider, month and metric: the rows of each sum.
+        placed = ~bad & (periods.problem == PERIOD_OK) & ~total & (klass >= 0)
+        metric_codes = sorted({t.metric for t in targets_by.values() if t.metric})
+        metric_pos = {code: i for i, code in enumerate(metric_codes)}
+        pieces: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("cell", "value", "status", "row", "position", "rejected", "column")
+        }
+        for j, (_column_index, measure, parsed_values) in enumerate(parsed):
+            of_class = np.array(
+                [
+                    metric_pos[targets_by[(c, measure)].metric or ""]
+                    if (c, measure) in targets_by
+                    else -1
+                    for c in CLASSES
+                ],
+                dtype=np.int64,
+            )
+            metric = np.where(klass >= 0, of_class[np.maximum(klass, 0)], -1)
+            take = np.flatnonzero(placed & ~duplicate & (metric >= 0))
+            pieces["cell"].append(place[take] * len(metric_codes) + metric[take])
+            pieces["value"].append(numbers[j][take])
+            pieces["status"].append(parsed_values.status[take])
+            pieces["row"].append(rows[take])
+            pieces["position"].append(take)
+            pieces["rejected"].append(row_error[take])
+            pieces["column"].append(np.full(len(take), j, dtype=np.int64))
+        cells = {k: np.concatenate(v) for k, v in pieces.items()}
+        if not len(cells["cell"]):
+            return Converted(CANONICAL_ROWS.empty_table(), findings, rows[row_error])
+        order = np.lexsort((cells["row"], cells["cell"]))
+        cells = {k: v[order] for k, v in cells.items()}
+        starts = np.flatnonzero(np.r_[True, cells["cell"][1:] != cells["cell"][:-1]])
+        size = np.diff(np.r_[starts, len(order)])
+        rejected_any = np.maximum.reduceat(cells["rejected"].astype(np.int8), starts) > 0
+        accepted_any = np.minimum.reduceat(cells["rejected"].astype(np.int8), starts) == 0
+        blocked = rejected_any & (size > 1)
+        self._blocked_sum_findings(
+            cells,
+            starts,
+            size,
+            np.flatnonzero(blocked & accepted_any),
+            metric_codes,
+            provider_texts,
+            pcode,
+            days,
+            rows,
+            columns,
+            findings,
+        )
+        keep = ~rejected_any
+        status = cells["status"]
+        reported = np.where(status == STATUS_REPORTED, cells["value"], 0.0)
+        total_value = np.add.reduceat(reported, starts)[keep]
+        suppressed = np.maximum.reduceat((status == STATUS_SUPPRESSED).astype(np.int8), starts)
+        missing = np.minimum.reduceat((status == STATUS_MISSING).astype(np.int8), starts)
+        out_status = np.where(
+            suppressed[keep] > 0,
+            STATUS_SUPPRESSED,
+            np.where(missing[keep] > 0, STATUS_MISSING, STATUS_REPORTED),
+        ).astype(np.int8)
+        first = starts[keep]
+        position = cells["position"][first]
+        metric_index = cells["cell"][first] % len(metric_codes)
+        count = len(first)
+        table = self._table(
+            pc.take(pa.array(provider_texts, pa.string()), pa.array(pcode[position])),
+            pa.array(days[position].astype(np.int32), type=pa.int32()).view(pa.date32()),
+            pc.take(pa.array(metric_codes, pa.string()), pa.array(metric_index)),
+            pa.array(total_value, type=pa.float64(), mask=out_status != STATUS_REPORTED),
+            out_status,
+            pa.nulls(count, pa.string()),
+            cells["row"][first],
+            pc.take(
+                pa.array([self.header[i] for i, _m in columns.measures], pa.string()),
+                pa.array(cells["column"][first]),
+            ),
+        )
+        return Converted(table, findings, rows[row_error])
+
+    def _repeat_findings(
+        self,
+        order: np.ndarray,
+        group: np.ndarray,
+        group_start: np.ndarray,
+        in_conflict: np.ndarray,
+        later: np.ndarray,
+        rows: np.ndarray,
+        provider_texts: list[str],
+        pcode: np.ndarray,
+        days: np.ndarray,
+        type_raw: pa.Array,
+        type_column: str,
+        findings: list[Finding],
+    ) -> None:
+        """Findings for rows that repeat a provider, month and department type."""
+        for rule, severity, mask in (
+            ("conflicting_key", "error", in_conflict),
+            ("duplicate_key", "warning", later),
+        ):
+            for i in self._listed(rule, severity, np.flatnonzero(mask)):
+                p = int(order[i])
+                g = int(group[i])
+                end = group_start[g + 1] if g + 1 < len(group_start) else len(order)
+                mates = order[group_start[g] : end]
+                others = [int(rows[m]) for m in mates if m != p][:5]
+                where = (
+                    f"{provider_texts[int(pcode[p])]} {_month_label(int(days[p]))}, department "
+                    f"type {_text_at(type_raw, p)}"
+                )
+                message = (
+                    f"{where} is given more than once with different figures (see also row "
+                    f"{', '.join(map(str, others))}). Keep one row with the right figures and "
+                    "delete the others."
+                    if rule == "conflicting_key"
+                    else f"{where} repeats row {others[0]} with the same figures; it is counted "
+                    "once. Delete the repeated row next time."
+                )
+                findings.append(
+                    make_finding(
+                        self.file,
+                        rule,
+                        message,
+                        severity=severity,
+                        row=int(rows[p]),
+                        column=type_column,
+                    )
+                )
+
+    def _blocked_sum_findings(
+        self,
+        cells: dict[str, np.ndarray],
+        starts: np.ndarray,
+        size: np.ndarray,
+        blocked: np.ndarray,
+        metric_codes: list[str],
+        provider_texts: list[str],
+        pcode: np.ndarray,
+        days: np.ndarray,
+        rows: np.ndarray,
+        columns: TypeColumns,
+        findings: list[Finding],
+    ) -> None:
+        """A warning for each sum left out because one of its rows was rejected."""
+        for g in self._listed("item_not_stored", "warning", blocked):
+            lo, hi = int(starts[g]), int(starts[g] + size[g])
+            rejected = cells["rejected"][lo:hi]
+            p = int(cells["position"][lo:hi][~rejected][0])
+            code = metric_codes[int(cells["cell"][lo] % len(metric_codes))]
+            label = self.resolver.catalog.metrics[code].label
+            bad_rows = ", ".join(str(int(r)) for r in cells["row"][lo:hi][rejected][:5])
+            column = self.header[columns.measures[int(cells["column"][lo])][0]]
+            findings.append(
+                make_finding(
+                    self.file,
+                    "item_not_stored",
+                    f"{label} ({code}) for {provider_texts[int(pcode[p])]} "
+                    f"{_month_label(int(days[p]))} adds up several rows, and row {bad_rows} was "
+                    "rejected, so the total was not stored. Fix that row and send the rows again.",
+                    severity="warning",
+                    row=int(rows[p]),
+                    column=column,
+                    metric=code,
+                )
+            )
+
+
+def _plain_text(arr: pa.Array) -> pa.Array:
+    return arr.cast(pa.string()) if pa.types.is_dictionary(arr.type) else arr
+
+
+def _month_label(days: int) -> str:
+    day = _EPOCH + dt.timedelta(days=days)
+    return f"{day.year}-{day.month:02d}"
+
 
 def _short(text: str, limit: int = 60) -> str:
     text = text.replace("\r", " ").replace("\n", " ")
@@ -909,7 +1419,7 @@ def _short(text: str, limit: int = 60) -> str:
 def _not_number_message(raw: str) -> str:
     text = raw.strip()
     shown = _short(text)
-    if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit():
+    if text[:1] in ("=", "@") or (text[:1] in ("+", "-") and not text[1:2].isdigit()):
         return (
             f"{shown!r} looks like a spreadsheet formula or command, not a number. Enter the "
             "figure itself (for example 1234); text belongs in the comment column."
@@ -931,6 +1441,12 @@ def _grain_message(target: Target, raw: str | None, given: int, resolver: Resolv
     metric = resolver.catalog.metrics.get(target.metric or "")
     wanted = metric.grain.period if metric else "month"
     adverb = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}[wanted]
+    if target.metric is None:
+        return (
+            f"The figures in this row are collected {adverb}, but the row gives a {given_name} "
+            f"({raw}). Submit one row per {wanted}, with the period written as YYYY-MM (for "
+            "example 2019-01)."
+        )
     if target.kind == "item" and target.item is not None:
         return (
             f"Item {target.item.their_code} ({target.item.their_label}) is given for a "

@@ -4,7 +4,8 @@
 
 - ``manifest.json``: the submission, its status, counts and where the archived file is;
 - ``findings.csv``: every finding listed on the receipt;
-- ``rejected_rows.csv``: every rejected canonical row with the rules that rejected it;
+- ``rejected_rows.csv``: every rejected canonical row with the rules that rejected it (text that
+  a spreadsheet would run as a formula is written with a leading apostrophe);
 - ``file`` (for a wholly rejected file): a copy of the received bytes, named after the original.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from collectonce.settings import Settings
@@ -44,6 +46,7 @@ class RejectedRows:
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        table = neutralise_table(table)
         if self._writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._writer = pacsv.CSVWriter(str(self._tmp), table.schema)
@@ -57,6 +60,26 @@ class RejectedRows:
         self._writer = None
         os.replace(self._tmp, self.path)
         return self.path
+
+
+#: Text a spreadsheet would run as a formula (or a DDE command) when it opens the CSV.
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def neutralise_table(table: pa.Table) -> pa.Table:
+    """A new table whose text cells cannot run in a spreadsheet: text starting with = + - @, a
+    tab or a carriage return gets a leading apostrophe. Numbers are left as they are."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(pa.string())
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.fill_null(pc.match_substring_regex(column, FORMULA_START), False)
+            if pc.any(risky).as_py():
+                quoted = pc.binary_join_element_wise("'", column, "")
+                column = pc.if_else(risky, quoted, column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
 
 
 def write_findings(settings: Settings, submission_id: str, findings: list[Finding]) -> Path:

@@ -54,6 +54,9 @@ _REPORTED, _SUPPRESSED, _MISSING = (_STATUS_CODE[s] for s in ("reported", "suppr
 _OTHER_STATUS = len(VALUE_STATUSES)
 #: Rows of a listed rule per file in findings; the rest are counted in one finding.
 MAX_FINDINGS_PER_RULE = 1000
+#: Rules about a row's provider or period rather than one of its values: a wide row (one value
+#: per metric) gets one finding for them, not one per value.
+ROW_RULES = frozenset({"known_provider", "provider_scope", "future_period"})
 
 
 def day_number(value: dt.date) -> int:
@@ -663,6 +666,10 @@ class ValidationRun:
             if len(keys) > 1 and not bool(np.all(keys[1:] >= keys[:-1])):
                 order = np.argsort(keys, kind="stable")
                 positions, keys = positions[order], keys[order]
+            if item.rule in ROW_RULES and len(keys) > 1:
+                # About the row, not one of its values: once per row, however wide the row.
+                first = np.r_[True, keys[1:] != keys[:-1]]
+                positions, keys = positions[first], keys[first]
             files = (keys >> ROW_BITS).astype(np.int64)
             bounds_at = np.searchsorted(files, np.arange(len(self.files) + 1))
             for f in np.unique(files):
@@ -1300,8 +1307,8 @@ class _Messages:
         median, low, high = self.ctx.outlier.get(p, (np.nan, np.nan, np.nan))
         return (
             f"{self._label(code)} for {provider} {period} is {value}, far outside {provider}'s "
-            f"own history (usually {fmt_number(low)} to {fmt_number(high)}, median "
-            f"{fmt_number(median)}, over the last {rules.HISTORY_PERIODS} periods). It has "
+            f"own history (usually {fmt_number(low, 4)} to {fmt_number(high, 4)}, median "
+            f"{fmt_number(median, 4)}, over the last {rules.HISTORY_PERIODS} periods). It has "
             "been accepted; check it, and send a correction if it is a typing or unit error.",
             None,
         )

@@ -103,13 +103,16 @@ def show_value(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def fmt_number(value: float | None) -> str:
-    """A number for a message: integers without decimals, others to 4 significant figures."""
+def fmt_number(value: float | None, digits: int = 10) -> str:
+    """A number for a message: integers without decimals, others to `digits` significant
+    figures (10 by default, so a message never shows a rounded copy of what a person typed)."""
     if value is None or value != value:
         return "(blank)"
     if float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
-    return f"{value:,.4g}"
+    if abs(value) >= 10 ** (digits - 1):  # 16,009 rather than 1.601e+04
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

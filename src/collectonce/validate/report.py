@@ -135,9 +135,14 @@ def _template_name(template: str, catalog: Catalog | None) -> str:
     if catalog is not None and template in catalog.requests:
         request = catalog.requests[template]
         return f"{request.title} ({template}), mapped through the catalogue"
-    return {"canonical_long": "canonical long", "canonical_wide": "canonical wide"}.get(
-        template, template or "-"
-    )
+    from collectonce.ingest.department_types import AE_BY_TYPE, AE_BY_TYPE_TITLE
+
+    names = {
+        "canonical_long": "canonical long",
+        "canonical_wide": "canonical wide",
+        AE_BY_TYPE: f"{AE_BY_TYPE_TITLE}, mapped through the catalogue",
+    }
+    return names.get(template, template or "-")
 
 
 def _span(periods: list[str]) -> str:

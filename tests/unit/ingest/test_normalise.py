@@ -31,6 +31,9 @@ JAN_2019 = dt.date(2019, 1, 1)
         ("2019-01-01", JAN_2019, "month"),
         ("2019-01-31", JAN_2019, "month"),
         ("2019-01-01 00:00:00", JAN_2019, "month"),
+        ("2019-01-01T00:00:00Z", JAN_2019, "month"),
+        ("2019-01-01 00:00:00+00:00", JAN_2019, "month"),
+        ("2019M01", JAN_2019, "month"),
         ("01/01/2019", JAN_2019, "month"),
         ("31/01/2019", JAN_2019, "month"),
         ("1/1/19", JAN_2019, "month"),
@@ -46,6 +49,8 @@ JAN_2019 = dt.date(2019, 1, 1)
         ("2018/19 Q4", JAN_2019, "quarter"),
         ("Q1 2018-19", dt.date(2018, 4, 1), "quarter"),
         ("2019", JAN_2019, "year"),
+        ("2018-19", dt.date(2018, 4, 1), "year"),
+        ("2011-12", dt.date(2011, 12, 1), "month"),
     ],
 )
 def test_it_reads_every_documented_period_format(text: str, start: dt.date, grain: str) -> None:
@@ -128,9 +133,32 @@ def test_non_finite_numbers_are_problems(text: str) -> None:
     assert math.isnan(out["value"].iloc[0])
 
 
-def test_the_largest_finite_number_parses() -> None:
-    """It reads 1e308 (a range check elsewhere judges it)."""
-    assert parse_values(pd.Series(["1e308"]))["value"].iloc[0] == 1e308
+def test_numbers_beyond_any_real_figure_are_refused() -> None:
+    """It reads 1e15 but refuses 1e308 and a 20-digit number as too large to be a real figure,
+    so an absurd value never reaches a sum or a chart."""
+    parsed = parse_values(pd.Series(["1e15", "1e308", "-1e308", "12345678901234567890"]))
+    assert parsed["value"].iloc[0] == 1e15
+    assert parsed["problem"].tolist() == [None, "too_large", "too_large", "too_large"]
+    assert parsed["value"].iloc[1:].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1 234", 1234.0),
+        ("1\u00a0234", 1234.0),
+        ("12 345 678", 12345678.0),
+        ("(1,234)", -1234.0),
+        ("(£1,200.50)", -1200.5),
+        ("\u22125", -5.0),
+    ],
+)
+def test_spaced_thousands_and_accounting_negatives_are_read(text: str, value: float) -> None:
+    """It reads thousands separated by (no-break) spaces, an accountant's (negative) and a
+    typographic minus sign."""
+    parsed = parse_values(pd.Series([text]))
+    assert parsed["problem"].iloc[0] is None
+    assert parsed["value"].iloc[0] == value
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ SUBMISSIONS = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
         ("rf4__empty.csv", "file_empty", "empty"),
         ("rf4__header_only.csv", "file_empty", "no data rows"),
         ("rf4__pdf_saved_as_csv.csv", "binary_file", "PDF"),
-        ("ae_attendances_raw_layout.csv", "file_unrecognised", "metric code"),
+        ("rf4__unrecognised_columns.csv", "file_unrecognised", "metric code"),
     ],
 )
 def test_unusable_fixture_files_are_refused(
@@ -33,6 +33,15 @@ def test_unusable_fixture_files_are_refused(
     assert words in parsed.file_error.message
     assert parsed.file_error.file == name
     assert parsed.rows.empty
+
+
+def test_a_refused_layout_still_counts_its_rows(catalog_min, settings) -> None:
+    """It counts the data rows of a file whose columns it cannot place, as a person would
+    (blank lines left out, a short row included), so the receipt accounts for every row."""
+    parsed = read_submission(SUBMISSIONS / "rf4__unrecognised_columns.csv", catalog_min, settings)
+    assert parsed.file_error is not None
+    assert "'attendances_total', 'waits'" in parsed.file_error.message
+    assert parsed.rows_read == 3
 
 
 def test_random_bytes_are_refused_as_binary(catalog_min, settings, tmp_path: Path) -> None:
@@ -103,3 +112,21 @@ def test_deeply_nested_json_is_unreadable(catalog_min, settings, tmp_path: Path)
     parsed = read_submission(path, catalog_min, settings)
     assert parsed.file_error is not None
     assert parsed.file_error.rule == "file_unreadable"
+
+
+def test_csv_text_saved_under_a_workbook_name_is_read_as_csv(catalog_min, settings) -> None:
+    """It reads CSV text named .xlsx as the CSV it is, with a warning about the name."""
+    parsed = read_submission(SUBMISSIONS / "rf4__csv_text_named_xlsx.xlsx", catalog_min, settings)
+    assert parsed.file_error is None and parsed.format == "csv"
+    assert parsed.rows.value.tolist() == [16428.0]
+    assert [(f.rule, f.severity) for f in parsed.findings] == [("file_renamed", "warning")]
+
+
+def test_a_web_page_saved_as_xls_is_refused(catalog_min, settings) -> None:
+    """It refuses an HTML table named .xls (an old export trick) as not a workbook."""
+    parsed = read_submission(SUBMISSIONS / "rf4__web_page_named_xls.xls", catalog_min, settings)
+    assert parsed.file_error is not None
+    assert parsed.file_error.rule == "file_unreadable"
+    assert "web page" in parsed.file_error.message and "save it again as .xlsx" in (
+        parsed.file_error.message
+    )

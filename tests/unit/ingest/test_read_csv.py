@@ -120,6 +120,18 @@ def test_headers_match_aliases_in_any_order_and_codes_are_cleaned(catalog_min, s
     ]
 
 
+def test_template_headers_with_notes_and_metric_labels_are_understood(catalog_min, settings):
+    """It reads headers that carry a note ("Reporting Period (YYYY-MM)", "Provider ODS Code*",
+    "Data Value") and a metric written as its catalogue label instead of its code."""
+    parsed = read("rf4__template_headers_with_notes_and_labels.csv", catalog_min, settings)
+    assert parsed.file_error is None and parsed.findings == []
+    assert values(parsed) == [
+        ("RF4", JAN, "ae_attendances_type1", 16428.0, "reported"),
+        ("RF4", JAN, "ae_breaches_4hr_type1", 7363.0, "reported"),
+    ]
+    assert parsed.rows.comment.tolist()[1] == "checked"
+
+
 def test_each_period_format_is_normalised_and_bad_ones_are_errors(catalog_min, settings) -> None:
     """It reads YYYY-MM, dates, dd/mm/yyyy, Mon-YY, month names and Excel serials; a US-order
     date and free text are errors on their own rows."""
@@ -168,12 +180,15 @@ def test_thousands_and_percent_are_understood(catalog_min, settings) -> None:
 
 
 def test_non_finite_numbers_are_row_errors(catalog_min, settings) -> None:
-    """It accepts 1e308 (ranges are judged later) and rejects NaN, inf, -inf and 1e999."""
+    """It rejects 1e308 as too large to be a real figure, and NaN, inf, -inf and 1e999 as not
+    finite numbers, each row with its own message."""
     parsed = read("rf4__non_finite_values.csv", catalog_min, settings)
-    assert parsed.rows.value.tolist() == [1e308]
-    assert by_row(parsed) == {r: ["type_number"] for r in (3, 4, 5, 6)}
-    assert all("not a finite number" in f.message for f in parsed.findings)
-    assert parsed.findings[0].value == "NaN"
+    assert parsed.rows.empty
+    assert by_row(parsed) == {r: ["type_number"] for r in (2, 3, 4, 5, 6)}
+    messages = {f.row: f.message for f in parsed.findings}
+    assert "too large to be a real figure" in messages[2]
+    assert all("not a finite number" in messages[r] for r in (3, 4, 5, 6))
+    assert [f.value for f in parsed.findings][:2] == ["1e308", "NaN"]
 
 
 def test_formula_text_is_refused_as_a_value_but_kept_as_a_comment(catalog_min, settings) -> None:
@@ -335,3 +350,11 @@ def test_a_title_block_above_the_header_is_skipped(catalog_min, settings, tmp_pa
     assert parsed.template == "nhse_ae_monthly"
     assert set(parsed.rows.source_row) == {4}
     assert len(parsed.rows) == 3
+
+
+def test_an_old_exports_end_of_file_mark_is_not_a_row(catalog_min, settings) -> None:
+    """It treats the Ctrl-Z mark some old systems put at the end of a CSV as the end, not as a
+    broken row."""
+    parsed = read("rf4__ctrl_z_end_of_file.csv", catalog_min, settings)
+    assert parsed.rows_read == 2 and parsed.error_rows == [] and parsed.findings == []
+    assert parsed.rows.value.tolist() == [16428.0, 7363.0]

@@ -113,15 +113,96 @@ def test_monthly_values_in_a_quarterly_template_are_accepted(catalog_min, settin
     assert [f.rule for f in parsed.findings] == ["metric_derived"]
 
 
-def test_the_raw_published_ae_layout_is_not_recognised(catalog_min, settings) -> None:
-    """It rejects a file whose value columns are neither metric codes nor item codes, naming
-    the columns it could not place."""
-    parsed = read("ae_attendances_raw_layout.csv", catalog_min, settings)
-    assert parsed.file_error is not None
-    assert parsed.file_error.rule == "file_unrecognised"
-    assert "'attendances'" in parsed.file_error.message
-    assert "provider and period columns were found" in parsed.file_error.message
-    assert parsed.rows.empty
+def test_the_published_ae_layout_by_department_type_is_read(shipped_catalog, settings) -> None:
+    """It reads NHS England's A&E layout (one row per department type) under its own column
+    names: attendances and breaches per type, admissions added up over every type."""
+    parsed = read("ae_attendances_raw_layout.csv", shipped_catalog, settings)
+    assert parsed.file_error is None
+    assert parsed.template == "nhse_ae_by_department_type"
+    assert parsed.rows_read == 3 and parsed.error_rows == [] and parsed.findings == []
+    march = dt.date(2017, 3, 1)
+    assert facts(parsed) == {
+        (march, "ae_attendances_type1", 21289.0, 2, "attendances"),
+        (march, "ae_breaches_4hr_type1", 2879.0, 2, "breaches"),
+        (march, "ae_emergency_admissions", 5060.0, 2, "admissions"),
+        (march, "ae_attendances_type2", 813.0, 3, "attendances"),
+        (march, "ae_breaches_4hr_type2", 22.0, 3, "breaches"),
+        (march, "ae_attendances_other", 2850.0, 4, "attendances"),
+        (march, "ae_breaches_4hr_other", 6.0, 4, "breaches"),
+    }
+
+
+def test_the_ae_layout_is_found_under_a_title_in_any_column_order(shipped_catalog, settings):
+    """It finds the A&E layout's header below a title block, with other case and order, reads
+    Type 1..4 and adds types 3 and 4 up as "other"."""
+    parsed = read("rf4__ae_by_type_title_rows_reordered.csv", shipped_catalog, settings)
+    assert parsed.template == "nhse_ae_by_department_type"
+    assert parsed.rows_read == 4 and parsed.findings == []
+    values = {
+        m: (v, r)
+        for m, v, r in zip(
+            parsed.rows.metric_id, parsed.rows.value, parsed.rows.source_row, strict=True
+        )
+    }
+    assert values["ae_attendances_type1"] == (21289.0, 5)
+    assert values["ae_attendances_other"] == (2850.0, 7)
+    assert values["ae_breaches_4hr_other"] == (6.0, 7)
+    assert values["ae_emergency_admissions"] == (5060.0, 5)
+    assert set(parsed.rows.provider_code) == {"RF4"}
+
+
+def test_the_ae_layout_ignores_types_a_catalogue_does_not_collect(catalog_min, settings):
+    """It stores what the catalogue collects (type 1 and admissions) and says once per column
+    that the other department types' figures were ignored."""
+    parsed = read("rf4__ae_by_type_title_rows_reordered.csv", catalog_min, settings)
+    assert set(parsed.rows.metric_id) == {
+        "ae_attendances_type1",
+        "ae_breaches_4hr_type1",
+        "ae_emergency_admissions",
+    }
+    assert {(f.rule, f.severity, f.row) for f in parsed.findings} == {
+        ("item_not_stored", "warning", None)
+    }
+    assert {f.metric for f in parsed.findings} == {
+        "ae_attendances_type2",
+        "ae_attendances_other",
+        "ae_breaches_4hr_type2",
+        "ae_breaches_4hr_other",
+    }
+
+
+def test_broken_rows_of_the_ae_layout_are_explained_row_by_row(shipped_catalog, settings):
+    """It rejects an unknown department type, an unreadable figure and two copies of one row
+    with different figures; it counts an identical copy once, skips a total row, and does not
+    store a sum that would miss a rejected row."""
+    parsed = read("rf4__ae_by_type_broken_rows.csv", shipped_catalog, settings)
+    assert parsed.rows_read == 11
+    assert parsed.error_rows == [3, 8, 10, 11]
+    rules = {(f.row, f.rule, f.severity) for f in parsed.findings}
+    assert rules == {
+        (3, "type_number", "error"),
+        (8, "department_type", "error"),
+        (10, "conflicting_key", "error"),
+        (11, "conflicting_key", "error"),
+        (5, "duplicate_key", "warning"),
+        (9, "item_not_stored", "warning"),
+        (2, "item_not_stored", "warning"),
+    }
+    unknown = next(f for f in parsed.findings if f.rule == "department_type")
+    assert "'5' is not an A&E department type" in unknown.message
+    assert "1 (major A&E), 2 (single specialty), 3 or 4, or other" in unknown.message
+    blocked = next(f for f in parsed.findings if f.row == 2)
+    assert blocked.metric == "ae_emergency_admissions"
+    assert "row 3 was rejected, so the total was not stored" in blocked.message
+    rows = parsed.rows.set_index(["period", "provider_code", "metric_id"])
+    april = dt.date(2017, 4, 1)
+    assert rows.loc[(april, "RF4", "ae_emergency_admissions"), "value"] == 5001.0
+    assert rows.loc[(april, "RF4", "ae_breaches_4hr_type1"), "value_status"] == "suppressed"
+    assert rows.loc[(april, "RF4", "ae_breaches_4hr_type2"), "value_status"] == "missing"
+    march = dt.date(2017, 3, 1)
+    assert rows.loc[(march, "RF4", "ae_attendances_other"), "value"] == 2850.0
+    assert (march, "RF4", "ae_emergency_admissions") not in rows.index
+    assert (dt.date(2017, 5, 1), "RF4", "ae_attendances_type1") not in rows.index
 
 
 def test_a_file_without_a_provider_column_is_refused(catalog_min, settings) -> None:

@@ -11,6 +11,7 @@ import pytest
 FIXTURES = Path(__file__).resolve().parents[1] / "validate" / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
 NOW = dt.datetime(2019, 7, 10, 9, 0, tzinfo=dt.UTC)
+REAL_AE = Path(__file__).resolve().parents[3] / "data" / "ae_attendances.csv"
 
 
 def copy(name: str, tmp_path: Path, folder: Path = FIXTURES) -> Path:
@@ -189,6 +190,96 @@ def test_every_row_of_a_broken_file_is_accounted_for(catalog_min, settings, tmp_
     assert len(rejected) == 1 + 8  # the unparseable row is in findings only
 
 
+def test_a_refused_layout_rejects_every_row_it_holds(catalog_min, settings, tmp_path):
+    """It counts the rows of a file whose columns it cannot place and rejects them all."""
+    receipt = submit(copy("rf4__unrecognised_columns.csv", tmp_path, SHARED), catalog_min, settings)
+    assert receipt.status == "rejected"
+    assert (receipt.rows_read, receipt.rows_accepted, receipt.rows_rejected) == (3, 0, 3)
+    assert [f.rule for f in receipt.findings] == ["file_unrecognised"]
+
+
+def test_a_trust_sending_the_published_ae_layout_is_answered_row_by_row(
+    shipped_catalog, settings, tmp_path
+):
+    """It takes the A&E layout by department type from a trust, rejects the broken rows (a
+    breach count above attendances, another provider's row among them) and accounts for every
+    row."""
+    from collectonce.store.submissions import current_values
+
+    path = copy("rf4__ae_by_type_broken_rows.csv", tmp_path, SHARED)
+    receipt = submit(path, shipped_catalog, settings, as_provider="RF4")
+    assert receipt.status == "partially_accepted"
+    assert receipt.template == "nhse_ae_by_department_type"
+    assert (receipt.rows_read, receipt.rows_accepted, receipt.rows_rejected) == (11, 5, 6)
+    errors = {(f.row, f.rule) for f in receipt.findings if f.severity == "error"}
+    assert errors == {
+        (2, "cross_metric_rule"),
+        (3, "type_number"),
+        (8, "department_type"),
+        (10, "conflicting_key"),
+        (11, "conflicting_key"),
+        (12, "provider_scope"),
+    }
+    scope = [f for f in receipt.findings if f.rule == "provider_scope"]
+    assert len(scope) == 1  # one finding for the row, not one per figure in it
+    held = current_values(settings).set_index(["period", "metric_id"])
+    assert set(current_values(settings)["provider_code"]) == {"RF4"}
+    assert held.loc[(dt.date(2017, 4, 1), "ae_emergency_admissions"), "value"] == 5001.0
+    assert held.loc[(dt.date(2017, 4, 1), "ae_emergency_admissions"), "source_row"] == 6
+    assert (dt.date(2017, 3, 1), "ae_attendances_type1") not in held.index
+
+
+def test_the_real_ae_data_split_per_trust_and_month_ingests_cleanly(
+    shipped_catalog, settings, tmp_path
+):
+    """It accepts the published A&E statistics sent as one file per trust and month in their
+    own layout, and stores attendances and breaches per type and admissions over all types."""
+    import pandas as pd
+
+    from collectonce.store.submissions import current_values
+
+    raw = pd.read_csv(REAL_AE, dtype=str)
+    months = sorted(raw["period"].unique())[-2:]
+    trusts = ["RF4", "RRK", "R1H"]
+    part = raw[raw["period"].isin(months) & raw["org_code"].isin(trusts)]
+    for (trust, month), rows in part.groupby(["org_code", "period"]):
+        path = tmp_path / f"{trust}_{month[:7]}.csv"
+        rows.to_csv(path, index=False)
+        receipt = submit(path, shipped_catalog, settings, as_provider=trust)
+        assert receipt.status == "accepted", receipt.findings
+        assert receipt.rows_read == receipt.rows_accepted == len(rows)
+    held = current_values(settings).set_index(["provider_code", "period", "metric_id"])
+    numbers = part.astype({"attendances": int, "breaches": int, "admissions": int})
+    for (trust, month), rows in numbers.groupby(["org_code", "period"]):
+        day = dt.date.fromisoformat(month)
+        assert held.loc[(trust, day, "ae_emergency_admissions"), "value"] == rows.admissions.sum()
+        for kind, suffix in (("1", "type1"), ("2", "type2"), ("other", "other")):
+            of_kind = rows[rows["type"] == kind]
+            if len(of_kind):
+                attendances = held.loc[(trust, day, f"ae_attendances_{suffix}"), "value"]
+                assert attendances == of_kind.attendances.iloc[0]
+    assert len(held) == 2 * len(part) + part.groupby(["org_code", "period"]).ngroups
+
+
+def test_the_whole_real_ae_file_loads_in_one_go_and_again_as_a_duplicate(
+    shipped_catalog, settings, tmp_path
+):
+    """It bulk-loads the whole published A&E file for every trust, and answers the same bytes
+    again with the original receipt."""
+    import pandas as pd
+
+    raw = pd.read_csv(REAL_AE, dtype=str)
+    path = tmp_path / "ae_attendances.csv"
+    shutil.copyfile(REAL_AE, path)
+    first = submit(path, shipped_catalog, settings)
+    assert first.status == "accepted"
+    assert first.rows_read == first.rows_accepted == len(raw) and first.rows_rejected == 0
+    months_of_trusts = raw.groupby(["org_code", "period"]).ngroups
+    assert first.values_stored == 2 * len(raw) + months_of_trusts
+    again = submit(path, shipped_catalog, settings, now=NOW + dt.timedelta(hours=1))
+    assert again.status == "duplicate" and again.submission_id == first.submission_id
+
+
 def test_a_dry_run_commits_nothing(catalog_min, settings, tmp_path):
     """It returns the full receipt but writes no archive, table, receipt or report."""
     receipt = submit(
@@ -244,6 +335,8 @@ def test_a_file_over_the_limit_is_refused_before_archiving(catalog_min, home, tm
     assert receipt.status == "rejected"
     assert receipt.findings[0].rule == "file_too_large"
     assert "Split it" in receipt.findings[0].message
+    size = copy("rf4__broken_rows_mixed.csv", tmp_path).stat().st_size
+    assert f"The file is {size:,} bytes, over the 100 bytes limit" in receipt.findings[0].message
     assert not small.archive_dir.exists() or not any(small.archive_dir.rglob("*"))
 
 

@@ -83,3 +83,28 @@ def test_quarantine_keeps_rows_and_findings_safe_to_open(settings) -> None:
         "findings.csv",
         "rejected_rows.csv",
     ]
+
+
+def test_rejected_rows_with_formula_text_cannot_run_when_opened(settings) -> None:
+    """It writes a rejected row's formula-like comment with a leading apostrophe, keeps numbers
+    (negative ones too) as numbers, and reads the same columns from every batch."""
+    from collectonce.store.quarantine import RejectedRows
+
+    writer = RejectedRows(settings, "sub_y")
+    writer.write(
+        pa.table(
+            {
+                "value": [-5.0],
+                "comment": pa.array(['=HYPERLINK("http://x")']).dictionary_encode(),
+                "rejected_by": ["value_range"],
+            }
+        )
+    )
+    writer.write(
+        pa.table({"value": [7.0], "comment": ["+cmd|' /C calc'!A0"], "rejected_by": ["x"]})
+    )
+    path = writer.close()
+    assert path is not None
+    rows = list(csv.DictReader(path.open()))
+    assert [r["comment"] for r in rows] == ['\'=HYPERLINK("http://x")', "'+cmd|' /C calc'!A0"]
+    assert [r["value"] for r in rows] == ["-5", "7"]

@@ -154,6 +154,31 @@ def test_it_warns_on_a_value_far_outside_the_providers_history(catalog_min) -> N
     assert batches[0].warnings.to_pylist() == ["outlier_history", None]
 
 
+def test_the_usual_range_of_a_large_series_is_written_as_people_write_numbers(catalog_min):
+    """It writes the usual range of a series in the tens of thousands as 16,000 to 16,400,
+    never in scientific notation, and the value as it was typed."""
+    months = pd.date_range("2017-01-01", periods=24, freq="MS").date
+    history = pd.DataFrame(
+        {
+            "provider_code": "RF4",
+            "period": months,
+            "metric_id": "ae_emergency_admissions",
+            "value": [16000.3 + (i % 5) * 100 for i in range(24)],
+            "value_status": "reported",
+            "source_template": "canonical_long",
+            "submission_id": "sub_old",
+        }
+    )
+    result, *_ = run_one(
+        catalog_min, [("RF4", "2019-01", "ae_emergency_admissions", 160003, 2)], history=history
+    )
+    (finding,) = result.findings
+    assert finding.rule == "outlier_history"
+    assert "is 160,003, far outside" in finding.message
+    assert "usually 16,000 to 16,400, median 16,200" in finding.message
+    assert "e+" not in finding.message
+
+
 def test_the_cross_metric_rule_uses_the_value_already_held(catalog_min) -> None:
     """It checks breaches sent alone against the attendances already held for that month."""
     history = pd.DataFrame(
@@ -212,3 +237,15 @@ def test_streaming_through_the_spill_gives_the_same_decisions(catalog_min, tmp_p
     rejected = np.concatenate([b.rejected for b in batches])
     assert np.flatnonzero(rejected).tolist() == [7]
     assert result.rows_rejected == 1 and result.rows_accepted == 49
+
+
+def test_a_count_with_decimals_is_quoted_as_it_was_typed(catalog_min) -> None:
+    """It rejects 21.289 attendances (a count must be whole) and quotes 21.289, not a rounded
+    21.29, so the person can find the cell."""
+    result, store, rejected, _batches = run_one(
+        catalog_min, [("RF4", "2019-01", "ae_attendances_type1", 21.289, 2)]
+    )
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity) == ("type_integer", "error")
+    assert "gives 21.289." in finding.message
+    assert rejected.tolist() == [True] and store.tolist() == [False]

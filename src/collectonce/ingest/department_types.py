@@ -1,0 +1,192 @@
+"""NHS England's published A&E layout: one row per provider, month and department type.
+
+    period,org_code,type,attendances,breaches,admissions
+    2017-03-01,RF4,1,21289,2879,5060
+    2017-03-01,RF4,2,813,22,0
+    2017-03-01,RF4,other,2850,6,0
+
+This is how the A&E Attendances and Emergency Admissions statistics are published, and how many
+trusts keep their own A&E extract. A trust that sends it is collecting once too: the catalogue
+collects one metric per department type and measure, so
+
+- a row's attendances and breaches become the metric for its department type
+  (``ae_attendances_type1``, ``ae_breaches_4hr_type2``, ``ae_attendances_other`` …);
+- types 3 and 4 are both "other" A&E departments, so their figures are added up;
+- admissions are collected once for all department types (``ae_emergency_admissions``), so the
+  admissions of every row of a provider and month are added up.
+
+Department types may be written ``1``, ``2``, ``3``, ``4`` or ``other``, or in words (``Type 1``,
+``Major A&E``, ``Single specialty``, ``Types 3 and 4``, ``Other A&E department``). A total row
+(``Total``, ``All types``) is not stored: the totals are worked out from the rows per type.
+
+This module only *describes* the layout (pure functions and tables); `collectonce.ingest.shapes`
+recognises it from a header and converts its rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from collectonce.ingest.normalise import header_key
+
+#: The template name receipts and lineage carry for this layout.
+AE_BY_TYPE = "nhse_ae_by_department_type"
+#: How a person would name the layout.
+AE_BY_TYPE_TITLE = "NHS England A&E statistics layout (one row per department type)"
+
+#: Headers of the department-type column (compared with `header_key`).
+TYPE_COLUMN = (
+    "type",
+    "department_type",
+    "dept_type",
+    "ae_type",
+    "a&e_type",
+    "ae_department_type",
+    "a&e_department_type",
+    "attendance_type",
+    "department",
+)
+
+#: Headers of each measure column.
+MEASURE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "attendances": (
+        "attendances",
+        "attendance",
+        "total_attendances",
+        "ae_attendances",
+        "a&e_attendances",
+        "attends",
+    ),
+    "breaches": (
+        "breaches",
+        "breach",
+        "4hr_breaches",
+        "4_hour_breaches",
+        "four_hour_breaches",
+        "breaches_4hr",
+        "breaches_4_hours",
+        "over_4hrs",
+        "over_4_hours",
+        "attendances_over_4hrs",
+        "attendances_over_4_hours",
+    ),
+    "admissions": (
+        "admissions",
+        "emergency_admissions",
+        "emergency_admissions_via_ae",
+        "emergency_admissions_via_a&e",
+        "admitted",
+    ),
+}
+_MEASURE_OF_KEY = {alias: m for m, aliases in MEASURE_COLUMNS.items() for alias in aliases}
+
+#: Department classes of the catalogue: type 1, type 2, and other (types 3 and 4).
+CLASSES = ("1", "2", "other")
+#: (class, measure) → the catalogue metric it is stored as.
+METRICS: dict[tuple[str, str], str] = {
+    ("1", "attendances"): "ae_attendances_type1",
+    ("1", "breaches"): "ae_breaches_4hr_type1",
+    ("2", "attendances"): "ae_attendances_type2",
+    ("2", "breaches"): "ae_breaches_4hr_type2",
+    ("other", "attendances"): "ae_attendances_other",
+    ("other", "breaches"): "ae_breaches_4hr_other",
+    ("1", "admissions"): "ae_emergency_admissions",
+    ("2", "admissions"): "ae_emergency_admissions",
+    ("other", "admissions"): "ae_emergency_admissions",
+}
+
+#: A department type as written (after `department_key`) → its type: 1, 2, 3, 4, other, total.
+_TYPES: dict[str, str] = {
+    "1": "1",
+    "t1": "1",
+    "major": "1",
+    "major_ae": "1",
+    "emergency_department": "1",
+    "ed": "1",
+    "2": "2",
+    "t2": "2",
+    "single_specialty": "2",
+    "single_speciality": "2",
+    "specialty": "2",
+    "speciality": "2",
+    "3": "3",
+    "t3": "3",
+    "utc": "3",
+    "urgent_treatment_centre": "3",
+    "4": "4",
+    "t4": "4",
+    "miu": "4",
+    "minor_injury_unit": "4",
+    "minor_injuries_unit": "4",
+    "walk_in_centre": "4",
+    "other": "other",
+    "others": "other",
+    "other_ae": "other",
+    "3_and_4": "other",
+    "3_4": "other",
+    "total": "total",
+    "totals": "total",
+    "all": "total",
+    "all_types": "total",
+    "total_all_types": "total",
+}
+#: The catalogue class of each type.
+CLASS_OF_TYPE = {"1": "1", "2": "2", "3": "other", "4": "other", "other": "other"}
+
+
+def department_key(text: str) -> str:
+    """A department type as compared: `header_key` without the words "type" and "department".
+
+    ``"Type 1"``, ``"type1"`` and ``"1.0"`` give ``"1"``; ``"Types 3 & 4"`` gives ``"3_and_4"``;
+    ``"Other A&E department"`` gives ``"other_ae"``.
+    """
+    key = header_key(text).replace("a&e", "ae")
+    key = re.sub(r"\.0+$", "", key)
+    key = re.sub(r"^ae_", "", key)
+    key = re.sub(r"^types?_?(?=\d)", "", key)
+    key = re.sub(r"^types?_", "", key)
+    key = re.sub(r"_(?:departments?|dept)$", "", key)
+    return re.sub(r"_?(?:&|\+|/)_?", "_and_", key)
+
+
+def department_type(text: str | None) -> str | None:
+    """``1``, ``2``, ``3``, ``4``, ``other`` or ``total`` for a department type; None if unknown."""
+    if text is None:
+        return None
+    key = department_key(text)
+    found = _TYPES.get(key)
+    if found is None:
+        lead = re.match(r"^([1-4])_(?!and_)", key)  # "Type 1 - Major A&E" → 1
+        found = lead[1] if lead else None
+    return found
+
+
+@dataclass(frozen=True)
+class TypeColumns:
+    """Where the department type and each measure sit in a header."""
+
+    type_column: int
+    measures: tuple[tuple[int, str], ...]
+
+
+def find_type_columns(header: Sequence[str], taken: set[int]) -> TypeColumns | None:
+    """The department-type column and at least one measure column, if the header has them."""
+    type_column = None
+    measures: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for i, name in enumerate(header):
+        if i in taken:
+            continue
+        key = header_key(name)
+        if type_column is None and key in TYPE_COLUMN:
+            type_column = i
+            continue
+        measure = _MEASURE_OF_KEY.get(key)
+        if measure is not None and measure not in seen:
+            seen.add(measure)
+            measures.append((i, measure))
+    if type_column is None or not measures:
+        return None
+    return TypeColumns(type_column, tuple(measures))
