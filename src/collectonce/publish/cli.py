@@ -152,6 +152,60 @@ def view_cmd(
     console.print(str(out), highlight=False, soft_wrap=True)
 
 
+def query_cmd(
+    sql: Annotated[str, typer.Argument(help="A DuckDB query; the published table is `unified`.")],
+    as_of: Annotated[
+        int | None, typer.Option("--as-of", help="A publication version (default: latest).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, csv or json.", show_default=True)
+    ] = "table",
+    limit: Annotated[
+        int, typer.Option("--limit", help="Rows shown by --format table.", show_default=True)
+    ] = 50,
+    catalog: CatalogOpt = Path("catalog"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Run SQL over a publication with DuckDB, which reads the Delta table directly.
+
+    Example: collectonce query "SELECT metric_id, count(*) FROM unified GROUP BY 1" --as-of 0
+    """
+    import duckdb
+
+    from collectonce.publish.errors import PublishError
+    from collectonce.publish.exports import write_export
+    from collectonce.publish.sql import connect
+
+    fmt = "json" if json_out else fmt
+    if fmt not in {"table", "csv", "json"}:
+        fail(f"--format {fmt!r} is not one of: table, csv, json", 2)
+    settings = settings_for(catalog)
+    try:
+        con = connect(settings, as_of)
+    except PublishError as exc:
+        fail(str(exc))
+    try:
+        frame = con.execute(sql).fetch_arrow_table().to_pandas()
+    except duckdb.Error as exc:
+        fail(f"the query failed: {str(exc).splitlines()[0]}", 2)
+    finally:
+        con.close()
+    if fmt in {"csv", "json"}:
+        write_export(frame, fmt, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for column in frame.columns:
+        table.add_column(str(column))
+    for values in frame.head(limit).itertuples(index=False):
+        table.add_row(*("" if v is None or v != v else str(v) for v in values))
+    console.print(table)
+    if len(frame) > limit:
+        console.print(f"{len(frame) - limit:,} more rows: use --format csv for all of them.")
+
+
 def lock_cmd(
     up_to: Annotated[str, typer.Option("--up-to", help="Lock every period up to YYYY-MM.")],
     by: ByOpt = None,
@@ -264,6 +318,7 @@ def register(app: typer.Typer) -> None:
     app.command("publish")(publish_cmd)
     app.command("publications")(publications_cmd)
     app.command("view")(view_cmd)
+    app.command("query")(query_cmd)
     app.command("lock")(lock_cmd)
     app.command("late-changes")(late_changes_cmd)
     app.add_typer(exception_app, name="exception")

@@ -238,27 +238,56 @@ def test_unknown_metric_rows_are_left_out_and_counted(catalog_min, settings, sub
     assert result.counts["dropped_unknown_metric"] == 1
 
 
-def test_duckdb_reads_the_published_table_without_help(catalog_min, settings, submit) -> None:
-    """It writes plain Parquet files listed by the Delta log, which DuckDB reads directly.
+def test_duckdb_reads_every_publication_with_its_own_delta_reader(
+    catalog_min, settings, submit
+) -> None:
+    """DuckDB's delta extension (installed with collectonce, nothing downloaded) reads the
+    table: the latest publication and an earlier one by version."""
+    from collectonce.publish.sql import connect, delta_extension_dir, uses_delta_reader
 
-    (DuckDB's own `delta_scan` needs its delta extension, which is downloaded on first use;
-    reading the files of the current version needs nothing.)
-    """
-    import duckdb
-    from deltalake import DeltaTable
+    assert delta_extension_dir() is not None
+    submit(ae_rows())
+    publish(catalog_min, settings, now=T0)
+    submit([row("RF4", "2019-01", ATT, 17000, submission="s2", received=T0)])
+    publish(catalog_min, settings, now=T0 + dt.timedelta(days=1))
+    sql = (
+        "select value from unified where provider_code = 'RF4' "
+        "and metric_id = ? and period = DATE '2019-01-01'"
+    )
+    latest = connect(settings)
+    assert uses_delta_reader(latest)
+    assert latest.execute(sql, [ATT]).fetchall() == [(17000.0,)]
+    assert latest.execute("select count(*) from unified").fetchone() == (48,)
+    first = connect(settings, as_of=0)
+    assert first.execute(sql, [ATT]).fetchall() == [(16428.0,)]
+    with pytest.raises(UnknownPublication):
+        connect(settings, as_of=2)
+
+
+def test_query_command_runs_sql_over_a_publication(catalog_min, settings, submit) -> None:
+    """`collectonce query` answers SQL as JSON or CSV, and explains a bad query in one line."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from collectonce.cli import app
 
     submit(ae_rows())
-    publish(catalog_min, settings)
-    files = DeltaTable(unified_path(settings)).file_uris()
-    con = duckdb.connect()
-    got = con.execute(
-        "select value from read_parquet(?) where provider_code = 'RF4' "
-        "and metric_id = ? and period = DATE '2019-01-01'",
-        [files, ATT],
-    ).fetchall()
-    assert got == [(16428.0,)]
-    total = con.execute("select count(*) from read_parquet(?)", [files]).fetchone()
-    assert total == (48,)
+    publish(catalog_min, settings, now=T0)
+    runner = CliRunner()
+    sql = f"select provider_code, value from unified where metric_id = '{ATT}' order by 2 desc"
+    out = runner.invoke(app, ["query", sql, "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)["rows"]
+    assert rows[0] == {"provider_code": "RRK", "value": 32017.0}
+    assert len(rows) == 12
+    csv = runner.invoke(app, ["query", sql + " limit 1", "--format", "csv"])
+    assert csv.stdout.splitlines() == ["provider_code,value", "RRK,32017.0"]
+    bad = runner.invoke(app, ["query", "select nope from unified"])
+    assert bad.exit_code == 2
+    assert "the query failed" in bad.output and "Traceback" not in bad.output
+    missing = runner.invoke(app, ["query", "select 1", "--as-of", "7"])
+    assert missing.exit_code == 1 and "there is no publication 7" in missing.output
 
 
 def test_polars_reads_every_publication_without_help(catalog_min, settings, submit) -> None:
