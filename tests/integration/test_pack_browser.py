@@ -36,7 +36,12 @@ document.body.setAttribute("data-probe", JSON.stringify({
   matrixWidth: document.getElementById("summary-matrix").getBoundingClientRect().width,
   charts: Array.from(document.querySelectorAll("svg.xmr-chart"))
     .map(s => Math.round(s.getBoundingClientRect().width)),
-  markers: document.querySelectorAll("svg.xmr-chart .points > *").length
+  markers: document.querySelectorAll("svg.xmr-chart .points > *").length,
+  gridRows: document.querySelectorAll("#pack-mdc-matrix tr[data-variation]").length,
+  gridLinks: document.querySelectorAll("#pack-mdc-matrix a[href^='#metric-']").length,
+  breaches: Object.fromEntries(["common_cause", "improvement", "concern", "neutral"].map(k => [k,
+    document.querySelectorAll(
+      "#metric-ae_breaches_4hr_type1 svg.xmr-chart .points > ." + k).length]))
 }));
 </script>"""
 
@@ -144,6 +149,16 @@ def test_pack_renders_in_headless_chromium(catalog_min, tmp_path):
     assert len(measured["charts"]) == 5
     assert all(width > 300 for width in measured["charts"])
     assert measured["markers"] >= 36 * 4 + 10 - 1
+    assert measured["gridRows"] == 5 and measured["gridLinks"] == 5
+    # what NHSRplotthedots shows for RRK's type 1 breaches (lower is better): April 2016 to
+    # June 2018 sit below the mean or the lower limit (improvement) and the July 2018 merger
+    # puts every later month above the upper limit (concern)
+    assert measured["breaches"] == {
+        "common_cause": 0,
+        "improvement": 27,
+        "concern": 9,
+        "neutral": 0,
+    }
 
     shotrun = run(browser, [f"--screenshot={shot}", page.as_uri()], tmp_path / "profile-shot")
     assert shotrun.returncode == 0, shotrun.stderr[-2000:]

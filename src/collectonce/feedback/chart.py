@@ -27,6 +27,8 @@ FONT_SIZE = 11
 CHAR_WIDTH_EM = 0.62
 #: The least empty space between two x-axis labels, in pixels.
 LABEL_GAP = 8.0
+#: Height of one note line under the chart's title, in pixels.
+NOTE_LINE = 14
 #: Steps between labelled points, in points (months: 1, 2, a quarter, 4, a half-year, a year);
 #: longer series step by whole multiples of 12.
 _LABEL_STEPS = (1, 2, 3, 4, 6, 12)
@@ -161,47 +163,66 @@ class _Frame:
     short: bool
 
 
-def _column(points: pd.DataFrame, name: str, n: int) -> np.ndarray:
-    if name in points.columns:
-        return points[name].to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.full(n, np.nan)
+def _column(points: pd.DataFrame, name: str, n: int, order: np.ndarray | None) -> np.ndarray:
+    if name not in points.columns:
+        return np.full(n, np.nan)
+    values = points[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return values if order is None else values[order]
+
+
+def _texts(points: pd.DataFrame, name: str, n: int, order: np.ndarray | None) -> list[object]:
+    if name not in points.columns:
+        return [None] * n
+    values = points[name].to_numpy(dtype=object)
+    return (values if order is None else values[order]).tolist()
+
+
+_SIDE_OF_LABEL = {
+    label: 1 if ("Above" in label or "Increasing" in label) else -1
+    for label in (
+        "Above UCL",
+        "Below LCL",
+        "7 Point Trend (Increasing)",
+        "7 Point Trend (Decreasing)",
+        "2 in 3 Above CL",
+        "2 in 3 Below CL",
+        "7 Points Above CL",
+        "7 Points Below CL",
+    )
+}
 
 
 def _frame(points: pd.DataFrame, date_col: str, value_col: str) -> _Frame:
-    p = points.sort_values(date_col, kind="stable")
-    n = len(p)
-    point_type = p["point_type"].astype(object) if "point_type" in p else pd.Series([None] * n)
-    sct = (
-        p["special_cause_type"].astype(object)
-        if "special_cause_type" in p
-        else pd.Series([None] * n)
-    )
+    dates = pd.DatetimeIndex(pd.to_datetime(points[date_col]))
+    n = len(dates)
+    order = None if dates.is_monotonic_increasing else np.argsort(dates.asi8, kind="stable")
+    if order is not None:
+        dates = dates[order]
+    point_type = _texts(points, "point_type", n, order)
+    sct = _texts(points, "special_cause_type", n, order)
     kinds = [_KIND_OF_POINT_TYPE.get(t) if isinstance(t, str) else None for t in point_type]
     labels = [t if isinstance(t, str) else "" for t in sct]
-    sides = [
-        1
-        if ("Above" in t or "Increasing" in t)
-        else -1
-        if ("Below" in t or "Decreasing" in t)
-        else 0
-        for t in labels
-    ]
+    sides = [_SIDE_OF_LABEL.get(t, 0) for t in labels]
     for i, t in enumerate(point_type):
         if t == "special_cause_neutral_low" and sides[i] == 0:
             sides[i] = -1
-    groups = p["rebase_group"].to_numpy() if "rebase_group" in p else np.zeros(n, dtype=np.int64)
-    short = bool(p["short_group_warning"].any()) if "short_group_warning" in p else False
+    if "rebase_group" in points.columns:
+        groups = points["rebase_group"].to_numpy()
+        groups = groups if order is None else groups[order]
+    else:
+        groups = np.zeros(n, dtype=np.int64)
+    short = bool(points["short_group_warning"].any()) if "short_group_warning" in points else False
     return _Frame(
-        dates=pd.DatetimeIndex(pd.to_datetime(p[date_col])),
-        y=p[value_col].to_numpy(dtype=np.float64, na_value=np.nan),
+        dates=dates,
+        y=_column(points, value_col, n, order),
         kinds=kinds,
         sides=sides,
         labels=labels,
         groups=groups,
-        mean=_column(p, "mean", n),
-        lpl=_column(p, "lpl", n),
-        upl=_column(p, "upl", n),
-        target=_column(p, "target", n),
+        mean=_column(points, "mean", n, order),
+        lpl=_column(points, "lpl", n, order),
+        upl=_column(points, "upl", n, order),
+        target=_column(points, "target", n, order),
         short=short,
     )
 
@@ -219,6 +240,69 @@ def _segments(values: Sequence[object]) -> list[tuple[int, int]]:
 
 def _date_format(dates: pd.DatetimeIndex) -> str:
     return "%b %Y" if bool((dates.day == 1).all()) else "%d %b %Y"
+
+
+def _month_number(d: pd.Timestamp) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def chart_notes(
+    points: pd.DataFrame, *, date_col: str = "date", value_col: str = "value"
+) -> list[str]:
+    """Plain-English notes on what a chart of `compute_spc` output cannot show by itself.
+
+    Groups without limits (too few values, or no variation at all), zero-width limits,
+    missing or suppressed values, and months with no row in a monthly series. Trial limits
+    are marked separately.
+    """
+    f = _frame(points, date_col, value_col)
+    notes: list[str] = []
+    n = len(f.y)
+    if n == 0:
+        return notes
+    has = np.isfinite(f.y)
+    fmt = _date_format(f.dates)
+    for a, b in _segments(f.groups.tolist()):
+        lo, hi = f.lpl[a], f.upl[a]
+        when = f" from {f.dates[a].strftime(fmt)}" if a > 0 else ""
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            pairs = bool((has[a + 1 : b] & has[a : b - 1]).any())
+            if pairs:
+                notes.append(
+                    f"No limits{when}: every value equals the one before it, so there is no "
+                    "variation to set limits from."
+                )
+            else:
+                notes.append(f"No limits{when}: too few consecutive values to set limits from.")
+        elif hi - lo == 0:
+            notes.append(
+                f"Zero-width limits{when}: the moving ranges left after screening are all zero."
+            )
+    gaps = int((~has).sum())
+    if gaps:
+        notes.append(
+            f"{gaps} value{'s are' if gaps != 1 else ' is'} missing or suppressed: shown as "
+            f"{'gaps' if gaps != 1 else 'a gap'}, left out of the limits and breaking runs."
+        )
+    if n > 1 and bool((f.dates.day == 1).all()):
+        months = np.array([_month_number(d) for d in f.dates])
+        step = np.diff(months)
+        positive = step[step > 0]
+        unit = int(positive.min()) if len(positive) else 1
+        missing = [
+            pd.Timestamp(year=m // 12, month=m % 12 + 1, day=1)
+            for a, gap in zip(months[:-1].tolist(), step.tolist(), strict=True)
+            if gap > unit
+            for m in range(a + unit, a + gap, unit)
+        ]
+        if missing:
+            listed = ", ".join(d.strftime("%b %Y") for d in missing[:4])
+            more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+            notes.append(
+                f"No data for {listed}{more}: the points either side are treated as "
+                "consecutive, as NHSRplotthedots does."
+            )
+    return notes
 
 
 def text_width(text: str, font_size: float = FONT_SIZE) -> float:
@@ -277,6 +361,7 @@ def xmr_chart_svg(
     *,
     date_col: str = "date",
     value_col: str = "value",
+    notes: bool = True,
 ) -> str:
     """An XmR chart of one series' `compute_spc` output as a standalone inline SVG.
 
@@ -284,17 +369,22 @@ def xmr_chart_svg(
     the target if there is one, and each point marked as Making Data Count marks it: grey
     circles for common cause, blue triangles (pointing up for high, down for low) for
     improvement, orange squares for concern and purple diamonds for neutral special causes.
-    A "Trial limits" note appears when a group has fewer than 13 points.
+    A "Trial limits" note appears when a group has fewer than 13 points. With `notes`, lines
+    under the title explain what the chart cannot show by itself (see `chart_notes`): no
+    limits, zero-width limits, missing values and months with no row.
     """
     f = _frame(points, date_col, value_col)
     n = len(f.y)
+    note_lines = chart_notes(points, date_col=date_col, value_col=value_col) if notes else []
+    if note_lines:
+        height += NOTE_LINE * len(note_lines)
     uid = (
         "xmr-"
         + hashlib.sha1(
             f"{title}|{n}|{f.dates[0] if n else ''}".encode(), usedforsecurity=False
         ).hexdigest()[:10]
     )
-    left, right, top, bottom = 64.0, 16.0, 34.0, 62.0
+    left, right, top, bottom = 64.0, 16.0, 34.0 + NOTE_LINE * len(note_lines), 62.0
     pw, ph = max(width - left - right, 10.0), max(height - top - bottom, 10.0)
 
     out: list[str] = [
@@ -302,18 +392,26 @@ def xmr_chart_svg(
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{uid}-t {uid}-d" '
         f'font-family="{escape(FONT)}" font-size="{FONT_SIZE}" class="xmr-chart">',
         f'<title id="{uid}-t">{escape(title)}</title>',
-        f'<desc id="{uid}-d">{escape(_describe(f, unit))}</desc>',
+        f'<desc id="{uid}-d">{escape(" ".join([_describe(f, unit), *note_lines]))}</desc>',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="{_num(left)}" y="18" font-size="13" font-weight="600" fill="#1a1a1a">'
         f"{escape(title)}</text>",
     ]
-    if f.short:
+    if f.short and bool(np.isfinite(f.upl).any()):
         out.append(
             f'<text x="{_num(width - right)}" y="18" text-anchor="end" fill="#1a1a1a" '
             f'class="trial-limits">Trial limits (fewer than 13 points)<title>The limits are '
             f"trial limits: a group has fewer than 13 points, so they will change as points "
             f"are added.</title></text>"
         )
+    if note_lines:
+        out.append('<g class="chart-notes" fill="#1a1a1a">')
+        for k, line in enumerate(note_lines):
+            out.append(
+                f'<text x="{_num(left)}" y="{_num(32 + NOTE_LINE * k)}" class="chart-note">'
+                f"{escape(line)}</text>"
+            )
+        out.append("</g>")
     finite = [a[np.isfinite(a)] for a in (f.y, f.mean, f.lpl, f.upl, f.target)]
     pool = np.concatenate(finite) if n else np.zeros(0)
     if len(pool) == 0:
@@ -357,7 +455,7 @@ def xmr_chart_svg(
 
     # x axis: the first and last dates, and evenly stepped ones between that do not collide
     fmt = _date_format(f.dates)
-    texts = [d.strftime(fmt) for d in f.dates]
+    texts = list(f.dates.strftime(fmt))
     xs = [sx(i) for i in range(n)]
     axis_y = top + ph
     out.append(
@@ -427,10 +525,12 @@ def xmr_chart_svg(
             continue
         if kind not in present:
             present.append(kind)
-        out.append(_marker(kind, f.sides[i], sx(i), sy(f.y[i]), _point_title(f, i, fmt, unit)))
+        out.append(_marker(kind, f.sides[i], sx(i), sy(f.y[i]), _point_title(f, i, texts, unit)))
     out.append("</g>")
 
-    out.append(_legend(present, any(t is not None for t in targets), left, height - 14))
+    has_limits = bool(np.isfinite(f.lpl).any() or np.isfinite(f.upl).any())
+    has_target = any(t is not None for t in targets)
+    out.append(_legend(present, has_target, left, height - 14, has_limits=has_limits))
     out.append("</svg>")
     return "".join(out)
 
@@ -443,10 +543,10 @@ def _line_title(name: str, value: float, unit: str) -> str:
     return escape(f"{text}: {format_value(value)}{suffix}")
 
 
-def _point_title(f: _Frame, i: int, fmt: str, unit: str) -> str:
+def _point_title(f: _Frame, i: int, dates: Sequence[str], unit: str) -> str:
     kind = f.kinds[i] or "common_cause"
     suffix = f" {unit}" if unit else ""
-    text = f"{f.dates[i].strftime(fmt)}: {format_value(f.y[i])}{suffix} – {_KIND_TEXT[kind]}"
+    text = f"{dates[i]}: {format_value(f.y[i])}{suffix} – {_KIND_TEXT[kind]}"
     if kind != "common_cause" and f.labels[i]:
         text += f" ({f.labels[i]})"
     return text
@@ -466,21 +566,25 @@ def _describe(f: _Frame, unit: str) -> str:
     if last is not None:
         suffix = f" {unit}" if unit else ""
         parts.append(f"Latest value {format_value(f.y[last])}{suffix}.")
-        if math.isfinite(f.mean[last]):
+        if math.isfinite(f.mean[last]) and math.isfinite(f.lpl[last] + f.upl[last]):
             parts.append(
                 f"Mean {format_value(f.mean[last])}, process limits "
                 f"{format_value(f.lpl[last])} to {format_value(f.upl[last])}."
             )
+        elif math.isfinite(f.mean[last]):
+            parts.append(f"Mean {format_value(f.mean[last])}, no process limits.")
     detail = ", ".join(
         f"{counts[k]} {_KIND_TEXT[k]}" for k in ("improvement", "concern", "neutral") if counts[k]
     )
     parts.append(f"{special} special cause points" + (f": {detail}." if detail else "."))
-    if f.short:
+    if f.short and bool(np.isfinite(f.upl).any()):
         parts.append("Trial limits: a group has fewer than 13 points.")
     return " ".join(parts)
 
 
-def _legend(kinds: list[str], has_target: bool, x0: float, y: float) -> str:
+def _legend(
+    kinds: list[str], has_target: bool, x0: float, y: float, *, has_limits: bool = True
+) -> str:
     items: list[str] = ['<g class="legend" fill="#1a1a1a">']
     x = x0
     for kind in ("common_cause", "improvement", "concern", "neutral"):
@@ -491,7 +595,7 @@ def _legend(kinds: list[str], has_target: bool, x0: float, y: float) -> str:
         x += 30 + 6.8 * len(_LEGEND_TEXT[kind])
     for label, colour, dash in (
         ("Mean", MEAN_COLOUR, ""),
-        ("Process limits", LIMIT_COLOUR, "6 4"),
+        *((("Process limits", LIMIT_COLOUR, "6 4"),) if has_limits else ()),
         *((("Target", TARGET_COLOUR, "2 3"),) if has_target else ()),
     ):
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""

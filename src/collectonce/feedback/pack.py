@@ -12,8 +12,10 @@ How awkward series are handled (and said on the page):
   first and last period, become gaps: they stay out of the mean and limits, no moving range
   bridges them, and a run or trend does not continue across them.
 * Fewer than 13 points: the limits are *trial limits* and labelled as such.
-* All values equal: the limits have zero width; the page explains there is no variation.
-* Fewer than 2 values: no limits; the values are shown as a table only.
+* All values equal (every moving range zero): NHSRplotthedots gives no limits, since screening
+  keeps no range; the chart shows the mean only and the page explains there is no variation.
+* Zero moving ranges once large jumps are screened out: zero-width limits, explained.
+* Fewer than 2 values, or no two consecutive values: no limits; a table only.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from collectonce.settings import Settings
 
 #: Bump when the pack's content or layout changes, so every pack is rebuilt once.
-PACK_FORMAT = 1
+PACK_FORMAT = 2
 SERIES_COLS = ["provider_code", "metric_id"]
 MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 RECENT_POINTS = 12
@@ -216,7 +218,7 @@ class MetricPanel:
     metric: Metric
     points: pd.DataFrame  # one row per period (gaps included), oldest first
     n_values: int
-    limits: str  # "limits" | "trial_limits" | "zero_width" | "too_few_points"
+    limits: str  # "limits" | "trial_limits" | "zero_width" | "no_variation" | "too_few_points"
     variation_icon: str | None
     assurance: str | None
     latest_period: dt.date | None
@@ -240,6 +242,7 @@ class MetricPanel:
             "limits": "Limits",
             "trial_limits": "Trial limits",
             "zero_width": "Zero-width limits",
+            "no_variation": "No variation: no limits",
             "too_few_points": "Too few points for limits",
         }[self.limits]
 
@@ -252,8 +255,22 @@ class MetricPanel:
     @cached_property
     def records(self) -> list[dict[str, Any]]:
         """The points as plain dicts, oldest first (what the page's tables show)."""
-        cols = ["period", "value", "mean", "lpl", "upl", "point_type", "special_cause_type"]
-        out = self.points[[*cols, "flags", "comment"]].to_dict("records")
+        columns = self.columns
+        names = list(columns)
+        period = pd.DatetimeIndex(columns["period"]).tolist()  # Timestamps, as the page expects
+        lists = [period, *(columns[c].tolist() for c in names[1:])]
+        return [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
+
+    @cached_property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The columns the page and the exports show, as arrays (numbers as float64, text as
+        objects), oldest first."""
+        pts = self.points
+        out: dict[str, np.ndarray] = {"period": _as_period(pts["period"]).to_numpy()}
+        for c in ("value", "mean", "lpl", "upl"):
+            out[c] = pts[c].to_numpy(dtype="float64", na_value=np.nan)
+        for c in ("point_type", "special_cause_type", "flags", "comment"):
+            out[c] = pts[c].to_numpy(dtype=object)
         return out
 
     @property
@@ -319,38 +336,48 @@ class Pack:
             )
         return pd.DataFrame(rows)
 
+    def mdc_grid(self) -> list[dict[str, Any]]:
+        """The Making Data Count summary matrix: variation (rows) by assurance (columns), each
+        cell holding the panels of the metrics that sit in it. Every row and column is kept,
+        empty or not, so the grid always has the same shape."""
+        from collectonce.feedback.overview import ASSURANCE_COLUMNS, VARIATION_ROWS, variation_row
+
+        cells: dict[tuple[str, str], list[MetricPanel]] = {}
+        for panel in self.panels:
+            column = panel.assurance if panel.assurance in ASSURANCE_SHORT else "not_assessed"
+            cells.setdefault((variation_row(panel.variation_icon), column), []).append(panel)
+        return [
+            {
+                "variation": key,
+                "label": label,
+                "cells": {col: cells.get((key, col), []) for col, _ in ASSURANCE_COLUMNS},
+                "total": sum(len(cells.get((key, col), [])) for col, _ in ASSURANCE_COLUMNS),
+            }
+            for key, label in VARIATION_ROWS
+        ]
+
     def data_frame(self) -> pd.DataFrame:
         """Every point of every metric with its limits and flags (the Data sheet and the CSV)."""
         return self._data.copy()
 
     @cached_property
     def _data(self) -> pd.DataFrame:
-        parts = []
-        for p in self.panels:
-            pts = p.points
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "provider": self.ods,
-                        "metric": p.code,
-                        "period": [d.date() for d in pd.to_datetime(pts["period"])],
-                        "value": pts["value"].to_numpy(),
-                        "mean": pts["mean"].to_numpy(),
-                        "lpl": pts["lpl"].to_numpy(),
-                        "upl": pts["upl"].to_numpy(),
-                        "point_type": pts["point_type"].astype(object).to_numpy(),
-                        "special_cause_type": pts["special_cause_type"].astype(object).to_numpy(),
-                        "flags": pts["flags"].to_numpy(),
-                        "comment": pts["comment"].to_numpy(),
-                    }
-                )
-            )
-        if not parts:
+        if not self.panels:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in DATA_COLUMNS})
-        out = pd.concat(parts, ignore_index=True)
-        for col in ("mean", "lpl", "upl"):
-            out[col] = out[col].astype("float64")
-        return out[DATA_COLUMNS]
+        columns = [p.columns for p in self.panels]
+        sizes = [len(p.points) for p in self.panels]
+
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate([c[name] for c in columns])
+
+        out: dict[str, Any] = {
+            "provider": np.full(sum(sizes), self.ods, dtype=object),
+            "metric": np.repeat(np.array([p.code for p in self.panels], dtype=object), sizes),
+            "period": pd.DatetimeIndex(joined("period")).date.astype(object),
+        }
+        for name in DATA_COLUMNS[3:]:
+            out[name] = joined(name)
+        return pd.DataFrame(out)[DATA_COLUMNS]
 
     def metrics_frame(self) -> pd.DataFrame:
         """Definitions, why each metric is collected and who uses it (the Metrics sheet)."""
@@ -552,7 +579,7 @@ def run_spc(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     `points` keeps the input's status, lateness, revision and comment columns and adds
     ``flags``; `summary` has one row per series with the icons, ``n_values`` and
-    ``limits`` (limits | trial_limits | zero_width | too_few_points).
+    ``limits`` (limits | trial_limits | zero_width | no_variation | too_few_points).
     """
     from collectonce.feedback.spc import compute_spc, summarise_spc
 
@@ -605,17 +632,24 @@ def run_spc(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     summary = summarise_spc(spc, series_cols=SERIES_COLS, date_col="period", value_col="value")
     summary = summary.reset_index(drop=True)
+    has = points["value"].notna()
+    same_series = (points[SERIES_COLS] == points[SERIES_COLS].shift()).all(axis=1)
     counts = (
-        points.assign(_has=points["value"].notna())
+        points.assign(_has=has, _pair=has & has.shift(fill_value=False) & same_series)
         .groupby(SERIES_COLS, sort=True, observed=True)
-        .agg(n_values=("_has", "sum"), n_rows=("_has", "size"))
+        .agg(n_values=("_has", "sum"), n_rows=("_has", "size"), _pairs=("_pair", "sum"))
         .reset_index()
     )
     summary = summary.merge(counts, on=SERIES_COLS, how="left")
+    lpl = summary["lpl"].to_numpy(dtype="float64", na_value=np.nan)
+    upl = summary["upl"].to_numpy(dtype="float64", na_value=np.nan)
     limits = np.where(summary["short_group_warning"].astype(bool), "trial_limits", "limits")
-    zero = (summary["upl"] - summary["lpl"]).abs().to_numpy() == 0
-    limits = np.where(zero, "zero_width", limits)
-    limits = np.where(summary["n_values"].to_numpy() < 2, "too_few_points", limits)
+    limits = np.where(upl - lpl == 0, "zero_width", limits)
+    # limits are missing with consecutive values only when every moving range is zero
+    limits = np.where(np.isnan(lpl) | np.isnan(upl), "no_variation", limits)
+    too_few = (summary["n_values"].to_numpy() < 2) | (summary["_pairs"].to_numpy() == 0)
+    limits = np.where(too_few, "too_few_points", limits)
+    summary = summary.drop(columns="_pairs")
     summary["limits"] = limits
     summary["variation_icon"] = summary["variation_icon"].astype(object)
     summary["assurance"] = summary["assurance"].astype(object)
@@ -775,7 +809,13 @@ def _panel_notes(
 ) -> tuple[str, ...]:
     notes: list[str] = []
     grain = metric.grain.period
-    if limits == "too_few_points":
+    if limits == "too_few_points" and n_values >= 2:
+        notes.append(
+            f"Too few points for limits: none of the {n_values} values follows another "
+            "period with a value, so there is no moving range to set limits from. The values "
+            "are shown as a table only."
+        )
+    elif limits == "too_few_points":
         notes.append(
             f"Too few points for limits: {n_values} value{'s' if n_values != 1 else ''} so far. "
             "Limits need at least 2 values (Making Data Count recommends 15 to 20), so the "
@@ -787,11 +827,22 @@ def _panel_notes(
             f"{TRIAL_LIMIT_POINTS}. Treat signals with care; the limits will settle as more "
             "data arrives."
         )
-    if limits == "zero_width":
-        value = format_value(points["value"].dropna().iloc[0], metric)
+    if limits == "no_variation":
+        values = points["value"].dropna()
+        if values.nunique() == 1:
+            head = f"All {n_values} values are equal ({format_value(values.iloc[0], metric)})"
+        else:
+            head = "Every value equals the one before it"
         notes.append(
-            f"All {n_values} values are equal ({value}), so the limits have zero width: "
-            "there is no variation to analyse, and no point can fall outside the limits."
+            f"{head}, so there is no variation and no process limits: every moving range is "
+            "zero, and NHSRplotthedots draws no limits in this case. The chart shows the mean "
+            "only; no point can be outside limits, though runs and trends still count."
+        )
+    elif limits == "zero_width":
+        notes.append(
+            "Zero-width limits: once the large jumps are screened out, every remaining moving "
+            "range is zero, so both limits equal the mean and every value off the mean counts "
+            "as outside them (as NHSRplotthedots computes it)."
         )
     gaps = points[points["value"].isna()] if n_values < len(points) else points.iloc[:0]
     if len(gaps) and limits != "too_few_points":
@@ -1059,15 +1110,24 @@ def _chart(panel: MetricPanel) -> str:
 
     if not panel.has_limits:
         return Markup("")
-    pts = panel.points.rename(columns={"period": "date"})
     unit = "%" if panel.metric.unit == "percent" else ""
-    return Markup(xmr_chart_svg(pts, panel.metric.label, unit=unit))
+    # the card's notes explain gaps and missing limits, so the chart does not repeat them
+    svg = xmr_chart_svg(panel.points, panel.metric.label, unit=unit, date_col="period", notes=False)
+    return Markup(svg)
 
 
 def render_pack_html(pack: Pack) -> str:
     """A static, self-contained HTML page (NHS.UK styles inlined; no scripts, no network)."""
+    from collectonce.feedback.overview import ASSURANCE_COLUMNS
+
     charts = {p.code: _chart(p) for p in pack.panels}
-    return render_template("pack.html.j2", pack=pack, charts=charts, recent=RECENT_POINTS)
+    return render_template(
+        "pack.html.j2",
+        pack=pack,
+        charts=charts,
+        recent=RECENT_POINTS,
+        grid_columns=ASSURANCE_COLUMNS,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1207,14 +1267,30 @@ def _write_sheet(
     for j, col in enumerate(df.columns):
         sheet.write_string(row0, j, str(neutralise_text(str(col))), formats["head"])
         sheet.set_column(j, j, (widths or {}).get(str(col), 14), formats["wrap"] if wrap else None)
-    columns = [df[c].tolist() for c in df.columns]
-    for i in range(len(df)):
-        r = row0 + 1 + i
-        for j, values in enumerate(columns):
-            _write_cell(sheet, r, j, values[i], formats)
+    for j, col in enumerate(df.columns):
+        _write_column(sheet, row0 + 1, j, df[col], formats)
     sheet.freeze_panes(row0 + 1, 0)
     if len(df.columns):
         sheet.autofilter(row0, 0, row0 + max(len(df), 1), len(df.columns) - 1)
+
+
+def _write_column(
+    sheet: Any, row0: int, col: int, values: pd.Series, formats: dict[str, Any]
+) -> None:
+    """One column from `row0` down: numbers as numbers (blank when missing), anything else
+    cell by cell (`_write_cell`)."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        numbers = values.to_numpy(dtype=np.float64)
+        finite = np.isfinite(numbers)
+        for i, (number, ok) in enumerate(zip(numbers.tolist(), finite.tolist(), strict=True)):
+            if ok:
+                sheet.write_number(row0 + i, col, number)
+            else:
+                sheet.write_blank(row0 + i, col, None)
+        return
+    for i, value in enumerate(values.tolist()):
+        _write_cell(sheet, row0 + i, col, value, formats)
 
 
 def _write_cell(sheet: Any, row: int, col: int, value: Any, formats: dict[str, Any]) -> None:

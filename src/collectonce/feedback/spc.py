@@ -27,13 +27,15 @@ This module keeps every input row and treats a missing value as follows:
 * It breaks runs, trends and 2-in-3 windows, as a point on the mean breaks a run.
 * ``fix_after_n_points`` and the trial-limits warning count rows, missing or not, as R does.
 
-Groups whose limits cannot be computed (fewer than 2 usable values) get null limits; their
-points are common cause unless a run or trend rule applies, as in R.
+Groups whose limits cannot be computed get null limits, as in R: fewer than 2 usable
+values, or (with screening) every moving range zero, since no range is then strictly below
+``3.267 * 0`` and the screened mean of no ranges is NaN. Their points are common cause unless
+a run or trend rule applies. Without screening, equal values give zero-width limits.
 
-One deliberate difference from R: when every moving range of a group is zero (all values
-equal), screening with a strict ``<`` would drop all of them and R returns NaN limits. Here
-the unscreened ``amr`` of 0 is kept, so the limits have zero width and equal the mean. Point
-types are the same either way; only the limit columns (and so assurance) differ.
+Means (of the values and of the moving ranges) are computed as R's ``mean()`` does: an
+extended-precision sum in row order, divided by the count, plus the mean of the residuals.
+A plain double-precision sum can differ in the last bit, and that bit decides whether a value
+sits exactly on the mean (which breaks a run) or exactly on a limit.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ def direction_code(direction: str) -> int:
 
 def _date_values(col: pd.Series) -> np.ndarray:
     """Dates as a naive datetime64 array; raises ValueError on unparseable or missing dates."""
-    if col.dtype.kind == "M":  # already naive datetime64: no copy
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind == "M":  # naive datetime64: no copy
         values = col.to_numpy()
         if np.isnat(values).any():
             raise ValueError(f"column {col.name!r} has missing dates")
@@ -627,9 +629,94 @@ def _compute(s: _Sorted, fix_after_n_points: int | None, screen_outliers: bool) 
     at = np.searchsorted(series_first, np.arange(0, n, _BLOCK_ROWS))
     cuts = series_first[np.minimum(at, len(series_first) - 1)]
     bounds = np.unique(np.append(cuts, n)).tolist()
-    for a, b in itertools.pairwise(bounds):
-        _compute_block(s, a, b, fix_after_n_points, screen_outliers, result)
+    # values near the float limit overflow to inf (and then NaN) as they do in R, silently
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for a, b in itertools.pairwise(bounds):
+            _compute_block(s, a, b, fix_after_n_points, screen_outliers, result)
     return result
+
+
+# Groups longer than this are summed one at a time (np.cumsum); shorter ones position by
+# position across all groups at once.
+_SEQUENTIAL_MAX = 256
+
+
+@dataclass
+class _SumLayout:
+    """Positions for adding up each group's values in order, all groups at once.
+
+    The values are those of all groups, one group after another. Short groups are ranked
+    longest first, so that the groups that have a k-th value are a prefix of the ranking:
+    ``at`` lists, for k = 0, 1, ..., the position of the k-th value of each of them.
+    """
+
+    n_groups: int
+    short: np.ndarray  # group ids of the short groups, longest first
+    prefix: list[int]  # how many short groups have a k-th value, for each k
+    at: np.ndarray  # position of each (k, ranked group) pair, k-major
+    long: list[tuple[int, int, int]]  # (group id, first position, end position)
+
+    @classmethod
+    def of(cls, first: np.ndarray, sizes: np.ndarray) -> _SumLayout:
+        is_long = sizes > _SEQUENTIAL_MAX
+        short = np.flatnonzero(~is_long)
+        short = short[np.argsort(-sizes[short], kind="stable")]
+        short_sizes = sizes[short]
+        longest = int(short_sizes[0]) if len(short) else 0
+        # groups are ranked longest first, so the count with a k-th value is a search
+        prefix = np.searchsorted(-short_sizes, -np.arange(longest), side="left").tolist()
+        starts = first[short]
+        at = (
+            np.concatenate([starts[:c] + k for k, c in enumerate(prefix)])
+            if prefix
+            else np.zeros(0, dtype=np.intp)
+        )
+        long = [(int(g), int(first[g]), int(first[g] + sizes[g])) for g in np.flatnonzero(is_long)]
+        return cls(len(sizes), short, prefix, at, long)
+
+
+def _r_means(values: np.ndarray, mask: np.ndarray, gid: np.ndarray, n_groups: int) -> np.ndarray:
+    """Mean of each group's masked values exactly as R's ``mean()`` computes it.
+
+    R adds the values in order in extended precision, divides by the count, adds the mean of
+    the residuals as a correction, and rounds to double only at the end. A plain double sum
+    can differ in the last bit, which decides ties: a value exactly on the mean breaks a run
+    only if the mean is computed the same way. A group with no values gets NaN.
+    """
+    kept = np.flatnonzero(mask)
+    x = values[kept]  # each group's values in order, one group after another
+    count = np.bincount(gid[kept], minlength=n_groups)
+    layout = _SumLayout.of(np.cumsum(count) - count, count)
+    out = np.full(n_groups, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if len(layout.short):
+            short = layout.short
+            n = count[short].astype(np.longdouble)
+            xs = x[layout.at].astype(np.longdouble)
+            mean = _prefix_sums(xs, layout.prefix, len(short)) / n
+            residual = np.zeros(len(short), dtype=np.longdouble)
+            step = np.empty(len(short), dtype=np.longdouble)
+            pos = 0
+            for c in layout.prefix:
+                np.subtract(xs[pos : pos + c], mean[:c], out=step[:c])
+                residual[:c] += step[:c]
+                pos += c
+            out[short] = mean + residual / n
+        for group, a, b in layout.long:
+            xl = x[a:b].astype(np.longdouble)
+            mean_l = np.cumsum(xl)[-1] / len(xl)
+            out[group] = mean_l + np.cumsum(xl - mean_l)[-1] / len(xl)
+    return out
+
+
+def _prefix_sums(xs: np.ndarray, prefix: list[int], n: int) -> np.ndarray:
+    """Sums of the k-major values `xs` of ranked groups, each added in order."""
+    total = np.zeros(n, dtype=xs.dtype)
+    pos = 0
+    for c in prefix:
+        total[:c] += xs[pos : pos + c]
+        pos += c
+    return total
 
 
 def _compute_block(
@@ -666,10 +753,11 @@ def _compute_block(
         pos = np.arange(n, dtype=np.int32) - first[gid]
         used &= pos < fix_after_n_points
 
+    def means(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return _r_means(values, mask, gid, n_groups)
+
     with np.errstate(invalid="ignore", divide="ignore"):
-        total = np.bincount(gid, weights=np.where(used, y, 0.0), minlength=n_groups)
-        count = np.bincount(gid, weights=used, minlength=n_groups)
-        mean = total / count
+        mean = means(y, used)
 
         mr = np.zeros(n)
         mr_ok = np.zeros(n, dtype=bool)
@@ -677,13 +765,10 @@ def _compute_block(
             np.logical_and(used[1:], used[:-1], out=mr_ok[1:])
             mr_ok &= ~starts
             np.abs(y[1:] - y[:-1], out=mr[1:], where=mr_ok[1:])
-        mr_count = np.bincount(gid, weights=mr_ok, minlength=n_groups)
-        amr = np.bincount(gid, weights=mr, minlength=n_groups) / mr_count
+        amr = means(mr, mr_ok)
         if screen_outliers:
             keep = mr_ok & (mr < (SCREEN_FACTOR * amr)[gid])
-            kept = np.bincount(gid, weights=keep, minlength=n_groups)
-            screened = np.bincount(gid, weights=np.where(keep, mr, 0.0), minlength=n_groups) / kept
-            amr = np.where(kept > 0, screened, amr)  # all-zero ranges keep amr = 0
+            amr = means(mr, keep)  # NaN when no range is kept, as in R
 
         lpl = np.take(mean - LIMIT * amr, gid, out=out.lpl[a:b], mode="clip")
         upl = np.take(mean + LIMIT * amr, gid, out=out.upl[a:b], mode="clip")
@@ -754,7 +839,7 @@ def compute_spc(
     series_cols: str | Sequence[str] = (),
     date_col: str = "date",
     value_col: str = "value",
-    direction: DirectionSpec = "neutral",
+    direction: DirectionSpec = "increase",
     direction_col: str | None = None,
     target: TargetSpec = None,
     target_col: str | None = None,
@@ -769,9 +854,10 @@ def compute_spc(
         series_cols: columns that identify a series (none: the whole frame is one series).
         date_col, value_col: the date and the value of each point. A series must not repeat a
             date. Values may be missing (see the module docstring).
-        direction: ``"increase"``, ``"decrease"`` or ``"neutral"`` for every series, or a
-            mapping (or Series) from series key to direction; series it does not list are
-            neutral. A series key is the value of the single series column, or a tuple.
+        direction: ``"increase"`` (the default, as in NHSRplotthedots), ``"decrease"`` or
+            ``"neutral"`` for every series, or a mapping (or Series) from series key to
+            direction; series it does not list are neutral. A series key is the value of the
+            single series column, or a tuple.
         direction_col: a column holding the direction of each row instead.
         target: one number for every series, or a mapping from series key to target.
         target_col: a column holding the target of each row instead.
@@ -1069,6 +1155,22 @@ def _point_type_of_label(label: str, direction: int) -> str:
     return "common_cause"
 
 
+def _r_mean(values: list[float]) -> float:
+    """R's ``mean()`` of plain numbers: an extended-precision sum in order, then a correction."""
+    if not values:
+        return math.nan
+    with np.errstate(over="ignore", invalid="ignore"):
+        n = np.longdouble(len(values))
+        total = np.longdouble(0.0)
+        for v in values:
+            total += np.longdouble(v)
+        mean = total / n
+        residual = np.longdouble(0.0)
+        for v in values:
+            residual += np.longdouble(v) - mean
+        return float(mean + residual / n)
+
+
 def _loop_group(
     ys: list[float], fix_after_n_points: int | None, screen_outliers: bool
 ) -> dict[str, list[Any]]:
@@ -1078,30 +1180,15 @@ def _loop_group(
         y if fix_after_n_points is None or i < fix_after_n_points else math.nan
         for i, y in enumerate(ys)
     ]
-    total, count = 0.0, 0
-    for v in fixed:
-        if not math.isnan(v):
-            total += v
-            count += 1
-    mean = total / count if count else math.nan
+    mean = _r_mean([v for v in fixed if not math.isnan(v)])
     ranges = []
     for i in range(1, n):
         r = abs(fixed[i] - fixed[i - 1])
         if not math.isnan(r):
             ranges.append(r)
-    amr = math.nan
-    if ranges:
-        amr_total = 0.0
-        for r in ranges:
-            amr_total += r
-        amr = amr_total / len(ranges)
-        if screen_outliers:
-            kept = [r for r in ranges if r < SCREEN_FACTOR * amr]
-            if kept:
-                kept_total = 0.0
-                for r in kept:
-                    kept_total += r
-                amr = kept_total / len(kept)
+    amr = _r_mean(ranges)
+    if screen_outliers:
+        amr = _r_mean([r for r in ranges if r < SCREEN_FACTOR * amr])
     lpl, upl = mean - LIMIT * amr, mean + LIMIT * amr
     nlpl, nupl = mean - LIMIT_CLOSE * amr, mean + LIMIT_CLOSE * amr
     outside, close, rtm = [], [], []
@@ -1135,7 +1222,7 @@ def compute_spc_loop(
     series_cols: str | Sequence[str] = (),
     date_col: str = "date",
     value_col: str = "value",
-    direction: DirectionSpec = "neutral",
+    direction: DirectionSpec = "increase",
     direction_col: str | None = None,
     target: TargetSpec = None,
     target_col: str | None = None,

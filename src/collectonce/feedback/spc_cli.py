@@ -43,8 +43,11 @@ def spc(
     ],
     direction: Annotated[
         str,
-        typer.Option(help="Which way is better: increase, decrease or neutral."),
-    ] = "neutral",
+        typer.Option(
+            help="Which way is better: increase, decrease or neutral (the default is increase, "
+            "as in NHSRplotthedots)."
+        ),
+    ] = "increase",
     target: Annotated[
         str | None,
         typer.Option(metavar="NUMBER", help="Target value, for the assurance icon."),
@@ -85,6 +88,13 @@ def spc(
     try:
         options = _options(direction, target, rebase, fix_after, chart)
         frame = _read_series(file)
+        for when in options.get("rebase", []):
+            if not (frame["date"] == when).any():
+                typer.echo(
+                    f"Warning: --rebase {when:%Y-%m-%d} is not a date in {file.name}; "
+                    "ignored (a rebase starts at a point of the series)",
+                    err=True,
+                )
         try:
             points = compute_spc(frame, **options)
         except ValueError as exc:
@@ -128,7 +138,7 @@ def _options(
             raise _Failure(f"--target must be a number (got {target!r})", USAGE_ERROR)
         options["target"] = float(value)
     if rebase:
-        dates = pd.to_datetime(pd.Series(rebase), format="ISO8601", errors="coerce")
+        dates = _parse_dates(pd.Series([r.strip() for r in rebase]))
         if dates.isna().any():
             bad = rebase[int(dates.isna().to_numpy().argmax())]
             raise _Failure(f"--rebase must be a date like 2024-04-01 (got {bad!r})", USAGE_ERROR)
@@ -150,14 +160,95 @@ def _options(
     return options
 
 
+#: Formats tried, in order, when the dates are not ISO 8601 (2024-04-01, 2024-04). Day first
+#: before month first, as NHS files are British; a file must parse whole in one format.
+DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%d/%m/%y",
+    "%m/%d/%Y",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%b-%y",
+    "%b-%Y",
+    "%b %y",
+    "%b %Y",
+    "%B %Y",
+    "%B-%Y",
+    "%m/%Y",
+    "%Y%m%d",
+    "%Y%m",
+)
+#: Cell text that means "no value": blank, the NHS small-number suppression marker and the
+#: usual markers of missing or withheld figures (ONS: x, c, z, ..).
+MISSING_MARKERS = frozenset(
+    {"", "*", "-", "\u2013", "\u2014", ".", "..", ":", "x", "[x]", "c", "[c]", "z", "[z]"}
+    | {"na", "n/a", "nan", "null", "none", "supp", "suppressed", "missing"}
+)
+
+
+def _parse_dates(text: pd.Series) -> pd.Series:
+    """Dates from text in the first format that reads every value; NaT where none does."""
+    import pandas as pd
+
+    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    if iso.notna().all() or text.empty:
+        return _naive(iso)
+    best = iso
+    for fmt in DATE_FORMATS:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        if parsed.notna().all():
+            return _naive(parsed)
+        if parsed.notna().sum() > best.notna().sum():
+            best = parsed
+    return _naive(best)
+
+
+def _naive(dates: pd.Series) -> pd.Series:
+    import pandas as pd
+
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+    return dates
+
+
+def _parse_values(text: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Numbers from text (thousands separators, or decimal commas, and a trailing % allowed)
+    and a mask of the cells that are neither a number nor a missing-value marker."""
+    import pandas as pd
+
+    missing = text.str.lower().isin(MISSING_MARKERS)
+    cleaned = text.str.replace(",", "." if decimal_comma else "", regex=False)
+    cleaned = cleaned.str.replace(r"\s*%$", "", regex=True)
+    values = pd.to_numeric(cleaned.where(~missing), errors="coerce")
+    return values, values.isna() & ~missing
+
+
 def _read_series(file: Path) -> pd.DataFrame:
-    """The CSV's date and value columns (header case-insensitive), parsed and checked."""
+    """The CSV's date and value columns (header case-insensitive), parsed and checked.
+
+    Commas, semicolons or tabs may separate the columns. Rows with neither a date nor a
+    value are skipped. Blank and suppressed values (``*`` and the like) become missing.
+    """
     import pandas as pd
 
     if not file.is_file():
         raise _Failure(f"file not found: {file}", USAGE_ERROR)
+    sep = _delimiter(file)
     try:
-        raw = pd.read_csv(file, dtype=str, skipinitialspace=True, encoding="utf-8-sig")
+        raw = pd.read_csv(
+            file,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            encoding="utf-8-sig",
+            sep=sep,
+            skip_blank_lines=False,  # kept, then dropped below, so line numbers stay right
+        )
     except pd.errors.EmptyDataError:
         raise _Failure(f"{file} is empty", DATA_ERROR) from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
@@ -165,7 +256,7 @@ def _read_series(file: Path) -> pd.DataFrame:
         raise _Failure(f"cannot read {file} as CSV: {reason}", DATA_ERROR) from None
     names: dict[str, str] = {}
     for col in raw.columns:
-        names.setdefault(str(col).strip().lower(), col)
+        names.setdefault(str(col).strip().strip('"').strip().lower(), col)
     missing = [c for c in ("date", "value") if c not in names]
     if missing:
         raise _Failure(
@@ -173,29 +264,56 @@ def _read_series(file: Path) -> pd.DataFrame:
             f"(columns: {', '.join(map(str, raw.columns))})",
             DATA_ERROR,
         )
-    if raw.empty:
+    date_text = raw[names["date"]].fillna("").str.strip()
+    value_text = raw[names["value"]].fillna("").str.strip()
+    line = pd.Series(range(2, len(raw) + 2), index=raw.index)
+    blank = (date_text == "") & (value_text == "")
+    date_text, value_text, line = date_text[~blank], value_text[~blank], line[~blank]
+    if date_text.empty:
         raise _Failure(f"{file} has no data rows", DATA_ERROR)
 
-    date_text = raw[names["date"]].str.strip()
-    dates = pd.to_datetime(date_text, format="ISO8601", errors="coerce")
+    dates = _parse_dates(date_text)
     if dates.isna().any():
         row = int(dates.isna().to_numpy().argmax())
         raise _Failure(
-            f"line {row + 2}: date {date_text.iloc[row]!r} is not a date like 2024-04-01",
+            f"line {line.iloc[row]}: date {date_text.iloc[row]!r} is not a date like 2024-04-01",
             DATA_ERROR,
         )
-    value_text = raw[names["value"]].str.strip()
-    values = pd.to_numeric(value_text, errors="coerce")
-    bad = values.isna() & value_text.notna() & (value_text != "")
+    repeated = dates.duplicated()
+    if repeated.any():
+        row = int(repeated.to_numpy().argmax())
+        raise _Failure(
+            f"line {line.iloc[row]}: duplicate date {dates.iloc[row]:%Y-%m-%d} in the series",
+            DATA_ERROR,
+        )
+    # a semicolon-separated file with commas but no points in its numbers uses decimal commas
+    decimal_comma = (
+        sep == ";"
+        and bool(value_text.str.contains(",", regex=False).any())
+        and not bool(value_text.str.contains(".", regex=False).any())
+    )
+    values, bad = _parse_values(value_text, decimal_comma=decimal_comma)
     if bad.any():
         row = int(bad.to_numpy().argmax())
         raise _Failure(
-            f"line {row + 2}: value {value_text.iloc[row]!r} is not a number", DATA_ERROR
+            f"line {line.iloc[row]}: value {value_text.iloc[row]!r} is not a number", DATA_ERROR
         )
     if (values.abs() == math.inf).any():
         row = int((values.abs() == math.inf).to_numpy().argmax())
-        raise _Failure(f"line {row + 2}: value must be finite", DATA_ERROR)
-    return pd.DataFrame({"date": dates, "value": values.astype("float64")})
+        raise _Failure(f"line {line.iloc[row]}: value must be finite", DATA_ERROR)
+    return pd.DataFrame({"date": dates.to_numpy(), "value": values.astype("float64").to_numpy()})
+
+
+def _delimiter(file: Path) -> str:
+    """The column separator of the header line: a comma unless a semicolon or tab is used."""
+    try:
+        with file.open(encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return ","
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
 
 
 def _number(x: Any) -> float | None:
@@ -250,7 +368,7 @@ def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from collectonce.feedback.chart import format_value
+    from collectonce.feedback.chart import chart_notes, format_value
 
     table = Table(title=f"XmR chart: {name}")
     table.add_column("Date", no_wrap=True)
@@ -265,8 +383,8 @@ def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
             row.date.strftime("%Y-%m-%d"),
             format_value(row.value),
             format_value(row.mean),
-            format_value(row.lpl),
-            format_value(row.upl),
+            _limit(row.lpl),
+            _limit(row.upl),
             _TYPE_TEXT.get(point_type or "", "missing"),
             "" if rule in (None, "Common Cause") else rule,
             style=_STYLE.get(point_type or ""),
@@ -276,8 +394,16 @@ def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
     variation = (_label(summary["variation_icon"]) or "none").replace("_", " ")
     assurance = (_label(summary["assurance"]) or "no target").replace("_", " ")
     console.print(f"Variation: {variation}    Assurance: {assurance}")
-    if bool(points["short_group_warning"].any()):
+    if bool((points["short_group_warning"] & points["upl"].notna()).any()):
         console.print("Trial limits: a period has fewer than 13 points.")
+    for note in chart_notes(points):
+        console.print(note)
+
+
+def _limit(value: float) -> str:
+    from collectonce.feedback.chart import format_value
+
+    return "none" if value is None or not math.isfinite(value) else format_value(value)
 
 
 def _write_chart(path: Path, points: pd.DataFrame, summary: pd.Series, title: str) -> None:

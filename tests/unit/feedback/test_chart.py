@@ -11,6 +11,7 @@ import pytest
 
 from collectonce.feedback.chart import (
     assurance_icon_svg,
+    chart_notes,
     variation_icon_svg,
     xmr_chart_svg,
 )
@@ -69,7 +70,7 @@ def test_chart_draws_dashed_limits_mean_and_target_per_rebase_group() -> None:
 
 
 def test_neutral_points_are_diamonds_and_missing_values_have_no_marker() -> None:
-    points = _points([*BASE, np.nan, 20.0])
+    points = _points([*BASE, np.nan, 20.0], direction="neutral")
     svg = xmr_chart_svg(points, "Neutral")
     markers = _markers(svg)
     assert len(markers) == 13  # the missing month has no marker
@@ -89,6 +90,39 @@ def test_trial_limits_note_and_accessible_description() -> None:
     long = xmr_chart_svg(_points([*BASE, 10.0]), "Long")
     assert "Trial limits" not in long
     assert "Apr 2023" in long  # dated x axis
+
+
+def test_notes_explain_what_the_chart_cannot_show() -> None:
+    """No limits (too few values, or none of them varying), zero-width limits, missing values
+    and months with no row are each explained on the chart and in its description."""
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-05-01", "2024-06-01"]),
+            "value": [3.0, np.nan, 3.0, 3.0],
+        }
+    )
+    points = compute_spc(frame)
+    notes = chart_notes(points)
+    assert notes[0].startswith("No limits: every value equals the one before it")
+    assert notes[1].startswith("1 value is missing or suppressed")
+    assert notes[2].startswith("No data for Mar 2024, Apr 2024:")
+    root = ET.fromstring(xmr_chart_svg(points, "Flat"))
+    shown = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "chart-note"]
+    assert shown == notes
+    desc = root.find(f"{SVG}desc")
+    assert desc is not None and "no process limits" in (desc.text or "")
+    assert not [e for e in root.iter(f"{SVG}line") if e.get("class") in {"upl", "lpl"}]
+
+    alone = compute_spc(frame.assign(value=[3.0, np.nan, 4.0, np.nan]))
+    assert chart_notes(alone)[0] == "No limits: too few consecutive values to set limits from."
+    flat_jump = compute_spc(
+        pd.DataFrame(
+            {"date": pd.date_range("2024-01-01", periods=6, freq="MS"), "value": [5.0] * 5 + [6.0]}
+        )
+    )
+    assert chart_notes(flat_jump)[0].startswith("Zero-width limits")
+    assert chart_notes(_points([*BASE, 10.0])) == []
+    assert "chart-note" not in xmr_chart_svg(points, "Flat", notes=False)
 
 
 def test_empty_series_gives_a_no_data_chart() -> None:

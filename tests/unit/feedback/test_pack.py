@@ -97,6 +97,41 @@ def test_pack_has_one_matrix_row_per_metric_with_data(catalog_min, four_trusts):
     assert html.count('<section class="nhsuk-card" id="metric-') == 3
 
 
+def test_summary_grid_places_each_metric_by_variation_and_assurance(catalog_min):
+    """The MDC matrix puts every metric in exactly one variation x assurance cell."""
+    rising = [*stable(16, 90.0), 99.5, 99.6, 99.7, 99.8, 99.9, 99.95, 99.99]
+    rows = pd.concat(
+        [
+            unified_rows("RRK", "ae_4hr_performance_type1", rising),  # higher is better, >= 95
+            unified_rows("RRK", "ae_attendances_type1", stable(24, 9000)),  # no target
+            unified_rows("RRK", "ae_breaches_4hr_type1", [800.0]),  # one point: no limits
+        ]
+    )
+    pack = build_pack(catalog_min, rows, "RRK")
+    grid = {row["variation"]: row for row in pack.mdc_grid()}
+    placed = {
+        (variation, column): [p.code for p in cell]
+        for variation, row in grid.items()
+        for column, cell in row["cells"].items()
+        if cell
+    }
+    assert placed == {
+        ("improvement", panel(pack, "ae_4hr_performance_type1").assurance): [
+            "ae_4hr_performance_type1"
+        ],
+        ("common_cause", "not_assessed"): ["ae_attendances_type1"],
+        ("no_limits", "not_assessed"): ["ae_breaches_4hr_type1"],
+    }
+    html = render_pack_html(pack)
+    table = html[
+        html.index('id="pack-mdc-matrix"') : html.index(
+            "</table>", html.index('id="pack-mdc-matrix"')
+        )
+    ]
+    assert table.count("data-variation=") == 5
+    assert table.count('href="#metric-') == 3
+
+
 def test_pack_page_is_self_contained_and_accessible(catalog_min, four_trusts):
     """It renders one offline page: inline styles, no scripts or remote URLs, en-GB, one h1."""
     html = render_pack_html(build_pack(catalog_min, four_trusts, "RRK"))
@@ -159,13 +194,28 @@ def test_ten_points_get_trial_limits(catalog_min):
 
 
 def test_all_equal_values_are_explained_not_crashed(catalog_min):
-    """It charts 15 equal values with zero-width limits and explains there is no variation."""
+    """It charts 15 equal values with the mean only, as NHSRplotthedots (which draws no limits
+    when every moving range is zero), and says there is no variation."""
     pack = build_pack(catalog_min, unified_rows("RRK", "ae_attendances_type1", [500] * 15), "RRK")
     p = panel(pack, "ae_attendances_type1")
-    assert p.limits == "zero_width"
+    assert p.limits == "no_variation"
     assert p.variation_icon == "common_cause"
     assert p.signals.empty
-    assert "zero width" in render_pack_html(pack)
+    assert p.points["lpl"].isna().all() and (p.points["mean"] == 500).all()
+    html = render_pack_html(pack)
+    card = html[html.index('id="metric-ae_attendances_type1"') :]
+    assert "All 15 values are equal" in card
+    assert "no process limits (no variation)" in card
+    assert 'class="mean"' in card and 'class="upl"' not in card
+
+
+def test_one_screened_jump_in_flat_values_gives_zero_width_limits(catalog_min):
+    """It explains zero-width limits: the one jump is screened out, the other ranges are 0."""
+    rows = unified_rows("RRK", "ae_attendances_type1", [500] * 14 + [501])
+    p = panel(build_pack(catalog_min, rows, "RRK"), "ae_attendances_type1")
+    assert p.limits == "zero_width"
+    assert p.points["lpl"].iloc[0] == p.points["upl"].iloc[0] == p.points["mean"].iloc[0]
+    assert any("Zero-width limits" in note for note in p.notes)
 
 
 def test_single_value_is_shown_as_a_table_without_limits(catalog_min):

@@ -403,10 +403,12 @@ def test_fix_after_n_points_freezes_the_limits() -> None:
 
 
 def test_neutral_direction_gives_neutral_point_types_and_icons() -> None:
-    high = _series([*([1.0, 2.0] * 8), 9.0])
+    by_default = _series([*([1.0, 2.0] * 8), 9.0])  # increase, as in NHSRplotthedots
+    assert by_default["point_type"].astype(str).iloc[-1] == "special_cause_improvement"
+    high = _series([*([1.0, 2.0] * 8), 9.0], direction="neutral")
     assert high["point_type"].astype(str).iloc[-1] == "special_cause_neutral_high"
     assert summarise_spc(high)["variation_icon"].iloc[0] == "neutral_high"
-    low = _series([*([1.0, 2.0] * 8), -6.0])
+    low = _series([*([1.0, 2.0] * 8), -6.0], direction="neutral")
     assert summarise_spc(low)["variation_icon"].iloc[0] == "neutral_low"
 
 
@@ -451,7 +453,10 @@ def test_short_and_flat_series_do_not_crash_or_warn() -> None:
         gaps = _series([np.nan, np.nan, 4.0])
     assert one["lpl"].isna().all() and one["upl"].isna().all()
     assert one["point_type"].tolist() == ["common_cause"]
-    assert (flat["lpl"] == 3.0).all() and (flat["upl"] == 3.0).all()  # zero-width limits
+    # every moving range is 0, so screening keeps none and R's limits are NaN
+    assert flat["lpl"].isna().all() and flat["upl"].isna().all()
+    assert (flat["mean"] == 3.0).all()
+    assert flat["point_type"].eq("common_cause").all()
     assert not flat["special_cause_flag"].any()
     assert empty.empty and "point_type" in empty.columns
     assert gaps["upl"].isna().all()
@@ -528,3 +533,155 @@ def test_summary_is_the_same_whatever_the_key_type_or_row_order() -> None:
         pd.testing.assert_frame_equal(summary, plain, check_dtype=False)
     assert len(plain) == 30
     assert plain["n_points"].sum() == len(frame)
+
+
+# ----------------------------------------------------------------------------------------------
+# Edge conditions, each worked out by hand from NHSRplotthedots' R code
+# ----------------------------------------------------------------------------------------------
+
+
+def test_the_mean_is_computed_as_r_does_so_a_decimal_value_can_sit_exactly_on_it() -> None:
+    """R's mean() sums in extended precision: these 13 values average exactly 0.2, so the 0.2
+    is on the mean and breaks the run of 7 low values (a plain double sum gives
+    0.20000000000000004, which would put 0.2 below the mean and flag a run)."""
+    values = [0.05, 0.1, 0.1, 0.2, 0.1, 0.05, 0.05, 0.4, 0.35, 0.25, 0.3, 0.3, 0.35]
+    assert sum(values) / len(values) != 0.2
+    points = _series(values, direction="increase")
+    assert (points["mean"] == 0.2).all()
+    assert points["relative_to_mean"].tolist()[:7] == [-1, -1, -1, 0, -1, -1, -1]
+    assert "7 Points Below CL" not in points["special_cause_type"].astype(str).tolist()
+
+
+WIDE = [0.0, 20.0, 0.0, 20.0]  # wide limits, so the points after it are neither close nor out
+
+
+def test_an_equal_consecutive_value_breaks_a_trend() -> None:
+    tied = _series([*WIDE, 7, 8, 9, 10, 10, 11, 12], direction="increase")
+    assert not tied["special_cause_flag"].any()
+    strict = _series([*WIDE, 7, 8, 9, 10, 10.5, 11, 12], direction="increase")
+    assert (
+        strict["special_cause_type"].astype(str).tolist()
+        == ["Common Cause"] * 4 + ["7 Point Trend (Increasing)"] * 7
+    )
+
+
+def test_the_last_point_of_a_trend_before_a_tied_trend_takes_the_flat_slope() -> None:
+    """R labels a trend point by the slope to its right when the next point is in a trend too:
+    a rise of 7 ending at 7, then 7 again and a fall of 7, gives the last rising point a slope
+    of 0, which R reads as "Decreasing" (and so concern when higher is better)."""
+    values = [20.0, *WIDE, 1, 2, 3, 4, 5, 6, 7, 7, 6, 5, 4, 3, 2, 1]
+    points = _series(values, direction="increase")
+    labels = points["special_cause_type"].astype(str).tolist()
+    assert labels[:5] == ["Common Cause"] * 5
+    assert labels[5:11] == ["7 Point Trend (Increasing)"] * 6
+    assert labels[11:] == ["7 Point Trend (Decreasing)"] * 8
+    assert points["point_type"].astype(str).tolist()[11] == "special_cause_concern"
+    assert set(points["point_type"].astype(str).tolist()[5:11]) == {"special_cause_improvement"}
+
+
+def test_a_moving_range_equal_to_the_screening_threshold_is_screened_out() -> None:
+    """Moving ranges 3267, eight of 748 and 749 average exactly 1000; 3267 is not strictly
+    below 3.267 * 1000, so it is dropped and the limits rest on the other nine."""
+    values = [0.0, 3267, 2519, 3267, 2519, 3267, 2519, 3267, 2519, 3267, 2518]
+    points = _series(values)
+    mean = sum(values) / len(values)
+    assert points["upl"].iloc[0] == pytest.approx(mean + 2.66 * 6733 / 9, rel=1e-15)
+    unscreened = _series(values, screen_outliers=False)
+    assert unscreened["upl"].iloc[0] == pytest.approx(mean + 2.66 * 1000, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("direction", "above", "below"),
+    [
+        ("increase", "consistent_fail", "consistent_pass"),
+        ("decrease", "consistent_pass", "consistent_fail"),
+    ],
+)
+def test_a_target_exactly_on_a_limit_is_inconsistent(
+    direction: str, above: str, below: str
+) -> None:
+    points = _series(BASE, direction=direction)
+    upl, lpl = float(points["upl"].iloc[0]), float(points["lpl"].iloc[0])
+
+    def assurance(target: float) -> str:
+        return str(summarise_spc(points.assign(target=target))["assurance"].iloc[0])
+
+    assert assurance(upl) == assurance(lpl) == "inconsistent"
+    assert assurance(float(np.nextafter(upl, np.inf))) == above
+    assert assurance(float(np.nextafter(lpl, -np.inf))) == below
+    assert str(summarise_spc(_series(BASE, direction=direction, target=upl))["assurance"][0]) == (
+        "inconsistent"
+    )
+
+
+def test_fix_after_n_points_counts_from_the_start_of_each_rebase_group() -> None:
+    first = [10.0, 12.0] * 6 + [30.0] * 3
+    second = [20.0, 24.0] * 6 + [50.0] * 3
+    points = _series(first + second, fix_after_n_points=12, rebase=["2022-04-01"])
+    assert points["rebase_group"].tolist() == [0] * 15 + [1] * 15
+    assert points["mean"].tolist() == [11.0] * 15 + [22.0] * 15
+    assert points["upl"].iloc[0] == pytest.approx(11 + 2.66 * 2)
+    assert points["upl"].iloc[-1] == pytest.approx(22 + 2.66 * 4)
+    labels = points["special_cause_type"].astype(str).tolist()
+    assert labels[12:15] == labels[27:30] == ["Above UCL"] * 3
+    assert not points["short_group_warning"].any()
+
+
+def test_equal_values_have_no_limits_when_screened_and_zero_width_ones_when_not() -> None:
+    screened = _series([4.0] * 15, direction="increase", target=5.0)
+    assert screened["lpl"].isna().all() and screened["upl"].isna().all()
+    summary = summarise_spc(screened).iloc[0]
+    # R compares the target with NaN limits: neither above nor below, so inconsistent
+    assert summary["variation_icon"] == "common_cause"
+    assert summary["assurance"] == "inconsistent"
+    unscreened = _series([4.0] * 15, direction="increase", target=5.0, screen_outliers=False)
+    assert (unscreened["lpl"] == 4.0).all() and (unscreened["upl"] == 4.0).all()
+    assert not unscreened["special_cause_flag"].any()  # on the mean, not beyond the limits
+    assert summarise_spc(unscreened)["assurance"].iloc[0] == "consistent_fail"
+
+
+def test_runs_still_count_after_a_flat_baseline_without_limits() -> None:
+    """With the first 12 values equal, the fixed limits are NaN, but 7 later values above the
+    mean are still a run (R's run rule needs only the mean)."""
+    points = _series([5.0] * 12 + [6.0] * 7, fix_after_n_points=12, direction="decrease")
+    assert points["upl"].isna().all()
+    assert points["special_cause_type"].astype(str).tolist()[12:] == ["7 Points Above CL"] * 7
+    assert set(points["point_type"].astype(str).tolist()[12:]) == {"special_cause_concern"}
+    assert not points["special_cause_flag"].iloc[:12].any()
+
+
+def test_series_of_one_and_two_points() -> None:
+    one = _series([5.0], direction="increase", target=1.0)
+    assert one["mean"].tolist() == [5.0] and one["upl"].isna().all()
+    assert summarise_spc(one)["variation_icon"].iloc[0] == "common_cause"
+    two = _series([4.0, 6.0])
+    assert two["mean"].tolist() == [5.0, 5.0]
+    assert two["upl"].tolist() == [pytest.approx(5 + 2.66 * 2)] * 2
+    assert two["short_group_warning"].all()
+
+
+def test_time_zone_dates_and_values_near_the_float_limit_do_not_crash_or_warn() -> None:
+    dates = pd.date_range("2024-01-01", periods=4, freq="MS", tz="Europe/London")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoned = compute_spc(pd.DataFrame({"date": dates, "value": [1.0, 2.0, 3.0, 4.0]}))
+        huge = _series([1.7e308, 1.7e308, 1.0], direction="increase", target=0.0)
+        summary = summarise_spc(huge)
+    assert zoned["mean"].tolist() == [2.5] * 4
+    assert zoned["date"].dt.tz is None
+    assert np.isinf(huge["upl"]).all()  # the moving range overflows to inf, as in R
+    assert summary["assurance"].iloc[0] == "inconsistent"
+
+
+def test_a_value_exactly_on_a_limit_or_zone_edge_is_not_beyond_it() -> None:
+    """Both comparisons are strict in R: on the upper limit is not outside, and on the 2-sigma
+    edge is not close (so two such points are not a 2-in-3 signal)."""
+    upl = 10.0 + 2.66 * 2.0  # BASE: mean 10, mean moving range 2
+    nupl = 10.0 + 2 * (2.66 / 3) * 2.0
+    points = _series([*BASE, upl, nupl, nupl, 10.0], fix_after_n_points=12, direction="increase")
+    assert points["upl"].iloc[0] == upl and points["nupl"].iloc[0] == nupl
+    assert points["outside_limits"].tolist()[12:] == [False] * 4
+    assert points["close_to_limits"].tolist()[12:] == [True, False, False, False]
+    assert not points["special_cause_flag"].iloc[12:].any()
+    above = _series([*BASE, float(np.nextafter(upl, np.inf))], fix_after_n_points=12)
+    assert above["special_cause_type"].astype(str).iloc[-1] == "Above UCL"

@@ -194,3 +194,88 @@ def test_cli_modules_import_no_data_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "dates"),
+    [
+        ("Date,Value\n01/04/2016,10\n01/05/2016,12\n", ["2016-04-01", "2016-05-01"]),
+        ("date,value\n2016-04,10\n2016-05,12\n", ["2016-04-01", "2016-05-01"]),
+        (
+            '\ufeff"DATE","VALUE"\n"Apr-16","1,234"\n"May-16","1,300"\n',
+            ["2016-04-01", "2016-05-01"],
+        ),
+        ("date,value\nApril 2016,10\nMay 2016,12\n", ["2016-04-01", "2016-05-01"]),
+        ("date;value\n2016-04-01;10\n2016-05-01;12\n", ["2016-04-01", "2016-05-01"]),
+        (
+            "date,value\n2016-04-01 00:00:00,10\n2016-05-01 00:00:00,12\n",
+            ["2016-04-01", "2016-05-01"],
+        ),
+        ("date,value\n13/04/2016,10\n13/05/2016,12\n", ["2016-04-13", "2016-05-13"]),
+    ],
+)
+def test_real_world_dates_headers_and_separators_are_read(
+    runner: CliRunner, tmp_path: Path, text: str, dates: list[str]
+) -> None:
+    """It reads British, month-name and ISO dates, quoted headers in any case, a byte-order
+    mark, thousands separators and semicolon-separated files."""
+    result = runner.invoke(_app(), ["spc", str(_csv(tmp_path, text)), "--json"])
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)["points"]
+    assert [p["date"] for p in points] == dates
+    assert all(isinstance(p["value"], float) for p in points)
+
+
+def test_blank_and_suppressed_values_are_missing_and_blank_rows_are_skipped(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    text = (
+        "date,value\n2024-01-01,10\n2024-02-01,*\n\n2024-03-01,\n,\n2024-04-01,12%\n2024-05-01,11\n"
+    )
+    result = runner.invoke(_app(), ["spc", str(_csv(tmp_path, text)), "--json"])
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)["points"]
+    assert [p["date"] for p in points] == [f"2024-0{m}-01" for m in range(1, 6)]
+    assert [p["value"] for p in points] == [10.0, None, None, 12.0, 11.0]
+    assert points[1]["point_type"] is None and points[0]["mean"] == 11.0
+
+
+def test_a_rebase_date_that_is_not_in_the_file_is_reported_and_ignored(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = _rrk_csv(tmp_path)
+    result = runner.invoke(_app(), ["spc", str(path), "--json", "--rebase", "2017-04-15"])
+    assert result.exit_code == 0, result.output
+    assert "2017-04-15 is not a date" in result.stderr
+    assert len({p["upl"] for p in json.loads(result.stdout)["points"]}) == 1
+
+
+def test_table_and_chart_explain_flat_series_and_missing_months(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """All-equal values give no limits (as in R) and a month with no row is named."""
+    lines = ["date,value"] + [f"2024-{m:02d}-01,5" for m in (1, 2, 3, 5, 6)]
+    path = _csv(tmp_path, "\n".join(lines) + "\n")
+    chart = tmp_path / "flat.svg"
+    result = runner.invoke(_app(), ["spc", str(path), "--chart", str(chart)])
+    assert result.exit_code == 0, result.output
+    assert "no variation" in result.stdout
+    assert "No data for Apr 2024" in result.stdout
+    svg = chart.read_text(encoding="utf-8")
+    assert "No limits: every value equals the one before it" in svg
+    assert "No data for Apr 2024" in svg
+    assert 'class="upl"' not in svg and 'class="mean"' in svg
+
+
+def test_decimal_commas_in_semicolon_files_and_line_numbers_after_blank_lines(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    european = _csv(tmp_path, "date;value\n01/04/2016;12,5\n01/05/2016;13,25\n", "eu.csv")
+    result = runner.invoke(_app(), ["spc", str(european), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [p["value"] for p in json.loads(result.stdout)["points"]] == [12.5, 13.25]
+
+    gappy = _csv(tmp_path, "date,value\n2016-04-01,10\n\n2016-05-01,oops\n", "gappy.csv")
+    result = runner.invoke(_app(), ["spc", str(gappy), "--json"])
+    assert result.exit_code == 1
+    assert "line 4: value 'oops'" in result.stderr
