@@ -19,18 +19,23 @@ import argparse
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the flows/ package sits beside src/ and is not installed
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-
-import numpy as np
-import pandas as pd
+os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # no cluster start/stop chatter
 
 
 def make_batches(
@@ -98,14 +103,7 @@ def run(paths: list[str], workers: int) -> dict[str, float]:
     return timings
 
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def _flows_runner(workers: int):
-    import sys
-
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     from flows.feedback import task_runner_for
 
     return task_runner_for(True, None, workers)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 
-from flows.common import markdown_artifact, open_catalog, open_settings
+from flows.common import FLOW_OPTIONS, markdown_artifact, open_catalog, open_settings
 
 
 @task(name="compute-burden", cache_policy=None)
@@ -25,11 +25,19 @@ def burden_task(catalog_dir: str | None, home: str | None) -> dict[str, Any]:
     }
 
 
-@flow(name="report_burden", flow_run_name="report burden", log_prints=True)
+@flow(name="report_burden", flow_run_name="report burden", **FLOW_OPTIONS)
 def report_burden(catalog_dir: str | None = None, home: str | None = None) -> dict[str, Any]:
     """Compute the burden before and after, write the report, and show it in the UI."""
+    open_catalog(catalog_dir)  # fail fast on a missing catalogue
     result = burden_task(catalog_dir, home)
     markdown_artifact(
         "burden-report", result["markdown"], "Burden before and after collecting once"
+    )
+    summary = result["summary"]
+    get_run_logger().info(
+        "burden %s hours a year before, %s after collecting once; report in %s",
+        f"{summary.get('hours_before', 0):,.0f}",
+        f"{summary.get('hours_after', 0):,.0f}",
+        result["paths"].get("html", next(iter(result["paths"].values()), "")),
     )
     return result

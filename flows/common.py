@@ -2,28 +2,52 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import difflib
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import MarkdownArtifact, create_markdown_artifact, create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from collectonce.catalog import Catalog, load_catalog
 from collectonce.settings import Settings, get_settings
 
+T = TypeVar("T")
+
+
+#: File system errors that will not pass by waiting: a missing file, a folder, no permission.
+LASTING_OS_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An error that may pass on its own: a file system or object store hiccup, or a table
+    commit race. A bug, bad data or a missing or unreadable file is not, and would only fail
+    again more slowly."""
+    if isinstance(exc, LASTING_OS_ERRORS):
+        return False
+    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
+        return True
+    return type(exc).__name__ == "CommitFailedError"  # another writer committed first
+
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry what may pass (a file system or object store hiccup, a table commit race), never a
-    bug or bad data, which would only fail again more slowly."""
+    """Prefect's retry condition: retry only what `is_transient`."""
     try:
         state.result()
-    except (OSError, TimeoutError, ConnectionError):
-        return True
     except Exception as exc:
-        return type(exc).__name__ == "CommitFailedError"  # another writer committed first
+        return is_transient(exc)
     return False
 
 
@@ -49,7 +73,10 @@ def open_catalog(catalog_dir: str | None) -> Catalog:
     """The catalogue, reloaded only when a file in it changes."""
     path = Path(catalog_dir or get_settings().catalog).resolve()
     if not path.is_dir():
-        raise BadParameters(f"catalogue folder {path} does not exist; pass catalog_dir")
+        raise BadParameters(
+            f"catalogue folder {path} does not exist: pass catalog_dir, the catalog/ folder of "
+            "the project (relative paths are read from the worker's working folder)"
+        )
     stamp = max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=0.0)
     return _catalog(str(path), stamp)
 
@@ -58,29 +85,56 @@ def open_settings(home: str | None = None) -> Settings:
     return get_settings(home=Path(home) if home else None)
 
 
+def _suggest(unknown: str, known: Sequence[str]) -> str:
+    """`RF5 (did you mean RF4 or RFF or RFR?)`: close codes, those sharing the longest start
+    first (ODS codes share their organisation's prefix)."""
+    wanted = unknown.upper()
+
+    def similarity(code: str) -> float:
+        return difflib.SequenceMatcher(None, wanted, code).ratio()
+
+    def shared_start(code: str) -> int:
+        pairs = zip(wanted, code, strict=False)
+        return next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(wanted), len(code)))
+
+    close = [code for code in known if similarity(code) >= 0.6]
+    close.sort(key=lambda code: (-shared_start(code), -similarity(code)))
+    shown = close[:3]
+    return f"{unknown} (did you mean {' or '.join(shown)}?)" if shown else unknown
+
+
 def check_providers(catalog: Catalog, providers: list[str] | None) -> list[str] | None:
     """Fail fast on unknown providers."""
     if providers is None:
         return None
     unknown = sorted(set(providers) - set(catalog.providers))
     if unknown:
+        named = ", ".join(_suggest(code, sorted(catalog.providers)) for code in unknown)
         raise BadParameters(
-            f"unknown provider code(s) {', '.join(unknown)}: use ODS codes from providers.csv"
+            f"unknown provider code(s) {named}: pass ODS codes listed in the catalogue's "
+            "providers.csv, or leave providers empty for every provider"
         )
     return list(providers)
 
 
-def check_period(period: str | None, *, today: dt.date | None = None) -> str | None:
+def check_period(
+    period: str | None, *, name: str = "period", today: dt.date | None = None
+) -> str | None:
     """Fail fast on a malformed or future period."""
     if period is None:
         return None
+    this_month = (today or dt.date.today()).replace(day=1)
     try:
         month = dt.date.fromisoformat(f"{period}-01")
     except ValueError:
-        raise BadParameters(f"period {period!r} is not YYYY-MM (e.g. 2019-01)") from None
-    today = today or dt.date.today()
-    if month > today.replace(day=1):
-        raise BadParameters(f"period {period} is in the future; data cannot be due yet")
+        raise BadParameters(
+            f"{name} {period!r} is not a month: pass YYYY-MM, e.g. {this_month:%Y-%m}"
+        ) from None
+    if month > this_month:
+        raise BadParameters(
+            f"{name} {period} is in the future, so no data can be due for it yet: pass "
+            f"{this_month:%Y-%m} or earlier"
+        )
     return period
 
 
@@ -95,6 +149,41 @@ def record_failure(what: str, error: str) -> None:
     )
 
 
+def failure_markdown(flow_name: str, run_name: str, parameters: dict[str, Any], why: str) -> str:
+    """What a data team reads when a run fails: what, why, with what, and what to do."""
+    bad_parameters = "BadParameters" in why or "Validation of flow parameters" in why
+    todo = (
+        "Run the deployment again with the parameters the message asks for."
+        if bad_parameters
+        else "Fix the cause and re-run the deployment: every step is idempotent, a file already "
+        "received is answered as a duplicate and no value is stored twice."
+    )
+    shown = "\n".join(f"- `{k}` = `{v!r}`" for k, v in sorted(parameters.items())) or "- none"
+    return (
+        f"## {flow_name} failed: {run_name}\n\n**Why:** {why}\n\n**Parameters:**\n{shown}\n\n"
+        f"**What to do:** {todo}\n"
+    )
+
+
+def on_flow_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """A flow's failure hook: a `failure` artifact on the failed run, beside its state message."""
+    why = str(state.message or state.name)
+    MarkdownArtifact(
+        key="failure",
+        markdown=failure_markdown(flow.name, flow_run.name, dict(flow_run.parameters or {}), why),
+        description=f"{flow.name} failed",
+        flow_run_id=flow_run.id,
+    ).create()
+
+
+#: Keyword arguments every collectonce flow is declared with.
+FLOW_OPTIONS: dict[str, Any] = {
+    "log_prints": True,
+    "on_failure": [on_flow_failure],
+    "on_crashed": [on_flow_failure],
+}
+
+
 def table_artifact(key: str, rows: list[dict[str, Any]], description: str) -> None:
     clean = [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
     create_table_artifact(key=key, table=clean, description=description)
@@ -102,3 +191,91 @@ def table_artifact(key: str, rows: list[dict[str, Any]], description: str) -> No
 
 def markdown_artifact(key: str, markdown: str, description: str) -> None:
     create_markdown_artifact(key=key, markdown=markdown, description=description)
+
+
+# --------------------------------------------------------------------------- running side by side
+
+
+def task_runner_for(use_dask: bool, address: str | None, workers: int) -> Any:
+    """Dask when asked (a scheduler address, or a local cluster); threads otherwise."""
+    if not (use_dask or address):
+        return ThreadPoolTaskRunner(max_workers=2)
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
+    )
+
+
+Submit = Callable[..., Any]
+
+
+@contextlib.contextmanager
+def heavy_tasks(use_dask: bool, settings: Settings) -> Iterator[Submit]:
+    """Where a flow's heavy tasks run: on Dask when `use_dask` or when COLLECTONCE_DASK_ADDRESS
+    names a scheduler (deployed flows then honour the setting), else on the flow's own task
+    runner. Yields `submit(task, **parameters)`, which returns a Prefect future."""
+    if not (use_dask or settings.dask_address):
+        yield lambda task_, **parameters: task_.submit(**parameters)
+        return
+    with task_runner_for(True, settings.dask_address, settings.dask_workers) as runner:
+        yield lambda task_, **parameters: runner.submit(task_, parameters)
+
+
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    """`items` in order, in lists of at most `size`."""
+    size = max(1, size)
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _failure(future: Any) -> BaseException | None:
+    """The exception of a finished future that failed, or None when it completed."""
+    future.wait()
+    state = future.state
+    if state.is_completed():
+        return None
+    try:
+        error = future.result(raise_on_failure=False)
+    except Exception as exc:  # the result itself could not be read
+        error = exc
+    if isinstance(error, BaseException):
+        return error
+    return RuntimeError(str(state.message or state.name))
+
+
+def _text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def run_isolated(
+    submit: Callable[[list[T]], Any], items: Sequence[T], size: int
+) -> tuple[list[Any], list[tuple[list[T], str]]]:
+    """Run `items` in chunks of `size`, side by side, so that one bad item fails only itself.
+
+    A chunk that fails for a lasting reason (a bug or bad data) is split in halves and run
+    again, down to single items. It is not split when the failure is transient (it outlived
+    its retries, and would only fail again) or when both halves fail with the same error (the
+    cause is not one item). Returns the result of every chunk that completed and, for each
+    chunk that still failed, its items and the error.
+    """
+    pending = [[(chunk, submit(chunk))] for chunk in chunks(items, size)]
+    results: list[Any] = []
+    failed: list[tuple[list[T], str]] = []
+    while pending:
+        again = []
+        for group in pending:
+            outcomes = [(chunk, future, _failure(future)) for chunk, future in group]
+            errors = {_text(e) for _, _, e in outcomes if e is not None}
+            shared = len(group) > 1 and len(errors) == 1 and all(e for _, _, e in outcomes)
+            for chunk, future, error in outcomes:
+                if error is None:
+                    results.append(future.result())
+                elif len(chunk) > 1 and not shared and not is_transient(error):
+                    half = len(chunk) // 2
+                    again.append([(part, submit(part)) for part in (chunk[:half], chunk[half:])])
+                else:
+                    failed.append((chunk, _text(error)))
+        pending = again
+    return results, failed

@@ -5,29 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.runtime import flow_run, task_run
 
 from flows.common import (
+    FLOW_OPTIONS,
     IO_RETRIES,
     check_providers,
+    heavy_tasks,
     open_catalog,
     open_settings,
     record_failure,
+    run_isolated,
     table_artifact,
+    task_runner_for,
 )
 
-
-def task_runner_for(use_dask: bool, address: str | None, workers: int) -> Any:
-    """Dask when asked (a scheduler address, or a local cluster); threads otherwise."""
-    if not (use_dask or address):
-        return ThreadPoolTaskRunner(max_workers=2)
-    from prefect_dask import DaskTaskRunner
-
-    if address:
-        return DaskTaskRunner(address=address)
-    return DaskTaskRunner(
-        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
-    )
+__all__ = ["send_provider_feedback", "task_runner_for"]
 
 
 @task(name="providers-to-rebuild", **IO_RETRIES)
@@ -44,7 +37,13 @@ def providers_to_rebuild(
     )
 
 
-@task(name="build-packs", **IO_RETRIES)
+def _packs_run_name() -> str:
+    providers = task_run.parameters.get("providers") or ["nobody"]
+    more = f" and {len(providers) - 1} more" if len(providers) > 1 else ""
+    return f"packs {providers[0]}{more}"
+
+
+@task(name="build-packs", task_run_name=_packs_run_name, **IO_RETRIES)
 def build_packs_task(
     providers: list[str], catalog_dir: str | None, home: str | None
 ) -> list[dict[str, Any]]:
@@ -57,49 +56,58 @@ def build_packs_task(
     return [dict(b) if isinstance(b, dict) else {"provider": str(b)} for b in built]
 
 
-def _chunks(items: list[str], size: int) -> list[list[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def _feedback_run_name() -> str:
+    providers = flow_run.parameters.get("providers")
+    if not providers:
+        return "provider feedback"
+    more = f" and {len(providers) - 3} more" if len(providers) > 3 else ""
+    return f"provider feedback {', '.join(providers[:3])}{more}"
 
 
-@flow(name="send_provider_feedback", flow_run_name="provider feedback", log_prints=True)
+@flow(name="send_provider_feedback", flow_run_name=_feedback_run_name, **FLOW_OPTIONS)
 def send_provider_feedback(
     providers: list[str] | None = None,
     changed_only: bool = True,
     chunk_size: int = 40,
     catalog_dir: str | None = None,
     home: str | None = None,
+    use_dask: bool = False,
 ) -> dict[str, Any]:
-    """Rebuild the packs of providers whose published data changed (or those named)."""
+    """Rebuild the packs of providers whose published data changed (or those named), in chunks
+    that run side by side (on Dask with `use_dask` or COLLECTONCE_DASK_ADDRESS). A provider
+    whose pack fails does not stop the others: its chunk is split until only it is left."""
     catalog = open_catalog(catalog_dir)
     check_providers(catalog, providers)
+    settings = open_settings(home)
     todo = providers_to_rebuild(providers, changed_only, catalog_dir, home)
-    states = [
-        (chunk, build_packs_task.submit(chunk, catalog_dir, home))
-        for chunk in _chunks(todo, max(1, chunk_size))
-    ]
-    built: list[dict[str, Any]] = []
+    with heavy_tasks(use_dask, settings) as submit:
+        done, failures = run_isolated(
+            lambda chunk: submit(
+                build_packs_task, providers=chunk, catalog_dir=catalog_dir, home=home
+            ),
+            todo,
+            max(1, chunk_size),
+        )
+    built = sorted((b for chunk in done for b in chunk), key=lambda b: str(b.get("provider")))
     failed: list[str] = []
-    for chunk, future in states:
-        state = future.wait() or future.state
-        if state.is_completed():
-            built.extend(future.result())
-        else:
-            failed.extend(chunk)
-            record_failure(f"packs for {', '.join(chunk)}", str(state.message))
+    for chunk, error in failures:
+        failed.extend(chunk)
+        record_failure(f"packs for {', '.join(chunk)}", error)
     table_artifact(
         "packs",
         [{"provider": p, "status": "failed"} for p in failed]
         + [{"provider": b.get("provider"), "status": "built"} for b in built],
         f"{len(built)} packs built, {len(failed)} failed",
     )
-    get_run_logger().info("packs built for %d provider(s); %d failed", len(built), len(failed))
+    get_run_logger().info(
+        "packs built for %d provider(s) in %s; %d failed",
+        len(built),
+        settings.packs_dir,
+        len(failed),
+    )
     if failed:
-        raise RuntimeError(f"packs failed for {len(failed)} provider(s): {', '.join(failed[:10])}")
+        raise RuntimeError(
+            f"packs failed for {len(failed)} provider(s): {', '.join(failed[:10])}; the other "
+            f"{len(built)} were built. See the failure artifact, fix the cause, then re-run"
+        )
     return {"built": len(built), "providers": [b.get("provider") for b in built]}
-
-
-def with_runner(use_dask: bool = False) -> Any:
-    """The feedback flow bound to Dask when asked or configured."""
-    settings = open_settings()
-    runner = task_runner_for(use_dask, settings.dask_address, settings.dask_workers)
-    return send_provider_feedback.with_options(task_runner=runner)

@@ -10,12 +10,16 @@ from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run, task_run
 
 from flows.common import (
+    FLOW_OPTIONS,
     IO_RETRIES,
     BadParameters,
+    check_providers,
+    heavy_tasks,
     markdown_artifact,
     open_catalog,
     open_settings,
     record_failure,
+    run_isolated,
     table_artifact,
 )
 
@@ -46,10 +50,18 @@ def receipt_markdown(receipt: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def ingest_run_name(path: str, as_provider: str | None) -> str:
+    """`ingest RF4 2019-01` for RF4_2019-01.csv; the submitting provider first when it is not
+    already in the name."""
+    what = Path(path).stem.replace("_", " ").strip() or Path(path).name
+    if as_provider and not what.startswith(as_provider):
+        what = f"{as_provider} {what}"
+    return f"ingest {what}"
+
+
 def _ingest_run_name() -> str:
-    path = Path(str(flow_run.parameters.get("path", "file")))
-    who = flow_run.parameters.get("as_provider") or "data team"
-    return f"ingest {who} {path.stem}"
+    params = flow_run.parameters
+    return ingest_run_name(str(params.get("path", "file")), params.get("as_provider"))
 
 
 @task(name="submit-file", **IO_RETRIES)
@@ -76,7 +88,7 @@ def submit_file_task(
     return receipt.to_dict()
 
 
-@flow(name="ingest_submission", flow_run_name=_ingest_run_name, log_prints=True)
+@flow(name="ingest_submission", flow_run_name=_ingest_run_name, **FLOW_OPTIONS)
 def ingest_submission(
     path: str,
     as_provider: str | None = None,
@@ -86,11 +98,14 @@ def ingest_submission(
     home: str | None = None,
 ) -> dict[str, Any]:
     """Archive, read, validate and store one provider file; publish its receipt."""
-    if not Path(path).is_file():
-        raise BadParameters(f"no file at {path}")
     catalog = open_catalog(catalog_dir)
-    if as_provider and as_provider not in catalog.providers:
-        raise BadParameters(f"unknown provider {as_provider}: use an ODS code from providers.csv")
+    if as_provider:
+        check_providers(catalog, [as_provider])
+    if not Path(path).is_file():
+        raise BadParameters(
+            f"no file at {path}: pass path, a file the worker can read (a relative path is read "
+            "from the worker's working folder, the project folder)"
+        )
     receipt = submit_file_task(
         path, catalog_dir, home, as_provider, submitter or "data_team", dry_run
     )
@@ -134,41 +149,46 @@ def ingest_batch_task(
     return [r.to_dict() for r in receipts]
 
 
-def batches(names: list[str], size: int) -> list[list[str]]:
-    """Landing files in batches of about `size`, in arrival order."""
-    size = max(1, size)
-    return [names[i : i + size] for i in range(0, len(names), size)]
-
-
-@flow(name="watch_landing", flow_run_name="watch landing", log_prints=True)
+@flow(name="watch_landing", flow_run_name="watch landing", **FLOW_OPTIONS)
 def watch_landing(
-    catalog_dir: str | None = None, home: str | None = None, files_per_task: int = 250
+    catalog_dir: str | None = None,
+    home: str | None = None,
+    files_per_task: int = 250,
+    use_dask: bool = False,
 ) -> list[dict[str, Any]]:
     """Pick up every new file in the landing folder, in batches that run side by side (on Dask
-    when the flow is given a DaskTaskRunner). A failed batch does not stop the others; it leaves
-    its files in the landing folder for the next run. Safe to re-run after a crash."""
+    with `use_dask`, when COLLECTONCE_DASK_ADDRESS names a scheduler, or when the flow is given
+    a DaskTaskRunner). A batch that fails is split until only the files that fail are left; they
+    stay in the landing folder for the next run, the others land. Safe to re-run after a crash."""
     if files_per_task < 1:
-        raise BadParameters("files_per_task must be at least 1")
+        raise BadParameters("files_per_task must be at least 1: pass e.g. 250")
     open_catalog(catalog_dir)  # fail fast on a missing catalogue
+    settings = open_settings(home)
     names = list_landing_task(home)
     start = dt.datetime.now(dt.UTC)
-    futures = []
-    offset = 0
-    for batch in batches(names, files_per_task):
-        # Arrival times follow landing order across batches, whichever batch finishes first,
-        # so a later revision always supersedes the file it revises.
-        first = (start + dt.timedelta(microseconds=offset)).isoformat()
-        futures.append((batch, ingest_batch_task.submit(batch, first, catalog_dir, home)))
-        offset += len(batch)
-    receipts: list[dict[str, Any]] = []
+    # Arrival times follow landing order across batches, whichever batch finishes first (and
+    # however a failed batch is split), so a later revision always supersedes what it revises.
+    order = {name: i for i, name in enumerate(names)}
+
+    with heavy_tasks(use_dask, settings) as submit:
+
+        def run(batch: list[str]) -> Any:
+            first = (start + dt.timedelta(microseconds=order[batch[0]])).isoformat()
+            return submit(
+                ingest_batch_task,
+                names=batch,
+                first_received=first,
+                catalog_dir=catalog_dir,
+                home=home,
+            )
+
+        done, failures = run_isolated(run, names, files_per_task)
+    receipts: list[dict[str, Any]] = [r for batch in done for r in batch]
+    receipts.sort(key=lambda r: order.get(str(r.get("original_name")), len(order)))
     failed: list[str] = []
-    for batch, future in futures:
-        state = future.wait() or future.state
-        if state.is_completed():
-            receipts.extend(future.result())
-        else:
-            failed.extend(batch)
-            record_failure(f"ingest of {len(batch)} landing file(s)", str(state.message))
+    for batch, error in failures:
+        failed.extend(batch)
+        record_failure(f"ingest of {', '.join(batch[:5])}{' …' if len(batch) > 5 else ''}", error)
     if receipts:
         table_artifact(
             "landing-receipts",
@@ -186,10 +206,20 @@ def watch_landing(
             ],
             f"{len(receipts)} files picked up from the landing folder",
         )
-    get_run_logger().info("picked up %d file(s); %d failed", len(receipts), len(failed))
+    statuses: dict[str, int] = {}
+    for r in receipts:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(statuses.items()))
+    get_run_logger().info(
+        "picked up %d file(s)%s; %d failed",
+        len(receipts),
+        f" ({summary})" if summary else "",
+        len(failed),
+    )
     if failed:
         raise RuntimeError(
             f"{len(failed)} landing file(s) were not ingested and stay in the landing folder "
-            f"(first: {', '.join(failed[:5])}); see the failure artifact, then re-run"
+            f"({', '.join(failed[:5])}{' …' if len(failed) > 5 else ''}); the other "
+            f"{len(receipts)} landed. See the failure artifact, fix the cause, then re-run"
         )
     return receipts

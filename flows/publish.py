@@ -10,6 +10,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from flows.common import (
+    FLOW_OPTIONS,
     IO_RETRIES,
     BadParameters,
     check_period,
@@ -18,6 +19,10 @@ from flows.common import (
     open_settings,
     table_artifact,
 )
+
+#: Rows shown in the publication artifact's table of changed values.
+CHANGES_SHOWN = 25
+_CHANGE_KINDS = ("added", "revised", "withdrawn")
 
 
 @task(name="publish-unified", **IO_RETRIES)
@@ -32,26 +37,187 @@ def publish_task(catalog_dir: str | None, home: str | None) -> dict[str, Any]:
         return {"version": latest_version(settings), "created": False, "reason": str(exc)}
 
 
-@flow(name="publish_dataset", flow_run_name="publish dataset", log_prints=True)
+_CHANGES_SQL = """
+WITH joined AS (
+    SELECT
+        coalesce(n.provider_code, o.provider_code) AS provider,
+        coalesce(n.period, o.period) AS period,
+        coalesce(n.metric_id, o.metric_id) AS metric,
+        o.value AS before,
+        n.value AS after,
+        coalesce(n.value_status, o.value_status) AS status,
+        CASE
+            WHEN o.metric_id IS NULL THEN CASE WHEN n.value IS NOT NULL THEN 'added' END
+            WHEN n.metric_id IS NULL THEN 'withdrawn'
+            WHEN o.value IS DISTINCT FROM n.value
+                OR o.value_status IS DISTINCT FROM n.value_status THEN 'revised'
+        END AS change
+    FROM old_rows o
+    FULL OUTER JOIN new_rows n
+        ON o.provider_code = n.provider_code
+        AND o.period = n.period
+        AND o.metric_id = n.metric_id
+)
+SELECT * FROM joined WHERE change IS NOT NULL
+"""
+
+
+@task(name="publication-changes", **IO_RETRIES)
+def publication_changes_task(home: str | None, version: int) -> dict[str, Any]:
+    """What publication `version` changed against the one before: values added, revised and
+    withdrawn, and which providers and periods they belong to."""
+    import duckdb
+
+    from collectonce.publish.errors import UnknownPublication
+    from collectonce.publish.unified import read_unified_table
+
+    settings = open_settings(home)
+    columns = ["provider_code", "period", "metric_id", "value", "value_status"]
+    new_rows = read_unified_table(settings, version, columns=columns)
+    against: int | None = version - 1 if version > 0 else None
+    try:
+        old_rows = (
+            read_unified_table(settings, against, columns=columns) if against is not None else None
+        )
+    except UnknownPublication:  # vacuumed: everything counts as added
+        against, old_rows = None, None
+    if old_rows is None:
+        old_rows = new_rows.schema.empty_table()
+    with duckdb.connect() as con:
+        con.register("new_rows", new_rows)
+        con.register("old_rows", old_rows)
+        con.execute(f"CREATE TEMP TABLE changed AS {_CHANGES_SQL}")
+        counts = dict(con.execute("SELECT change, count(*) FROM changed GROUP BY 1").fetchall())
+        providers = [
+            r[0] for r in con.execute("SELECT DISTINCT provider FROM changed ORDER BY 1").fetchall()
+        ]
+        periods = [
+            f"{r[0]:%Y-%m}"
+            for r in con.execute("SELECT DISTINCT period FROM changed ORDER BY 1").fetchall()
+        ]
+        shown = "revised" if counts.get("revised") else "added"
+        examples = con.execute(
+            "SELECT provider, period, metric, before, after, status FROM changed "
+            f"WHERE change = ? ORDER BY provider, period, metric LIMIT {CHANGES_SHOWN}",
+            [shown],
+        ).fetchall()
+    return {
+        "against": against,
+        "added": int(counts.get("added", 0)),
+        "revised": int(counts.get("revised", 0)),
+        "withdrawn": int(counts.get("withdrawn", 0)),
+        "providers": providers,
+        "periods": periods,
+        "examples": [
+            {
+                "provider": provider,
+                "period": f"{period:%Y-%m}",
+                "metric": metric,
+                "before": before,
+                "after": after,
+                "status": status,
+            }
+            for provider, period, metric, before, after, status in examples
+        ],
+    }
+
+
+def _listed(items: list[str], limit: int = 12) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more if items else "none"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def publication_markdown(publication: dict[str, Any], changes: dict[str, Any]) -> str:
+    """The publication artifact: what changed, then the counts of the whole table."""
+    version = publication["version"]
+    against = changes.get("against")
+    lines = [f"## Publication v{version}", ""]
+    if changes.get("error"):
+        lines.append(f"What changed could not be listed: {changes['error']}")
+    elif against is None:
+        first = "The first publication" if version == 0 else "The previous one cannot be read"
+        lines.append(
+            f"{first}: {changes['added']:,} values from {len(changes['providers'])} providers."
+        )
+    else:
+        lines.append(
+            f"Against v{against}: {changes['added']:,} values added, {changes['revised']:,} "
+            f"revised, {changes['withdrawn']:,} withdrawn."
+        )
+        lines.append(f"- providers changed: {_listed(changes['providers'])}")
+        lines.append(f"- periods changed: {_listed(changes['periods'])}")
+        if changes["examples"]:
+            lines += ["", "| provider | period | metric | before | after | status |"]
+            lines.append("|---|---|---|---|---|---|")
+            for row in changes["examples"]:
+                lines.append(
+                    f"| {row['provider']} | {row['period']} | {row['metric']} "
+                    f"| {_number(row['before'])} | {_number(row['after'])} | {row['status']} |"
+                )
+            shown = len(changes["examples"])
+            total = changes["revised"] or changes["added"]
+            if total > shown:
+                lines.append(f"\n…and {total - shown:,} more.")
+    counts = publication.get("counts", {})
+    lines += ["", "### The published table", ""]
+    lines += [f"- {k.replace('_', ' ')}: {v:,}" for k, v in counts.items()]
+    lines.append(f"- catalogue version: {publication.get('catalog_version')}")
+    return "\n".join(lines)
+
+
+@flow(name="publish_dataset", flow_run_name="publish dataset", **FLOW_OPTIONS)
 def publish_dataset(catalog_dir: str | None = None, home: str | None = None) -> dict[str, Any]:
     """Commit the current accepted values, with derived metrics, as one versioned publication."""
+    open_catalog(catalog_dir)  # fail fast on a missing catalogue
     publication = publish_task(catalog_dir, home)
-    counts = publication.get("counts", {})
+    log = get_run_logger()
+    version = publication.get("version")
     if publication.get("created"):
-        lines = [f"## Publication v{publication['version']}", ""]
-        lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in counts.items()]
-        lines.append(f"- catalogue version: {publication.get('catalog_version')}")
-        markdown_artifact("publication", "\n".join(lines), f"Publication v{publication['version']}")
+        # The publication is committed: a failure to describe it must not fail the run.
+        described = publication_changes_task(home, int(version), return_state=True)
+        if described.is_completed():
+            changes = described.result()
+        else:
+            log.warning("could not list what v%s changed: %s", version, described.message)
+            changes = {"error": str(described.message), "providers": [], "examples": []}
+        publication["changes"] = {k: v for k, v in changes.items() if k != "examples"}
+        markdown_artifact(
+            "publication", publication_markdown(publication, changes), f"Publication v{version}"
+        )
+        log.info(
+            "publication v%s: %s values added, %s revised, %s withdrawn (%s provider(s))",
+            version,
+            *(f"{changes[k]:,}" if k in changes else "?" for k in _CHANGE_KINDS),
+            len(changes["providers"]),
+        )
+    elif version is None:
+        markdown_artifact(
+            "publication",
+            f"Nothing published: {publication.get('reason', 'no accepted values yet')}.",
+            "Nothing to publish",
+        )
+        log.info("nothing to publish yet: no accepted submissions")
     else:
         markdown_artifact(
             "publication",
-            f"No change since publication v{publication.get('version')}: nothing new published.",
+            f"No change since publication v{version}: nothing new published.",
             "No change",
         )
-    get_run_logger().info(
-        "publication %s (new: %s)", publication.get("version"), publication.get("created")
-    )
+        log.info("no change since publication v%s", version)
     return publication
+
+
+def _published(home: str | None) -> str:
+    from collectonce.publish.unified import latest_version
+
+    version = latest_version(open_settings(home))
+    return "none" if version is None else f"v{version}"
 
 
 def view_path(home: str | None, request_code: str, fmt: str) -> Path:
@@ -105,7 +271,7 @@ def render_view_task(
     return {"request": request_code, "rows": len(view), "path": str(out)}
 
 
-@flow(name="build_views", flow_run_name="build views", log_prints=True)
+@flow(name="build_views", flow_run_name="build views", **FLOW_OPTIONS)
 def build_views(
     requests: list[str] | None = None,
     period_from: str | None = None,
@@ -116,14 +282,19 @@ def build_views(
 ) -> list[dict[str, Any]]:
     """Render every request (or the ones named) in its own codes and frequency."""
     catalog = open_catalog(catalog_dir)
-    check_period(period_from)
-    check_period(period_to)
+    check_period(period_from, name="period_from")
+    check_period(period_to, name="period_to")
+    if period_from and period_to and period_from > period_to:
+        raise BadParameters(f"period_from {period_from} is after period_to {period_to}: swap them")
     codes = requests or sorted(catalog.requests)
     unknown = sorted(set(codes) - set(catalog.requests))
     if unknown:
-        raise BadParameters(f"unknown request(s) {', '.join(unknown)}")
+        raise BadParameters(
+            f"unknown request(s) {', '.join(unknown)}: pass codes from the catalogue's "
+            f"requests/ ({', '.join(sorted(catalog.requests))}), or leave requests empty"
+        )
     if fmt not in {"csv", "json", "parquet", "xlsx"}:
-        raise BadParameters(f"format {fmt!r} is not one of csv, json, parquet, xlsx")
+        raise BadParameters(f"format {fmt!r} is unknown: pass fmt as csv, json, parquet or xlsx")
     futures = [
         # A view whose file has gone is rendered again whatever the cache holds.
         render_view_task.with_options(refresh_cache=not view_path(home, code, fmt).exists()).submit(
@@ -132,6 +303,14 @@ def build_views(
         for code in codes
     ]
     views = [f.result() for f in futures]
+    cached = sum(1 for f in futures if f.state.is_completed() and f.state.name == "Cached")
+    get_run_logger().info(
+        "%d view(s) of publication %s in %s%s",
+        len(views),
+        _published(home),
+        Path(views[0]["path"]).parent if views else "no folder",
+        f" ({cached} unchanged, from Prefect's cache)" if cached else "",
+    )
     table_artifact(
         "views",
         [{"request": v["request"], "rows": v["rows"], "file": Path(v["path"]).name} for v in views],

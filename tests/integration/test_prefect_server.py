@@ -48,8 +48,19 @@ def _prefect(args: list[str], env: dict[str, str], timeout: int = 180) -> str:
     return done.stdout
 
 
+def _wait_for(api: str, run_id: str, worker_log: Path, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+        if run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+            return run
+        time.sleep(2)
+    pytest.fail(f"flow run {run_id} did not finish: {worker_log.read_text()[-3000:]}")
+
+
 def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
-    """It starts a server on loopback, deploys every deployment, runs one through the API."""
+    """It starts a server on loopback, deploys every deployment, runs one through the API, and
+    sees runs with wrong parameters fail before any work with a message and an artifact."""
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {
@@ -63,6 +74,8 @@ def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
         "COLLECTONCE_PROJECT_DIR": str(ROOT),
     }
     server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    # Deploying from a shell without COLLECTONCE_HOME: flow runs take the worker's.
+    deploy_env = {k: v for k, v in env.items() if k != "COLLECTONCE_HOME"}
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -84,9 +97,10 @@ def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
         else:
             pytest.fail("the Prefect server did not become healthy in 120 s")
 
-        _prefect(["work-pool", "create", "collectonce", "--type", "process"], env)
+        _prefect(["work-pool", "create", "collectonce", "--type", "process"], deploy_env)
         out = _prefect(
-            ["--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--all"], env
+            ["--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--all"],
+            deploy_env,
         )
         assert "burden-monthly" in out
 
@@ -96,30 +110,50 @@ def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
         scheduled = [d for d in deployments if d.get("schedules")]
         assert len(scheduled) >= 3
 
-        burden = next(d for d in deployments if d["name"] == "burden-monthly")
-        run = httpx.post(
-            f"{api}/deployments/{burden['id']}/create_flow_run", json={}, timeout=10
-        ).json()
+        by_name = {d["name"]: d for d in deployments}
+
+        def start(name: str, parameters: dict) -> httpx.Response:
+            return httpx.post(
+                f"{api}/deployments/{by_name[name]['id']}/create_flow_run",
+                json={"parameters": parameters},
+                timeout=10,
+            )
+
+        no_path = start("ingest-one-file", {})
+        assert no_path.status_code >= 400 and "path" in no_path.text, no_path.text
+        burden = start("burden-monthly", {}).json()
+        wrong_provider = start("packs-after-publication", {"providers": ["RF5"]}).json()
+        future = start("views-daily", {"period_from": "2999-01"}).json()
+        worker_log = tmp_path / "worker.log"
         worker = subprocess.Popen(
             [str(BIN / "prefect"), "worker", "start", "--pool", "collectonce"],
             env=env,
             cwd=ROOT,
-            stdout=(tmp_path / "worker.log").open("wb"),
+            stdout=worker_log.open("wb"),
             stderr=subprocess.STDOUT,
         )
-        state = None
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]
-            if state["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
-                break
-            time.sleep(2)
-        assert state is not None and state["type"] == "COMPLETED", (
-            state,
-            (tmp_path / "worker.log").read_text()[-3000:],
-        )
+        run = _wait_for(api, burden["id"], worker_log)
+        assert run["state"]["type"] == "COMPLETED", (run["state"], worker_log.read_text()[-3000:])
+        assert run["name"] == "report burden"
         report = tmp_path / "home" / "reports"
-        assert any(report.glob("burden*")), "the burden run wrote no report"
+        assert any(report.glob("burden*")), "the burden run wrote no report in the worker's home"
+
+        for bad, expected in (
+            (wrong_provider, "unknown provider code(s) RF5 (did you mean RF4 or"),
+            (future, "period_from 2999-01 is in the future"),
+        ):
+            run = _wait_for(api, bad["id"], worker_log)
+            assert run["state"]["type"] == "FAILED", run["state"]
+            assert expected in run["state"]["message"]
+            flow_run = {"flow_runs": {"id": {"any_": [bad["id"]]}}}
+            tasks = httpx.post(f"{api}/task_runs/filter", json=flow_run, timeout=10).json()
+            assert tasks == [], "a run with wrong parameters must fail before any work"
+            artifacts = httpx.post(
+                f"{api}/artifacts/filter",
+                json={"artifacts": {"flow_run_id": {"any_": [bad["id"]]}}},
+                timeout=10,
+            ).json()
+            assert any(a["key"] == "failure" and expected in a["data"] for a in artifacts)
     finally:
         if worker is not None:
             _stop(worker, signal.SIGINT)
