@@ -112,6 +112,8 @@ class RawBatch:
     rows_read: int = 0
     #: Rows rejected while reading (wrong number of cells); they are not in `cells`.
     error_rows: list[int] = field(default_factory=list)
+    #: Each of `error_rows` as it was sent.
+    error_text: list[str] = field(default_factory=list)
 
     @property
     def num_rows(self) -> int:
@@ -150,6 +152,45 @@ class ReadLimits:
 
 
 HeaderTest = Callable[[list[str]], bool]
+
+
+def _quoted(cell: str | None, delimiter: str) -> str:
+    """One cell as a CSV file holds it: in double quotes when it needs them."""
+    if cell is None:
+        return ""
+    if any(ch in cell for ch in (delimiter, '"', "\n", "\r")):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def record_text(record: Iterable[str | None], delimiter: str = ",") -> str:
+    """A row's cells as one line of text, as a CSV file with this delimiter holds them."""
+    return delimiter.join(_quoted(cell, delimiter) for cell in record)
+
+
+def row_texts(cells: list[pa.Array], positions: np.ndarray, delimiter: str = ",") -> pa.Array:
+    """Some rows of a batch as one line of text each (see `record_text`)."""
+    take = pa.array(np.asarray(positions, dtype=np.int64))
+    texts: list[pa.Array] = []
+    for column in cells:
+        picked = column.take(take)
+        if not pa.types.is_string(picked.type):
+            picked = picked.cast(pa.string())
+        risky = pc.match_substring(picked, delimiter)
+        for special in ('"', "\n", "\r"):
+            risky = pc.or_(risky, pc.match_substring(picked, special))
+        risky = pc.fill_null(risky, False)
+        if pc.any(risky).as_py():
+            wrapped = pc.binary_join_element_wise(
+                '"', pc.replace_substring(picked, '"', '""'), '"', ""
+            )
+            picked = pc.if_else(risky, wrapped, picked)
+        texts.append(picked)
+    if not texts:
+        return pa.array([""] * len(take), pa.string())
+    return pc.binary_join_element_wise(
+        *texts, delimiter, null_handling="replace", null_replacement=""
+    )
 
 
 def make_finding(
@@ -543,17 +584,22 @@ def _python_csv_batches(
         rows: list[int] = []
         findings: list[Finding] = []
         error_rows: list[int] = []
+        error_text: list[str] = []
         for record in reader:
             row_number += 1
             if not any(cell.strip(_BLANK_CHARS) for cell in record):
                 if len(rows) >= limits.batch_rows:
-                    yield _python_batch(columns, rows, findings, error_rows, source, probe, limits)
-                    columns, rows, findings, error_rows = [[] for _ in range(ncols)], [], [], []
+                    yield _python_batch(
+                        columns, rows, findings, error_rows, error_text, source, probe, limits
+                    )
+                    columns, rows, findings = [[] for _ in range(ncols)], [], []
+                    error_rows, error_text = [], []
                 continue
             if (source.required_cells or ncols) <= len(record) < ncols:
                 record = record + [""] * (ncols - len(record))
             if len(record) != ncols:
                 error_rows.append(row_number)
+                error_text.append(record_text(record, source.delimiter or ","))
                 findings.append(
                     make_finding(
                         source.name,
@@ -571,10 +617,15 @@ def _python_csv_batches(
                 columns[i].append(cell[: cap + 1] if cell else None)
             rows.append(row_number)
             if len(rows) >= limits.batch_rows:
-                yield _python_batch(columns, rows, findings, error_rows, source, probe, limits)
-                columns, rows, findings, error_rows = [[] for _ in range(ncols)], [], [], []
+                yield _python_batch(
+                    columns, rows, findings, error_rows, error_text, source, probe, limits
+                )
+                columns, rows, findings = [[] for _ in range(ncols)], [], []
+                error_rows, error_text = [], []
         if rows or findings:
-            yield _python_batch(columns, rows, findings, error_rows, source, probe, limits)
+            yield _python_batch(
+                columns, rows, findings, error_rows, error_text, source, probe, limits
+            )
 
 
 def _delimiter_name(delimiter: str | None) -> str:
@@ -586,6 +637,7 @@ def _python_batch(
     rows: list[int],
     findings: list[Finding],
     error_rows: list[int],
+    error_text: list[str],
     source: Source,
     probe: TextProbe,
     limits: ReadLimits,
@@ -596,6 +648,7 @@ def _python_batch(
     )
     batch.findings = findings + batch.findings
     batch.error_rows = list(error_rows)
+    batch.error_text = list(error_text)
     batch.rows_read += len(error_rows)
     return batch
 
@@ -927,11 +980,13 @@ def open_json_source(path: Path, name: str, limits: ReadLimits) -> Source:
     source = Source(name=name, format="json", header=header, header_row=0, batches=iter(()))
     findings: list[Finding] = []
     error_rows: list[int] = []
+    error_text: list[str] = []
     columns: list[list[str | None]] = [[] for _ in header]
     numbers: list[int] = []
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
             error_rows.append(number)
+            error_text.append(json.dumps(record))
             findings.append(
                 make_finding(
                     name,
@@ -952,6 +1007,7 @@ def open_json_source(path: Path, name: str, limits: ReadLimits) -> Source:
     batch = _finish_batch(cells, np.asarray(numbers, dtype=np.int64), source, False, limits)
     batch.findings = findings + batch.findings
     batch.error_rows = error_rows
+    batch.error_text = error_text
     batch.rows_read += len(error_rows)
     source.batches = iter([batch])
     return source

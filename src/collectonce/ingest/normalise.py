@@ -8,7 +8,8 @@ and no Python loop per row.
 Periods understood (case-insensitive, surrounding spaces ignored):
 
 - months: ``2019-01``, ``2019/01``, ``201901``, ``2019M01``, ``01/2019``, ``Jan-19``,
-  ``Jan 2019``, ``January 2019``, ``2019-Jan``;
+  ``Jan 2019``, ``January 2019``, ``2019-Jan``, and a collection's code before the month as
+  NHS England's published files write it (``MSitAE-JANUARY-2019``);
 - days (normalised to their month): ``2019-01-01``, ``2019-01-01 00:00:00``,
   ``2019-01-01T00:00:00Z``, ``01/01/2019`` (UK order, day first), ``1/1/19``, ``1-Jan-2019``;
 - Excel serial day numbers such as ``43466`` (2019-01-01) and Excel date cells;
@@ -125,6 +126,8 @@ _RE_YEAR_NAME = re.compile(rf"^(\d{{4}}){_SEP}([a-z]{{3,9}})$")
 _RE_DAY_NAME_YEAR = re.compile(
     rf"^(\d{{1,2}})(?:st|nd|rd|th)?{_SEP}([a-z]{{3,9}}){_SEP}(\d{{4}}|\d{{2}})$"
 )
+#: A collection code, then the month's name and the year: ``MSitAE-JANUARY-2019``.
+_RE_CODE_NAME_YEAR = re.compile(r"^([a-z][a-z0-9]{1,15})[\s\-_]+([a-z]{3,9})[\s\-_]+(\d{4})$")
 _RE_Q_CAL = re.compile(r"^(\d{4})[\s\-_/]*q([1-4])$")
 _RE_Q_CAL_FIRST = re.compile(r"^q([1-4])[\s\-_/]*(\d{4})$")
 _RE_Q_FY = re.compile(r"^(?:fy\s*)?(\d{4})[/\-](\d{2}|\d{4})[\s\-_/,]*q([1-4])$")
@@ -347,6 +350,9 @@ def parse_period_text(raw: str) -> PeriodText:
     m = _RE_DAY_NAME_YEAR.match(text)
     if m and m[2] in _MONTH_NAMES:
         return _as_month(_day(_year2(m[3]), _MONTH_NAMES[m[2]], int(m[1])))
+    m = _RE_CODE_NAME_YEAR.match(text)
+    if m and m[2] in _MONTH_NAMES and m[1] not in _MONTH_NAMES:
+        return _as_month(_month_start(int(m[3]), _MONTH_NAMES[m[2]]))
     m = _RE_Q_CAL.match(text)
     if m:
         return _as_quarter(_month_start(int(m[1]), 3 * int(m[2]) - 2))

@@ -15,12 +15,13 @@ Whole-file problems give a `file_error` (rule and plain-English message) and no 
 recognisable columns) and ``required_column`` (no provider or period column). Row problems are
 findings: errors keep the row out of ``rows``; warnings leave it in. At most `MAX_FINDINGS_PER_RULE`
 findings are listed per rule, followed by one finding counting the rest; `error_rows` always
-lists every row rejected while reading.
+lists every row rejected while reading, and a batch's ``rejected`` holds each of them as it was
+sent (``source_row``, ``sent``: its cells joined by the file's delimiter), for quarantine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePath
@@ -83,6 +84,15 @@ READ_RULES: dict[str, str] = {
 
 _NO_ROWS = RawBatch(cells=[], source_row=np.zeros(0, dtype=np.int64))
 
+#: Rows rejected while reading, as they were sent.
+REJECTED_WHILE_READING = pa.schema(
+    [pa.field("source_row", pa.int64(), nullable=False), pa.field("sent", pa.string())]
+)
+
+
+def _no_rejected() -> pa.Table:
+    return REJECTED_WHILE_READING.empty_table()
+
 
 def _empty_rows() -> pd.DataFrame:
     return CANONICAL_ROWS.empty_table().to_pandas(date_as_object=True)
@@ -105,6 +115,8 @@ class ParsedBatch:
     error_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     #: How the file was read: format (csv | xlsx | parquet | json), encoding, delimiter, sheet.
     source: dict[str, str | None] = field(default_factory=dict)
+    #: Each row of `error_rows` as it was sent (schema `REJECTED_WHILE_READING`).
+    rejected: pa.Table = field(default_factory=_no_rejected)
 
     @cached_property
     def rows(self) -> pd.DataFrame:
@@ -146,6 +158,7 @@ class _Accumulator:
     tables: list[pa.Table] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     error_rows: list[np.ndarray] = field(default_factory=list)
+    rejected: list[pa.Table] = field(default_factory=list)
     rows_read: int = 0
 
     def add(self, raw: RawBatch, converted: Converted, findings: list[Finding]) -> None:
@@ -153,6 +166,10 @@ class _Accumulator:
         self.findings.extend(findings)
         self.error_rows.append(np.asarray(raw.error_rows, dtype=np.int64))
         self.error_rows.append(converted.error_rows)
+        if raw.error_rows:
+            self.rejected.append(_rejected(raw.error_rows, raw.error_text))
+        if len(converted.error_rows):
+            self.rejected.append(_rejected(converted.error_rows, converted.sent))
         self.rows_read += raw.rows_read
 
     def batch(self, template: str, about: dict[str, str | None]) -> ParsedBatch:
@@ -162,7 +179,26 @@ class _Accumulator:
             if self.error_rows
             else np.zeros(0, dtype=np.int64)
         )
-        return ParsedBatch(table, self.rows_read, template, self.findings, None, errors, about)
+        rejected = _no_rejected()
+        if self.rejected:
+            rejected = pa.concat_tables(self.rejected)
+            rows = rejected["source_row"].to_numpy()
+            _unique, first = np.unique(rows, return_index=True)  # sorted by row, once each
+            rejected = rejected.take(pa.array(first))
+        return ParsedBatch(
+            table, self.rows_read, template, self.findings, None, errors, about, rejected
+        )
+
+
+def _rejected(rows: Sequence[int] | np.ndarray, sent: pa.Array | list[str] | None) -> pa.Table:
+    """Rows rejected while reading as a `REJECTED_WHILE_READING` table."""
+    numbers = pa.array(np.asarray(rows, dtype=np.int64))
+    texts = pa.nulls(len(numbers), pa.string())
+    if isinstance(sent, pa.Array):
+        texts = sent.cast(pa.string())
+    elif isinstance(sent, list) and len(sent) == len(numbers):
+        texts = pa.array(sent, pa.string())
+    return pa.Table.from_arrays([numbers, texts], schema=REJECTED_WHILE_READING)
 
 
 def display_name(path: Path, original_name: str | None) -> str:
@@ -226,7 +262,9 @@ def iter_submission_batches(
         template = layout.template
         source.dictionary_columns = layout.key_columns if layout.kind == "long" else set()
         source.required_cells = layout.required_cells
-        converter = Converter(layout, resolver, source.header, name, limiter)
+        converter = Converter(
+            layout, resolver, source.header, name, limiter, source.delimiter or ","
+        )
         pending = limiter.take(source.findings + layout.findings)
         rows_read = 0
         part = _Accumulator()

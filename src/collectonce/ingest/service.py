@@ -13,8 +13,10 @@ Order of work, and why it is safe to run again after a crash at any point:
 3. The file is read (``collectonce.ingest.readers``) and validated (``collectonce.validate``).
 4. The accepted values are appended in one Delta commit, unless the table already holds values
    of that submission (a crash between commit and receipt): then nothing is appended again.
-5. Rejected rows go to quarantine, the HTML validation report is written, and the receipt is
-   written last. No receipt means "not done": the next run does it all again, idempotently.
+5. Rejected rows go to quarantine (those rejected while reading as they were sent, those
+   rejected by validation as canonical values, each with the rules that rejected it), the HTML
+   validation report is written, and the receipt is written last. No receipt means "not done":
+   the next run does it all again, idempotently.
 
 A file over ``max_upload_bytes`` is refused before archiving (it is never stored).
 """
@@ -31,11 +33,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from collectonce.catalog import Catalog
 from collectonce.settings import Settings
 from collectonce.store.archive import ArchivedFile, archive_file, hash_file, sanitise_name
-from collectonce.store.quarantine import RejectedRows
+from collectonce.store.quarantine import REJECTED_ROWS, RejectedRows
 from collectonce.store.receipts import Receipt, all_receipts, read_receipt, write_receipt
 from collectonce.validate.engine import FileResult, RowBatch, ValidationRun
 from collectonce.validate.findings import Finding, sort_findings
@@ -210,6 +213,7 @@ def _submit(
                         findings=batch.findings,
                         file_error=batch.file_error,
                         error_rows=batch.error_rows,
+                        rejected=batch.rejected,
                     )
             tick("read", done, len(todo))
         sids = [j.submission_id for j in todo]
@@ -342,11 +346,25 @@ def _store(
     }
     received_at = pa.array(received, pa.timestamp("us", tz="UTC"))
     writers: dict[int, RejectedRows] = {}
+    reasons = {
+        index: _ReadReasons(run.files[index].read_findings)
+        for index in by_file
+        if index is not None
+    }
+    for index, job in by_file.items():
+        assert index is not None
+        file = run.files[index]
+        if file.read_rejected:
+            writer = writers.setdefault(
+                index, RejectedRows(settings, job.submission_id, schema=REJECTED_ROWS)
+            )
+            for table in file.read_rejected:
+                writer.write(_sent_rows(table, reasons[index]))
 
     def batches() -> Iterator[pa.RecordBatch]:
         for rb in run.iter_batches():
             if rb.rejected.any():
-                _quarantine_rows(rb, writers, by_file, settings)
+                _quarantine_rows(rb, writers, by_file, settings, reasons)
             keep = rb.store & ~skip[rb.file]
             if not keep.any():
                 continue
@@ -414,11 +432,42 @@ def _prefetched(batches: Iterator[pa.RecordBatch], depth: int = 1) -> Iterator[p
         worker.join(timeout=5)
 
 
+class _ReadReasons:
+    """The rules that rejected each row of a file while it was read (for a row not listed in
+    the findings, or a file that could not be read to the end, the rules of the file's findings
+    that name no row)."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        by_row: dict[int, set[str]] = {}
+        unlisted: set[str] = set()
+        for f in findings:
+            if f.severity != "error":
+                continue
+            if f.row is None:
+                unlisted.add(f.rule)  # "N more rows have this problem": rows not listed
+            else:
+                by_row.setdefault(f.row, set()).add(f.rule)
+        self.by_row = {row: ";".join(sorted(rules)) for row, rules in by_row.items()}
+        self.unlisted = ";".join(sorted(unlisted)) or None
+
+    def of(self, row: int) -> str | None:
+        return self.by_row.get(row, self.unlisted)
+
+
+def _sent_rows(table: pa.Table, reasons: _ReadReasons) -> pa.Table:
+    """Rows rejected while reading (``source_row``, ``sent``) with the rules that rejected them."""
+    rows = table["source_row"].to_pylist()
+    return table.append_column(
+        "rejected_by", pa.array([reasons.of(int(r)) for r in rows], pa.string())
+    )
+
+
 def _quarantine_rows(
     rb: RowBatch,
     writers: dict[int, RejectedRows],
     by_file: dict[int | None, _Job],
     settings: Settings,
+    reasons: dict[int, _ReadReasons],
 ) -> None:
     idx = np.flatnonzero(rb.rejected)
     files = rb.file[idx]
@@ -427,12 +476,17 @@ def _quarantine_rows(
         if job is None:
             continue
         mine = idx[files == f]
-        table = rb.table.take(pa.array(mine)).append_column(
-            "rejected_by", rb.reasons.take(pa.array(mine)).cast(pa.string())
-        )
+        rules = rb.reasons.take(pa.array(mine)).cast(pa.string())
+        if rules.null_count and int(f) in reasons:
+            # Values of a row rejected while reading (another cell of it was unreadable): the
+            # reading rules are why.
+            rows = rb.table["source_row"].take(pa.array(mine)).to_pylist()
+            read = pa.array([reasons[int(f)].of(int(r)) for r in rows], pa.string())
+            rules = pc.if_else(pc.is_null(rules), read, rules)
+        table = rb.table.take(pa.array(mine)).append_column("rejected_by", rules)
         writer = writers.get(int(f))
         if writer is None:
-            writer = RejectedRows(settings, job.submission_id)
+            writer = RejectedRows(settings, job.submission_id, schema=REJECTED_ROWS)
             writers[int(f)] = writer
         writer.write(table)
 

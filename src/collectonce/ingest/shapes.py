@@ -9,7 +9,10 @@ ignored):
 - **a registered request's own template**, wide (``Org Code, Period, A1, A2, A3``: one column
   per item code or item label) or long (``org, period, item_code, value``);
 - **NHS England's published A&E layout**, one row per department type (``period, org_code,
-  type, attendances, breaches, admissions``; see `collectonce.ingest.department_types`).
+  type, attendances, breaches, admissions``; see `collectonce.ingest.department_types`);
+- **NHS England's published monthly A&E file**, one row per organisation (``Period, Org Code,
+  A&E attendances Type 1, ..., Other emergency admissions``; see
+  `collectonce.ingest.published_ae`).
 
 Common aliases are accepted for the key columns (``org_code``, ``ods_code`` or ``provider`` for
 ``provider_code``; ``metric`` or ``metric_code`` for ``metric_id``; ``month`` or ``date`` for
@@ -49,7 +52,7 @@ from collectonce.ingest.department_types import (
     department_type,
     find_type_columns,
 )
-from collectonce.ingest.formats import FileRejected, RawBatch, make_finding
+from collectonce.ingest.formats import FileRejected, RawBatch, make_finding, row_texts
 from collectonce.ingest.normalise import (
     GRAIN_CODE,
     MAX_ABS_VALUE,
@@ -73,6 +76,14 @@ from collectonce.ingest.normalise import (
     status_array,
     trim_text,
 )
+from collectonce.ingest.published_ae import (
+    AE_PUBLISHED,
+    PublishedColumns,
+    find_published_columns,
+    heading,
+    is_total,
+)
+from collectonce.ingest.published_ae import METRICS as PUBLISHED_METRICS
 from collectonce.validate.findings import Finding
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -216,6 +227,7 @@ class Resolver:
                 lookup[header_key(item.their_code)] = item
             self.items[code] = lookup
         self._by_type: dict[tuple[str, str], Target] | None = None
+        self._published: dict[str, Target] | None = None
 
     def metric_target(self, key: str) -> Target | None:
         metric = self.metrics.get(key)
@@ -270,6 +282,18 @@ class Resolver:
             self._by_type = found
         return self._by_type
 
+    def published_targets(self) -> dict[str, Target]:
+        """Metric → its target, for the metrics of the published monthly A&E file that the
+        catalogue collects."""
+        if self._published is None:
+            found: dict[str, Target] = {}
+            for code in PUBLISHED_METRICS:
+                target = self.metric_target(header_key(code))
+                if target is not None and target.kind == "metric":
+                    found[code] = target
+            self._published = found
+        return self._published
+
     def resolve(self, key: str, template: str) -> Target:
         """A key under a template: the request's items first, then catalogue metric codes."""
         if template in self.items:
@@ -294,7 +318,7 @@ class Layout:
     """Where each role sits in the header, and what each wide column stands for."""
 
     template: str
-    kind: Literal["long", "wide", "by_type"]
+    kind: Literal["long", "wide", "by_type", "published"]
     provider: int
     period: int
     metric: int | None = None
@@ -305,6 +329,10 @@ class Layout:
     decided: bool = True  # long files: the template is decided from the first codes read
     #: The A&E layout by department type: where the type and each measure sit.
     by_type: TypeColumns | None = None
+    #: NHS England's published monthly A&E file: where each of its columns sits, and the
+    #: columns (header positions) added up for each metric stored.
+    published: PublishedColumns | None = None
+    sums: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
 
     @property
     def required_cells(self) -> int:
@@ -313,6 +341,8 @@ class Layout:
         cols += [c for c in (self.metric, self.value) if c is not None]
         if self.by_type is not None:
             cols += [self.by_type.type_column, *(i for i, _m in self.by_type.measures)]
+        for _metric, parts in self.sums:
+            cols += parts
         return max(cols) + 1
 
     @property
@@ -359,6 +389,8 @@ def looks_like_header(header: Sequence[str], resolver: Resolver) -> bool:
         return False
     if "metric_id" in roles and "value" in roles:
         return True
+    if _published_columns(header, roles, resolver) is not None:
+        return True
     if _by_type_columns(header, roles, resolver) is not None:
         return True
     return resolver.best_template([header_key(header[i]) for i in others])[1] > 0
@@ -372,6 +404,19 @@ def _by_type_columns(
         return None
     found = find_type_columns(header, set(roles.values()))
     if found is None or not resolver.by_type_targets():
+        return None
+    return found
+
+
+def _published_columns(
+    header: Sequence[str], roles: dict[str, int], resolver: Resolver
+) -> PublishedColumns | None:
+    """NHS England's published monthly A&E file, when the header has its columns and the
+    catalogue its metrics."""
+    if "metric_id" in roles and "value" in roles:
+        return None
+    found = find_published_columns(header, set(roles.values()))
+    if found is None or not resolver.published_targets():
         return None
     return found
 
@@ -394,6 +439,10 @@ def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layou
     long = "metric_id" in roles and "value" in roles
     wide: list[tuple[int, Target]] = []
     template = CANONICAL_LONG
+    published = _published_columns(header, roles, resolver)
+    if published is not None:
+        _require_keys(roles)
+        return _published_layout(header, roles, published, resolver, file, findings)
     by_type = _by_type_columns(header, roles, resolver)
     if by_type is not None:
         _require_keys(roles)
@@ -513,6 +562,102 @@ def _by_type_layout(
         comment=roles.get("comment"),
         findings=findings,
         by_type=columns,
+    )
+
+
+def _published_layout(
+    header: Sequence[str],
+    roles: dict[str, int],
+    columns: PublishedColumns,
+    resolver: Resolver,
+    file: str,
+    findings: list[Finding],
+) -> Layout:
+    """The published monthly A&E file: which columns make up each metric stored, with a
+    warning for every column that is not used and why."""
+    used = {roles["provider_code"], roles["period"], *columns.indices}
+    if "comment" in roles:
+        used.add(roles["comment"])
+    for i, name in enumerate(header):
+        key = header_key(name)
+        if i in used or not key or key in DESCRIPTIVE:
+            continue
+        findings.append(
+            make_finding(
+                file,
+                "unknown_column",
+                f"The column {name!r} is not part of NHS England's published monthly A&E file; "
+                "it was ignored. Check its heading against the published file.",
+                severity="warning",
+                column=name,
+            )
+        )
+    for i in columns.repeated:
+        findings.append(
+            make_finding(
+                file,
+                "duplicate_column",
+                f"The column {header[i]!r} gives figures another column already gives; only "
+                "the first one was read. Remove the repeated column.",
+                severity="warning",
+                column=header[i],
+            )
+        )
+    targets = resolver.published_targets()
+    sums: list[tuple[str, tuple[int, ...]]] = []
+    used: set[str] = set()
+    for metric in PUBLISHED_METRICS:
+        parts = columns.chosen(metric)
+        if metric in targets and parts is not None:
+            sums.append((metric, tuple(columns.parts[p] for p in parts)))
+            used |= set(parts)
+    for metric, ways in PUBLISHED_METRICS.items():
+        present = {p for way in ways for p in (*way.required, *way.optional)} & set(columns.parts)
+        parts = columns.chosen(metric)
+        if metric in targets and parts is not None:
+            present -= used  # another way of giving the metric, which the file also has
+        if not present:
+            continue
+        at = sorted(columns.parts[p] for p in present)
+        shown = ", ".join(repr(header[i]) for i in at)
+        if metric not in targets:
+            verb = "maps" if len(at) == 1 else "map"
+            message = (
+                f"{shown} {verb} to {metric}, which this catalogue does not collect; those "
+                "figures were ignored. Nothing to fix."
+            )
+        elif parts is None:
+            lacking = " and ".join(repr(heading(p)) for p in columns.missing(metric))
+            message = (
+                f"{metric} adds up several columns of the published file, and the file has no "
+                f"{lacking} column, so {metric} was not stored from {shown}. Send the file with "
+                "every column of the published layout."
+            )
+        else:
+            chosen = ", ".join(repr(header[columns.parts[p]]) for p in parts)
+            message = (
+                f"{shown} was not used: {metric} was taken from {chosen}, which the file also "
+                "gives. Nothing to fix."
+            )
+        findings.append(
+            make_finding(
+                file,
+                "item_not_stored",
+                message,
+                severity="warning",
+                column=header[at[0]],
+                metric=metric,
+            )
+        )
+    return Layout(
+        template=AE_PUBLISHED,
+        kind="published",
+        provider=roles["provider_code"],
+        period=roles["period"],
+        comment=roles.get("comment"),
+        findings=findings,
+        published=columns,
+        sums=sums,
     )
 
 
@@ -637,6 +782,8 @@ class Converted:
     table: pa.Table
     findings: list[Finding]
     error_rows: np.ndarray
+    #: Each row of `error_rows` as it was sent (its cells joined by the file's delimiter).
+    sent: pa.Array | None = None
 
 
 def _np(arr: pa.Array) -> np.ndarray:
@@ -668,12 +815,14 @@ class Converter:
         header: Sequence[str],
         file: str,
         budget: FindingBudget | None = None,
+        delimiter: str = ",",
     ) -> None:
         self.layout = layout
         self.resolver = resolver
         self.header = list(header)
         self.file = file
         self.budget = budget or FindingBudget(file)
+        self.delimiter = delimiter
         self._held: list[RawBatch] = []
 
     def _listed(self, rule: str, severity: str, where: np.ndarray) -> np.ndarray:
@@ -698,6 +847,8 @@ class Converter:
             # together by `finish`; such files are small (one row per provider, month and type).
             self._held.append(batch)
             return Converted(CANONICAL_ROWS.empty_table(), [], np.zeros(0, dtype=np.int64))
+        if self.layout.kind == "published":
+            return self._convert_published(batch)
         return self._convert_wide(batch)
 
     def finish(self) -> Converted | None:
@@ -709,14 +860,29 @@ class Converter:
 
     # -- shared pieces ------------------------------------------------------------------------
 
+    def _converted(
+        self,
+        table: pa.Table,
+        findings: list[Finding],
+        batch: RawBatch,
+        row_error: np.ndarray,
+    ) -> Converted:
+        """The result of converting `batch`: its rejected rows with the text they were sent as."""
+        where = np.flatnonzero(row_error)
+        sent = row_texts(batch.cells, where, self.delimiter) if len(where) else None
+        return Converted(table, findings, batch.source_row[where], sent)
+
     def _keys(
-        self, batch: RawBatch, findings: list[Finding]
+        self, batch: RawBatch, findings: list[Finding], skip: np.ndarray | None = None
     ) -> tuple[pa.Array, pa.Array, np.ndarray]:
-        """Provider codes and raw period texts, and a mask of rows missing either."""
+        """Provider codes and raw period texts, and a mask of rows missing either (rows in
+        `skip` are not checked)."""
         layout = self.layout
         provider = normalise_provider_codes_arrow(batch.cells[layout.provider])
         period_raw = batch.cells[layout.period]
         blank_provider = _is_null(provider)
+        if skip is not None:
+            blank_provider &= ~skip
         bad = blank_provider.copy()
         for i in self._listed("required_value", "error", np.flatnonzero(blank_provider)):
             findings.append(
@@ -995,7 +1161,7 @@ class Converter:
         )
         if not keep.all():
             table = table.filter(pa.array(keep))
-        return Converted(table, findings, rows[row_error])
+        return self._converted(table, findings, batch, row_error)
 
     # -- wide ---------------------------------------------------------------------------------
 
@@ -1070,7 +1236,130 @@ class Converter:
             )
             pieces.append(piece.filter(pa.array(keep)) if not keep.all() else piece)
         table = pa.concat_tables(pieces) if pieces else CANONICAL_ROWS.empty_table()
-        return Converted(table, findings, rows[row_error])
+        return self._converted(table, findings, batch, row_error)
+
+    # -- NHS England's published monthly A&E file --------------------------------------------
+
+    def _total_rows(self, batch: RawBatch, columns: PublishedColumns) -> np.ndarray:
+        """Per row, the column whose cell marks it as the total row (organisation, period or
+        name), or -1."""
+        marked = np.full(batch.num_rows, -1, dtype=np.int64)
+        for index in (self.layout.provider, self.layout.period, *columns.labels):
+            cells = _dictionary(batch.cells[index])
+            marks = np.array([is_total(t) for t in cells.dictionary.to_pylist()] + [False])
+            if not marks.any():
+                continue
+            at = np.where(_is_null(cells), len(marks) - 1, _np(pc.fill_null(cells.indices, 0)))
+            marked[marks[at.astype(np.int64)] & (marked < 0)] = index
+        return marked
+
+    def _convert_published(self, batch: RawBatch) -> Converted:
+        """One row per organisation and month → one value per metric: each metric the sum of its
+        columns (see `collectonce.ingest.published_ae`); the total row is not stored."""
+        layout = self.layout
+        columns = layout.published
+        assert columns is not None
+        rows = batch.source_row
+        n = len(rows)
+        findings: list[Finding] = []
+        marked = self._total_rows(batch, columns)
+        total = marked >= 0
+        provider, period_raw, bad = self._keys(batch, findings, skip=total)
+        for i in self._listed("item_not_stored", "warning", np.flatnonzero(total)):
+            at = int(marked[i])
+            findings.append(
+                make_finding(
+                    self.file,
+                    "item_not_stored",
+                    "This is the total row; it is not stored, because collectonce adds up the "
+                    "organisations' figures itself. Nothing to fix.",
+                    severity="warning",
+                    row=int(rows[i]),
+                    column=self.header[at],
+                    value=_text_at(batch.cells[at], int(i)),
+                )
+            )
+
+        # Periods (every metric of the file is monthly).
+        targets = self.resolver.published_targets()
+        grains = {targets[m].grain for m, _c in layout.sums}
+        grain = grains.pop() if len(grains) == 1 else 0
+        periods = normalise_periods_arrow(period_raw, grain)
+        if periods.any_problem:
+            self._period_findings(
+                periods.problem,
+                periods.given_grain,
+                period_raw,
+                rows,
+                Target("metric", None, grain, label="A&E figures"),
+                None,
+                bad | total,
+                findings,
+            )
+        key_error = (bad | (periods.problem != PERIOD_OK)) & ~total
+
+        # Each column used is parsed once, whatever number of metrics it goes into.
+        metric_of: dict[int, str] = {}
+        for metric, indices in layout.sums:
+            for index in indices:
+                metric_of.setdefault(index, metric)
+        parsed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        cell_error: dict[int, np.ndarray] = {}
+        for index in sorted(metric_of):
+            target = targets[metric_of[index]]
+            value_raw = batch.cells[index]
+            values = parse_values_arrow(value_raw)
+            percent_bad = values.percent & (target.unit not in (None, "percent"))
+            if values.any_problem or percent_bad.any():
+                self._value_findings(
+                    values.problem,
+                    percent_bad,
+                    value_raw,
+                    rows,
+                    self.header[index],
+                    target,
+                    None,
+                    key_error | total,
+                    findings,
+                )
+            cell_error[index] = ((values.problem != VALUE_OK) | percent_bad) & ~total
+            number = np.asarray(_np(values.value.fill_null(np.nan)), dtype=np.float64)
+            parsed[index] = (number, values.status)
+        row_error = key_error.copy()
+        for error in cell_error.values():
+            row_error |= error
+
+        comment = (
+            trim_text(batch.cells[layout.comment].cast(pa.string()))
+            if layout.comment is not None
+            else pa.nulls(n, pa.string())
+        )
+        pieces: list[pa.Table] = []
+        for metric, indices in layout.sums:
+            numbers = np.stack([parsed[i][0] for i in indices])
+            statuses = np.stack([parsed[i][1] for i in indices])
+            suppressed = (statuses == STATUS_SUPPRESSED).any(axis=0)
+            missing = (statuses == STATUS_MISSING).all(axis=0)
+            status = np.where(
+                suppressed, STATUS_SUPPRESSED, np.where(missing, STATUS_MISSING, STATUS_REPORTED)
+            ).astype(np.int8)
+            value = np.where(statuses == STATUS_REPORTED, numbers, 0.0).sum(axis=0)
+            keep = ~key_error & ~total
+            for index in indices:
+                keep &= ~cell_error[index]
+            piece = self._table(
+                provider,
+                periods.period,
+                repeat_text(metric, n),
+                pa.array(value, type=pa.float64(), mask=status != STATUS_REPORTED),
+                status,
+                comment,
+                rows,
+                repeat_text(" + ".join(self.header[i] for i in indices), n),
+            )
+            pieces.append(piece if keep.all() else piece.filter(pa.array(keep)))
+        table = pa.concat_tables(pieces) if pieces else CANONICAL_ROWS.empty_table()
+        return self._converted(table, findings, batch, row_error)
 
     # -- A&E layout by department type ------------------------------------------------------
 
@@ -1264,7 +1553,7 @@ class Converter:
             pieces["column"].append(np.full(len(take), j, dtype=np.int64))
         cells = {k: np.concatenate(v) for k, v in pieces.items()}
         if not len(cells["cell"]):
-            return Converted(CANONICAL_ROWS.empty_table(), findings, rows[row_error])
+            return self._converted(CANONICAL_ROWS.empty_table(), findings, merged, row_error)
         order = np.lexsort((cells["row"], cells["cell"]))
         cells = {k: v[order] for k, v in cells.items()}
         starts = np.flatnonzero(np.r_[True, cells["cell"][1:] != cells["cell"][:-1]])
@@ -1313,7 +1602,7 @@ class Converter:
                 pa.array(cells["column"][first]),
             ),
         )
-        return Converted(table, findings, rows[row_error])
+        return self._converted(table, findings, merged, row_error)
 
     def _repeat_findings(
         self,

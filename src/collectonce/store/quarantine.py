@@ -4,8 +4,10 @@
 
 - ``manifest.json``: the submission, its status, counts and where the archived file is;
 - ``findings.csv``: every finding listed on the receipt;
-- ``rejected_rows.csv``: every rejected canonical row with the rules that rejected it (text that
-  a spreadsheet would run as a formula is written with a leading apostrophe);
+- ``rejected_rows.csv``: every rejected row with the rules that rejected it (`REJECTED_ROWS`):
+  a row rejected while reading (an unreadable figure, a row with too many cells) once, as it was
+  sent; a row rejected by validation as its canonical values. Text that a spreadsheet would run
+  as a formula is written with a leading apostrophe;
 - ``file`` (for a wholly rejected file): a copy of the received bytes, named after the original.
 """
 
@@ -22,11 +24,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from collectonce.contracts import CANONICAL_ROWS
 from collectonce.settings import Settings
 from collectonce.store.atomic import write_bytes_atomic, write_json_atomic
 from collectonce.validate.findings import Finding
 
 FINDING_COLUMNS = ["file", "row", "column", "metric", "rule", "severity", "value", "message"]
+
+#: The columns of ``rejected_rows.csv``: the canonical row as far as it was read, the rules that
+#: rejected it, and (for a row rejected while reading) the row as it was sent.
+REJECTED_ROWS = pa.schema(
+    [
+        *(pa.field(f.name, f.type) for f in CANONICAL_ROWS),
+        pa.field("rejected_by", pa.string()),
+        pa.field("sent", pa.string()),
+    ]
+)
 
 
 def quarantine_path(settings: Settings, submission_id: str) -> Path:
@@ -34,18 +47,27 @@ def quarantine_path(settings: Settings, submission_id: str) -> Path:
 
 
 class RejectedRows:
-    """Writes rejected rows of one submission as CSV, batch by batch (opened on first use)."""
+    """Writes rejected rows of one submission as CSV, batch by batch (opened on first use).
 
-    def __init__(self, settings: Settings, submission_id: str) -> None:
+    With a `schema`, every table written is given its columns (those it lacks are blank), so
+    rows of different kinds share one file; without one, the first table's columns are used.
+    """
+
+    def __init__(
+        self, settings: Settings, submission_id: str, schema: pa.Schema | None = None
+    ) -> None:
         self.directory = quarantine_path(settings, submission_id)
         self.path = self.directory / "rejected_rows.csv"
         self._tmp = self.directory / ".rejected_rows.csv.tmp"
         self._writer: pacsv.CSVWriter | None = None
+        self.schema = schema
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        if self.schema is not None:
+            table = conform_table(table, self.schema)
         table = neutralise_table(table)
         if self._writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -60,6 +82,21 @@ class RejectedRows:
         self._writer = None
         os.replace(self._tmp, self.path)
         return self.path
+
+
+def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A new table with exactly `schema`'s columns: those `table` lacks are null, the others are
+    cast (dictionary text becomes plain text)."""
+    columns = []
+    for f in schema:
+        if f.name in table.column_names:
+            column = table[f.name]
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            columns.append(column.cast(f.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.table(columns, schema=schema)
 
 
 #: Text a spreadsheet would run as a formula (or a DDE command) when it opens the CSV.

@@ -88,6 +88,8 @@ class FileInput:
     file_error: Finding | None = None
     read_findings: list[Finding] = field(default_factory=list)
     read_error_rows: list[np.ndarray] = field(default_factory=list)
+    #: The rows rejected while reading, as they were sent (``source_row``, ``sent``).
+    read_rejected: list[pa.Table] = field(default_factory=list)
 
 
 @dataclass
@@ -287,8 +289,10 @@ class ValidationRun:
         findings: list[Finding] | None = None,
         file_error: Finding | None = None,
         error_rows: np.ndarray | None = None,
+        rejected: pa.Table | None = None,
     ) -> None:
-        """Add one batch of a file's canonical rows (and what reading it found)."""
+        """Add one batch of a file's canonical rows (and what reading it found: the rows it
+        rejected, and those rows as they were sent)."""
         file.rows_read += rows_read
         if template:
             file.template = template
@@ -297,6 +301,8 @@ class ValidationRun:
             file.file_error = file_error
         if error_rows is not None and len(error_rows):
             file.read_error_rows.append(np.asarray(error_rows, dtype=np.int64))
+        if rejected is not None and rejected.num_rows:
+            file.read_rejected.append(rejected)
         if table is None or table.num_rows == 0:
             return
         table = table.select(CANONICAL_ROWS.names).cast(CANONICAL_ROWS)

@@ -136,11 +136,13 @@ def _template_name(template: str, catalog: Catalog | None) -> str:
         request = catalog.requests[template]
         return f"{request.title} ({template}), mapped through the catalogue"
     from collectonce.ingest.department_types import AE_BY_TYPE, AE_BY_TYPE_TITLE
+    from collectonce.ingest.published_ae import AE_PUBLISHED, AE_PUBLISHED_TITLE
 
     names = {
         "canonical_long": "canonical long",
         "canonical_wide": "canonical wide",
         AE_BY_TYPE: f"{AE_BY_TYPE_TITLE}, mapped through the catalogue",
+        AE_PUBLISHED: f"{AE_PUBLISHED_TITLE}, mapped through the catalogue",
     }
     return names.get(template, template or "-")
 

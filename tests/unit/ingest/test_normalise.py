@@ -51,6 +51,9 @@ JAN_2019 = dt.date(2019, 1, 1)
         ("2019", JAN_2019, "year"),
         ("2018-19", dt.date(2018, 4, 1), "year"),
         ("2011-12", dt.date(2011, 12, 1), "month"),
+        ("MSitAE-JANUARY-2019", JAN_2019, "month"),
+        ("msitae-jan-2019", JAN_2019, "month"),
+        (" MSitAE-DECEMBER-2018 ", dt.date(2018, 12, 1), "month"),
     ],
 )
 def test_it_reads_every_documented_period_format(text: str, start: dt.date, grain: str) -> None:
@@ -60,7 +63,10 @@ def test_it_reads_every_documented_period_format(text: str, start: dt.date, grai
     assert (parsed.start, parsed.grain, parsed.problem) == (start, grain, None)
 
 
-@pytest.mark.parametrize("text", ["03/31/2019", "2019-13", "next month", "Q5 2019", "12345678"])
+@pytest.mark.parametrize(
+    "text",
+    ["03/31/2019", "2019-13", "next month", "Q5 2019", "12345678", "MSitAE-JANUARI-2019", "TOTAL"],
+)
 def test_it_refuses_periods_it_cannot_read(text: str) -> None:
     """It refuses US-order dates, impossible months and free text instead of guessing."""
     parsed = parse_period_text(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -102,3 +103,25 @@ def test_ingest_landing_reports_every_file(home, catalog_min_dir, settings, tmp_
     assert summary["statuses"] == {"accepted": 1, "partially_accepted": 1}
     empty = cli("ingest-landing", "--catalog", str(catalog_min_dir))
     assert empty.exit_code == 0 and "No new files" in empty.stdout
+
+
+def test_a_trust_submits_the_published_ae_file_and_sees_every_rejected_row(
+    home, shipped_catalog_dir, tmp_path
+) -> None:
+    """It takes NHS England's published A&E file from RF4 with `submit FILE --as RF4 --json`, and
+    `submissions show` points to a quarantine holding every rejected row, those that could not
+    be read included."""
+    shared = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
+    path = tmp_path / "rf4__nhse_published_monthly_ae_broken_cells.csv"
+    shutil.copyfile(shared / path.name, path)
+    cat = ["--catalog", str(shipped_catalog_dir)]
+    result = cli("submit", str(path), "--as", "RF4", "--json", *cat)
+    assert result.exit_code == 0, result.output
+    receipt = json.loads(result.stdout)
+    assert receipt["template"] == "nhse_ae_published_monthly"
+    assert (receipt["rows_read"], receipt["rows_accepted"], receipt["rows_rejected"]) == (5, 2, 3)
+    shown = json.loads(cli("submissions", "show", receipt["submission_id"], "--json", *cat).stdout)
+    [rows_file] = [p for p in shown["quarantine_files"] if p.endswith("rejected_rows.csv")]
+    with Path(rows_file).open() as handle:
+        rejected = {int(r["source_row"]) for r in csv.DictReader(handle)}
+    assert rejected == {f["row"] for f in receipt["findings"] if f["severity"] == "error"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -186,8 +188,13 @@ def test_every_row_of_a_broken_file_is_accounted_for(catalog_min, settings, tmp_
     for finding in receipt.findings:
         assert finding.file == "rf4__broken_rows_mixed.csv"
         assert finding.message.endswith(".") and len(finding.message) > 40
-    rejected = (Path(receipt.quarantine) / "rejected_rows.csv").read_text().splitlines()
-    assert len(rejected) == 1 + 8  # the unparseable row is in findings only
+    with (Path(receipt.quarantine) / "rejected_rows.csv").open() as handle:
+        quarantined = {int(r["source_row"]): r for r in csv.DictReader(handle)}
+    assert set(quarantined) == set(errors)  # every rejected row, the unreadable one too
+    assert quarantined[4]["rejected_by"] == "type_number"
+    assert quarantined[4]["sent"] == "RF4,2019-01,ae_emergency_admissions,abc"
+    assert quarantined[6]["rejected_by"] == "value_range"
+    assert quarantined[6]["value"] == "-40" and quarantined[6]["sent"] == ""
 
 
 def test_a_refused_layout_rejects_every_row_it_holds(catalog_min, settings, tmp_path):
@@ -481,3 +488,80 @@ def test_landing_and_archive_can_live_in_an_object_store(catalog_min, home, tmp_
     assert not settings.archive_dir.exists() and not settings.landing_dir.exists()
     assert not list(home.glob(".landing-*"))
     assert ingest_landing(catalog_min, settings, now=NOW) == []
+
+
+#: RF4's figures in NHS England's published A&E file for January 2019.
+RF4_JANUARY_2019 = {
+    "ae_attendances_type1": 16428.0,
+    "ae_breaches_4hr_type1": 7363.0,
+    "ae_attendances_type2": 789.0,
+    "ae_breaches_4hr_type2": 2.0,
+    "ae_attendances_other": 10424.0,
+    "ae_breaches_4hr_other": 77.0,
+    "ae_emergency_admissions": 4607.0,
+}
+
+
+def test_a_trust_sending_nhs_englands_published_monthly_file_is_stored(
+    shipped_catalog, settings, tmp_path
+):
+    """It takes RF4's row of NHS England's published January 2019 A&E file as RF4's figures for
+    2019-01 (as `collectonce submit FILE --as RF4` does), skips the total row with a warning and
+    accounts for both rows."""
+    from collectonce.store.submissions import current_values
+
+    path = copy("rf4__nhse_published_monthly_ae.csv", tmp_path, SHARED)
+    receipt = submit(path, shipped_catalog, settings, as_provider="RF4")
+    assert receipt.status == "accepted_with_warnings"
+    assert receipt.template == "nhse_ae_published_monthly"
+    assert (receipt.rows_read, receipt.rows_accepted, receipt.rows_rejected) == (2, 2, 0)
+    assert (receipt.providers, receipt.periods) == (["RF4"], ["2019-01"])
+    assert [(f.row, f.rule, f.severity) for f in receipt.findings] == [
+        (3, "item_not_stored", "warning")
+    ]
+    held = current_values(settings).set_index(["provider_code", "period", "metric_id"])
+    january = dt.date(2019, 1, 1)
+    for metric, figure in RF4_JANUARY_2019.items():
+        assert held.loc[("RF4", january, metric), "value"] == figure
+        assert held.loc[("RF4", january, metric), "source_row"] == 2
+    assert receipt.quarantine is None
+
+
+def test_bad_cells_of_the_published_file_are_rejected_row_by_row_and_kept(
+    shipped_catalog, settings, tmp_path
+):
+    """It rejects the rows with an unreadable figure, an unreadable period and a cell too many,
+    stores the good months, and keeps every rejected row in quarantine with the rules that
+    rejected it: the unreadable rows as they were sent, and the figures held back from a row
+    with one bad cell."""
+    from collectonce.store.submissions import current_values
+
+    path = copy("rf4__nhse_published_monthly_ae_broken_cells.csv", tmp_path, SHARED)
+    receipt = submit(path, shipped_catalog, settings, as_provider="RF4")
+    assert receipt.status == "partially_accepted"
+    assert (receipt.rows_read, receipt.rows_accepted, receipt.rows_rejected) == (5, 2, 3)
+    errors = {(f.row, f.rule) for f in receipt.findings if f.severity == "error"}
+    assert errors == {(3, "type_number"), (4, "type_period"), (5, "row_shape")}
+    held = current_values(settings).set_index(["period", "metric_id"])
+    assert held.loc[(dt.date(2018, 12, 1), "ae_attendances_type1"), "value"] == 16040.0
+    assert held.loc[(dt.date(2019, 3, 1), "ae_emergency_admissions"), "value"] == 4703.0
+    assert set(held.index.get_level_values("period")) == {dt.date(2018, 12, 1), dt.date(2019, 3, 1)}
+
+    with (Path(receipt.quarantine) / "rejected_rows.csv").open() as handle:
+        quarantined = list(csv.DictReader(handle))
+    assert {int(r["source_row"]) for r in quarantined} == {3, 4, 5}
+    sent = {int(r["source_row"]): r for r in quarantined if r["sent"]}
+    lines = path.read_text().splitlines()
+    assert {row: (r["sent"], r["rejected_by"]) for row, r in sent.items()} == {
+        3: (lines[2], "type_number"),
+        4: (lines[3], "type_period"),
+        5: (lines[4], "row_shape"),
+    }
+    held_back = [r for r in quarantined if not r["sent"]]
+    assert {r["source_row"] for r in held_back} == {"3"}
+    assert {r["rejected_by"] for r in held_back} == {"type_number"}
+    metrics = {r["metric_id"] for r in held_back}
+    assert {"ae_attendances_type2", "ae_emergency_admissions"} <= metrics
+    manifest = json.loads((Path(receipt.quarantine) / "manifest.json").read_text())
+    assert manifest["rows_rejected"] == 3
+    assert manifest["rejected_rows_file"].endswith("rejected_rows.csv")

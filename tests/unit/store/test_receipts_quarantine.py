@@ -108,3 +108,48 @@ def test_rejected_rows_with_formula_text_cannot_run_when_opened(settings) -> Non
     rows = list(csv.DictReader(path.open()))
     assert [r["comment"] for r in rows] == ['\'=HYPERLINK("http://x")', "'+cmd|' /C calc'!A0"]
     assert [r["value"] for r in rows] == ["-5", "7"]
+
+
+def test_rows_rejected_while_reading_and_by_validation_share_one_file(settings) -> None:
+    """It writes a row that could not be read (as it was sent) and a rejected canonical value
+    into one rejected_rows.csv with the same columns, blank where a row has nothing to say."""
+    from collectonce.store.quarantine import REJECTED_ROWS, RejectedRows
+
+    writer = RejectedRows(settings, "sub_z", schema=REJECTED_ROWS)
+    writer.write(
+        pa.table(
+            {
+                "source_row": [4],
+                "sent": ["RF4,2019-01,ae_emergency_admissions,=1+1"],
+                "rejected_by": ["type_number"],
+            }
+        )
+    )
+    writer.write(
+        pa.table(
+            {
+                "provider_code": ["RF4"],
+                "period": pa.array([dt.date(2019, 2, 1)], pa.date32()),
+                "metric_id": pa.array(["ae_attendances_type1"]).dictionary_encode(),
+                "value": [-40.0],
+                "value_status": ["reported"],
+                "source_row": [6],
+                "rejected_by": ["value_range"],
+            }
+        )
+    )
+    path = writer.close()
+    assert path is not None
+    rows = list(csv.DictReader(path.open()))
+    assert list(rows[0]) == REJECTED_ROWS.names
+    assert [(r["source_row"], r["rejected_by"]) for r in rows] == [
+        ("4", "type_number"),
+        ("6", "value_range"),
+    ]
+    assert rows[0]["sent"] == "RF4,2019-01,ae_emergency_admissions,=1+1"
+    assert rows[0]["metric_id"] == "" and rows[1]["sent"] == ""
+    assert (rows[1]["period"], rows[1]["metric_id"], rows[1]["value"]) == (
+        "2019-02-01",
+        "ae_attendances_type1",
+        "-40",
+    )
