@@ -258,12 +258,13 @@ def next_steps(home: Path, catalog: Path, pack_provider: str = "RRK") -> list[st
         "(one folder per ODS code, HTML, XLSX and CSV)",
         f"  burden report:    {home / 'reports' / 'burden.html'} (also .md and .json)",
         f"  request views:    {home / 'views'}",
-        f"  receipts:         {exe} submissions list",
-        "  pull a view:",
     ]
     if home != (Path.cwd() / ".collectonce").resolve():
-        lines.append(f"    export COLLECTONCE_HOME={shlex.quote(str(home))}")
+        lines.append(f"  in a shell:       export COLLECTONCE_HOME={shlex.quote(str(home))}")
     lines += [
+        f"  receipts:         {exe} submissions list",
+        f'  SQL:              {exe} query "SELECT metric_id, count(*) FROM unified GROUP BY 1"',
+        "  pull a view:",
         f"    {exe} token create --requester nhs_england --json     # copy its token",
         f"    {exe} serve --port 8000 &",
         "    curl -H 'Authorization: Bearer <token>' "

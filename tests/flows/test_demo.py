@@ -100,6 +100,8 @@ def test_an_older_demo_folder_is_recognised_and_an_empty_one_used(tmp_path: Path
 def test_the_pull_instructions_point_at_the_demo_folder(tmp_path: Path) -> None:
     """Commands run from another shell reach the same data folder, and the curl line is whole."""
     lines = next_steps(tmp_path / "elsewhere", ROOT / "catalog")
-    assert f"export COLLECTONCE_HOME={tmp_path / 'elsewhere'}" in "\n".join(lines)
+    text = "\n".join(lines)
+    assert f"export COLLECTONCE_HOME={tmp_path / 'elsewhere'}" in text
+    assert text.index("export COLLECTONCE_HOME") < text.index("submissions list")
     (curl,) = [line for line in lines if "curl" in line]
     assert "/v1/requests/nhse_ae_monthly/view?from=2018-10&to=2019-03&format=csv'" in curl
