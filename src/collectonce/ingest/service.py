@@ -10,13 +10,20 @@ Order of work, and why it is safe to run again after a crash at any point:
 2. ``submission_id`` comes from the sha256 (and the provider submitting, if any). If a receipt
    already exists for it, the answer is that receipt with status ``duplicate`` and nothing else
    happens.
-3. The file is read (``collectonce.ingest.readers``) and validated (``collectonce.validate``).
-4. The accepted values are appended in one Delta commit, unless the table already holds values
-   of that submission (a crash between commit and receipt): then nothing is appended again.
+3. The file is read (``collectonce.ingest.readers``) and checked (``collectonce.validate``): every
+   check that needs nothing but the file itself.
+4. Under the data folder's lock (one run at a time from here): the receipt check again (another
+   run may have received the same bytes meanwhile: then the answer is ``duplicate`` and nothing
+   of this file is stored), then the checks against the values already held, and the accepted
+   values are appended in one Delta commit, unless the table already holds values of that
+   submission (a crash between commit and receipt): then nothing is appended again.
 5. Rejected rows go to quarantine (those rejected while reading as they were sent, those
    rejected by validation as canonical values, each with the rules that rejected it), the HTML
-   validation report is written, and the receipt is written last. No receipt means "not done":
-   the next run does it all again, idempotently.
+   validation report is written, and the receipt is written last, still under the lock. No
+   receipt means "not done": the next run does it all again, idempotently.
+
+Steps 1–3 run side by side across runs (threads, processes, Dask workers): they are most of the
+work. Steps 4–5 are serialised per data folder.
 
 A file over ``max_upload_bytes`` is refused before archiving (it is never stored).
 """
@@ -144,20 +151,23 @@ def submit_files(
             raise SubmitError(f"no such file: {path.name}")
     base = _utc(now or dt.datetime.now(dt.UTC))
     tick = progress or (lambda stage, done, total: None)
-    if dry_run:
-        return _submit(
-            paths, catalog, settings, submitter, as_provider, True, original_names, base, tick
-        )
-    with _exclusive(settings):
-        return _submit(
-            paths, catalog, settings, submitter, as_provider, False, original_names, base, tick
-        )
+    prepared = _prepare(
+        paths, catalog, settings, submitter, as_provider, dry_run, original_names, base, tick
+    )
+    try:
+        if dry_run:
+            return _conclude(prepared, catalog, settings, submitter, as_provider, True, tick)
+        with _exclusive(settings):
+            return _conclude(prepared, catalog, settings, submitter, as_provider, False, tick)
+    finally:
+        prepared.run.close()
 
 
 @contextlib.contextmanager
 def _exclusive(settings: Settings) -> Iterator[None]:
-    """One submission run at a time per data folder (two processes sending the same file at
-    once would otherwise both store it). The lock dies with its process."""
+    """One run at a time per data folder checks against what is stored and stores (two runs
+    storing the same file at once would otherwise both store it). The lock dies with its
+    process."""
     settings.root.mkdir(parents=True, exist_ok=True)
     with (settings.root / ".submit.lock").open("a+") as handle:
         try:
@@ -172,7 +182,17 @@ def _exclusive(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _submit(
+@dataclass
+class _Prepared:
+    """A run read and checked, before anything is compared with what is stored."""
+
+    jobs: list[_Job]
+    run: ValidationRun
+    #: The providers of the rows read (whose history is needed).
+    providers: list[str]
+
+
+def _prepare(
     paths: list[Path],
     catalog: Catalog,
     settings: Settings,
@@ -182,9 +202,10 @@ def _submit(
     original_names: Sequence[str | None] | None,
     base: dt.datetime,
     tick: Progress,
-) -> list[Receipt]:
+) -> _Prepared:
+    """Archive, read and check every new file: nothing here depends on what is stored (the
+    archive is content-addressed and idempotent), so runs do it side by side."""
     from collectonce.ingest.readers import iter_submission_batches
-    from collectonce.store.submissions import current_values, submission_ids
 
     jobs = _receive(paths, settings, submitter, as_provider, dry_run, original_names, base, tick)
     todo = [j for j in jobs if j.duplicate_of is None and j.same_as is None]
@@ -216,19 +237,46 @@ def _submit(
                         rejected=batch.rejected,
                     )
             tick("read", done, len(todo))
-        sids = [j.submission_id for j in todo]
-        committed = submission_ids(settings) & set(sids) if todo else set()
-        history = (
-            current_values(settings, exclude_submissions=committed, providers=run.provider_codes)
-            if todo
-            else None
-        )
-        results = run.finish(history)
-        tick("validate", len(todo), len(todo))
-        quarantined = _store(run, todo, settings, catalog, submitter, committed, dry_run)
-        tick("store", len(todo), len(todo))
-    finally:
+        providers = run.provider_codes
+        run.check()
+    except BaseException:
         run.close()
+        raise
+    return _Prepared(jobs, run, providers)
+
+
+def _conclude(
+    prepared: _Prepared,
+    catalog: Catalog,
+    settings: Settings,
+    submitter: str,
+    as_provider: str | None,
+    dry_run: bool,
+    tick: Progress,
+) -> list[Receipt]:
+    """Check against what is stored, store, quarantine, report and write the receipts (under
+    the data folder's lock, except in a dry run)."""
+    from collectonce.store.submissions import current_values, submission_ids
+
+    jobs, run = prepared.jobs, prepared.run
+    todo = [j for j in jobs if j.duplicate_of is None and j.same_as is None]
+    # Another run may have received the same bytes since they were archived.
+    for job in todo:
+        job.duplicate_of = read_receipt(settings, job.submission_id)
+    withdrawn = {j.file_index for j in todo if j.duplicate_of is not None}
+    todo = [j for j in todo if j.duplicate_of is None]
+    withdrawn.discard(None)
+    sids = [j.submission_id for j in todo]
+    committed = submission_ids(settings) & set(sids) if todo else set()
+    history = (
+        current_values(settings, exclude_submissions=committed, providers=prepared.providers)
+        if todo
+        else None
+    )
+    results = run.finish(history, withdrawn=withdrawn)
+    tick("validate", len(todo), len(todo))
+    quarantined = _store(run, todo, settings, catalog, submitter, committed, dry_run)
+    tick("store", len(todo), len(todo))
 
     receipts: dict[int, Receipt] = {}
     by_file = {r.index: r for r in results}
@@ -328,7 +376,7 @@ def _store(
         return {}
     by_file = {j.file_index: j for j in jobs}
     n_files = max(len(run.files), 1)
-    skip = np.zeros(n_files, dtype=bool)
+    skip = np.ones(n_files, dtype=bool)  # files of no job here store nothing
     sid, sha, template = [""] * n_files, [""] * n_files, [""] * n_files
     received = [job.received_at for job in jobs[:1]] * n_files
     for index, job in by_file.items():

@@ -2,11 +2,16 @@
 
 A `ValidationRun` is fed canonical rows batch by batch (from one file, or from a thousand). While
 the batches stream in it keeps only compact per-row codes (about 30 bytes a row) and spills the
-rows themselves to an Arrow IPC file once they outgrow memory. `finish` then runs both Great
+rows themselves to an Arrow IPC file once they outgrow memory. `check` then runs both Great
 Expectations suites once for the whole run (the distinct-values frame and the provider × period
-pivot, see `suites`), applies the extra rules in `rules`, decides for every row whether it is
-rejected, accepted and stored, or accepted as a fact already held, and writes the findings.
-`iter_batches` streams the rows back with those decisions, ready to store.
+pivot, see `suites`) and the extra rules in `rules` that need nothing but the run's own rows.
+`finish` adds what depends on the values already held (a cross-metric rule completed by a held
+value, same fact or revision, outliers against the provider's history), decides for every row
+whether it is rejected, accepted and stored, or accepted as a fact already held, and writes the
+findings. `iter_batches` streams the rows back with those decisions, ready to store.
+
+`check` reads nothing stored, so runs over different files can do it side by side; only `finish`
+needs to see what the other runs have stored.
 
 Decisions:
 
@@ -27,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +45,7 @@ from collectonce.catalog import Catalog
 from collectonce.contracts import CANONICAL_ROWS, VALUE_STATUSES
 from collectonce.validate import rules
 from collectonce.validate.findings import Finding, fmt_number, show_value
-from collectonce.validate.gx_runner import Failure, run_long_suite, run_wide_suite
+from collectonce.validate.gx_runner import Failure, merge_failures, run_long_suite, run_wide_suite
 from collectonce.validate.suites import bound_columns
 
 #: A row's key: file index in the high bits, the row number a person sees in the low bits.
@@ -266,6 +271,7 @@ class ValidationRun:
             k: [] for k in ("row", "group", "metric", "status", "value", "column")
         }
         self._spill = _Spill(spill_dir, spill_rows)
+        self._checked: _Checked | None = None
         self._decisions: dict[str, np.ndarray] | None = None
         self._warn_codes = np.zeros(0, dtype=np.int32)
         self._warn_text: list[str] = []
@@ -293,6 +299,8 @@ class ValidationRun:
     ) -> None:
         """Add one batch of a file's canonical rows (and what reading it found: the rows it
         rejected, and those rows as they were sent)."""
+        if self._checked is not None or self._decisions is not None:
+            raise RuntimeError("add every batch before check() or finish()")
         file.rows_read += rows_read
         if template:
             file.template = template
@@ -366,8 +374,17 @@ class ValidationRun:
         out["column"] = out["column"].astype(np.int32, copy=False)
         return out
 
-    def finish(self, history: pd.DataFrame | None = None) -> list[FileResult]:
-        """Run every check once for all rows added; return one result per file."""
+    def check(self) -> None:
+        """Run the checks that need nothing but this run's own rows: the canonical-rows suite,
+        who may submit what, repeated keys, the provider × period suite over the run's own
+        values (valid ranges, cross-metric rules), whole numbers and metric dates.
+
+        None of them reads what is stored, so runs over different files may check side by side;
+        `finish` then adds the checks against the values already held, and decides. `finish`
+        calls this when it has not been called; no batch may be added after it.
+        """
+        if self._checked is not None or self._decisions is not None:
+            return
         r = self._rows()
         n = len(r["row"])
         group_file = np.asarray(self._group_file or [0], dtype=np.int32)
@@ -391,9 +408,8 @@ class ValidationRun:
         status = status_code_of_text[r["status"]]
         value = r["value"]
         ctx = _Context(self, r, file_of, provider, day, mpos, status, key)
-
-        errors: list[_Listed] = []
-        warnings: list[_Listed] = []
+        checked = _Checked(ctx=ctx, group_file=group_file)
+        errors, warnings = checked.errors, checked.warnings
 
         # 1. The canonical-rows suite on the distinct values of each column.
         if n:
@@ -420,14 +436,15 @@ class ValidationRun:
         for p in np.flatnonzero(clashes.conflict):
             ctx.clash_rows.setdefault(clashes.first_of(int(p)), []).append(int(p))
         warnings.append(_Listed("duplicate_key", "warning", np.flatnonzero(clashes.duplicate)))
+        checked.has_cell = has_cell
+        # 4. (in `finish`: the values held for the keys of this run)
 
-        # 4. History held for the keys of this run.
-        hist = _History.build(history, self, m_count)
-
-        # 5. The provider × period suite: valid ranges and cross-metric rules.
-        wide_cells = has_cell & ~clashes.duplicate & ~clashes.conflict
+        # 5. The provider × period suite over this run's values: valid ranges and cross-metric
+        # rules (`finish` adds the rules that a value already held completes).
+        checked.wide_cells = has_cell & ~clashes.duplicate & ~clashes.conflict
+        checked.errors_at = len(errors)
         if n and m_count:
-            errors.extend(self._wide_checks(ctx, wide_cells, hist))
+            checked.wide_failures = self._wide_own(ctx, checked)
 
         # 6. Whole numbers, metric dates.
         if n and m_count:
@@ -456,6 +473,53 @@ class ValidationRun:
             errors.append(_Listed("metric_active", "error", np.flatnonzero(retired), "period"))
             early = has_cell & (day < start[safe])
             warnings.append(_Listed("metric_effective_period", "warning", np.flatnonzero(early)))
+        self._checked = checked
+
+    def finish(
+        self, history: pd.DataFrame | None = None, *, withdrawn: Collection[int] = ()
+    ) -> list[FileResult]:
+        """Check against the values already held, decide every row; one result per file.
+
+        `history` is the latest value held per provider × period × metric (as
+        ``current_values`` gives it): it completes cross-metric rules, tells a fact already held
+        from a revision, and is the provider's own history for the outlier check. The rows of
+        the files in `withdrawn` (received meanwhile by another run) are neither compared nor
+        stored: the other files are decided as if those were not in the run.
+        """
+        if self._decisions is not None:
+            raise RuntimeError("finish() is called once")
+        self.check()
+        checked = self._checked
+        assert checked is not None
+        self._checked = None  # the per-row arrays go once the results are written
+        ctx = checked.ctx
+        r, file_of, provider, mpos, status, key = (
+            ctx.r,
+            ctx.file_of,
+            ctx.provider,
+            ctx.mpos,
+            ctx.status,
+            ctx.key,
+        )
+        value = r["value"]
+        n = len(key)
+        m_count = len(self.metric_codes)
+        has_cell, clashes = checked.has_cell, ctx.clashes
+        assert clashes is not None
+        gone = np.zeros(max(len(self.files), 1), dtype=bool)
+        gone[[i for i in withdrawn if 0 <= i < len(gone)]] = True
+        warnings = list(checked.warnings)
+
+        # 4. History held for the keys of this run.
+        hist = _History.build(history, self, m_count)
+
+        # 5. The cross-metric rules that a value already held completes.
+        errors = list(checked.errors)
+        if n and m_count:
+            failures = self._wide_held(ctx, checked, hist, ~gone[checked.group_file])
+            errors[checked.errors_at : checked.errors_at] = self._wide_listed(
+                ctx, checked, failures
+            )
 
         # 7. Reject whole source rows.
         error_any = np.zeros(n, dtype=bool)
@@ -479,6 +543,8 @@ class ValidationRun:
 
         # 8. Compare with what is held: same fact, revision, or disagreement between returns.
         candidate = has_cell & ~rejected & ~clashes.duplicate
+        if gone.any():
+            candidate &= ~gone[file_of]
         held = hist.compare(ctx, candidate, [f.template for f in self.files])
         store = candidate & ~held.unchanged & ~held.blank_kept
         warnings.append(_Listed("conflicting_key", "warning", np.flatnonzero(held.disagree)))
@@ -488,20 +554,26 @@ class ValidationRun:
         suppressed = ~rejected & has_cell & (status == _SUPPRESSED)
         warnings.append(_Listed("suppressed_value", "warning", np.flatnonzero(suppressed)))
         stats = hist.stats
-        if n and len(stats.median):
+        if n and len(stats):
             check = np.flatnonzero(candidate & ~held.unchanged & (status == _REPORTED))
-            flagged, median, low, high = rules.outliers(
+            flagged, median, low, high, periods = rules.outliers(
                 value[check],
                 np.asarray(self._providers.texts, dtype=object)[provider[check]],
                 np.asarray(self.metric_codes, dtype=object)[mpos[check]],
+                ctx.day[check],
                 np.ones(len(check), dtype=bool),
                 stats,
                 self.outlier_threshold,
             )
             ctx.outlier = {
-                int(p): (md, lo, hi)
-                for p, md, lo, hi in zip(
-                    check[flagged], median[flagged], low[flagged], high[flagged], strict=True
+                int(p): (md, lo, hi, int(k))
+                for p, md, lo, hi, k in zip(
+                    check[flagged],
+                    median[flagged],
+                    low[flagged],
+                    high[flagged],
+                    periods[flagged],
+                    strict=True,
                 )
             }
             warnings.append(_Listed("outlier_history", "warning", check[flagged]))
@@ -579,54 +651,85 @@ class ValidationRun:
         # A table-level failure (a missing column) concerns every row.
         return failure.rule, np.ones(n, dtype=bool), column
 
-    def _wide_checks(self, ctx: _Context, wide_cells: np.ndarray, hist: _History) -> list[_Listed]:
+    def _wide_own(self, ctx: _Context, checked: _Checked) -> list[Failure]:
+        """The provider × period suite over this run's own values."""
         m_count = len(self.metric_codes)
         g_count = len(self._group_file)
+        wide_cells = checked.wide_cells
         pos = np.flatnonzero(wide_cells & (ctx.status == _REPORTED))
         wide = np.full((g_count, m_count), np.nan, order="F")  # columns are contiguous
         wide[ctx.r["group"][pos], ctx.mpos[pos]] = ctx.r["value"][pos]
         del pos
-        # Values already held complete a cross-metric rule when the file gives one side only.
         partners: set[int] = set()
         for code in self.metric_codes:
             for rule in self.catalog.metrics[code].rules:
                 if rule.other in self.metric_pos:
                     partners |= {self.metric_pos[code], self.metric_pos[rule.other]}
-        from_store = np.zeros((g_count, m_count), dtype=bool, order="F")
-        if partners and len(hist.index):
-            filled = np.zeros((g_count, m_count), dtype=bool, order="F")
-            cells = np.flatnonzero(wide_cells)
-            filled[ctx.r["group"][cells], ctx.mpos[cells]] = True
-            del cells
-            gp = np.asarray(self._group_provider, dtype=np.int64)
-            gd = np.asarray(self._group_day, dtype=np.int64)
-            for j in sorted(partners):
-                empty = np.flatnonzero(~filled[:, j])
-                if not len(empty):
-                    continue
-                facts = (gp[empty] * _DAY_SPAN + (gd[empty] + _DAY_OFFSET)) * m_count + j
-                at = hist.index.get_indexer(facts)
-                ok = at >= 0
-                ok[ok] = hist.status[at[ok]] == _REPORTED
-                wide[empty[ok], j] = hist.value[at[ok]]
-                from_store[empty[ok], j] = True
+        checked.partners = sorted(partners)
+        checked.own = wide
         ctx.wide = wide
-        ctx.from_store = from_store
+        ctx.from_store = np.zeros((g_count, m_count), dtype=bool, order="F")
         columns: dict[str, np.ndarray] = {}
-        for j in sorted(partners):
+        for j in checked.partners:
             columns[self.metric_codes[j]] = wide[:, j]
         # Ranges concern this run's values only, not values held.
-        own = np.where(from_store, np.nan, wide) if from_store.any() else wide
-        bounds = bound_columns(self.catalog)
-        for name, (side, _bound, codes) in bounds.items():
+        for name, (side, _bound, codes) in bound_columns(self.catalog).items():
             cols = [self.metric_pos[c] for c in codes]
             pick = np.fmin if side == "min" else np.fmax  # NaN-ignoring, column by column
-            reduced = own[:, cols[0]].copy()
+            reduced = wide[:, cols[0]].copy()
             for j in cols[1:]:
-                pick(reduced, own[:, j], out=reduced)
+                pick(reduced, wide[:, j], out=reduced)
             columns[name] = reduced
         frame = pd.DataFrame(columns)  # its index is the group number
-        failures = run_wide_suite(self.catalog, frame)
+        return run_wide_suite(self.catalog, frame)
+
+    def _wide_held(
+        self, ctx: _Context, checked: _Checked, hist: _History, live: np.ndarray
+    ) -> list[Failure]:
+        """The failures of the provider × period suite once values already held complete a
+        cross-metric rule where this run gives one side only (for the groups of `live`)."""
+        failures = checked.wide_failures
+        if not checked.partners or not len(hist.index):
+            return failures
+        m_count = len(self.metric_codes)
+        g_count = len(self._group_file)
+        filled = np.zeros((g_count, m_count), dtype=bool, order="F")
+        cells = np.flatnonzero(checked.wide_cells)
+        filled[ctx.r["group"][cells], ctx.mpos[cells]] = True
+        del cells
+        gp = np.asarray(self._group_provider, dtype=np.int64)
+        gd = np.asarray(self._group_day, dtype=np.int64)
+        wide = checked.own
+        for j in checked.partners:
+            empty = np.flatnonzero(~filled[:, j] & live)
+            if not len(empty):
+                continue
+            facts = (gp[empty] * _DAY_SPAN + (gd[empty] + _DAY_OFFSET)) * m_count + j
+            at = hist.index.get_indexer(facts)
+            ok = at >= 0
+            ok[ok] = hist.status[at[ok]] == _REPORTED
+            if not ok.any():
+                continue
+            if wide is checked.own:
+                wide = checked.own.copy(order="F")
+            wide[empty[ok], j] = hist.value[at[ok]]
+            ctx.from_store[empty[ok], j] = True
+        if wide is checked.own:
+            return failures
+        ctx.wide = wide
+        touched = np.flatnonzero(ctx.from_store.any(axis=1))
+        frame = pd.DataFrame(
+            {self.metric_codes[j]: wide[touched, j] for j in checked.partners}, index=touched
+        )
+        return merge_failures(self.catalog, failures, run_wide_suite(self.catalog, frame))
+
+    def _wide_listed(
+        self, ctx: _Context, checked: _Checked, failures: list[Failure]
+    ) -> list[_Listed]:
+        """The rows each failure of the provider × period suite concerns."""
+        m_count = len(self.metric_codes)
+        own = checked.own
+        bounds = bound_columns(self.catalog)
         out: list[_Listed] = []
         cell_of_row = ctx.cell
         for failure in failures:
@@ -1016,8 +1119,30 @@ class _Context:
         self.from_store = np.zeros((0, 0), dtype=bool)
         self.wide_failures: list[Failure] = []
         self.clash_rows: dict[int, list[int]] = {}
-        self.outlier: dict[int, tuple[float, float, float]] = {}
+        #: Per flagged row: median, low, high and periods of its history.
+        self.outlier: dict[int, tuple[float, float, float, int]] = {}
         self.held: _Held | None = None
+
+
+@dataclass
+class _Checked:
+    """What `ValidationRun.check` found, for `finish`."""
+
+    ctx: _Context
+    group_file: np.ndarray
+    #: Errors and warnings so far, in the order findings are listed; the provider × period
+    #: suite's errors go in at `errors_at`.
+    errors: list[_Listed] = field(default_factory=list)
+    warnings: list[_Listed] = field(default_factory=list)
+    errors_at: int = 0
+    has_cell: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Rows that take part in the provider × period suite.
+    wide_cells: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: The provider × period pivot of the run's own reported values, and its metrics that
+    #: take part in a cross-metric rule.
+    own: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    partners: list[int] = field(default_factory=list)
+    wide_failures: list[Failure] = field(default_factory=list)
 
 
 class _Messages:
@@ -1310,11 +1435,11 @@ class _Messages:
     def _outlier_history(
         self, p: int, code: str, provider: str, period: str, value: str
     ) -> tuple[str, str | None]:
-        median, low, high = self.ctx.outlier.get(p, (np.nan, np.nan, np.nan))
+        median, low, high, periods = self.ctx.outlier.get(p, (np.nan, np.nan, np.nan, 0))
         return (
             f"{self._label(code)} for {provider} {period} is {value}, far outside {provider}'s "
             f"own history (usually {fmt_number(low, 4)} to {fmt_number(high, 4)}, median "
-            f"{fmt_number(median, 4)}, over the last {rules.HISTORY_PERIODS} periods). It has "
-            "been accepted; check it, and send a correction if it is a typing or unit error.",
+            f"{fmt_number(median, 4)}, over the last {periods} periods held before {period}). It "
+            "has been accepted; check it, and send a correction if it is a typing or unit error.",
             None,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -234,6 +234,31 @@ def run_wide_suite(catalog: Catalog, wide: pd.DataFrame) -> list[Failure]:
             Failure(WIDE_SUITE, config.type, kwargs, dict(config.meta or {}), groups=groups)
         )
     return failures
+
+
+def merge_failures(catalog: Catalog, first: list[Failure], second: list[Failure]) -> list[Failure]:
+    """The failures of the wide suite run over two parts of one pivot, as one run over the
+    whole pivot gives them: one per expectation, with the groups of both, in the suite's order."""
+    order = {
+        _identity(e["type"], e["kwargs"]): i
+        for i, e in enumerate(_runner(catalog).wide_expectations)
+    }
+    merged: dict[tuple[str, ...], Failure] = {}
+    for failure in [*first, *second]:
+        key = _identity(failure.expectation, failure.kwargs)
+        found = merged.get(key)
+        merged[key] = (
+            failure
+            if found is None
+            else replace(found, groups=np.union1d(found.groups, failure.groups).astype(np.int64))
+        )
+    return sorted(
+        merged.values(), key=lambda f: order.get(_identity(f.expectation, f.kwargs), len(order))
+    )
+
+
+def _identity(kind: str, kwargs: dict[str, Any]) -> tuple[str, ...]:
+    return (kind, *(str(kwargs.get(k, "")) for k in ("column", "column_A", "column_B")))
 
 
 def _unexpected(frame: pd.DataFrame, kind: str, kwargs: dict[str, Any]) -> np.ndarray:

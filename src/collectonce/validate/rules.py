@@ -12,7 +12,9 @@ changes its inputs.
   error; a period before its current definition took effect is a warning.
 - ``suppressed_value``: ``*`` is stored as suppressed, not zero (warning, so it is visible).
 - ``outlier_history``: a value far from the provider's own history: more than
-  ``outlier_mad_threshold`` × 1.4826 × MAD from the median of its last 24 periods (warning).
+  ``outlier_mad_threshold`` × 1.4826 × MAD from the median of the last 24 periods held before
+  its own period (warning). Periods after it do not count, so the answer does not depend on
+  whether later months happened to arrive first.
 - ``conflicting_key`` across submissions: a value that differs from the one already held, when the
   two arrived through different templates (two returns disagreeing about one fact). The later
   value wins as a revision, with a warning naming the earlier submission.
@@ -117,57 +119,127 @@ def not_whole(value: np.ndarray, is_integer: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class HistoryStats:
-    """Median and MAD of each provider × metric series, from the last 24 periods held."""
+    """The reported values held, series by series (provider × metric) in period order, so that
+    a value can be judged against the periods before its own."""
 
-    median: pd.Series  # indexed by (provider_code, metric_id)
-    mad: pd.Series
-    low: pd.Series  # the typical range shown to people: 10th and 90th percentiles
-    high: pd.Series
-    count: pd.Series
+    series: pd.MultiIndex  # (provider_code, metric_id) of each series
+    key: np.ndarray  # series number × PERIOD_SPAN + period (day number), ascending
+    value: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+
+#: Room for every period (a day number) under one series number in `HistoryStats.key`.
+PERIOD_SPAN = 1 << 24
+#: Windows judged at once (bounds the memory of a large re-submission).
+_WINDOW_CHUNK = 200_000
+
+
+def _day_numbers(periods: pd.Series) -> np.ndarray:
+    return pd.to_datetime(periods).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 def history_stats(current: pd.DataFrame) -> HistoryStats:
-    """Per provider and metric, over its last `HISTORY_PERIODS` reported values."""
-    cols = ["provider_code", "metric_id", "period", "value"]
+    """The reported values of `current` (the latest value per provider × period × metric)."""
     if current.empty:
-        empty = pd.Series(dtype="float64")
-        return HistoryStats(empty, empty, empty, empty, empty)
-    frame = current.loc[current["value_status"] == "reported", cols].dropna(subset=["value"])
-    frame = frame.sort_values(["provider_code", "metric_id", "period"])
-    frame = frame.groupby(["provider_code", "metric_id"], sort=False).tail(HISTORY_PERIODS)
-    grouped = frame.groupby(["provider_code", "metric_id"])["value"]
-    median = grouped.median()
-    deviation = (frame["value"] - grouped.transform("median")).abs()
-    mad = deviation.groupby([frame["provider_code"], frame["metric_id"]]).median()
-    return HistoryStats(
-        median=median,
-        mad=mad.reindex(median.index),
-        low=grouped.quantile(0.1),
-        high=grouped.quantile(0.9),
-        count=grouped.size(),
-    )
+        return HistoryStats(
+            pd.MultiIndex.from_arrays([[], []], names=["provider_code", "metric_id"]),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0),
+        )
+    frame = current.loc[current["value_status"] == "reported"].dropna(subset=["value"])
+    codes, series = pd.MultiIndex.from_frame(frame[["provider_code", "metric_id"]]).factorize()
+    key = codes.astype(np.int64) * PERIOD_SPAN + (_day_numbers(frame["period"]) + PERIOD_SPAN // 2)
+    order = np.argsort(key, kind="stable")
+    return HistoryStats(series, key[order], frame["value"].to_numpy(dtype=np.float64)[order])
 
 
 def outliers(
     value: np.ndarray,
     provider: np.ndarray,
     metric: np.ndarray,
+    day: np.ndarray,
     reported: np.ndarray,
     stats: HistoryStats,
     threshold: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rows far from their own history, and for each row the median, low and high of it."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows far from their own history: the last `HISTORY_PERIODS` reported values held for
+    periods *before* the row's period (`day`, a day number), whatever order they arrived in.
+    For each row also the median, the low and high (10th and 90th percentiles) of that
+    history, and how many periods it has."""
     n = len(value)
     nan = np.full(n, np.nan)
-    if not len(stats.median) or n == 0:
-        return np.zeros(n, dtype=bool), nan, nan, nan
-    index = pd.MultiIndex.from_arrays([provider, metric])
-    median = stats.median.reindex(index).to_numpy(dtype=np.float64)
-    mad = stats.mad.reindex(index).to_numpy(dtype=np.float64)
-    count = stats.count.reindex(index).fillna(0).to_numpy(dtype=np.float64)
-    low = stats.low.reindex(index).to_numpy(dtype=np.float64)
-    high = stats.high.reindex(index).to_numpy(dtype=np.float64)
+    flagged = np.zeros(n, dtype=bool)
+    counts = np.zeros(n, dtype=np.int64)
+    if not len(stats) or n == 0:
+        return flagged, nan, nan.copy(), nan.copy(), counts
+    series = stats.series.get_indexer(pd.MultiIndex.from_arrays([provider, metric]))
+    rows = np.flatnonzero((series >= 0) & reported & np.isfinite(value))
+    if not len(rows):
+        return flagged, nan, nan.copy(), nan.copy(), counts
+    number = series[rows].astype(np.int64)
+    # The held values of a row's series before its period: positions [first, end) of `stats`.
+    end = np.searchsorted(
+        stats.key, number * PERIOD_SPAN + (day[rows].astype(np.int64) + PERIOD_SPAN // 2)
+    )
+    begin = np.searchsorted(stats.key, number * PERIOD_SPAN)
+    first = np.maximum(begin, end - HISTORY_PERIODS)
+    enough = end - first >= MIN_HISTORY
+    rows, end, first = rows[enough], end[enough], first[enough]
+    counts[rows] = end - first
+    # Rows of one series and period share their window: judge each window once.
+    # (One end means one series: the value before it belongs to that series alone.)
+    windows, at, back = np.unique(end, return_index=True, return_inverse=True)
+    starts = first[at]
+    median, mad, low, high = (np.full(len(windows), np.nan) for _ in range(4))
+    for lo in range(0, len(windows), _WINDOW_CHUNK):
+        part = slice(lo, lo + _WINDOW_CHUNK)
+        median[part], mad[part], low[part], high[part] = _window_stats(
+            stats.value, starts[part], windows[part]
+        )
+    out = [np.full(n, np.nan) for _ in range(3)]
+    for target, per_window in zip(out, (median, low, high), strict=True):
+        target[rows] = per_window[back]
+    spread = np.full(n, np.nan)
+    spread[rows] = mad[back]
     with np.errstate(invalid="ignore"):
-        far = np.abs(value - median) > threshold * MAD_SCALE * mad
-    flagged = reported & (count >= MIN_HISTORY) & (mad > 0) & np.isfinite(value) & far
-    return flagged, median, low, high
+        far = np.abs(value - out[0]) > threshold * MAD_SCALE * spread
+    flagged = reported & (counts >= MIN_HISTORY) & (spread > 0) & np.isfinite(value) & far
+    return flagged, out[0], out[1], out[2], counts
+
+
+def _window_stats(
+    values: np.ndarray, first: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Median, MAD, 10th and 90th percentiles of ``values[first:end]`` for each window (at most
+    `HISTORY_PERIODS` long), as pandas computes them (linear interpolation)."""
+    offsets = np.arange(HISTORY_PERIODS)
+    at = first[:, None] + offsets
+    inside = at < end[:, None]
+    window = np.where(inside, values[np.minimum(at, len(values) - 1)], np.nan)
+    window.sort(axis=1)  # missing places (NaN) sort last
+    count = end - first
+    median = _median_sorted(window, count)
+    deviation = np.abs(window - median[:, None])
+    deviation.sort(axis=1)
+    return (
+        median,
+        _median_sorted(deviation, count),
+        _quantile_sorted(window, count, 0.1),
+        _quantile_sorted(window, count, 0.9),
+    )
+
+
+def _median_sorted(window: np.ndarray, count: np.ndarray) -> np.ndarray:
+    rows = np.arange(len(window))
+    return (window[rows, (count - 1) // 2] + window[rows, count // 2]) / 2
+
+
+def _quantile_sorted(window: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
+    rows = np.arange(len(window))
+    h = (count - 1) * q
+    below = np.floor(h).astype(np.int64)
+    above = np.minimum(below + 1, count - 1)
+    a, b = window[rows, below], window[rows, above]
+    return a + (b - a) * (h - below)

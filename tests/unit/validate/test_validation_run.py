@@ -154,6 +154,37 @@ def test_it_warns_on_a_value_far_outside_the_providers_history(catalog_min) -> N
     assert batches[0].warnings.to_pylist() == ["outlier_history", None]
 
 
+def test_a_value_is_judged_against_the_months_before_it_whatever_arrived_later(catalog_min):
+    """Months after the one checked do not count as its history: the answer is the same
+    whether or not they were received first."""
+    before = pd.date_range("2017-01-01", periods=24, freq="MS").date
+    after = pd.date_range("2019-02-01", periods=12, freq="MS").date
+    history = pd.DataFrame(
+        {
+            "provider_code": "RF4",
+            "period": [*before, *after],
+            "metric_id": "ae_emergency_admissions",
+            "value": [4000.0 + (i % 5) * 100 for i in range(24)] + [41000.0] * 12,
+            "value_status": "reported",
+            "source_template": "canonical_long",
+            "submission_id": "sub_old",
+        }
+    )
+    earlier_only = history[history["period"] < dt.date(2019, 1, 1)]
+    for held in (history, earlier_only):
+        typical, *_ = run_one(
+            catalog_min, [("RF4", "2019-01", "ae_emergency_admissions", 4150, 2)], history=held
+        )
+        assert typical.findings == []
+        far, *_ = run_one(
+            catalog_min, [("RF4", "2019-01", "ae_emergency_admissions", 41070, 2)], history=held
+        )
+        (finding,) = far.findings
+        assert finding.rule == "outlier_history"
+        assert "usually 4,000 to 4,400, median 4,200" in finding.message
+        assert "over the last 24 periods held before 2019-01" in finding.message
+
+
 def test_the_usual_range_of_a_large_series_is_written_as_people_write_numbers(catalog_min):
     """It writes the usual range of a series in the tens of thousands as 16,000 to 16,400,
     never in scientific notation, and the value as it was typed."""
@@ -199,6 +230,39 @@ def test_the_cross_metric_rule_uses_the_value_already_held(catalog_min) -> None:
     assert finding.rule == "cross_metric_rule" and finding.row == 2
     assert "already held" in finding.message
     assert not store.any()
+
+
+def test_a_rule_broken_by_the_file_alone_and_with_a_held_value_is_listed_once_a_row(catalog_min):
+    """A cross-metric rule broken within the file in one month and against the value already
+    held in another: each row concerned gets one finding, and the held one says so."""
+    history = pd.DataFrame(
+        {
+            "provider_code": ["RF4", "RF4"],
+            "period": [dt.date(2019, 1, 1), dt.date(2019, 2, 1)],
+            "metric_id": ["ae_attendances_type1", "ae_breaches_4hr_type1"],
+            "value": [1000.0, 10.0],
+            "value_status": ["reported", "reported"],
+            "source_template": ["canonical_long"] * 2,
+            "submission_id": ["sub_old"] * 2,
+        }
+    )
+    result, store, rejected, _ = run_one(
+        catalog_min,
+        [
+            ("RF4", "2019-01", "ae_breaches_4hr_type1", 1500, 2),
+            ("RF4", "2019-02", "ae_attendances_type1", 100, 3),
+            ("RF4", "2019-02", "ae_breaches_4hr_type1", 200, 4),
+        ],
+        history=history,
+    )
+    assert [(f.row, f.rule) for f in result.findings] == [
+        (2, "cross_metric_rule"),
+        (3, "cross_metric_rule"),
+        (4, "cross_metric_rule"),
+    ]
+    assert "already held" in result.findings[0].message
+    assert "already held" not in result.findings[1].message
+    assert rejected.tolist() == [True, True, True] and not store.any()
 
 
 def test_it_lists_at_most_the_limit_and_counts_the_rest(catalog_min) -> None:
