@@ -56,6 +56,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     ]
     assert named and all(p.exists() for p in named), named
     assert (home / "views" / "nhse_ae_monthly.csv").exists()
+    # the back-fill lands before any monthly file, so months are checked against their history
+    from collectonce.ingest.service import list_receipts
+    from collectonce.settings import get_settings
+
+    receipts = sorted(list_receipts(get_settings(home=home)), key=lambda r: r.received_at)
+    assert receipts[0].original_name == result["files"]["history"]
+    assert receipts[0].status == "accepted"
 
 
 def test_the_demo_refuses_a_data_folder_it_did_not_make(tmp_path: Path) -> None:
