@@ -50,6 +50,7 @@ from collectonce.api.models import (
 )
 from collectonce.api.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.catalog.models import ODS_PATTERN
+from collectonce.portal.routes import include_portal
 from collectonce.publish import errors
 from collectonce.publish.exports import MEDIA_TYPES, iter_csv_chunks, iter_json_chunks, write_export
 from collectonce.publish.views import PROVIDER_COLUMNS, VIEW_COLUMNS
@@ -1058,6 +1059,7 @@ def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> Fa
         upload_lock=threading.Lock(),
     )
     app.include_router(router)
+    include_portal(app)
     app.add_middleware(LastResortMiddleware)
     app.add_middleware(AuditMiddleware, settings=settings)
 

@@ -762,7 +762,9 @@ def open_xlsx_source(
     import openpyxl
 
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # a file object, not the path: archived files have no extension, which openpyxl
+        # refuses by name alone
+        workbook = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
     except Exception as exc:  # openpyxl raises many types for damaged files
         raise _damaged_workbook(exc) from exc
     try:
