@@ -1021,6 +1021,8 @@ def build_pack(
 # --------------------------------------------------------------------------------------------
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: The shared base page of every HTML output (see `collectonce.web`).
+WEB_TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
 @lru_cache(maxsize=1)
@@ -1036,7 +1038,7 @@ def _environment() -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(WEB_TEMPLATES)]),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,

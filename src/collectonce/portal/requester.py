@@ -30,7 +30,7 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
-PREVIEW_ROWS = 100
+PREVIEW_ROWS = 25
 PULL_ACTIONS = ("pull_view", "pull_provider_data", "pull_pack")
 
 
@@ -156,8 +156,7 @@ async def request_page(
             else:
                 head = df.head(PREVIEW_ROWS).astype(object)
                 preview = {
-                    "columns": list(df.columns),
-                    "rows": head.where(head.notna(), "").to_numpy().tolist(),
+                    "rows": head.where(head.notna(), "").to_dict("records"),
                     "total": len(df),
                     "version": version,
                 }

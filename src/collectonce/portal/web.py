@@ -4,6 +4,7 @@ security headers."""
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collectonce import __version__
+from collectonce import __version__, web
 from collectonce.api.audit import append_audit, audit_record
 from collectonce.portal.session import (
     CSRF_FIELD,
@@ -30,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 #: The NHS.UK frontend stylesheet the packs already vendor: served from there, never copied.
-NHSUK_CSS = HERE.parent / "feedback" / "templates" / "nhsuk-frontend.min.css"
+NHSUK_CSS = web.NHSUK_CSS
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -182,17 +183,29 @@ def environment() -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(web.TEMPLATES)]),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["n"] = lambda v: "" if v is None else f"{v:,}"
+    env.filters["n"] = number
     env.filters["when"] = when
     env.filters["q"] = lambda v: quote(str(v), safe="")
     env.globals["version"] = __version__
     return env
+
+
+def number(value: Any) -> str:
+    """A number with thousands separators; a whole float without its ".0"."""
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        return "" if value != value else f"{value:,.10g}"
+    return str(value)
 
 
 def when(value: Any) -> str:
