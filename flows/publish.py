@@ -12,8 +12,10 @@ from prefect import flow, get_run_logger, task
 from flows.common import (
     FLOW_OPTIONS,
     IO_RETRIES,
+    UNIFIED_WRITERS,
     BadParameters,
     check_period,
+    concurrency_limit,
     markdown_artifact,
     open_catalog,
     open_settings,
@@ -27,12 +29,14 @@ _CHANGE_KINDS = ("added", "revised", "withdrawn")
 
 @task(name="publish-unified", **IO_RETRIES)
 def publish_task(catalog_dir: str | None, home: str | None) -> dict[str, Any]:
+    """One commit of the unified table; writers hold the table's Prefect concurrency slot."""
     from collectonce.publish.errors import NothingToPublish
     from collectonce.publish.unified import latest_version, publish
 
     settings = open_settings(home)
     try:
-        return publish(open_catalog(catalog_dir), settings).to_dict()
+        with concurrency_limit(UNIFIED_WRITERS):
+            return publish(open_catalog(catalog_dir), settings).to_dict()
     except NothingToPublish as exc:
         return {"version": latest_version(settings), "created": False, "reason": str(exc)}
 
@@ -219,6 +223,11 @@ def build_views(
         )
     if fmt not in {"csv", "json", "parquet", "xlsx"}:
         raise BadParameters(f"format {fmt!r} is unknown: pass fmt as csv, json, parquet or xlsx")
+    if _published(home) == "none":
+        # a trigger may follow a publish run that had nothing to publish yet
+        markdown_artifact("views", "Nothing is published yet: no view to render.", "No views")
+        get_run_logger().info("nothing is published yet: no view to render")
+        return []
     futures = [
         # A view whose file has gone is rendered again whatever the cache holds.
         render_view_task.with_options(refresh_cache=not view_path(home, code, fmt).exists()).submit(

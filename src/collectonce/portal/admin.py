@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.portal.session import Session
@@ -201,6 +201,21 @@ async def burden(request: Request, session: SignedIn) -> HTMLResponse:
         d=report.to_dict(),
         breadcrumbs=CRUMBS,
     )
+
+
+@router.get("/portal/admin/data-docs/{relative:path}", name="portal_admin_data_docs")
+def admin_data_docs(request: Request, session: SignedIn, relative: str = "index.html") -> Response:
+    """The whole Great Expectations Data Docs site of this data folder (the data team's)."""
+    from collectonce.portal.receipts import docs_response
+
+    require_role(session, "admin")
+    from collectonce.validate.data_docs import site_dir
+
+    if not (site_dir(state(request).settings) / "index.html").is_file():
+        raise PageProblem(
+            404, "No Data Docs yet", "Open a submission's Data Docs from its receipt first."
+        )
+    return docs_response(request, relative or "index.html")
 
 
 def _dedupe_available() -> bool:

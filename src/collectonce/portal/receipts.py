@@ -75,7 +75,7 @@ def receipt_page(request: Request, session: SignedIn, submission_id: str) -> HTM
     rules = sorted({(f["severity"], f["rule"]) for f in findings})
     rejected = quarantine_path(settings, receipt.submission_id) / "rejected_rows.csv"
     ods = _provider_of(receipt)
-    docs = _data_docs(request, receipt.submission_id)
+    docs = _data_docs(request, session, receipt.submission_id)
     crumbs = [("Home", "/")]
     if ods and session.principal.role == "provider":
         crumbs.append(("My submissions", f"/portal/providers/{ods}/submissions"))
@@ -100,14 +100,17 @@ def receipt_page(request: Request, session: SignedIn, submission_id: str) -> HTM
     )
 
 
-def _data_docs(request: Request, submission_id: str) -> str | None:
-    """The Great Expectations Data Docs page of this submission's validation, when built."""
-    try:
-        from collectonce.validate.gx_runner import data_docs_page
-    except ImportError:
+def _data_docs(request: Request, session: Session, submission_id: str) -> str | None:
+    """The link to the Great Expectations Data Docs of this submission's validation, when
+    built and this caller may read them (a provider: only a run that held its file alone)."""
+    from collectonce.validate.data_docs import data_docs_note
+
+    note = data_docs_note(state(request).settings, submission_id)
+    if note is None:
         return None
-    page = data_docs_page(state(request).settings, submission_id)
-    return f"/portal/submissions/{submission_id}/data-docs" if page else None
+    if session.principal.role != "admin" and note.get("files") != 1:
+        return None
+    return f"/portal/submissions/{submission_id}/data-docs/{note['pages'][0]}"
 
 
 def _read_rejected(request: Request, submission_id: str) -> tuple[list[str], list[list[str]]]:
@@ -185,18 +188,45 @@ def validation_report(request: Request, session: SignedIn, submission_id: str) -
     return HTMLResponse(render_report(receipt, state(request).catalog), headers=page_headers())
 
 
-@router.get("/portal/submissions/{submission_id}/data-docs", name="portal_data_docs")
-def data_docs(request: Request, session: SignedIn, submission_id: str) -> Response:
+DOCS_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+_DOCS_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css", ".ico": "image/x-icon"}
+
+
+def docs_response(request: Request, relative: str) -> Response:
+    from collectonce.validate.data_docs import data_docs_file
+
+    found = data_docs_file(state(request).settings, relative)
+    if found is None or found.suffix not in _DOCS_TYPES:
+        raise PageProblem(404, "Page not found", "There is no such Data Docs page.")
+    return Response(found.read_bytes(), media_type=_DOCS_TYPES[found.suffix], headers=DOCS_HEADERS)
+
+
+@router.get(
+    "/portal/submissions/{submission_id}/data-docs/{relative:path}", name="portal_data_docs"
+)
+def data_docs(request: Request, session: SignedIn, submission_id: str, relative: str) -> Response:
+    """The Great Expectations Data Docs pages of a submission's validation run (and the site's
+    shared styles), for those who may see the receipt."""
     receipt = receipt_for(request, session, submission_id)
-    try:
-        from collectonce.validate.gx_runner import data_docs_page
-    except ImportError:
-        data_docs_page = None  # type: ignore[assignment]
-    page = (
-        data_docs_page(state(request).settings, receipt.submission_id) if data_docs_page else None
-    )
-    if page is None:
+    if _data_docs(request, session, receipt.submission_id) is None:
         raise PageProblem(
             404, "No Data Docs for this submission", "Its validation has no Data Docs page."
         )
-    return HTMLResponse(page.read_text(encoding="utf-8"), headers=page_headers())
+    from collectonce.validate.data_docs import data_docs_note, render_pages
+
+    st = state(request)
+    note = data_docs_note(st.settings, receipt.submission_id) or {}
+    render_pages(st.catalog, st.settings, note)
+    allowed = relative in note.get("pages", []) or relative.startswith(("static/", "expectations/"))
+    if not allowed:
+        raise PageProblem(
+            403, "You cannot see this page", "These Data Docs belong to another validation."
+        )
+    return docs_response(request, relative)

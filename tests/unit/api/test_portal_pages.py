@@ -323,3 +323,67 @@ def test_sessions_expire(world, catalog_min):
     assert load_session(world["settings"], cookie) is not None
     later = session.expires_at + dt.timedelta(seconds=1)
     assert load_session(world["settings"], cookie, now=later) is None
+
+
+def test_data_docs_open_from_the_receipt_and_load_nothing_from_elsewhere(world, rf4):
+    token = csrf_of(rf4, "/portal/providers/RF4/upload")
+    sent = rf4.post(
+        "/portal/providers/RF4/upload",
+        files={
+            "file": (
+                "RF4_2018-08.csv",
+                b"provider_code,period,metric_id,value\nRF4,2018-08,ae_attendances_type1,21001\n",
+                "text/csv",
+            )
+        },
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    receipt = rf4.get(sent.headers["location"]).text
+    link = re.search(r'href="([^"]+)" id="data-docs-link"', receipt)
+    assert link, "the receipt links no Data Docs"
+    page = rf4.get(link.group(1))
+    assert page.status_code == 200 and "Expectation Validation Result" in page.text
+    assert not re.search(r"""(src|href)=["']https?://[^"']*\.(js|css|png)""", page.text)
+    css = re.search(r'href="([^"]*bootstrap\.min\.css)"', page.text).group(1)
+    base = link.group(1).rsplit("/", 1)[0] + "/"
+    from urllib.parse import urljoin
+
+    assert rf4.get(urljoin("http://testserver" + base, css)).status_code == 200
+    # another provider cannot read them, nor walk out of the site
+    rrk = sign_in(world, "RRK")
+    assert rrk.get(link.group(1)).status_code == 403
+    assert rf4.get(
+        link.group(1).split("/data-docs/")[0] + "/data-docs/../../tokens.json"
+    ).status_code in (403, 404)
+    admin = sign_in(world, "admin")
+    assert "Validation Results" in admin.get("/portal/admin/data-docs/index.html").text
+
+
+def test_the_gx_project_holds_suites_and_a_checkpoint_per_shape(world):
+    import great_expectations as gx
+    import pandas as pd
+
+    from collectonce.validate.data_docs import project_dir
+
+    context = gx.get_context(mode="file", project_root_dir=str(project_dir(world["settings"])))
+    names = {c.name for c in context.checkpoints.all()}
+    assert {"collectonce_canonical_rows", "collectonce_provider_period"} <= names
+    checkpoint = context.checkpoints.get("collectonce_provider_period")
+
+    def pair_rule(breaches: float) -> bool:
+        frame = pd.DataFrame({"ae_attendances_type1": [100.0], "ae_breaches_4hr_type1": [breaches]})
+        result = checkpoint.run(batch_parameters={"dataframe": frame})
+        (validation,) = result.run_results.values()
+        (found,) = [
+            r
+            for r in validation.results
+            if {
+                r.expectation_config.kwargs.get("column_A"),
+                r.expectation_config.kwargs.get("column_B"),
+            }
+            == {"ae_attendances_type1", "ae_breaches_4hr_type1"}
+        ]
+        return bool(found.success)
+
+    assert pair_rule(10.0) and not pair_rule(180.0)
