@@ -345,19 +345,19 @@ def _render(df: pd.DataFrame, fmt: str, meta: dict[str, Any], stem: str) -> Rend
     if fmt == "xlsx" and rows > STREAM_ABOVE_ROWS:
         # A large workbook is written row by row to a temporary file (flat memory), then
         # streamed from it; held whole in memory it would cost about 1.4 KB per row.
-        chunks = _file_chunks(_xlsx_file(df))
+        chunks = _file_chunks(_xlsx_file(df, meta))
         return Rendered(MEDIA_TYPES[fmt], rows, chunks=chunks, filename=filename)
     buffer = BytesIO()
-    write_export(df, fmt, buffer)  # type: ignore[arg-type]
+    write_export(df, fmt, buffer, meta=meta)  # type: ignore[arg-type]
     return Rendered(MEDIA_TYPES[fmt], rows, body=buffer.getvalue(), filename=filename)
 
 
-def _xlsx_file(df: pd.DataFrame) -> BufferedReader:
+def _xlsx_file(df: pd.DataFrame, meta: dict[str, Any] | None = None) -> BufferedReader:
     """`df` as an XLSX file written in constant memory, opened for reading and already deleted:
     the bytes live until the handle is closed, so nothing is left behind if a client goes."""
     with tempfile.TemporaryDirectory(prefix="collectonce-xlsx-") as folder:
         path = Path(folder) / "answer.xlsx"
-        write_export(df, "xlsx", path)
+        write_export(df, "xlsx", path, meta=meta)
         return path.open("rb")
 
 
