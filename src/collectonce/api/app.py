@@ -327,7 +327,13 @@ def _answering(make: Callable[[], Rendered]) -> Callable[[], Rendered]:
 # --------------------------------------------------------------------------- rendering
 
 
-def _render(df: pd.DataFrame, fmt: str, meta: dict[str, Any], stem: str) -> Rendered:
+def _render(
+    df: pd.DataFrame,
+    fmt: str,
+    meta: dict[str, Any],
+    stem: str,
+    units: dict[str, str] | None = None,
+) -> Rendered:
     rows = len(df)
     filename = None if fmt == "json" else f"{stem}.{fmt}"
     if fmt in ("json", "csv"):
@@ -345,19 +351,21 @@ def _render(df: pd.DataFrame, fmt: str, meta: dict[str, Any], stem: str) -> Rend
     if fmt == "xlsx" and rows > STREAM_ABOVE_ROWS:
         # A large workbook is written row by row to a temporary file (flat memory), then
         # streamed from it; held whole in memory it would cost about 1.4 KB per row.
-        chunks = _file_chunks(_xlsx_file(df, meta))
+        chunks = _file_chunks(_xlsx_file(df, meta, units))
         return Rendered(MEDIA_TYPES[fmt], rows, chunks=chunks, filename=filename)
     buffer = BytesIO()
-    write_export(df, fmt, buffer, meta=meta)  # type: ignore[arg-type]
+    write_export(df, fmt, buffer, meta=meta, units=units)  # type: ignore[arg-type]
     return Rendered(MEDIA_TYPES[fmt], rows, body=buffer.getvalue(), filename=filename)
 
 
-def _xlsx_file(df: pd.DataFrame, meta: dict[str, Any] | None = None) -> BufferedReader:
+def _xlsx_file(
+    df: pd.DataFrame, meta: dict[str, Any] | None = None, units: dict[str, str] | None = None
+) -> BufferedReader:
     """`df` as an XLSX file written in constant memory, opened for reading and already deleted:
     the bytes live until the handle is closed, so nothing is left behind if a client goes."""
     with tempfile.TemporaryDirectory(prefix="collectonce-xlsx-") as folder:
         path = Path(folder) / "answer.xlsx"
-        write_export(df, "xlsx", path, meta=meta)
+        write_export(df, "xlsx", path, meta=meta, units=units)
         return path.open("rb")
 
 
@@ -388,6 +396,11 @@ def _respond(request: Request, rendered: Rendered, version: int) -> Response:
             headers["Content-Encoding"] = "gzip"
             body = rendered.gzipped
     return Response(body, media_type=rendered.media_type, headers=headers)
+
+
+def units_of(catalog: Catalog) -> dict[str, str]:
+    """Each metric's unit, so a workbook formats its values as counts or percentages."""
+    return {code: metric.unit for code, metric in catalog.metrics.items()}
 
 
 def _stem(*parts: object) -> str:
@@ -559,7 +572,7 @@ async def pull_view(
             "period_to": period_to,
         }
         stem = _stem(code, period_from, period_to, f"v{version}")
-        return _render(df.loc[:, VIEW_COLUMNS], fmt, meta, stem)
+        return _render(df.loc[:, VIEW_COLUMNS], fmt, meta, stem, units_of(st.catalog))
 
     key = ("view", code, period_from, period_to, version, fmt)
     rendered = await st.cache.fetch(key, _answering(make))
@@ -604,7 +617,8 @@ async def pull_provider_data(
             "period_from": period_from,
             "period_to": period_to,
         }
-        return _render(df, fmt, meta, _stem(ods, period_from, period_to, f"v{version}"))
+        stem = _stem(ods, period_from, period_to, f"v{version}")
+        return _render(df, fmt, meta, stem, units_of(st.catalog))
 
     key = ("provider", ods, period_from, period_to, version, fmt)
     rendered = await st.cache.fetch(key, _answering(make))

@@ -233,7 +233,8 @@ async def download(
 
     def make() -> bytes:
         buffer = io.BytesIO()
-        write_export(df, fmt, buffer, meta=meta)
+        units = {code: m.unit for code, m in state(request).catalog.metrics.items()}
+        write_export(df, fmt, buffer, meta=meta, units=units)
         return buffer.getvalue()
 
     try:

@@ -17,7 +17,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -299,7 +299,12 @@ COLUMN_DEFINITIONS = {
 }
 
 
-def _write_xlsx(df: pd.DataFrame, target: Any, meta: dict[str, Any] | None = None) -> None:
+def _write_xlsx(
+    df: pd.DataFrame,
+    target: Any,
+    meta: dict[str, Any] | None = None,
+    units: Mapping[str, str] | None = None,
+) -> None:
     """A workbook analysts keep (see `workbook`): the rows as one Excel table on a `data` sheet,
     and a README sheet. Beyond `TABLE_ROWS` rows the sheet is written in constant memory with a
     filter instead of a table (xlsxwriter cannot stream a table)."""
@@ -348,19 +353,25 @@ def _write_xlsx(df: pd.DataFrame, target: Any, meta: dict[str, Any] | None = Non
         )
     columns = [_plain_column(df.iloc[:, position]) for position in range(df.shape[1])]
     dates = [kinds[name] == "date" for name in names]
+    value_col = names.index("value") if "value" in names else -1
+    row_formats = _value_formats(df, units, fmts) if value_col >= 0 and units else None
     for row, values in enumerate(zip(*columns, strict=True), start=1):
         for col, value in enumerate(values):
             if value is None:
                 continue
             if isinstance(value, bool):
                 sheet.write_boolean(row, col, value)
+            elif col == value_col and row_formats is not None and isinstance(value, int | float):
+                sheet.write_number(row, col, value, row_formats[row - 1])
             elif isinstance(value, int | float):
                 sheet.write_number(row, col, value)
             elif dates[col]:
                 sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmts["date"])
             else:
                 sheet.write_string(row, col, neutralise(str(value)))
-    meta = meta or {}
+    meta = dict(meta or {})
+    if meta.get("publication_version") is None and meta.get("publication") is not None:
+        meta["publication_version"] = meta["publication"]
     about = [
         (key.replace("_", " ").capitalize(), meta[key])
         for key in (
@@ -388,6 +399,23 @@ def _write_xlsx(df: pd.DataFrame, target: Any, meta: dict[str, Any] | None = Non
 TABLE_ROWS = 100_000
 
 
+def _value_formats(
+    df: pd.DataFrame, units: Mapping[str, str], fmts: dict[str, Any]
+) -> list[Any] | None:
+    """Each row's number format for its value: a percentage, a count or a number, from the
+    unit of its metric (a sum of metrics keeps the unit they share)."""
+    column = "metric" if "metric" in df.columns else None
+    if column is None:
+        return None
+    kind = {"percent": "percent", "count": "count"}
+    out = []
+    for codes in df[column].astype(str).tolist():
+        found = {units.get(code, "") for code in codes.split("+")}
+        unit = found.pop() if len(found) == 1 else ""
+        out.append(fmts[kind.get(unit, "number")])
+    return out
+
+
 def _column_kind(series: pd.Series) -> str:
     dtype = series.dtype
     if isinstance(dtype, np.dtype):
@@ -412,18 +440,20 @@ def write_export(
     dest: BinaryIO | Path,
     *,
     meta: dict[str, Any] | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> None:
-    """Write `df` as `fmt` (csv, json, parquet or xlsx) to a path or a binary file object."""
+    """Write `df` as `fmt` (csv, json, parquet or xlsx) to a path or a binary file object.
+    `units` (metric code → unit) lets a workbook format each value as a count or a percentage."""
     if fmt not in FORMATS:
         raise BadParameter(f"format {fmt!r} is not one of: {', '.join(FORMATS)}")
     if isinstance(dest, str | Path):
         path = Path(dest)
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "xlsx":
-            _write_xlsx(df, str(path), meta)
+            _write_xlsx(df, str(path), meta, units)
             return
         with path.open("wb") as handle:
-            write_export(df, fmt, handle, meta=meta)
+            write_export(df, fmt, handle, meta=meta, units=units)
         return
     if fmt == "csv":
         for chunk in iter_csv_chunks(df):
@@ -446,5 +476,5 @@ def write_export(
         pq.write_table(table.cast(plain).replace_schema_metadata(None), dest)
     else:
         buffer = io.BytesIO()
-        _write_xlsx(df, buffer, meta)
+        _write_xlsx(df, buffer, meta, units)
         dest.write(buffer.getvalue())

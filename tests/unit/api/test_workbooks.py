@@ -33,13 +33,19 @@ def books(tmp_path_factory, catalog_min, seed_published) -> dict[str, bytes]:
         headers={"Authorization": f"Bearer {requester[1]}"},
     )
     assert view.status_code == 200, view.text
+    cqc = create_token(settings, role="requester", subject="cqc", catalog=catalog_min)[1]
+    quarterly = client.get(
+        "/v1/requests/cqc_uec_quarterly/view?from=2018-01&to=2018-06&format=xlsx",
+        headers={"Authorization": f"Bearer {cqc}"},
+    )
+    assert quarterly.status_code == 200, quarterly.text
     provider = create_token(settings, role="provider", subject="RF4", catalog=catalog_min)[1]
     page = client.get("/portal/sign-in")
     nonce = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     client.post("/portal/sign-in", data={"token": provider, "csrf_token": nonce})
     pack = client.get("/portal/providers/RF4/pack.xlsx")
     assert pack.status_code == 200
-    return {"view": view.content, "pack": pack.content}
+    return {"view": view.content, "quarterly": quarterly.content, "pack": pack.content}
 
 
 def test_every_sheet_is_an_excel_table_with_a_frozen_header(books):
@@ -108,3 +114,17 @@ def test_libreoffice_opens_them(books, tmp_path):
         assert done.returncode == 0 and converted.is_file(), done.stdout + done.stderr
         assert converted.stat().st_size > 1000
         assert "error" not in done.stderr.lower(), done.stderr
+
+
+def test_percentages_are_formatted_as_percentages(books):
+    book = openpyxl.load_workbook(io.BytesIO(books["quarterly"]))
+    data = book["data"]
+    header = [c.value for c in data[1]]
+    metric, value = header.index("metric") + 1, header.index("value") + 1
+    formats = {
+        data.cell(r, metric).value: data.cell(r, value).number_format
+        for r in range(2, data.max_row + 1)
+        if data.cell(r, value).value is not None
+    }
+    assert formats["ae_4hr_performance_type1"] == '0.0"%"'
+    assert formats["ae_attendances_type1"] == "#,##0"
