@@ -739,7 +739,10 @@ async def upload(request: Request, caller: Caller) -> JSONResponse:
     finally:
         received.path.unlink(missing_ok=True)
     _note(request, target=receipt.get("submission_id"), rows=receipt.get("rows_accepted"))
-    status = _SUBMIT_STATUS.get(str(receipt.get("status")), 201)
+    outcome = str(receipt.get("status"))
+    if outcome == "duplicate" and receipt.get("original_status") == "rejected":
+        outcome = "rejected"  # a rejected file sent again is still rejected
+    status = _SUBMIT_STATUS.get(outcome, 201)
     return JSONResponse(_jsonable(_for_caller(receipt)), status_code=status)
 
 

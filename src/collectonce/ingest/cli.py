@@ -1,7 +1,7 @@
 """`collectonce submit | submissions list|show | ingest-landing`.
 
-Exit codes of `submit`: 0 when anything was accepted or the file is a duplicate, 1 when it was
-rejected, 2 for a usage error (no such file, unknown provider).
+Exit codes of `submit`: 0 when anything was accepted, 1 when it was rejected, 2 for a usage
+error (no such file, unknown provider, a symbolic link). A duplicate exits as its original did.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def submit_cmd(
         print_json(receipt.to_dict())
     else:
         _print_receipt(receipt.to_dict())
-    if receipt.status == "rejected":
-        raise typer.Exit(1)
+    if receipt.exit_code:
+        raise typer.Exit(receipt.exit_code)
 
 
 def _print_receipt(r: dict[str, Any], *, shown: int = SHOWN_FINDINGS) -> None:
@@ -108,6 +108,9 @@ def _print_receipt(r: dict[str, Any], *, shown: int = SHOWN_FINDINGS) -> None:
             f" — identical to submission {r['submission_id']} received "
             f"{r['received_at']} ({r.get('original_status')}); nothing changed"
         )
+    if r.get("resent_because"):
+        again = f"attempt {r.get('attempt')}: processed again because {r['resent_because']}"
+        head += f" [dim]({again})[/]"
     console.print(f"{head}  {r['original_name']}  [dim]{r['submission_id']}[/]", highlight=False)
     console.print(
         f"rows read {r['rows_read']:,} = accepted {r['rows_accepted']:,} + rejected "

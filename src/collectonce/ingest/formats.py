@@ -263,11 +263,20 @@ def sniff_format(path: Path, name: str, limits: ReadLimits) -> str:
                 "Workbook) or as CSV.",
             )
         return "csv"  # CSV text saved under a workbook's name: read it as the CSV it is
-    if suffix in {".json", ".jsonl", ".ndjson"} or (
-        suffix not in {".csv", ".txt", ".tsv"} and text_head[:1] in (b"[", b"{")
-    ):
+    if suffix in {".json", ".jsonl", ".ndjson"} or _looks_like_json(text_head):
         return "json"
     return "csv"
+
+
+def _looks_like_json(text_head: bytes) -> bool:
+    """JSON text by its content: an object, or a list of objects or lists (a CSV header such as
+    ``[Org Code],Period`` starts with a bracket too, but a word follows it)."""
+    if text_head[:1] == b"{":
+        return True
+    if text_head[:1] != b"[":
+        return False
+    rest = text_head[1:].lstrip()
+    return rest[:1] in (b"{", b"[", b"]", b"")
 
 
 def size_text(size: int) -> str:
@@ -761,10 +770,15 @@ def open_xlsx_source(
     """
     import openpyxl
 
+    # Opened as a file object: openpyxl judges a path by its extension, and an archived copy
+    # has none (the format was already decided by the file's content).
+    handle = path.open("rb")
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
+        handle.close()
         raise _damaged_workbook(exc) from exc
+    workbook = _ClosingWorkbook(workbook, handle)
     try:
         chosen: tuple[object, int, list[list[object]], int] | None = None
         for sheet in workbook.worksheets:
@@ -805,6 +819,24 @@ def open_xlsx_source(
     )
     source.batches = _sheet_batches(workbook, sheet, head_rows[1:], consumed, source, limits)
     return source
+
+
+class _ClosingWorkbook:
+    """A read-only workbook that closes the file it was opened from when it is closed."""
+
+    def __init__(self, workbook: object, handle: BinaryIO) -> None:
+        self._workbook = workbook
+        self._handle = handle
+
+    @property
+    def worksheets(self) -> list[object]:
+        return list(self._workbook.worksheets)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        try:
+            self._workbook.close()  # type: ignore[attr-defined]
+        finally:
+            self._handle.close()
 
 
 def _damaged_workbook(exc: BaseException) -> FileRejected:

@@ -79,7 +79,12 @@ READ_RULES: dict[str, str] = {
     "nul_removed": "A stray NUL character was removed from a cell.",
     "department_type": "An A&E department type is not 1, 2, 3, 4 or other.",
     "file_renamed": "The file's name says one format but it holds another.",
+    "read_failed": "The file could not be read because of a fault on our side.",
 }
+
+#: The rule of a file that could not be read because of a fault on our side: sent again, it is
+#: read again.
+READ_FAILED = "read_failed"
 
 
 _NO_ROWS = RawBatch(cells=[], source_row=np.zeros(0, dtype=np.int64))
@@ -294,12 +299,13 @@ def iter_submission_batches(
     except FileRejected as exc:
         error = make_finding(name, exc.rule, exc.message)
         yield ParsedBatch(CANONICAL_ROWS.empty_table(), 0, template, [], error, source=about)
-    except Exception as exc:  # never raise on bad input: report it as an unreadable file
+    except Exception as exc:  # never raise on bad input: report it, as our fault
         error = make_finding(
             name,
-            "file_unreadable",
-            f"The file could not be read ({type(exc).__name__}: {_first_line(exc)}). Save it "
-            "again as CSV (UTF-8) or .xlsx and send the new file.",
+            READ_FAILED,
+            f"The file could not be read because of a fault on our side ({type(exc).__name__}: "
+            f"{_first_line(exc)}). Send the same file again later: it will be read again. If "
+            "it fails again, save it as CSV (UTF-8) and send that.",
         )
         yield ParsedBatch(CANONICAL_ROWS.empty_table(), 0, template, [], error, source=about)
 

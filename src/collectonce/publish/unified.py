@@ -298,6 +298,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     out["revision"] = src["revision"].astype("int32")
     out["source_row"] = src["source_row"].astype("Int64")
     out["received_at"] = pd.to_datetime(src["received_at"], utc=True).astype("datetime64[us, UTC]")
+    out["comment"] = src["comment"].astype(object) if "comment" in src else None
     return out[COLUMNS]
 
 
