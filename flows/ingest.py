@@ -122,9 +122,20 @@ def ingest_submission(
 
 @task(name="list-landing", **IO_RETRIES)
 def list_landing_task(home: str | None) -> list[str]:
-    from collectonce.ingest.service import landing_files
+    """The files waiting; symbolic links (never picked up) are reported, with what to do."""
+    from collectonce.ingest.service import landing_files, refused_landing_entries
 
-    return landing_files(open_settings(home))
+    settings = open_settings(home)
+    refused = refused_landing_entries(settings)
+    if refused:
+        for entry in refused:
+            get_run_logger().warning("refused: %s", entry.reason)
+        markdown_artifact(
+            "landing-refused",
+            "\n".join(f"- {e.reason}" for e in refused),
+            f"{len(refused)} entries of the landing folder are not picked up",
+        )
+    return landing_files(settings)
 
 
 def _batch_run_name() -> str:

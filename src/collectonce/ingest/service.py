@@ -68,6 +68,7 @@ __all__ = [
     "ingest_landing",
     "landing_files",
     "list_receipts",
+    "refused_landing_entries",
     "submission_id_for",
     "submit_file",
     "submit_files",
@@ -209,8 +210,12 @@ def submit_files(
         raise SubmitError(
             f"unknown provider {as_provider!r}: use an ODS code from the catalogue's providers.csv"
         )
+    from collectonce.ingest.landing import symlink_refusal
+
     paths = [Path(p) for p in paths]
     for path in paths:
+        if (refusal := symlink_refusal(path)) is not None:
+            raise SubmitError(refusal)
         if not path.is_file():
             raise SubmitError(f"no such file: {path.name}")
     base = _utc(now or dt.datetime.now(dt.UTC))
@@ -735,4 +740,8 @@ def _dup(original: Receipt, job: _Job, dry_run: bool) -> Receipt:
 
 
 # The landing folder lives in its own module; it is part of this service's interface.
-from collectonce.ingest.landing import ingest_landing, landing_files  # noqa: E402
+from collectonce.ingest.landing import (  # noqa: E402
+    ingest_landing,
+    landing_files,
+    refused_landing_entries,
+)
