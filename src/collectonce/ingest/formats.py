@@ -62,6 +62,8 @@ MAX_COMPRESSION_RATIO = 200
 RATIO_MIN_BYTES = 8 * 1024 * 1024
 #: How much of a text file is looked at to find the header and the delimiter.
 HEAD_BYTES = 1024 * 1024
+#: The longest header row (and title block) of a text file, in characters.
+HEADER_CHARS = 256 * 1024
 #: Arrow reads CSV in blocks of at most this size (several blocks make one batch).
 BLOCK_BYTES = 4 * 1024 * 1024
 #: Columns beyond this many are ignored in workbooks (a sheet claiming 16,384 columns).
@@ -139,6 +141,9 @@ class Source:
     #: Cells a row needs; shorter rows are errors, rows between this and the header's width
     #: are padded with blanks (a trailing optional comment left off). 0 means the header's width.
     required_cells: int = 0
+    #: The length of each cell cut before it reached `_truncate` (the exact reader cuts huge
+    #: cells as it reads them): (row number, column) -> characters sent.
+    cut_lengths: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -433,7 +438,8 @@ def open_csv_source(
 ) -> Source:
     size = path.stat().st_size
     probe = probe_text(path, size)
-    lines = _lines(probe.head[: 256 * 1024])
+    window = probe.head[:HEADER_CHARS]
+    lines = _lines(window)
     filled = [i for i, line in enumerate(lines) if line.strip(TRIM_CHARS)][: MAX_TITLE_ROWS + 1]
     if not filled:
         raise FileRejected("file_empty", "The file holds no text. Send the file with its rows.")
@@ -448,6 +454,13 @@ def open_csv_source(
             break
     assert chosen is not None
     header_index, delimiter, header = chosen
+    if header_index == len(lines) - 1 and len(probe.head) > HEADER_CHARS:
+        raise FileRejected(
+            "header_too_large",
+            f"The header row is longer than {HEADER_CHARS:,} characters, the limit for a header "
+            f"row (it has at least {len(header):,} columns). Send only the columns of the "
+            "template, or split the file.",
+        )
     source = Source(
         name=name,
         format="csv",
@@ -623,6 +636,8 @@ def _python_csv_batches(
                 continue
             for i, cell in enumerate(record):
                 # Oversized cells are cut here already, so a huge field is never held twice.
+                if len(cell) > cap + 1:
+                    source.cut_lengths[(row_number, i)] = len(cell)
                 columns[i].append(cell[: cap + 1] if cell else None)
             rows.append(row_number)
             if len(rows) >= limits.batch_rows:
@@ -741,11 +756,12 @@ def _truncate(
     if len(long_rows) == 0:
         return arr
     for i in long_rows[:1000]:
+        sent = source.cut_lengths.pop((int(rows[i]), index), int(lengths[i]))
         findings.append(
             make_finding(
                 source.name,
                 "field_truncated",
-                f"This cell is {int(lengths[i]):,} characters long; only the first "
+                f"This cell is {sent:,} characters long; only the first "
                 f"{max_chars:,} were kept. Shorten the text (comments belong in a short note).",
                 severity="warning",
                 row=int(rows[i]),
@@ -817,8 +833,31 @@ def open_xlsx_source(
         batches=iter(()),
         sheet=str(getattr(sheet, "title", "")),
     )
+    wide = _header_width(sheet, header_row)
+    if wide > MAX_COLUMNS:
+        source.findings.append(
+            make_finding(
+                name,
+                "header_too_wide",
+                f"The header row has {wide:,} columns; only the first {MAX_COLUMNS:,} are read "
+                f"(the limit for a workbook's columns). Move the data into the first "
+                f"{MAX_COLUMNS:,} columns, or send one file per group of metrics.",
+                severity="warning",
+            )
+        )
     source.batches = _sheet_batches(workbook, sheet, head_rows[1:], consumed, source, limits)
     return source
+
+
+def _header_width(sheet: object, header_row: int) -> int:
+    """Up to the last filled cell of the header row, however many columns that is."""
+    try:
+        rows = sheet.iter_rows(min_row=header_row, max_row=header_row, values_only=True)  # type: ignore[attr-defined]
+        cells = next(iter(rows), ())
+    except Exception:  # the batches report a damaged sheet
+        return 0
+    filled = [i for i, v in enumerate(cells) if v not in (None, "")]
+    return filled[-1] + 1 if filled else 0
 
 
 class _ClosingWorkbook:

@@ -61,6 +61,8 @@ READ_RULES: dict[str, str] = {
     "file_empty": "The file holds no data rows.",
     "file_too_large": "The file is larger than the upload limit.",
     "file_unrecognised": "The file has no columns we recognise.",
+    "header_too_large": "The header row is longer than the limit for a header row.",
+    "header_too_wide": "A workbook's header row has more columns than are read.",
     "binary_file": "The file is binary data, not a table.",
     "workbook_encrypted": "The workbook is password-protected or an old .xls file.",
     "workbook_macro_enabled": "The workbook contains macros.",

@@ -766,6 +766,8 @@ class FindingBudget:
         self.file = file
         self.limit = limit
         self.counts: Counter[tuple[str, str]] = Counter()
+        #: Rules whose unlisted findings are about columns or the file, not rows.
+        self.unlisted_columns: set[tuple[str, str]] = set()
 
     def allow(self, rule: str, severity: str, wanted: int) -> int:
         """Record `wanted` findings of a rule; return how many of them may be listed."""
@@ -775,11 +777,14 @@ class FindingBudget:
         return min(room, wanted)
 
     def take(self, findings: list[Finding]) -> list[Finding]:
-        """Keep the findings that fit (file-level ones always do)."""
+        """Keep the findings that fit (file-level ones count too: a header of 100,000 unknown
+        columns lists 1,000 of them and counts the rest)."""
         out: list[Finding] = []
         for f in findings:
-            if f.row is None or self.allow(f.rule, f.severity, 1):
+            if self.allow(f.rule, f.severity, 1):
                 out.append(f)
+            elif f.row is None:
+                self.unlisted_columns.add((f.rule, f.severity))
         return out
 
     def summary(self) -> list[Finding]:
@@ -787,12 +792,13 @@ class FindingBudget:
         out: list[Finding] = []
         for (rule, severity), count in sorted(self.counts.items()):
             if count > self.limit:
+                what = "columns" if (rule, severity) in self.unlisted_columns else "rows"
                 out.append(
                     make_finding(
                         self.file,
                         rule,
-                        f"{count - self.limit:,} more rows have this problem ({rule}); only the "
-                        f"first {self.limit:,} are listed. Fix them all the same way.",
+                        f"{count - self.limit:,} more {what} have this problem ({rule}); only "
+                        f"the first {self.limit:,} are listed. Fix them all the same way.",
                         severity=severity,
                     )
                 )
