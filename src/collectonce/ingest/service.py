@@ -50,6 +50,7 @@ from collectonce.catalog import Catalog
 from collectonce.ingest.readers import READ_FAILED
 from collectonce.settings import Settings
 from collectonce.store.archive import ArchivedFile, archive_file, hash_file, sanitise_name
+from collectonce.store.faults import fault_point
 from collectonce.store.quarantine import REJECTED_ROWS, RejectedRows
 from collectonce.store.receipts import (
     Receipt,
@@ -327,7 +328,11 @@ def _conclude(
 ) -> list[Receipt]:
     """Check against what is stored, store, quarantine, report and write the receipts (under
     the data folder's lock, except in a dry run)."""
-    from collectonce.store.submissions import current_values, submission_ids
+    from collectonce.store.submissions import (
+        current_values,
+        submission_ids,
+        unreceipted_submissions,
+    )
 
     jobs, run = prepared.jobs, prepared.run
     todo = [j for j in jobs if j.duplicate_of is None and j.same_as is None]
@@ -339,8 +344,11 @@ def _conclude(
     withdrawn.discard(None)
     sids = [j.submission_id for j in todo]
     committed = submission_ids(settings) & set(sids) if todo else set()
+    # Values stored without a receipt (this run's, stored before a crash, or another file's
+    # whose run died) are not held: they are not publishable, so nothing is compared with them.
+    unheld = committed | (unreceipted_submissions(settings) if todo else set())
     history = (
-        current_values(settings, exclude_submissions=committed, providers=prepared.providers)
+        current_values(settings, exclude_submissions=unheld, providers=prepared.providers)
         if todo
         else None
     )
@@ -353,6 +361,8 @@ def _conclude(
             if job.resending is not None:
                 set_aside(settings, job.submission_id, job.resending.attempt)
     quarantined = _store(run, todo, settings, catalog, submitter, committed, dry_run)
+    if not dry_run:
+        fault_point("submit:stored")
     tick("store", len(todo), len(todo))
 
     receipts: dict[int, Receipt] = {}
@@ -363,7 +373,9 @@ def _conclude(
         receipt = _receipt(job, result, submitter, as_provider, dry_run, catalog, settings)
         if not dry_run:
             receipt = _finish_files(receipt, job, settings, catalog, quarantined)
+            fault_point("submit:before_receipt")
             write_receipt(settings, receipt)
+            fault_point("submit:receipt_written")
         receipts[job.index] = receipt
     for job in jobs:
         if job.duplicate_of is not None:
@@ -409,6 +421,7 @@ def _receive(
                 received_at=received_at,
             )
             sha, size = archived.sha256, archived.size
+            fault_point("submit:archived")
         sid = submission_id_for(sha, as_provider)
         job = _Job(i, path, name, sha, size, sid, received_at, archived, too_large)
         job.judge(prior_receipt(settings, sha, as_provider), catalog)

@@ -42,6 +42,7 @@ from collectonce.publish._current import current_submissions
 from collectonce.publish.errors import NothingToPublish, UnknownPublication
 from collectonce.publish.periods import next_period_start
 from collectonce.settings import Settings
+from collectonce.store.faults import fault_point
 
 META = "collectonce."
 STATUS_CODES = {"reported": 0, "suppressed": 1, "missing": 2}
@@ -386,6 +387,7 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
         }
         path = unified_path(settings)
         path.parent.mkdir(parents=True, exist_ok=True)
+        fault_point("publish:before_commit")
         write_deltalake(
             path,
             table,
@@ -394,6 +396,7 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
             writer_properties=WriterProperties(compression="ZSTD", max_row_group_size=131_072),
             commit_properties=CommitProperties(custom_metadata=metadata),
         )
+        fault_point("publish:committed")
         version = latest_version(settings)
         with _LATEST_LOCK:
             _LATEST.pop(str(path / "_delta_log"), None)
