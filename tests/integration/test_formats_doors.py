@@ -180,9 +180,23 @@ def test_one_flow_run_takes_every_format_from_the_landing_folder(
     settings.landing_dir.mkdir(parents=True, exist_ok=True)
     for user_file in files:
         shutil.copyfile(user_file.path, settings.landing_dir / user_file.path.name)
+    (settings.landing_dir / "RF4_2019-03.csv").symlink_to(tmp_path / "deleted.csv")
     receipts = watch_landing(catalog_dir=str(CATALOG), home=str(home), files_per_task=5)
     by_name = {r["original_name"]: r for r in receipts}
     assert sorted(by_name) == sorted(f.path.name for f in files)
     for user_file in files:
         check(by_name[user_file.path.name], user_file, settings)
     assert not [p for p in settings.landing_dir.iterdir() if p.is_file()]
+    # The dangling link is reported on the run, with what to do, not skipped in silence.
+    (refused,) = [str(a.data) for a in artifacts("landing-refused")]
+    assert "RF4_2019-03.csv is a symbolic link" in refused and "does not exist" in refused
+
+
+def artifacts(key: str) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
