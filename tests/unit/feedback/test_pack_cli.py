@@ -43,7 +43,7 @@ def published(settings) -> None:
                 )
             )
     frame = pd.concat(frames, ignore_index=True)
-    for col in ("submission_id", "file_sha256", "source_row", "received_at"):
+    for col in ("submission_id", "file_sha256", "source_row", "received_at", "comment"):
         frame[col] = None
     table = pa.Table.from_pandas(frame, schema=UNIFIED, preserve_index=False)
     write_deltalake(str(settings.tables_dir / "unified"), table)
