@@ -54,9 +54,9 @@ from collectonce.store.faults import fault_point
 from collectonce.store.quarantine import REJECTED_ROWS, RejectedRows
 from collectonce.store.receipts import (
     Receipt,
+    ReceiptIndex,
     all_receipts,
     read_receipt,
-    receipts_for_bytes,
     write_receipt,
 )
 from collectonce.validate.engine import FileResult, RowBatch, ValidationRun
@@ -94,13 +94,18 @@ def submission_id_for(sha256: str, as_provider: str | None = None) -> str:
     return f"{base}_{as_provider}" if as_provider else base
 
 
-def prior_receipt(settings: Settings, sha256: str, as_provider: str | None) -> Receipt | None:
+def prior_receipt(
+    settings: Settings,
+    sha256: str,
+    as_provider: str | None,
+    index: ReceiptIndex | None = None,
+) -> Receipt | None:
     """The receipt these bytes already have, if any: the one of this sender, else the data
     team's, else (for the data team) a provider's. Another provider's is not this sender's."""
     own = submission_id_for(sha256, as_provider)
     found = [
         r
-        for r in receipts_for_bytes(settings, sha256)
+        for r in (index or ReceiptIndex(settings)).for_bytes(sha256)
         if r.submission_id == own or r.as_provider is None or as_provider is None
     ]
     if not found:
@@ -337,8 +342,9 @@ def _conclude(
     jobs, run = prepared.jobs, prepared.run
     todo = [j for j in jobs if j.duplicate_of is None and j.same_as is None]
     # Another run may have received the same bytes since they were archived.
+    index = ReceiptIndex(settings)
     for job in todo:
-        job.judge(prior_receipt(settings, job.sha256, as_provider), catalog)
+        job.judge(prior_receipt(settings, job.sha256, as_provider, index), catalog)
     withdrawn = {j.file_index for j in todo if j.duplicate_of is not None}
     todo = [j for j in todo if j.duplicate_of is None]
     withdrawn.discard(None)
@@ -403,6 +409,7 @@ def _receive(
     """Size check, archive (unless a dry run), duplicate check."""
     jobs: list[_Job] = []
     first_of: dict[str, int] = {}
+    index = ReceiptIndex(settings)
     for i, path in enumerate(paths):
         given = original_names[i] if original_names and i < len(original_names) else None
         name = sanitise_name(given if given is not None else path.name)
@@ -424,7 +431,7 @@ def _receive(
             fault_point("submit:archived")
         sid = submission_id_for(sha, as_provider)
         job = _Job(i, path, name, sha, size, sid, received_at, archived, too_large)
-        job.judge(prior_receipt(settings, sha, as_provider), catalog)
+        job.judge(prior_receipt(settings, sha, as_provider, index), catalog)
         if job.duplicate_of is None and sha in first_of:
             job.same_as = first_of[sha]
         first_of.setdefault(sha, i)

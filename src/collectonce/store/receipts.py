@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -197,16 +198,34 @@ def read_receipt(settings: Settings, submission_id: str) -> Receipt | None:
         return None
 
 
+class ReceiptIndex:
+    """The receipts on disk grouped by the bytes they answer (the submission id's hash part),
+    listed once: looking up thousands of files costs one listing of the folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ids: dict[str, list[str]] = {}
+        if settings.receipts_dir.is_dir():
+            with os.scandir(settings.receipts_dir) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("sub_") and name.endswith(".json"):
+                        sid = name[: -len(".json")]
+                        self.ids.setdefault(sid[4:20], []).append(sid)
+
+    def for_bytes(self, sha256: str) -> list[Receipt]:
+        """Every receipt of files with these bytes (sent by the data team or as any provider)."""
+        out = []
+        for sid in sorted(self.ids.get(sha256[:16], [])):
+            found = read_receipt(self.settings, sid)
+            if found is not None and found.file_sha256 == sha256:
+                out.append(found)
+        return out
+
+
 def receipts_for_bytes(settings: Settings, sha256: str) -> list[Receipt]:
     """Every receipt of files with these bytes (sent by the data team or as any provider)."""
-    if not sha256 or not settings.receipts_dir.is_dir():
-        return []
-    out = []
-    for path in sorted(settings.receipts_dir.glob(f"sub_{sha256[:16]}*.json")):
-        found = read_receipt(settings, path.stem)
-        if found is not None and found.file_sha256 == sha256:
-            out.append(found)
-    return out
+    return ReceiptIndex(settings).for_bytes(sha256)
 
 
 def all_receipts(settings: Settings) -> list[Receipt]:
