@@ -306,6 +306,12 @@ class Request(_Strict):
     title: str
     purpose: str = ""
     frequency: Period
+    year_start: Literal["april", "january"] = Field(
+        default="april",
+        description="When the request's years and quarters start: april (NHS financial years,"
+        " 2018/19 Q1 = April to June 2018, the default) or january (calendar years and"
+        " quarters, only where the requester counts that way).",
+    )
     due_days_after_period: int = Field(ge=0, le=366)
     minutes_per_item: float = Field(gt=0)
     respondents: Literal["all"] | tuple[str, ...] = "all"

@@ -35,6 +35,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from collectonce.feedback.wording import (
+    ASSURANCE_SHORT,
+    ASSURANCE_TEXT,
+    DIRECTION_TEXT,
+    POINT_TYPE_TEXT,
+    RULE_TEXT,
+    VARIATION_SHORT,
+    VARIATION_TEXT,
+)
 from collectonce.publish.exports import neutralise, safe_frame
 
 if TYPE_CHECKING:
@@ -65,56 +74,6 @@ DATA_COLUMNS = [
     "comment",
 ]
 
-VARIATION_TEXT: dict[str, str] = {
-    "common_cause": "no significant change; the variation is the process's normal noise",
-    "improvement_high": "a significant change for the better, to higher values",
-    "improvement_low": "a significant change for the better, to lower values",
-    "concern_high": "a significant change for the worse, to higher values",
-    "concern_low": "a significant change for the worse, to lower values",
-    "neutral_high": "a significant change to higher values; neither direction is better",
-    "neutral_low": "a significant change to lower values; neither direction is better",
-}
-VARIATION_SHORT: dict[str, str] = {
-    "common_cause": "Common cause",
-    "improvement_high": "Improvement (high)",
-    "improvement_low": "Improvement (low)",
-    "concern_high": "Concern (high)",
-    "concern_low": "Concern (low)",
-    "neutral_high": "Neutral (high)",
-    "neutral_low": "Neutral (low)",
-}
-ASSURANCE_TEXT: dict[str, str] = {
-    "consistent_pass": "The process will consistently meet the target",
-    "consistent_fail": "The process will consistently miss the target unless it changes",
-    "inconsistent": "The process will sometimes meet and sometimes miss the target",
-}
-ASSURANCE_SHORT: dict[str, str] = {
-    "consistent_pass": "Consistently passing",
-    "consistent_fail": "Consistently failing",
-    "inconsistent": "Hit and miss",
-}
-POINT_TYPE_TEXT: dict[str, str] = {
-    "common_cause": "Common cause",
-    "special_cause_improvement": "Improvement",
-    "special_cause_concern": "Concern",
-    "special_cause_neutral_high": "Special cause (high)",
-    "special_cause_neutral_low": "Special cause (low)",
-}
-RULE_TEXT: dict[str, str] = {
-    "Above UCL": "above the upper limit",
-    "Below LCL": "below the lower limit",
-    "7 Point Trend (Increasing)": "7 or more points rising",
-    "7 Point Trend (Decreasing)": "7 or more points falling",
-    "2 in 3 Above CL": "2 of 3 points close to the upper limit",
-    "2 in 3 Below CL": "2 of 3 points close to the lower limit",
-    "7 Points Above CL": "7 or more points above the mean",
-    "7 Points Below CL": "7 or more points below the mean",
-}
-DIRECTION_TEXT: dict[str, str] = {
-    "increase": "Higher is better",
-    "decrease": "Lower is better",
-    "neutral": "Neither higher nor lower is better",
-}
 STATUS_FLAG: dict[str, str] = {
     "suppressed": "suppressed",
     "missing": "missing",

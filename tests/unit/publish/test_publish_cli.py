@@ -83,7 +83,7 @@ def test_view_csv_and_json_print_to_stdout(cli, cat, submit) -> None:
     assert csv_out.exit_code == 0, csv_out.output
     df = pd.read_csv(io.StringIO(csv_out.stdout))
     hit = df.loc[(df["provider_code"] == "RF4") & (df["item"] == "UEC01")]
-    assert hit["value"].tolist() == [46991] and hit["period"].tolist() == ["2019-Q1"]
+    assert hit["value"].tolist() == [46991] and hit["period"].tolist() == ["2018/19 Q4"]
     doc = json.loads(run(cli, *args, "--format", "json").stdout)
     assert doc["request"] == "cqc_uec_quarterly" and doc["publication"] == 0
     assert {"provider_code", "period", "item", "metric", "value"} <= set(doc["rows"][0])
