@@ -455,7 +455,7 @@ class ValidationRun:
             errors.append(_Listed("type_integer", "error", np.flatnonzero(mask)))
             start = np.array(
                 [
-                    day_number(self.catalog.metrics[c].status.effective_from)
+                    day_number(self.catalog.metrics[c].status.collected_from)
                     for c in self.metric_codes
                 ]
             )
@@ -1416,9 +1416,9 @@ class _Messages:
     ) -> tuple[str, str | None]:
         metric = self.catalog.metrics[code]
         return (
-            f"{self._label(code)} is defined from {metric.status.effective_from:%Y-%m-%d} "
-            f"(version {metric.status.version}); the value for {period} is kept, but it may "
-            "follow an older definition. No action is needed if it is right.",
+            f"{self._label(code)} is defined from {metric.status.collected_from:%Y-%m-%d} "
+            f"(version {metric.status.version}); the value for {period} is kept, but it comes "
+            "from before the metric was collected. No action is needed if it is right.",
             "period",
         )
 
