@@ -127,7 +127,7 @@ def test_requester_pulls_its_quarterly_return_in_each_format(server, fmt) -> Non
         rows = pd.read_parquet(io.BytesIO(response.content))
     else:
         rows = pd.read_excel(io.BytesIO(response.content))
-    assert set(rows["period"]) == {"2018-Q1"}
+    assert set(rows["period"]) == {"2017/18 Q4"}  # January to March 2018, an NHS quarter
     assert {"UEC01", "UEC02", "UEC03"} <= set(rows["item"])
     uec01 = rows[(rows["provider_code"] == "RF4") & (rows["item"] == "UEC01")]
     assert uec01["value"].tolist() == [21400 + 18668 + 21452]  # January as revised in July
@@ -185,13 +185,15 @@ def test_regulator_pulls_its_2018_quarterly_return_as_csv_now_and_as_of_last_mon
         return float(hit["value"].iloc[0]), str(hit["flag"].iloc[0])
 
     now, latest = pull()
-    assert set(latest["period"]) == {"2018-Q1", "2018-Q2"}
-    assert uec01(latest, "2018-Q1") == (21400 + 18668 + 21452, "revised")
-    # April and May arrived in July, after the monthly deadline
-    assert uec01(latest, "2018-Q2") == (20369 + 21582 + 21187, "late")
+    assert set(latest["period"]) == {"2017/18 Q4", "2018/19 Q1"}
+    assert uec01(latest, "2017/18 Q4") == (21400 + 18668 + 21452, "revised")
+    # April to June arrived on 10 July: after NHS England's monthly deadlines, but within the
+    # 30 days CQC allows after the quarter, so CQC's return is not late
+    assert uec01(latest, "2018/19 Q1") == (20369 + 21582 + 21187, "")
 
     then, before = pull(as_of=earlier[0])
     assert then.headers["x-publication-version"] == str(earlier[0])
     assert now.headers["x-publication-version"] != then.headers["x-publication-version"]
-    assert set(before["period"]) == {"2018-Q1"}
-    assert uec01(before, "2018-Q1") == (21317 + 18668 + 21452, "late")  # January came in April
+    assert set(before["period"]) == {"2017/18 Q4"}
+    # January came on 10 April: late for NHS England's monthly return, on time for CQC's
+    assert uec01(before, "2017/18 Q4") == (21317 + 18668 + 21452, "")
