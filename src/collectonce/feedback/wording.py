@@ -61,7 +61,8 @@ DIRECTION_TEXT: dict[str, str] = {
 LATE_TEXT = (
     "Late means the value arrived after the deadline of the request that needs it first: the "
     "end of the request's period (month, NHS quarter or financial year) plus the days the "
-    "request allows. A late value is still used; it is only flagged."
+    "request allows. A late value is still used; it is only flagged. History loaded for periods "
+    "whose deadline passed before this collection began is not late."
 )
 
 

@@ -103,6 +103,14 @@ def _metrics_used(catalog: Catalog, request: Any) -> set[str]:
 _NO_DEADLINE = np.iinfo(np.int64).max
 
 
+def collection_start(catalog: Catalog) -> dt.date:
+    """When collecting under this catalogue began: the earliest date in its notice of change
+    (or its own effective date). A deadline before it was not a deadline of this collection,
+    so values for those periods (a back-filled history) are never late."""
+    dates = [change.effective_from for change in catalog.info.changes]
+    return min([catalog.info.effective_from, *dates])
+
+
 def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
     """Whether each collected value arrived after its deadline (vectorised).
 
@@ -113,8 +121,10 @@ def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
     ``year_start: january``), plus the request's ``due_days_after_period`` days, at 00:00 UTC.
     In words: due by the end of day ``N`` after the period ends. A value received at or after
     that instant is late. A value no request asks of its provider has no deadline and is never
-    late. "Late" is about the deadline only; whether the period is locked is a separate matter
-    (see `collectonce.publish.locks`).
+    late, and nor is a value whose deadline fell before collecting began (`collection_start`:
+    history loaded afterwards was due under the old returns, not this collection). "Late" is
+    about the deadline only; whether the period is locked is a separate matter (see
+    `collectonce.publish.locks`).
     """
     if rows.empty:
         return pd.Series(np.zeros(0, dtype=bool), index=rows.index)
@@ -153,7 +163,8 @@ def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
         deadline = np.minimum(deadline, candidate)
     received = pd.to_datetime(rows["received_at"], utc=True).dt.tz_localize(None)
     received_us = received.to_numpy().astype("datetime64[us]").astype(np.int64)
-    has_deadline = deadline != _NO_DEADLINE
+    start = (np.datetime64(collection_start(catalog), "D") - np.datetime64(0, "D")).astype(int)
+    has_deadline = (deadline != _NO_DEADLINE) & (deadline >= start)
     due_us = np.where(has_deadline, deadline, 0) * 86_400_000_000
     late = has_deadline & received.notna().to_numpy() & (received_us >= due_us)
     return pd.Series(late, index=rows.index, dtype=bool)

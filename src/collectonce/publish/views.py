@@ -29,7 +29,8 @@ Flags (one per row, the first that applies)
     ``revised``: a value was changed after it was first received (revision > 1), including
     a late change to a locked period admitted by an exception.
     ``late``: a value arrived after *this request's* deadline: the end of the request period
-    that holds it plus the request's ``due_days_after_period``, at 00:00 UTC.
+    that holds it plus the request's ``due_days_after_period``, at 00:00 UTC (a deadline before
+    collecting began, as for a back-filled history, makes nothing late).
 
 The returned frame carries ``attrs["publication"]`` (the version it was read from). Its text
 columns are categoricals (a view repeats a few codes and labels over many rows).
@@ -58,7 +59,13 @@ from collectonce.publish.periods import (
     period_end_month,
     period_start,
 )
-from collectonce.publish.unified import STATUS_NAMES, open_table, resolve_version, unified_path
+from collectonce.publish.unified import (
+    STATUS_NAMES,
+    collection_start,
+    open_table,
+    resolve_version,
+    unified_path,
+)
 from collectonce.settings import Settings
 
 __all__ = [
@@ -368,16 +375,19 @@ def _labels(months: np.ndarray, frequency: str, year_start: str = "april") -> np
     return nhs_periods.labels_for_months(months, frequency, year_start)
 
 
-def _deadlines(request: Request, lo: int, hi: int) -> np.ndarray:
+def _deadlines(request: Request, lo: int, hi: int, start: dt.date) -> np.ndarray:
     """For each month number in [lo, hi), the request's deadline for the period holding it,
-    as microseconds since 1970 (UTC)."""
+    as microseconds since 1970 (UTC); none (never late) for a deadline before `start`, when
+    collecting began."""
     months = np.arange(lo, hi, dtype=np.int64)
     starts = pd.Series(
         pd.to_datetime({"year": months // 12, "month": months % 12 + 1, "day": 1}).to_numpy()
     )
     ends = nhs_periods.next_period_start(starts, request.frequency, request.year_start)
     due = ends + pd.Timedelta(days=request.due_days_after_period)
-    return due.to_numpy().astype("datetime64[us]").astype(np.int64)
+    out = due.to_numpy().astype("datetime64[us]").astype(np.int64)
+    before = (due < pd.Timestamp(start)).to_numpy()
+    return np.where(before, np.iinfo(np.int64).max, out)
 
 
 @dataclass(frozen=True)
@@ -399,6 +409,7 @@ def _cells(
     hi: int | None,
     respondents: list[str],
     request: Request,
+    start: dt.date,
 ) -> _Cells | None:
     """Scatter the request's metric rows into dense arrays (no per-row Python)."""
     spans = {code: snap.span(code, lo, hi) for it in items for code in it.metric_codes}
@@ -423,7 +434,7 @@ def _cells(
     late = np.zeros(shape, dtype=bool)
     revised = np.zeros(shape, dtype=bool)
     where = snap.provider_positions(respondents)
-    deadline = _deadlines(request, lo, hi)
+    deadline = _deadlines(request, lo, hi, start)
     n_t, n_i = shape[1], shape[2]
     # flat views of the new (contiguous) arrays: one index per row instead of three
     flat_value, flat_status, flat_count = value.reshape(-1), status.reshape(-1), count.reshape(-1)
@@ -556,7 +567,7 @@ def render_view(
     respondents = _respondents(catalog, request)
     if not items or not respondents:
         return _empty_view(snap.version, request.code)
-    cells = _cells(snap, items, lo, hi, respondents, request)
+    cells = _cells(snap, items, lo, hi, respondents, request, collection_start(catalog))
     if cells is None:
         return _empty_view(snap.version, request.code)
     grains = {code: m.grain.period for code, m in catalog.metrics.items()}

@@ -407,3 +407,27 @@ def test_a_year_start_other_than_april_or_january_is_refused(catalog_more_dir) -
     with pytest.raises(CatalogInvalid) as caught:
         load_catalog(catalog_more_dir)
     assert any("year_start" in str(p) for p in caught.value.problems)
+
+
+def test_history_from_before_collecting_began_is_not_late(catalog_more_dir, settings, submit):
+    """With a catalogue in force from March 2019, January's figure loaded in June was due
+    under the old returns (deadline 15 February) and is not late; February's, due on 15 March
+    under this collection, is."""
+    from collectonce.catalog import load_catalog
+
+    path = catalog_more_dir / "catalog.yaml"
+    text = path.read_text(encoding="utf-8").replace("2016-04-01", "2019-03-01")
+    path.write_text(text, encoding="utf-8")
+    cat = load_catalog(catalog_more_dir)
+    submit(
+        [
+            row("RF4", "2019-01", ATT, 16428, received=LATE),
+            row("RF4", "2019-02", ATT, 14569, received=LATE),
+        ]
+    )
+    publish(cat, settings)
+    assert not _late(settings, "RF4", "2019-01", ATT)
+    assert _late(settings, "RF4", "2019-02", ATT)
+    view = render_view(cat, settings, "nhse_ae_monthly", "2019-01", "2019-02")
+    assert cell(view, "RF4", "2019-01", "A1")["flag"] == ""
+    assert cell(view, "RF4", "2019-02", "A1")["flag"] == "late"
