@@ -71,3 +71,29 @@ def test_a_filled_template_draws_no_warning_about_dates(
     assert receipt["rows_read"] == len(rows)
     rules = {f["rule"] for f in receipt["findings"]}
     assert not rules & {"metric_effective_period", "metric_active"}, rules
+
+
+def test_catalog_check_refuses_a_first_collected_date_after_the_current_version(
+    catalog_min_dir: Path, tmp_path: Path
+) -> None:
+    """`first_collected` is when a metric was first collected, so it cannot come after the date
+    its current version took effect; `collectonce catalog check` names the file and the fix."""
+    import shutil
+
+    folder = tmp_path / "catalog"
+    shutil.copytree(catalog_min_dir, folder)
+    path = next(folder.rglob("ae_attendances_type1.yaml"))
+    text = path.read_text(encoding="utf-8")
+    assert "status:" in text
+    lines = [
+        "status: {state: active, version: 2, effective_from: 2018-04-01, "
+        "first_collected: 2019-04-01}"
+        if line.startswith("status:")
+        else line
+        for line in text.splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["catalog", "check", "--catalog", str(folder)])
+    assert result.exit_code == 1
+    assert "ae_attendances_type1.yaml" in result.output
+    assert "first_collected 2019-04-01 is after effective_from 2018-04-01" in result.output
