@@ -130,7 +130,14 @@ def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
         return pd.Series(np.zeros(0, dtype=bool), index=rows.index)
     metric_idx, metric_names = pd.factorize(rows["metric_id"])
     groups_of = {code: p.peer_group for code, p in catalog.providers.items()}
-    group_idx, group_names = pd.factorize(rows["provider_code"].map(groups_of))
+    provider_idx, provider_names = pd.factorize(rows["provider_code"])
+    group_of_provider, group_names = pd.factorize(
+        pd.Series([groups_of.get(code) for code in provider_names], dtype=object)
+    )
+    group_idx = (
+        group_of_provider[provider_idx] if len(provider_names) else np.zeros(0, dtype=np.int64)
+    )
+    group_idx = np.where(provider_idx < 0, -1, group_idx)
     metric_pos = {code: i for i, code in enumerate(metric_names)}
     n_groups = len(group_names) + 1  # the last column: providers outside the catalogue
     group_idx = np.where(group_idx < 0, n_groups - 1, group_idx)
@@ -153,12 +160,16 @@ def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
             due = request.due_days_after_period
             table[i, cols] = np.where((current < 0) | (current > due), due, current)
     deadline = np.full(len(rows), _NO_DEADLINE, dtype=np.int64)
+    # period ends are worked out once per distinct period, then spread over the rows
+    period_days = rows["period"].to_numpy().astype("datetime64[D]")
+    distinct, period_of_row = np.unique(period_days, return_inverse=True)
+    distinct_periods = pd.Series(distinct.astype("datetime64[ns]"))
     for (frequency, year_start), table in days.items():
         allowed = table[metric_idx, group_idx]
         if not (allowed >= 0).any():
             continue
-        ends = next_period_start(rows["period"], frequency, year_start)
-        end_days = ends.to_numpy().astype("datetime64[D]").astype(np.int64)
+        ends = next_period_start(distinct_periods, frequency, year_start)
+        end_days = ends.to_numpy().astype("datetime64[D]").astype(np.int64)[period_of_row]
         candidate = np.where(allowed >= 0, end_days + allowed, _NO_DEADLINE)
         deadline = np.minimum(deadline, candidate)
     received = pd.to_datetime(rows["received_at"], utc=True).dt.tz_localize(None)
