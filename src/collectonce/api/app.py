@@ -505,6 +505,7 @@ def _request_info(st: ApiState, req: CatalogRequest, may_pull: bool) -> dict[str
         "title": req.title,
         "purpose": req.purpose,
         "frequency": req.frequency,
+        "year_start": req.year_start,
         "due_days_after_period": req.due_days_after_period,
         "respondents": req.respondents if req.respondents == "all" else list(req.respondents),
         "may_pull": may_pull,
