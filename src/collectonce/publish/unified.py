@@ -74,21 +74,6 @@ def unified_path(settings: Settings) -> Path:
 # --------------------------------------------------------------------------- building the table
 
 
-def deadline_days(catalog: Catalog) -> dict[str, dict[str, int]]:
-    """For each collected metric, the fewest days after the period any request allows, by frequency.
-
-    A metric is used by a request when an item maps to it directly, or maps to a derived metric
-    built on it. The result is ``{metric: {frequency: due_days_after_period}}``.
-    """
-    out: dict[str, dict[str, int]] = {}
-    for request in catalog.requests.values():
-        for used in _metrics_used(catalog, request):
-            by_freq = out.setdefault(used, {})
-            due = request.due_days_after_period
-            by_freq[request.frequency] = min(by_freq.get(request.frequency, due), due)
-    return out
-
-
 def _metrics_used(catalog: Catalog, request: Any) -> set[str]:
     """The metrics a request's items need, collected inputs of derived ones included."""
     used: set[str] = set()
