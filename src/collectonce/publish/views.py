@@ -234,6 +234,7 @@ def _read_for_snapshot(settings: Settings, version: int) -> Any:
 
 def _build_snapshot(settings: Settings, version: int) -> Snapshot:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     cols = _read_for_snapshot(settings, version)
     metric_names = cols["metric_id"].dictionary.to_pylist()
@@ -291,7 +292,10 @@ def _build_snapshot(settings: Settings, version: int) -> Snapshot:
         is_late=column("is_late").astype(bool),
         revision=column("revision").astype(np.int32),
         received=reorder(
-            cols["received_at"].cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
+            # no receipt time (never for a published value) counts as on time
+            pc.fill_null(cols["received_at"].cast(pa.int64()), 0)
+            .to_numpy(zero_copy_only=False)
+            .astype(np.int64)
         ),
     )
 
