@@ -76,8 +76,9 @@ def connect(
             files = open_table(settings, version).file_uris()
             con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet(?)", [files])
         if sandboxed:
-            folder = str(Path(unified_path(settings)).resolve()) + "/"
-            con.execute("SET allowed_directories = ?", [[folder]])
+            table = Path(unified_path(settings))
+            folders = sorted({str(table.absolute()) + "/", str(table.resolve()) + "/"})
+            con.execute("SET allowed_directories = ?", [folders])
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
     except Exception:
