@@ -138,10 +138,25 @@ def list_landing_task(home: str | None) -> list[str]:
     return landing_files(settings)
 
 
-def _batch_run_name() -> str:
-    names = task_run.parameters.get("names") or ["nothing"]
+def landing_run_name(names: list[str]) -> str:
+    """`ingest RF4_2019-01.csv and 249 more`: what a run or batch takes in, by file name."""
+    if not names:
+        return "ingest landing: nothing new"
     more = f" and {len(names) - 1} more" if len(names) > 1 else ""
     return f"ingest {names[0]}{more}"
+
+
+def _batch_run_name() -> str:
+    return landing_run_name(list(task_run.parameters.get("names") or []))
+
+
+def _watch_run_name() -> str:
+    """The landing folder's files as the run starts (a listing, no file is read)."""
+    try:
+        names = list_landing_task.fn(flow_run.parameters.get("home"))
+    except Exception:  # the run itself reports a missing or unreadable folder
+        return "ingest landing"
+    return landing_run_name(list(names))
 
 
 @task(name="ingest-landing-batch", task_run_name=_batch_run_name, **IO_RETRIES)
@@ -160,7 +175,7 @@ def ingest_batch_task(
     return [r.to_dict() for r in receipts]
 
 
-@flow(name="watch_landing", flow_run_name="watch landing", **FLOW_OPTIONS)
+@flow(name="watch_landing", flow_run_name=_watch_run_name, **FLOW_OPTIONS)
 def watch_landing(
     catalog_dir: str | None = None,
     home: str | None = None,
