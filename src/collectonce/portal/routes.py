@@ -3,10 +3,10 @@ shown for refusals. `include_portal` adds it all to the API app."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 
 from collectonce.api.auth import verify
 from collectonce.portal import admin, provider, receipts, requester
@@ -44,30 +44,8 @@ _STATIC_FILES = {
 }
 
 
-def wants_json(request: Request) -> bool:
-    """A client that asks for JSON and not for a page (curl, scripts) gets the service as JSON."""
-    accept = request.headers.get("accept", "")
-    return "text/html" not in accept and "application/json" in accept
-
-
-def service_description(request: Request) -> dict[str, Any]:
-    st = state(request)
-    return {
-        "service": "collectonce",
-        "catalog_version": st.catalog.version,
-        "api": "/v1",
-        "openapi": "/openapi.json",
-        "docs": "/docs",
-        "health": "/health",
-        "portal": "/",
-    }
-
-
-@router.get("/", name="portal_home")
-def home(request: Request) -> Response:
-    """Browsers get the portal's start page; JSON clients a description of the service."""
-    if wants_json(request):
-        return JSONResponse(service_description(request))
+def portal_home(request: Request) -> Response:
+    """The portal's start page for a browser at `/` (the API answers JSON clients there)."""
     session = current_session(request)
     if session is None:
         return see_other("/portal/sign-in")
@@ -222,4 +200,4 @@ def include_portal(app: FastAPI) -> None:
     app.add_exception_handler(SignInNeeded, _to_sign_in)
 
 
-__all__ = ["include_portal", "page_headers"]
+__all__ = ["include_portal", "page_headers", "portal_home"]

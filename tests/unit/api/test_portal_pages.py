@@ -40,6 +40,10 @@ def world(tmp_path_factory, catalog_min, seed_published):
     }
 
 
+#: What a browser asks for (at `/` the API answers other clients with JSON).
+BROWSER = {"Accept": "text/html,application/xhtml+xml"}
+
+
 def _nonce(page: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found, page[:500]
@@ -75,7 +79,8 @@ def test_a_browser_without_a_session_is_sent_to_sign_in_and_json_clients_get_jso
     deep = client.get("/portal/providers/RF4/pack", follow_redirects=False)
     assert deep.headers["location"] == "/portal/sign-in?next=/portal/providers/RF4/pack"
     described = client.get("/", headers={"Accept": "application/json"})
-    assert described.status_code == 200 and described.json()["api"] == "/v1"
+    assert described.status_code == 200 and described.json()["links"]["requests"] == "/v1/requests"
+    assert client.get("/").json()["links"]["portal"] == "/portal/sign-in"  # curl's */*
 
 
 def test_sign_in_sets_a_strict_http_only_expiring_cookie_and_sign_out_ends_it(world):
@@ -92,15 +97,15 @@ def test_sign_in_sets_a_strict_http_only_expiring_cookie_and_sign_out_ends_it(wo
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "expires=" in cookie
     assert "Secure" not in cookie  # plain HTTP here; over TLS the cookie is Secure
     stolen = client.cookies.get(SESSION_COOKIE)
-    home = client.get("/")
+    home = client.get("/", headers=BROWSER)
     assert home.status_code == 200 and "What I owe" in home.text and "RF4" in home.text
     out = client.post(
-        "/portal/sign-out", data={"csrf_token": csrf_of(client, "/")}, follow_redirects=False
+        "/portal/sign-out", data={"csrf_token": csrf_of(client, "/portal/providers/RF4/upload")}, follow_redirects=False
     )
     assert out.status_code == 303
     # the old cookie is worthless once signed out: the session is gone on the server
     replay = TestClient(world["app"], cookies={SESSION_COOKIE: stolen})
-    assert replay.get("/", follow_redirects=False).status_code == 303
+    assert replay.get("/", headers=BROWSER, follow_redirects=False).status_code == 303
 
 
 def test_secure_cookie_over_tls(world):
@@ -296,7 +301,7 @@ def test_data_team_pages(world):
         ("/portal/admin/burden", "Against the targets"),
         ("/portal/admin/dedupe", "Duplicate requests"),
     ):
-        page = admin.get(path)
+        page = admin.get(path, headers=BROWSER)
         assert page.status_code == 200, path
         assert expect in page.text, path
     late = admin.get("/portal/admin/submissions?period=2018-01").text
