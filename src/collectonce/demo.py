@@ -297,6 +297,9 @@ def next_steps(home: Path, catalog: Path, pack_provider: str = "RRK") -> list[st
         "    curl -H 'Authorization: Bearer <token>' "
         "'http://127.0.0.1:8000/v1/requests/nhse_ae_monthly/view?from=2018-10&to=2019-03"
         "&format=csv'",
+        "  the portal, as a provider in a browser:",
+        f"    {exe} token create --provider RF4     # paste it at the sign-in page",
+        f"    {exe} serve --port 8000     # then open http://127.0.0.1:8000/",
     ]
     return lines
 

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import FileResponse, Response
 
-from collectonce.api.auth import verify
+from collectonce.api.audit import append_audit, audit_record
+from collectonce.api.auth import Principal, token_id_of, verify
 from collectonce.portal import admin, provider, receipts, requester
 from collectonce.portal.session import (
     CSRF_FIELD,
@@ -130,6 +131,7 @@ def sign_in(
     if principal is None or (
         principal.role in known and principal.subject not in known[principal.role]
     ):
+        _audit_sign_in(request, None, token, 401)
         return _sign_in_page(
             request,
             next,
@@ -143,6 +145,7 @@ def sign_in(
             401,
         )
     cookie, session = start_session(st.settings, principal)
+    _audit_sign_in(request, principal, token, 303)
     response = see_other(_safe_next(next))
     response.set_cookie(
         SESSION_COOKIE,
@@ -155,6 +158,23 @@ def sign_in(
     )
     response.delete_cookie(SIGN_IN_COOKIE, path="/portal/sign-in")
     return response
+
+
+def _audit_sign_in(request: Request, principal: Principal | None, token: str, status: int) -> None:
+    """Every sign-in, and every refused one (with the token id it claimed), in the audit log."""
+    client = request.client
+    append_audit(
+        state(request).settings,
+        audit_record(
+            action="portal_sign_in",
+            token_id=principal.token_id if principal else token_id_of(token),
+            role=principal.role if principal else None,
+            subject=principal.subject if principal else None,
+            client=client.host if client else None,
+            params={"via": "portal"},
+            status=status,
+        ),
+    )
 
 
 @router.post("/portal/sign-out", name="portal_sign_out")
