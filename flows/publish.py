@@ -186,6 +186,7 @@ def render_view_task(
     home: str | None,
 ) -> dict[str, Any]:
     from collectonce.publish.exports import write_export
+    from collectonce.publish.unified import latest_version
     from collectonce.publish.views import render_view
 
     catalog = open_catalog(catalog_dir)
@@ -194,7 +195,15 @@ def render_view_task(
     out = view_path(home, request_code, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
-    write_export(view, fmt, tmp)
+    meta = {
+        "request": request_code,
+        "publication_version": latest_version(settings),
+        "period_from": period_from,
+        "period_to": period_to,
+    }
+    units = {code: metric.unit for code, metric in catalog.metrics.items()}
+    # the workbook says where it comes from; other formats are written as before
+    write_export(view, fmt, tmp, meta=meta if fmt == "xlsx" else None, units=units)
     tmp.replace(out)
     return {"request": request_code, "rows": len(view), "path": str(out)}
 

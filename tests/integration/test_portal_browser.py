@@ -329,6 +329,32 @@ def test_the_provider_path_in_a_real_browser(served, browser, downloads, tmp_pat
     wait_for(browser, "#token")
 
 
+def test_a_file_dragged_onto_the_upload_form_is_sent(served, browser):
+    """Drag and drop (the enhancement over the plain file input): a file dropped on the form
+    is the one uploaded, and its receipt follows."""
+    base = served["url"]
+    sign_in(browser, base, served["RF4"])
+    browser.get(f"{base}/portal/providers/RF4/upload")
+    wait_for(browser, "#drop-zone")
+    assert browser.find_element(By.CSS_SELECTOR, ".co-drop-hint").is_displayed()
+    browser.execute_script(
+        """
+        const data = new DataTransfer();
+        data.items.add(new File(
+          ["provider_code,period,metric_id,value\\nRF4,2019-05,ae_attendances_type1,20990\\n"],
+          "RF4_dropped.csv", {type: "text/csv"}));
+        const zone = document.getElementById("drop-zone");
+        zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: data, bubbles: true}));
+        zone.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+        """
+    )
+    assert "RF4_dropped.csv is ready" in browser.find_element(By.ID, "drop-status").text
+    browser.find_element(By.ID, "upload-button").click()
+    wait_for(browser, "#receipt-status")
+    assert "RF4_dropped.csv" in browser.page_source
+    assert browser.find_element(By.ID, "rows-accepted").text == "1"
+
+
 def test_a_requester_pulls_and_downloads_a_view(served, browser, downloads):
     base = served["url"]
     sign_in(browser, base, served["nhs_england"])

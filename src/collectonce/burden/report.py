@@ -376,14 +376,18 @@ need it, in proportion to their burden on it before. Grey bar: before; blue bar:
 
 
 def write_burden_report(report: BurdenReport, out_dir: Path | str) -> dict[str, Path]:
-    """Write burden.md, burden.html and burden.json into `out_dir`; return their paths."""
+    """Write burden.md, burden.html, burden.json and burden.xlsx into `out_dir`; their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "markdown": out / "burden.md",
         "html": out / "burden.html",
         "json": out / "burden.json",
+        "xlsx": out / "burden.xlsx",
     }
+    from collectonce.burden.workbook import write_burden_xlsx
+
+    write_burden_xlsx(report, paths["xlsx"])
     paths["markdown"].write_text(render_burden_markdown(report), encoding="utf-8")
     paths["html"].write_text(render_burden_html(report), encoding="utf-8")
     paths["json"].write_text(

@@ -188,6 +188,19 @@ async def quarantine(request: Request, session: SignedIn) -> HTMLResponse:
     )
 
 
+@router.get("/portal/admin/burden.xlsx", name="portal_burden_xlsx")
+async def burden_xlsx(request: Request, session: SignedIn) -> Response:
+    from collectonce.burden.model import compute_burden
+    from collectonce.burden.workbook import burden_workbook
+    from collectonce.portal.web import attachment
+
+    require_role(session, "admin")
+    report = await run_in_threadpool(compute_burden, state(request).catalog)
+    body = await run_in_threadpool(burden_workbook, report)
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return attachment(body, media, f"burden_{report.catalog_version}.xlsx")
+
+
 @router.get("/portal/admin/burden", name="portal_burden")
 async def burden(request: Request, session: SignedIn) -> HTMLResponse:
     from collectonce.burden.model import compute_burden

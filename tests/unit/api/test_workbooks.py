@@ -45,7 +45,19 @@ def books(tmp_path_factory, catalog_min, seed_published) -> dict[str, bytes]:
     client.post("/portal/sign-in", data={"token": provider, "csrf_token": nonce})
     pack = client.get("/portal/providers/RF4/pack.xlsx")
     assert pack.status_code == 200
-    return {"view": view.content, "quarterly": quarterly.content, "pack": pack.content}
+    admin = create_token(settings, role="admin", subject=None, catalog=catalog_min)[1]
+    other = TestClient(app)
+    page = other.get("/portal/sign-in")
+    nonce = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    other.post("/portal/sign-in", data={"token": admin, "csrf_token": nonce})
+    burden = other.get("/portal/admin/burden.xlsx")
+    assert burden.status_code == 200
+    return {
+        "view": view.content,
+        "quarterly": quarterly.content,
+        "pack": pack.content,
+        "burden": burden.content,
+    }
 
 
 def test_every_sheet_is_an_excel_table_with_a_frozen_header(books):
@@ -128,3 +140,13 @@ def test_percentages_are_formatted_as_percentages(books):
     }
     assert formats["ae_4hr_performance_type1"] == '0.0"%"'
     assert formats["ae_attendances_type1"] == "#,##0"
+
+
+def test_the_burden_workbook_holds_each_breakdown(books):
+    book = openpyxl.load_workbook(io.BytesIO(books["burden"]))
+    assert book.sheetnames == ["Targets", "Requesters", "Peer groups", "Providers", "README"]
+    providers = book["Providers"]
+    header = [c.value for c in providers[1]]
+    assert "hours_saved" in header and providers.max_row > 2
+    cost = providers.cell(2, header.index("cost_saved_gbp") + 1)
+    assert isinstance(cost.value, int | float) and "£" in cost.number_format

@@ -37,5 +37,10 @@ def test_html_is_self_contained_and_escaped(catalog_min) -> None:
 def test_write_burden_report_writes_markdown_html_and_json(catalog_min, tmp_path: Path) -> None:
     """It writes burden.md, burden.html and burden.json into the folder, creating it."""
     paths = write_burden_report(compute_burden(catalog_min), tmp_path / "reports" / "new")
-    assert {p.name for p in paths.values()} == {"burden.md", "burden.html", "burden.json"}
+    assert {p.name for p in paths.values()} == {
+        "burden.md",
+        "burden.html",
+        "burden.json",
+        "burden.xlsx",
+    }
     assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
