@@ -189,6 +189,9 @@ def axe_violations(driver: Any) -> list[dict[str, Any]]:
 
 def check_page(driver: Any, name: str) -> None:
     shot(driver, name)
+    source = driver.page_source
+    for leak in ("built-in method", "object at 0x", "Traceback", "Undefined"):
+        assert leak not in source, f"{name}: the page shows {leak!r}"
     bad = axe_violations(driver)
     assert not bad, f"{name}: {json.dumps(bad, indent=1)}"
 

@@ -20,6 +20,7 @@ from collectonce.portal.session import (
     csrf_matches,
     end_session,
     new_sign_in_nonce,
+    prune_sessions,
     start_session,
 )
 from collectonce.portal.web import (
@@ -144,6 +145,7 @@ def sign_in(
             ],
             401,
         )
+    prune_sessions(st.settings)
     cookie, session = start_session(st.settings, principal)
     _audit_sign_in(request, principal, token, 303)
     response = see_other(_safe_next(next))

@@ -153,6 +153,8 @@ def test_what_i_owe_shows_why_and_for_whom_and_gives_templates(rf4):
     page = rf4.get("/portal/providers/RF4/owe?period=2018-06")
     assert page.status_code == 200
     assert "Why we collect it" in page.text and "NHS England" in page.text
+    assert "built-in method" not in page.text and "object at 0x" not in page.text
+    assert re.search(r'<td class="nhsuk-table__cell co-num">3</td>', page.text)  # items asked
     workbook = rf4.get("/portal/providers/RF4/template.xlsx?period=2018-06")
     assert workbook.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(workbook.content))["Data"]
