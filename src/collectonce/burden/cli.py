@@ -1,4 +1,4 @@
-"""`collectonce requests overlap|suggest`, `collectonce plan` and `collectonce burden`."""
+"""`collectonce requests overlap|dedupe|suggest`, `collectonce plan` and `collectonce burden`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, open_catalog, print_json
+from collectonce.dedupe.cli import dedupe, suggest
 
 
 def _error(message: str, code: int, as_json: bool) -> NoReturn:
@@ -55,48 +56,8 @@ def overlap(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) ->
     console.print(
         f"{len(table)} mapped items rest on {len(summary)} metrics; {shared} metrics are asked "
         f"for by more than one request. {unmapped} unmapped item(s): see "
-        "`collectonce requests suggest`."
+        "`collectonce requests suggest` and `collectonce requests dedupe`."
     )
-
-
-def suggest(
-    catalog: CatalogOpt = Path("catalog"),
-    min_score: Annotated[
-        float,
-        typer.Option(
-            "--min-score", min=0.0, max=1.0, help="Only show suggestions scoring at least this."
-        ),
-    ] = 0.5,
-    json_out: JsonOpt = False,
-) -> None:
-    """Propose mappings for unmapped or suspicious items, and likely duplicates, with scores."""
-    from rich.table import Table
-
-    from collectonce.burden.overlap import records, suggest_mappings
-
-    cat = open_catalog(catalog, as_json=json_out)
-    frame = suggest_mappings(cat, min_score=min_score)
-    if json_out:
-        print_json(
-            {"catalog_version": cat.version, "min_score": min_score, "suggestions": records(frame)}
-        )
-        return
-    if frame.empty:
-        console.print(f"No suggestions scoring {min_score:.2f} or more.")
-        return
-    out = Table(title=f"Suggested mappings (score ≥ {min_score:.2f})", show_lines=True)
-    for name in ("kind", "item", "now", "suggested", "score", "why"):
-        out.add_column(name, justify="right" if name == "score" else "left")
-    for row in records(frame):
-        out.add_row(
-            str(row["kind"]),
-            f"{row['request']} · {row['their_code']}\n[dim]{row['their_label']}[/]",
-            str(row["current_metric"] or "—"),
-            str(row["suggested_metric"] or "new metric"),
-            f"{row['score']:.2f}",
-            str(row["reason"]),
-        )
-    console.print(out)
 
 
 def plan(
@@ -283,10 +244,11 @@ def burden(
 def register(app: typer.Typer) -> None:
     """Add `requests overlap|suggest`, `plan` and `burden` to the main app."""
     requests_app = typer.Typer(
-        help="The request register: overlap between requests and suggested mappings.",
+        help="The request register: declared overlap, duplicate requests and suggested mappings.",
         no_args_is_help=True,
     )
     requests_app.command("overlap")(overlap)
+    requests_app.command("dedupe")(dedupe)
     requests_app.command("suggest")(suggest)
     app.add_typer(requests_app, name="requests")
     app.command("plan")(plan)
