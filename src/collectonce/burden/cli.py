@@ -182,14 +182,17 @@ def burden(
 
     cat = open_catalog(catalog, as_json=json_out)
     report = compute_burden(cat)
+    savings = _dedupe_savings(cat)
     out_dir = out if out is not None else settings_for(catalog).reports_dir
     try:
-        paths = write_burden_report(report, out_dir)
+        paths = write_burden_report(report, out_dir, savings)
     except OSError as exc:
         _error(f"cannot write the report to {out_dir}: {exc.strerror or exc}", 1, json_out)
     d = report.to_dict()
     if json_out:
-        print_json({**d, "reports": {k: str(v) for k, v in paths.items()}})
+        print_json(
+            {**d, "dedupe_savings": savings, "reports": {k: str(v) for k, v in paths.items()}}
+        )
         return
     head = Table(title=f"Reporting burden per year (catalogue {cat.version})")
     for column in ("", "before", "after", "saved"):
@@ -235,10 +238,25 @@ def burden(
     for t in d["targets"]:
         mark = "[green]✓ met[/]" if t["met"] else f"[red]✗ short by {t['gap']:.1f}[/]"
         console.print(f"target {t['measure']}: {t['actual']:.1f} against {t['target']:g} {mark}")
+    from collectonce.burden.report import savings_text
+
+    console.print(savings_text(savings), highlight=False)
     console.print(
         f"{d['items_served_from_catalogue_pct']:.1f}% of requested items are served from the "
         f"catalogue. Report: {paths['html']} and {paths['markdown']}"
     )
+
+
+def _dedupe_savings(cat: object) -> dict[str, object]:
+    """What accepting the duplicate clusters would save, or why it was not worked out."""
+    from collectonce.burden.savings import dedupe_savings
+    from collectonce.dedupe.rules import RulesInvalid
+    from collectonce.dedupe.run import analyse
+
+    try:
+        return dedupe_savings(cat, analyse(cat))  # type: ignore[arg-type]
+    except RulesInvalid as exc:
+        return {"reason": f"not analysed: {exc.problems[0].message} ({exc.problems[0].file})"}
 
 
 def register(app: typer.Typer) -> None:

@@ -136,6 +136,8 @@ def _metric_stub(proposal: dict[str, Any], today: dt.date, members: list[DedupeI
     asked = "; ".join(f"{m.request} {m.item_code}" for m in members)
     facets = ", ".join(f"{k}: {v}" for k, v in proposal["facets"].items())
     label = proposal["label"].replace('"', "'")
+    value_type = "decimal" if unit in ("percent", "rate", "gbp_thousands", "fte") else "integer"
+    start = today.replace(day=1).isoformat()
     return (
         f"code: {proposal['code']}\n"
         f'label: "{label}"\n'
@@ -146,12 +148,12 @@ def _metric_stub(proposal: dict[str, Any], today: dt.date, members: list[DedupeI
         f"  Asked for by {len({m.requester for m in members})} requester(s) in the same words or "
         f"nearly: {asked}. Collected once for all of them.\n"
         f"unit: {unit}\n"
-        f"value_type: {'decimal' if unit in ('percent', 'rate', 'gbp_thousands', 'fte') else 'integer'}\n"
+        f"value_type: {value_type}\n"
         "grain: {entity: provider, period: month}\n"
         f"valid: {valid}\n"
         "zero_is_significant: true\n"
         "improvement_direction: neutral\n"
-        f"status: {{state: draft, version: 1, effective_from: {today.replace(day=1).isoformat()}}}\n"
+        f"status: {{state: draft, version: 1, effective_from: {start}}}\n"
     )
 
 
@@ -165,12 +167,16 @@ def _register_request(
     if text is not None:
         return path, _yaml().load(text)
     same = [r for r in register if r.request == item.request]
-    frequency = next((r.frequency for r in same if r.frequency in ("month", "quarter", "year")), "month")
+    frequency = next(
+        (r.frequency for r in same if r.frequency in ("month", "quarter", "year")), "month"
+    )
     data = CommentedMap()
     data["code"] = request
     data["requester"] = requester
     data["title"] = item.request
-    data["purpose"] = f"Added from an outside request register for review; items as the register lists them."
+    data["purpose"] = (
+        "Added from an outside request register for review; items as the register lists them."
+    )
     data["frequency"] = frequency
     data["due_days_after_period"] = 20
     data["minutes_per_item"] = 5
@@ -217,7 +223,9 @@ def accept_cluster(
     report = AcceptReport(cluster=cluster, metric="")
     if metric is not None:
         if metric not in codes:
-            raise AcceptError(f"--metric {metric} is not a catalogue metric; pass one of the codes under metrics/")
+            raise AcceptError(
+                f"--metric {metric} is not a catalogue metric; pass one of the codes under metrics/"
+            )
         target = metric
     elif data["metric"]:
         target = data["metric"]
@@ -263,7 +271,9 @@ def accept_cluster(
     for path, doc in loaded.items():
         writer.write(path, _dump(doc))
     for path, before in writer.original.items():
-        (report.files_changed if before is not None else report.files_created).append(writer.rel(path))
+        (report.files_changed if before is not None else report.files_created).append(
+            writer.rel(path)
+        )
     writer.commit()
     try:
         load_catalog(root)

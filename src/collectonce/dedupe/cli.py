@@ -59,15 +59,15 @@ def dedupe(
     ] = None,
     accept: Annotated[
         list[str] | None,
-        typer.Option("--accept", help="Accept this cluster id: write its mapping into the catalogue."),
+        typer.Option(
+            "--accept", help="Accept this cluster id: write its mapping into the catalogue."
+        ),
     ] = None,
     metric: Annotated[
         str | None,
         typer.Option("--metric", help="With --accept: map to this catalogue metric instead."),
     ] = None,
-    limit: Annotated[
-        int, typer.Option("--limit", min=0, help="Clusters to print (0 = all).")
-    ] = 40,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Clusters to print (0 = all).")] = 40,
 ) -> None:
     """Find the requested items that ask for the same figure, across every request.
 
@@ -104,7 +104,9 @@ def dedupe(
         console.print(f"[green]✓[/] wrote the review page to {html}")
 
 
-def _accept(result: Any, clusters: list[str], catalog: Path, metric: str | None, as_json: bool) -> None:
+def _accept(
+    result: Any, clusters: list[str], catalog: Path, metric: str | None, as_json: bool
+) -> None:
     from collectonce.dedupe.accept import AcceptError, accept_cluster
 
     reports = []
@@ -156,11 +158,13 @@ def suggest(
     register: RegisterOpt = None,
     min_score: Annotated[
         float,
-        typer.Option("--min-score", min=0.0, max=1.0, help="Only show suggestions scoring at least this."),
+        typer.Option(
+            "--min-score", min=0.0, max=1.0, help="Only show suggestions scoring at least this."
+        ),
     ] = 0.5,
     json_out: JsonOpt = False,
 ) -> None:
-    """Proposed mappings: for each unmapped item, the catalogue metric it is (same engine as dedupe)."""
+    """Proposed mappings for unmapped or suspicious items (the same engine as dedupe)."""
     from rich.table import Table
 
     from collectonce.dedupe.suggest import suggestions

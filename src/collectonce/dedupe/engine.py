@@ -63,8 +63,13 @@ class DedupeResult:
             "id": cluster_id(self.items, c.members),
             "decision": c.decision,
             "members": [
-                {**self.items[i].ref(), "requester": self.items[i].requester, "label": self.items[i].label,
-                 "mapped_to": self.items[i].metric, "origin": self.items[i].origin}
+                {
+                    **self.items[i].ref(),
+                    "requester": self.items[i].requester,
+                    "label": self.items[i].label,
+                    "mapped_to": self.items[i].metric,
+                    "origin": self.items[i].origin,
+                }
                 for i in c.members
             ],
             "requesters": sorted({self.items[i].requester for i in c.members}),
@@ -86,7 +91,8 @@ class DedupeResult:
     def summary(self) -> dict[str, Any]:
         dup = sum(p.decision == "duplicate" for p in self.pairs)
         with_metric = sum(
-            1 for i in range(len(self.clusters))
+            1
+            for i in range(len(self.clusters))
             if (m := self.matches.get(i)) and m.how in ("declared", "duplicate")
         )
         return {
@@ -111,9 +117,7 @@ def _texts(items: list[DedupeItem], metrics: list[MetricText]) -> list[Text]:
     return [
         Text(i.label, i.definition, i.unit, group=i.request, context=i.context or i.request)
         for i in items
-    ] + [
-        Text(m.label, m.definition, m.unit, group=_METRIC_GROUP) for m in metrics
-    ]
+    ] + [Text(m.label, m.definition, m.unit, group=_METRIC_GROUP) for m in metrics]
 
 
 def run_dedupe(
@@ -156,7 +160,7 @@ def run_dedupe(
         if best is None or key > (best[1] == "duplicate", best[2]):
             item_metric[p.a] = (metrics[p.b - n].code, p.decision, p.score)
     stats = {
-        "candidate_pairs": int(len(item_pairs)),
+        "candidate_pairs": len(item_pairs),
         "vetoed_pairs": vetoed,
         "refused_merges": len(refused),
         "refusals": [

@@ -14,7 +14,16 @@ from collectonce.dedupe.items import DedupeItem, MetricText
 from collectonce.dedupe.rules import Rules
 from collectonce.dedupe.scoring import Space, score_pairs
 
-_MEASURE_SUFFIX = {"share": "pct", "rate": "rate", "count": "", "money": "gbp_thousands", "fte": "fte", "mean": "mean", "median": "median", "time": "time"}
+_MEASURE_SUFFIX = {
+    "share": "pct",
+    "rate": "rate",
+    "count": "",
+    "money": "gbp_thousands",
+    "fte": "fte",
+    "mean": "mean",
+    "median": "median",
+    "time": "time",
+}
 
 
 @dataclass(frozen=True)

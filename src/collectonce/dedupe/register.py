@@ -31,17 +31,46 @@ _ALIASES = {
     "return": "request",
 }
 _FREQUENCIES = {
-    "month": "month", "monthly": "month", "m": "month",
-    "quarter": "quarter", "quarterly": "quarter", "q": "quarter",
-    "year": "year", "yearly": "year", "annual": "year", "annually": "year", "y": "year",
-    "week": "week", "weekly": "week", "day": "day", "daily": "day",
+    "month": "month",
+    "monthly": "month",
+    "m": "month",
+    "quarter": "quarter",
+    "quarterly": "quarter",
+    "q": "quarter",
+    "year": "year",
+    "yearly": "year",
+    "annual": "year",
+    "annually": "year",
+    "y": "year",
+    "week": "week",
+    "weekly": "week",
+    "day": "day",
+    "daily": "day",
 }
 _UNITS = {
-    "%": "percent", "percent": "percent", "percentage": "percent", "pct": "percent",
-    "number": "count", "count": "count", "no": "count", "no.": "count", "n": "count",
-    "rate": "rate", "£": "gbp", "gbp": "gbp", "£000": "gbp_thousands", "£000s": "gbp_thousands",
-    "£k": "gbp_thousands", "gbp_thousands": "gbp_thousands", "fte": "fte", "wte": "fte",
-    "minutes": "minutes", "mins": "minutes", "hours": "hours", "days": "days", "weeks": "weeks",
+    "%": "percent",
+    "percent": "percent",
+    "percentage": "percent",
+    "pct": "percent",
+    "number": "count",
+    "count": "count",
+    "no": "count",
+    "no.": "count",
+    "n": "count",
+    "rate": "rate",
+    "£": "gbp",
+    "gbp": "gbp",
+    "£000": "gbp_thousands",
+    "£000s": "gbp_thousands",
+    "£k": "gbp_thousands",
+    "gbp_thousands": "gbp_thousands",
+    "fte": "fte",
+    "wte": "fte",
+    "minutes": "minutes",
+    "mins": "minutes",
+    "hours": "hours",
+    "days": "days",
+    "weeks": "weeks",
     "score": "score",
 }
 
@@ -75,7 +104,9 @@ def _read_rows(path: Path) -> list[list[str]]:
     if data[:4] == b"PK\x03\x04":
         return _xlsx_rows(path, data)
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        raise RegisterError(f"{path}: is named .xlsx but is not an Excel workbook; save it again as .xlsx or .csv")
+        raise RegisterError(
+            f"{path}: is named .xlsx but is not an Excel workbook; save it again as .xlsx or .csv"
+        )
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             text = data.decode(encoding)
@@ -100,7 +131,9 @@ def _xlsx_rows(path: Path, data: bytes) -> list[list[str]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise RegisterError(f"{path}: cannot be opened as a workbook ({exc}); save it again as .xlsx") from None
+        raise RegisterError(
+            f"{path}: cannot be opened as a workbook ({exc}); save it again as .xlsx"
+        ) from None
     try:
         for sheet in book.worksheets:
             rows = [[_cell(c) for c in row] for row in sheet.iter_rows(values_only=True)]
@@ -124,12 +157,16 @@ def read_register(path: Path | str) -> Register:
     """Read a register; raise RegisterError with one line naming the row and column."""
     path = Path(path)
     if not path.exists():
-        raise RegisterError(f"{path}: no such file; pass --register with the path of a CSV or XLSX register")
+        raise RegisterError(
+            f"{path}: no such file; pass --register with the path of a CSV or XLSX register"
+        )
     rows = _read_rows(path)
     while rows and not any(rows[-1]):
         rows.pop()
     if not rows:
-        raise RegisterError(f"{path}: is empty; the first row must name the columns {', '.join(REQUIRED)}")
+        raise RegisterError(
+            f"{path}: is empty; the first row must name the columns {', '.join(REQUIRED)}"
+        )
     head = _find_header(rows)
     header = [_header_key(c) for c in rows[head]]
     warnings: list[str] = []
@@ -139,7 +176,8 @@ def read_register(path: Path | str) -> Register:
             continue
         if key in columns:
             raise RegisterError(
-                f"{path}: row {head + 1}, column {rows[head][index]!r}: the column {key} appears twice; keep one"
+                f"{path}: row {head + 1}, column {rows[head][index]!r}: the column {key} "
+                "appears twice; keep one"
             )
         if key in REQUIRED or key in OPTIONAL:
             columns[key] = index

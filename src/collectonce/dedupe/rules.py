@@ -124,7 +124,9 @@ class Rules:
     def duration_re(self) -> re.Pattern[str]:
         words = sorted(self.unit_minutes, key=len, reverse=True)
         return re.compile(
-            r"(?<![\w.])(\d+(?:\.\d+)?)\s*(\+)?\s*(" + "|".join(map(re.escape, words)) + r")(?![\w])"
+            r"(?<![\w.])(\d+(?:\.\d+)?)\s*(\+)?\s*("
+            + "|".join(map(re.escape, words))
+            + r")(?![\w])"
         )
 
     @cached_property
@@ -152,7 +154,9 @@ class Rules:
         return out
 
     @cached_property
-    def implications(self) -> tuple[tuple[Implication, re.Pattern[str] | None, re.Pattern[str] | None], ...]:
+    def implications(
+        self,
+    ) -> tuple[tuple[Implication, re.Pattern[str] | None, re.Pattern[str] | None], ...]:
         return tuple(
             (
                 rule,
@@ -174,7 +178,9 @@ def _problems_from(exc: ValidationError, rel: str) -> list[CatalogProblem]:
     out = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
-        out.append(CatalogProblem(rel, loc, "", err["msg"], "see schemas/catalog/dedupe_rules.schema.json"))
+        out.append(
+            CatalogProblem(rel, loc, "", err["msg"], "see schemas/catalog/dedupe_rules.schema.json")
+        )
     return out
 
 
@@ -186,7 +192,13 @@ def _check_semantics(spec: RulesFile, rel: str) -> list[CatalogProblem]:
             re.compile(pattern)
         except re.error as exc:
             problems.append(
-                CatalogProblem(rel, where, pattern, f"is not a valid pattern ({exc})", "fix the regular expression")
+                CatalogProblem(
+                    rel,
+                    where,
+                    pattern,
+                    f"is not a valid pattern ({exc})",
+                    "fix the regular expression",
+                )
             )
 
     for i, (pattern, _) in enumerate(spec.rewrites):
@@ -199,7 +211,9 @@ def _check_semantics(spec: RulesFile, rel: str) -> list[CatalogProblem]:
                 compiles(f"facets.{name}.values.{value}[{i}]", pattern)
     if "topic" not in spec.facets or "measure" not in spec.facets:
         problems.append(
-            CatalogProblem(rel, "facets", "", "must define `topic` and `measure`", "add both facets")
+            CatalogProblem(
+                rel, "facets", "", "must define `topic` and `measure`", "add both facets"
+            )
         )
     known = {name: set(f.values) for name, f in spec.facets.items()}
     durations = {w for d in spec.durations.values() for w in d.words}
@@ -219,15 +233,21 @@ def _check_semantics(spec: RulesFile, rel: str) -> list[CatalogProblem]:
                         if not m or m.group(1) not in durations:
                             problems.append(
                                 CatalogProblem(
-                                    rel, f"implies[{i}].{part}.threshold", v,
-                                    "is not a duration", "write it like '28 days' or '4 hours'",
+                                    rel,
+                                    f"implies[{i}].{part}.threshold",
+                                    v,
+                                    "is not a duration",
+                                    "write it like '28 days' or '4 hours'",
                                 )
                             )
                     continue
                 if facet not in known:
                     problems.append(
                         CatalogProblem(
-                            rel, f"implies[{i}].{part}", facet, "names no facet",
+                            rel,
+                            f"implies[{i}].{part}",
+                            facet,
+                            "names no facet",
                             f"use one of: threshold, {', '.join(sorted(known))}",
                         )
                     )
@@ -236,7 +256,10 @@ def _check_semantics(spec: RulesFile, rel: str) -> list[CatalogProblem]:
                     if v not in known[facet]:
                         problems.append(
                             CatalogProblem(
-                                rel, f"implies[{i}].{part}.{facet}", v, "is not a value of the facet",
+                                rel,
+                                f"implies[{i}].{part}.{facet}",
+                                v,
+                                "is not a value of the facet",
                                 f"use one of: {', '.join(sorted(known[facet]))}",
                             )
                         )
@@ -244,8 +267,11 @@ def _check_semantics(spec: RulesFile, rel: str) -> list[CatalogProblem]:
         if len(values) > 63:
             problems.append(
                 CatalogProblem(
-                    rel, f"facets.{name}.values", str(len(values)),
-                    "has more than 63 values", "split the facet into two facets",
+                    rel,
+                    f"facets.{name}.values",
+                    str(len(values)),
+                    "has more than 63 values",
+                    "split the facet into two facets",
                 )
             )
     measures = known.get("measure", set())
@@ -253,20 +279,32 @@ def _check_semantics(spec: RulesFile, rel: str) -> list[CatalogProblem]:
         if measure not in measures:
             problems.append(
                 CatalogProblem(
-                    rel, f"unit_measures.{unit}", measure, "is not a measure value",
+                    rel,
+                    f"unit_measures.{unit}",
+                    measure,
+                    "is not a measure value",
                     f"use one of: {', '.join(sorted(measures))}",
                 )
             )
     for topic in spec.topic_domains:
         if topic not in known.get("topic", set()):
             problems.append(
-                CatalogProblem(rel, f"topic_domains.{topic}", topic, "is not a topic value", "add the topic under facets.topic")
+                CatalogProblem(
+                    rel,
+                    f"topic_domains.{topic}",
+                    topic,
+                    "is not a topic value",
+                    "add the topic under facets.topic",
+                )
             )
     if spec.thresholds.review > spec.thresholds.duplicate:
         problems.append(
             CatalogProblem(
-                rel, "thresholds.review", str(spec.thresholds.review),
-                "is above the duplicate threshold", "make review ≤ duplicate",
+                rel,
+                "thresholds.review",
+                str(spec.thresholds.review),
+                "is above the duplicate threshold",
+                "make review ≤ duplicate",
             )
         )
     return problems
@@ -291,7 +329,10 @@ def load_rules(catalog_root: Path | str) -> Rules:
         raise RulesInvalid(
             [
                 CatalogProblem(
-                    RULES_FILE, "", "", f"is missing from {catalog_root}",
+                    RULES_FILE,
+                    "",
+                    "",
+                    f"is missing from {catalog_root}",
                     "copy catalog/dedupe_rules.yaml from the project into the catalogue folder",
                 )
             ]
@@ -300,7 +341,11 @@ def load_rules(catalog_root: Path | str) -> Rules:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RulesInvalid(
-            [CatalogProblem(RULES_FILE, "", "", f"is not valid YAML ({exc})", "fix the YAML syntax")]
+            [
+                CatalogProblem(
+                    RULES_FILE, "", "", f"is not valid YAML ({exc})", "fix the YAML syntax"
+                )
+            ]
         ) from None
     return parse_rules(data, RULES_FILE)
 
@@ -322,6 +367,8 @@ def rules_schema_files(_: object) -> dict[str, str]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "collectonce dedupe rules file"
     return {
-        "catalog/dedupe_rules.schema.json": json.dumps(schema, indent=2, sort_keys=True, default=str)
+        "catalog/dedupe_rules.schema.json": json.dumps(
+            schema, indent=2, sort_keys=True, default=str
+        )
         + "\n"
     }

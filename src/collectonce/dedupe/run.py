@@ -32,7 +32,8 @@ def analyse(catalog: Catalog, register: Path | str | None = None) -> DedupeResul
             )
         titles = {code: r.title for code, r in catalog.requests.items()}
         items = kept + [
-            DedupeItem(**{**i.__dict__, "context": titles.get(i.request, i.request)}) for i in reg.items
+            DedupeItem(**{**i.__dict__, "context": titles.get(i.request, i.request)})
+            for i in reg.items
         ]
     names = {code: r.name for code, r in catalog.requesters.items()}
     return run_dedupe(

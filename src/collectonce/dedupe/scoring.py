@@ -111,9 +111,7 @@ def build_space(texts: list[Text], rules: Rules) -> Space:
     vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
     vectors = vectoriser.fit_transform(normalised).tocsr()
     tokens = [
-        " ".join(
-            f"{name}={v}".replace(" ", "_") for name in names for v in sorted(f.get(name))
-        )
+        " ".join(f"{name}={v}".replace(" ", "_") for name in names for v in sorted(f.get(name)))
         + "".join(f" thr={ids[m]}" for m in f.threshold)
         for f in facets
     ]
@@ -135,7 +133,11 @@ def candidates(space: Space, k: int | None = None, chunk: int = 512) -> np.ndarr
         block = (z[start : start + chunk] @ zt).toarray()
         rows = np.arange(block.shape[0])
         block[rows, rows + start] = -1.0
-        top = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < n - 1 else np.argsort(-block)[:, :k]
+        top = (
+            np.argpartition(-block, k - 1, axis=1)[:, :k]
+            if k < n - 1
+            else np.argsort(-block)[:, :k]
+        )
         left = np.repeat(np.arange(start, start + block.shape[0]), top.shape[1])
         found.append(np.stack([left, top.ravel()], axis=1))
     topic = space.names.index("topic")
@@ -172,7 +174,9 @@ def _statuses(masks: np.ndarray, a: np.ndarray, b: np.ndarray, n_facets: int) ->
     ka, kb = ta[:, 0] != 0, tb[:, 0] != 0
     same = (ta[:, 0] == tb[:, 0]) & (ta[:, 1] == tb[:, 1])
     meet = (
-        ((ta[:, 0] == tb[:, 0]) | (ta[:, 0] == tb[:, 1]) | ((ta[:, 1] != 0) & ((ta[:, 1] == tb[:, 0]) | (ta[:, 1] == tb[:, 1]))))
+        (ta[:, 0] == tb[:, 0])
+        | (ta[:, 0] == tb[:, 1])
+        | ((ta[:, 1] != 0) & ((ta[:, 1] == tb[:, 0]) | (ta[:, 1] == tb[:, 1])))
     )
     thr = np.where(ka ^ kb, _ONE, _UNKNOWN)
     thr = np.where(ka & kb & same, _AGREE, thr)
@@ -235,7 +239,8 @@ def score_pairs(
         doubt_cols = np.flatnonzero((status[i] == _ONE) | (status[i] == _PARTIAL))
         fa, fb = space.facets[a[i]], space.facets[b[i]]
         doubts = tuple(
-            (all_names[j], value_of(fa, all_names[j]), value_of(fb, all_names[j])) for j in doubt_cols
+            (all_names[j], value_of(fa, all_names[j]), value_of(fb, all_names[j]))
+            for j in doubt_cols
         )
         decision = "duplicate" if dup[i] else "review"
         out.append(
@@ -261,7 +266,11 @@ def _reason(
     facets: Facets,
     text: float,
 ) -> str:
-    shown = [f"{n}={_show(value_of(facets, n))}" for n in agree if n in ("topic", "measure", THRESHOLD, "direction")]
+    shown = [
+        f"{n}={_show(value_of(facets, n))}"
+        for n in agree
+        if n in ("topic", "measure", THRESHOLD, "direction")
+    ]
     shown += [n for n in agree if n not in ("topic", "measure", THRESHOLD, "direction")]
     same = f"same {', '.join(shown)}" if shown else "no facet stated on both sides"
     if decision == "duplicate":
@@ -269,7 +278,8 @@ def _reason(
     if not doubts:
         return f"{same}; text similarity {text:.2f}, too low or too few facets to be sure"
     diff = "; ".join(
-        f"{name} {'only on one side' if a is None or b is None else 'partly shared'} ({_show(a)} vs {_show(b)})"
+        f"{name} {'only on one side' if a is None or b is None else 'partly shared'} "
+        f"({_show(a)} vs {_show(b)})"
         for name, a, b in doubts
     )
     return f"{same}; check {diff}; text similarity {text:.2f}"

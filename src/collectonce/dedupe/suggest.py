@@ -16,8 +16,16 @@ from collectonce.dedupe.engine import DedupeResult
 from collectonce.dedupe.scoring import conflicts_between
 
 COLUMNS = [
-    "kind", "request", "requester", "their_code", "their_label", "current_metric",
-    "suggested_metric", "suggested_label", "score", "reason",
+    "kind",
+    "request",
+    "requester",
+    "their_code",
+    "their_label",
+    "current_metric",
+    "suggested_metric",
+    "suggested_label",
+    "score",
+    "reason",
 ]
 
 
@@ -57,7 +65,10 @@ def suggestions(result: DedupeResult, *, min_score: float = 0.5) -> list[dict[st
                 k = result.clusters.index(c)
                 proposal = result.proposals.get(k) or {}
                 row(
-                    "duplicate", i, None, c.strength,
+                    "duplicate",
+                    i,
+                    None,
+                    c.strength,
                     f"asked for by {len({result.items[j].request for j in c.members})} requests "
                     f"with no catalogue metric: accept cluster {cid} to add "
                     f"{proposal.get('code', 'a new metric')}",
@@ -71,7 +82,10 @@ def suggestions(result: DedupeResult, *, min_score: float = 0.5) -> list[dict[st
         name, a, b = clash[0]
         better = best[0] if best and best[0] != item.metric and best[2] >= min_score else None
         row(
-            "suspicious", i, better, best[2] if better else 0.0,
+            "suspicious",
+            i,
+            better,
+            best[2] if better else 0.0,
             f"the label says {name} {a} but {item.metric} has {b}"
             + (f"; it matches {better} instead" if better else ""),
         )
@@ -81,8 +95,9 @@ def suggestions(result: DedupeResult, *, min_score: float = 0.5) -> list[dict[st
 
 
 def _why(result: DedupeResult, i: int, j: int) -> str:
-    from collectonce.dedupe.scoring import score_pairs
     import numpy as np
+
+    from collectonce.dedupe.scoring import score_pairs
 
     scored, _ = score_pairs(result.space, np.array([[i, j]]), min_score=0.0)
     return scored[0].reason if scored else "matched"
