@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from collectonce.dedupe.items import DedupeItem
 from collectonce.dedupe.scoring import PairScore, Space, conflicts_between
 
@@ -41,62 +43,101 @@ def cluster_id(items: list[DedupeItem], members: list[int]) -> str:
     return "c" + hashlib.sha1("\x1e".join(keys).encode("utf-8")).hexdigest()[:8]
 
 
+class _Conflicts:
+    """Whether two items' facets conflict, computed once per pair of distinct facet profiles."""
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        _, first, self.profile = np.unique(
+            space.masks, axis=0, return_index=True, return_inverse=True
+        )
+        self.profile = self.profile.ravel()
+        self.first = first
+        self.cache: dict[tuple[int, int], list[tuple[str, object, object]]] = {}
+
+    def of_profiles(self, pi: int, pj: int) -> list[tuple[str, object, object]]:
+        key = (pi, pj) if pi <= pj else (pj, pi)
+        if key not in self.cache:
+            self.cache[key] = conflicts_between(
+                self.space, int(self.first[key[0]]), int(self.first[key[1]])
+            )
+        return self.cache[key]
+
+
+@dataclass
+class _Group:
+    members: list[int]
+    requests: set[str]
+    metrics: set[str]
+    profiles: set[int]
+    links: list[PairScore]
+
+
 def build_clusters(
     items: list[DedupeItem], space: Space, pairs: list[PairScore]
 ) -> tuple[list[Cluster], list[Refusal]]:
     """Clusters of two or more items, most certain first, and the merges refused."""
-    owner: dict[int, int] = {}
-    clusters: dict[int, Cluster] = {}
+    conflicts = _Conflicts(space)
+    owner: dict[int, _Group] = {}
     refused: list[Refusal] = []
+
+    def single(i: int) -> _Group:
+        metric = items[i].metric
+        return _Group(
+            [i],
+            {items[i].request},
+            {metric} if metric else set(),
+            {int(conflicts.profile[i])},
+            [],
+        )
+
     ordered = sorted(pairs, key=lambda p: (p.decision != "duplicate", -p.score, p.a, p.b))
-    next_id = 0
     for pair in ordered:
-        ca, cb = owner.get(pair.a), owner.get(pair.b)
-        if ca is not None and ca == cb:
+        left, right = owner.get(pair.a), owner.get(pair.b)
+        if left is not None and left is right:
             continue
-        left = clusters[ca].members if ca is not None else [pair.a]
-        right = clusters[cb].members if cb is not None else [pair.b]
-        why = _refuse(items, space, left, right)
+        left = left or single(pair.a)
+        right = right or single(pair.b)
+        why = _refuse(items, conflicts, left, right)
         if why:
             refused.append(Refusal(pair, why))
             continue
-        if ca is None and cb is None:
-            clusters[next_id] = Cluster(members=[pair.a, pair.b], links=[pair])
-            owner[pair.a] = owner[pair.b] = next_id
-            next_id += 1
-            continue
-        if ca is None:
-            ca, cb = cb, ca
+        if len(left.members) < len(right.members):
             left, right = right, left
-        target = clusters[ca]  # type: ignore[index]
-        target.links.append(pair)
-        if cb is not None:
-            other = clusters.pop(cb)
-            target.links.extend(other.links)
-        for i in right:
-            if i not in target.members:
-                target.members.append(i)
-            owner[i] = ca  # type: ignore[assignment]
-    out = list(clusters.values())
-    for c in out:
-        c.members.sort(key=lambda i: (items[i].request, items[i].item_code))
+        left.members.extend(right.members)
+        left.requests |= right.requests
+        left.metrics |= right.metrics
+        left.profiles |= right.profiles
+        left.links.extend(right.links)
+        left.links.append(pair)
+        for i in left.members:
+            owner[i] = left
+    groups = {id(g): g for g in owner.values()}.values()
+    out = [
+        Cluster(
+            members=sorted(g.members, key=lambda i: (items[i].request, items[i].item_code)),
+            links=g.links,
+        )
+        for g in groups
+    ]
     out.sort(key=lambda c: (c.decision != "duplicate", -len(c.members), -c.strength))
     return out, refused
 
 
-def _refuse(items: list[DedupeItem], space: Space, left: list[int], right: list[int]) -> str:
-    requests = {items[i].request for i in left}
-    shared = requests & {items[j].request for j in right}
+def _refuse(items: list[DedupeItem], conflicts: _Conflicts, left: _Group, right: _Group) -> str:
+    shared = left.requests & right.requests
     if shared:
         return f"both sides hold items of request {sorted(shared)[0]}"
-    metrics = {items[i].metric for i in left + right if items[i].metric}
+    metrics = left.metrics | right.metrics
     if len(metrics) > 1:
         return f"the items are mapped to different metrics ({', '.join(sorted(metrics))})"
-    for i in left:
-        for j in right:
-            clash = conflicts_between(space, i, j)
+    for pi in left.profiles:
+        for pj in right.profiles:
+            clash = conflicts.of_profiles(pi, pj)
             if clash:
                 name, a, b = clash[0]
+                i = next(m for m in left.members if conflicts.profile[m] == pi)
+                j = next(m for m in right.members if conflicts.profile[m] == pj)
                 return (
                     f"{items[i].request}·{items[i].item_code} and {items[j].request}·"
                     f"{items[j].item_code} differ on {name} ({a} vs {b})"

@@ -141,11 +141,16 @@ def run_dedupe(
         doubt = (ma != "") & (mb != "") & (ma != mb)
     scored, vetoed = score_pairs(space, item_pairs, extra_doubt=doubt)
     clusters, refused = build_clusters(items, space, scored)
+    scored_m, _ = score_pairs(space, metric_pairs) if len(metric_pairs) else ([], 0)
+    near: dict[int, set[int]] = {}
+    for p in scored_m:
+        near.setdefault(p.a, set()).add(p.b)
     matches: dict[int, MetricMatch | None] = {}
     proposals: dict[int, dict[str, Any] | None] = {}
     taken = {m.code for m in metrics}
     for index, c in enumerate(clusters):
-        matches[index] = match_metric(c.members, items, space, n, metrics)
+        reach = set().union(*(near.get(i, set()) for i in c.members))
+        matches[index] = match_metric(c.members, items, space, n, metrics, reach)
         m = matches[index]
         if m is None or m.how == "review":
             proposal = propose_metric(c.members, items, space.facets, rules, taken)
@@ -153,7 +158,6 @@ def run_dedupe(
             proposals[index] = proposal
     # Each item's best metric (for items in no cluster too): what `requests suggest` shows.
     item_metric: dict[int, tuple[str, str, float]] = {}
-    scored_m, _ = score_pairs(space, metric_pairs) if len(metric_pairs) else ([], 0)
     for p in scored_m:
         best = item_metric.get(p.a)
         key = (p.decision == "duplicate", p.score)

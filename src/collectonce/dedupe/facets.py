@@ -83,6 +83,8 @@ def _read(text: str, rules: Rules) -> _Read:
     for facet in rules.facets:
         found: list[tuple[int, int, str]] = []  # (order, -length, value)
         source = stripped if facet.name in _READ_STRIPPED else text
+        if not facet.any.search(source):
+            continue
         for order, (value, pattern) in enumerate(facet.values):
             for match in pattern.finditer(source):
                 found.append((order, -(match.end() - match.start()), value))
@@ -134,22 +136,27 @@ def _apply_implications(read: _Read, text: str, rules: Rules) -> set[str]:
     return implied
 
 
+def _unknown(read: _Read, facet: str) -> bool:
+    return not (read.threshold if facet == THRESHOLD else read.values.get(facet))
+
+
 def _apply_once(read: _Read, text: str, rules: Rules, implied: set[str]) -> None:
     for rule, when_text, unless_text in rules.implications:
+        # Cheapest tests first: is there anything left to set, do the facets hold, then the text.
+        if not any(_unknown(read, facet) for facet in rule.then):
+            continue
+        if not all(_holds(read, f, _as_list(v), rules) for f, v in rule.when.items()):
+            continue
         if when_text is not None and not when_text.search(text):
             continue
         if unless_text is not None and unless_text.search(text):
             continue
-        if not all(_holds(read, f, _as_list(v), rules) for f, v in rule.when.items()):
-            continue
         for facet, value in rule.then.items():
+            if not _unknown(read, facet):
+                continue
             if facet == THRESHOLD:
-                if read.threshold:
-                    continue
                 read.threshold = {m for m in map(rules.minutes, _as_list(value)) if m is not None}
             else:
-                if read.values.get(facet):
-                    continue
                 read.values[facet] = set(_as_list(value))
             implied.add(facet)
 

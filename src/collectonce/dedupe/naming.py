@@ -39,15 +39,24 @@ def match_metric(
     space: Space,
     metric_offset: int,
     metrics: list[MetricText],
+    near: set[int] | None = None,
 ) -> MetricMatch | None:
-    """The catalogue metric the members are: declared through a mapping, or matched by facets."""
+    """The catalogue metric the members are: declared through a mapping, or matched by facets.
+
+    `near` are the metrics (as indices in the space) any member was found near; without it every
+    metric is tried.
+    """
     mapped = {items[i].metric for i in members if items[i].metric}
     if len(mapped) == 1:
         return MetricMatch(code=mapped.pop(), how="declared", score=1.0)
-    if not metrics:
+    if not metrics or (near is not None and not near):
         return None
-    # Score every member against every metric (small: one cluster × the catalogue's metrics).
-    m_idx = np.arange(metric_offset, metric_offset + len(metrics))
+    # Score every member against each metric in reach (small: one cluster × a few metrics).
+    m_idx = (
+        np.array(sorted(near))
+        if near is not None
+        else np.arange(metric_offset, metric_offset + len(metrics))
+    )
     a = np.repeat(np.array(members), len(m_idx))
     b = np.tile(m_idx, len(members))
     scored, _ = score_pairs(space, np.stack([a, b], axis=1), min_score=0.0)

@@ -58,7 +58,7 @@ class Thresholds(_Strict):
     full_agreement: float = Field(
         6.0, gt=0, description="Facet weight that must agree for full facet agreement."
     )
-    neighbours: int = Field(30, ge=1, le=500)
+    neighbours: int = Field(20, ge=1, le=500)
 
 
 class RulesFile(_Strict):
@@ -92,6 +92,7 @@ class CompiledFacet:
     choose: str
     weight: float
     values: tuple[tuple[str, re.Pattern[str]], ...]
+    any: re.Pattern[str]  # every value's patterns at once: a quick test before the values
 
 
 def _word(patterns: list[str]) -> re.Pattern[str]:
@@ -143,6 +144,7 @@ class Rules:
                 choose=rule.choose,
                 weight=rule.weight,
                 values=tuple((value, _word(pats)) for value, pats in rule.values.items()),
+                any=_word([p for pats in rule.values.values() for p in pats]),
             )
             for name, rule in self.spec.facets.items()
         )

@@ -21,9 +21,10 @@ For a candidate pair:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -48,16 +49,50 @@ class Text:
     context: str = ""  # the request's title: a topic when the label names none
 
 
-@dataclass(frozen=True)
 class PairScore:
-    a: int
-    b: int
-    score: float
-    text: float
-    decision: str  # "duplicate" | "review"
-    agree: tuple[str, ...]
-    doubts: tuple[tuple[str, object, object], ...]
-    reason: str
+    """A scored pair; what agrees, what is in doubt and the reason are read on demand."""
+
+    def __init__(
+        self,
+        a: int,
+        b: int,
+        score: float,
+        text: float,
+        decision: str,
+        statuses: np.ndarray,
+        row: int,
+        space: Space,
+    ) -> None:
+        self.a, self.b, self.score, self.text = a, b, score, text
+        self.decision = decision  # "duplicate" | "review"
+        self._statuses, self._row = statuses, row  # one shared matrix for all pairs of a call
+        self.space = space
+
+    @property
+    def status(self) -> list[int]:
+        return self._statuses[self._row].tolist()
+
+    def __repr__(self) -> str:
+        return f"PairScore({self.a}, {self.b}, {self.score}, {self.decision})"
+
+    @cached_property
+    def agree(self) -> tuple[str, ...]:
+        names = self.space.all_names
+        return tuple(names[j] for j, s in enumerate(self.status) if s == _AGREE)
+
+    @cached_property
+    def doubts(self) -> tuple[tuple[str, object, object], ...]:
+        names = self.space.all_names
+        fa, fb = self.space.facets[self.a], self.space.facets[self.b]
+        return tuple(
+            (names[j], value_of(fa, names[j]), value_of(fb, names[j]))
+            for j, s in enumerate(self.status)
+            if s in (_ONE, _PARTIAL)
+        )
+
+    @cached_property
+    def reason(self) -> str:
+        return _reason(self.decision, self.agree, self.doubts, self.space.facets[self.a], self.text)
 
 
 @dataclass
@@ -72,6 +107,10 @@ class Space:
     vectors: sparse.csr_matrix
     blocking: sparse.csr_matrix
     normalised: list[str]
+
+    @property
+    def all_names(self) -> list[str]:
+        return [*self.names, THRESHOLD]
 
 
 def _threshold_ids(facets: list[Facets], tolerance: float) -> dict[float, int]:
@@ -90,7 +129,7 @@ def build_space(texts: list[Text], rules: Rules) -> Space:
     cache: dict[tuple[str, str, str, str], Facets] = {}
     facets = []
     for t in texts:
-        key = (t.label, t.definition, t.unit, t.context)
+        key = (t.label.lower(), t.definition.lower(), t.unit, t.context.lower())
         if key not in cache:
             cache[key] = extract(t.label, t.definition, t.unit, t.context, rules=rules)
         facets.append(cache[key])
@@ -108,19 +147,23 @@ def build_space(texts: list[Text], rules: Rules) -> Space:
         for k, tid in enumerate(tids):
             masks[row, len(names) + k] = tid
     normalised = [f.text for f in facets]
-    vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    vectoriser = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True, dtype=np.float32
+    )
     vectors = vectoriser.fit_transform(normalised).tocsr()
     tokens = [
         " ".join(f"{name}={v}".replace(" ", "_") for name in names for v in sorted(f.get(name)))
         + "".join(f" thr={ids[m]}" for m in f.threshold)
         for f in facets
     ]
-    facet_vec = TfidfVectorizer(token_pattern=r"\S+", lowercase=False).fit_transform(tokens)
+    facet_vec = TfidfVectorizer(
+        token_pattern=r"\S+", lowercase=False, dtype=np.float32
+    ).fit_transform(tokens)
     blocking = normalize(sparse.hstack([vectors, 0.7 * facet_vec]).tocsr())
     return Space(rules, texts, facets, masks, names, vectors, blocking, normalised)
 
 
-def candidates(space: Space, k: int | None = None, chunk: int = 512) -> np.ndarray:
+def candidates(space: Space, k: int | None = None, chunk: int = 1024) -> np.ndarray:
     """Candidate pairs (i < j, different groups) as an (m, 2) array."""
     n = len(space.texts)
     if n < 2:
@@ -150,13 +193,14 @@ def candidates(space: Space, k: int | None = None, chunk: int = 512) -> np.ndarr
             idx = np.array(members)
             a, b = np.triu_indices(len(idx), 1)
             found.append(np.stack([idx[a], idx[b]], axis=1))
-    pairs = np.concatenate(found)
-    pairs = np.sort(pairs, axis=1)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    pairs = np.unique(pairs, axis=0)
-    groups = np.array([t.group for t in space.texts], dtype=object)
-    keep = groups[pairs[:, 0]] != groups[pairs[:, 1]]
-    return pairs[keep]
+    pairs = np.concatenate(found).astype(np.int64)
+    lo, hi = pairs.min(axis=1), pairs.max(axis=1)
+    keys = np.unique((lo * n + hi)[lo != hi])
+    lo, hi = keys // n, keys % n
+    names = np.array([t.group for t in space.texts], dtype=object)
+    groups = np.unique(names, return_inverse=True)[1].ravel()
+    keep = groups[lo] != groups[hi]
+    return np.stack([lo[keep], hi[keep]], axis=1)
 
 
 def _statuses(masks: np.ndarray, a: np.ndarray, b: np.ndarray, n_facets: int) -> np.ndarray:
@@ -214,11 +258,20 @@ def score_pairs(
         agree_w, agree_w + doubt_w, out=np.zeros(len(a)), where=(agree_w + doubt_w) > 0
     )
     facet_score *= np.minimum(1.0, agree_w / th.full_agreement)
-    cos = np.asarray(space.vectors[a].multiply(space.vectors[b]).sum(axis=1)).ravel()
     live = np.flatnonzero(~vetoed)
+    cos = np.zeros(len(a))
+    if len(live):
+        va, vb = space.vectors[a[live]], space.vectors[b[live]]
+        cos[live] = np.asarray(va.multiply(vb).sum(axis=1)).ravel()
     tsr = np.zeros(len(a))
-    for i in live:
-        tsr[i] = fuzz.token_set_ratio(space.normalised[a[i]], space.normalised[b[i]]) / 100.0
+    if len(live):
+        texts = np.array(space.normalised, dtype=object)
+        tsr[live] = (
+            process.cpdist(
+                list(texts[a[live]]), list(texts[b[live]]), scorer=fuzz.token_set_ratio, workers=-1
+            )
+            / 100.0
+        )
     text = 0.5 * cos + 0.5 * tsr
     score = th.text_weight * text + (1 - th.text_weight) * facet_score
     topic, measure = space.names.index("topic"), space.names.index("measure")
@@ -232,29 +285,20 @@ def score_pairs(
         & (score >= th.duplicate)
     )
     keep = np.flatnonzero(~vetoed & (score >= floor))
-    out = []
-    all_names = [*space.names, THRESHOLD]
-    for i in keep:
-        agree = tuple(all_names[j] for j in np.flatnonzero(status[i] == _AGREE))
-        doubt_cols = np.flatnonzero((status[i] == _ONE) | (status[i] == _PARTIAL))
-        fa, fb = space.facets[a[i]], space.facets[b[i]]
-        doubts = tuple(
-            (all_names[j], value_of(fa, all_names[j]), value_of(fb, all_names[j]))
-            for j in doubt_cols
-        )
-        decision = "duplicate" if dup[i] else "review"
-        out.append(
-            PairScore(
-                a=int(a[i]),
-                b=int(b[i]),
-                score=round(float(score[i]), 3),
-                text=round(float(text[i]), 3),
-                decision=decision,
-                agree=agree,
-                doubts=doubts,
-                reason=_reason(decision, agree, doubts, fa, float(text[i])),
-            )
-        )
+    kept = status[keep]
+    columns = zip(
+        a[keep].tolist(),
+        b[keep].tolist(),
+        np.round(score[keep], 3).tolist(),
+        np.round(text[keep], 3).tolist(),
+        dup[keep].tolist(),
+        range(len(keep)),
+        strict=True,
+    )
+    out = [
+        PairScore(i, j, sc, tx, "duplicate" if d else "review", kept, row, space)
+        for i, j, sc, tx, d, row in columns
+    ]
     out.sort(key=lambda p: (p.decision != "duplicate", -p.score, p.a, p.b))
     return out, int(vetoed.sum())
 
