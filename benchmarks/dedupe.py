@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=140)
     table = Table(title="Duplicate requests: precision / recall / F1")
     for column in (
         "set",

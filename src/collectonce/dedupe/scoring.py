@@ -34,6 +34,9 @@ from collectonce.dedupe.rules import Rules
 
 #: A topic block larger than this is left to the nearest-neighbour candidates alone.
 BLOCK_CAP = 250
+#: Blocking ignores features found in more than this share of the items (and at least BLOCK_DF_MIN).
+BLOCK_DF_SHARE = 0.05
+BLOCK_DF_MIN = 50
 _UNKNOWN, _ONE, _PARTIAL, _AGREE, _CONFLICT = 0, 1, 2, 3, 4
 _STATUS = {_ONE: Status.ONE_SIDED, _PARTIAL: Status.PARTIAL, _AGREE: Status.AGREE}
 
@@ -159,7 +162,12 @@ def build_space(texts: list[Text], rules: Rules) -> Space:
     facet_vec = TfidfVectorizer(
         token_pattern=r"\S+", lowercase=False, dtype=np.float32
     ).fit_transform(tokens)
-    blocking = normalize(sparse.hstack([vectors, 0.7 * facet_vec]).tocsr())
+    both = sparse.hstack([vectors, 0.7 * facet_vec]).tocsc()
+    # Features shared by a large share of the items find no neighbours but cost the most in
+    # the nearest-neighbour product; blocking leaves them out (scores still use every feature).
+    df = np.diff(both.indptr)
+    cap = max(BLOCK_DF_SHARE * len(texts), BLOCK_DF_MIN)
+    blocking = normalize(both[:, np.flatnonzero(df <= cap)].tocsr())
     return Space(rules, texts, facets, masks, names, vectors, blocking, normalised)
 
 
