@@ -15,6 +15,7 @@ from collectonce.dedupe.rules import Rules
 from collectonce.dedupe.text import normalise
 
 THRESHOLD = "threshold"
+_EMPTY: frozenset[str] = frozenset()
 
 
 class Status(StrEnum):
@@ -107,20 +108,6 @@ def _as_list(value: str | list[str]) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-def _holds(read: _Read, facet: str, wanted: list[str], rules: Rules) -> bool:
-    if facet == THRESHOLD:
-        if wanted == ["any"]:
-            return bool(read.threshold)
-        minutes = [rules.minutes(w) for w in wanted]
-        return any(
-            _close(m, t, rules.spec.threshold_tolerance)
-            for m in minutes
-            if m is not None
-            for t in read.threshold
-        )
-    return bool(read.values.get(facet, set()) & set(wanted))
-
-
 def _close(a: float, b: float, tolerance: float) -> bool:
     return abs(a - b) <= tolerance * max(a, b)
 
@@ -141,23 +128,46 @@ def _unknown(read: _Read, facet: str) -> bool:
 
 
 def _apply_once(read: _Read, text: str, rules: Rules, implied: set[str]) -> None:
-    for rule, when_text, unless_text in rules.implications:
+    tolerance = rules.spec.threshold_tolerance
+    values, threshold = read.values, read.threshold
+    for rule in rules.implications:
         # Cheapest tests first: is there anything left to set, do the facets hold, then the text.
-        if not any(_unknown(read, facet) for facet in rule.then):
+        for facet, _ in rule.then:
+            if not (read.threshold if facet == THRESHOLD else values.get(facet)):
+                break
+        else:
             continue
-        if not all(_holds(read, f, _as_list(v), rules) for f, v in rule.when.items()):
+        holds = True
+        for facet, wanted in rule.when:
+            if facet == THRESHOLD:
+                threshold = read.threshold
+                ok = (
+                    bool(threshold)
+                    if wanted is None
+                    else any(
+                        _close(m, t, tolerance)
+                        for m in wanted
+                        for t in threshold  # type: ignore[union-attr]
+                    )
+                )
+            else:
+                ok = bool(values.get(facet, _EMPTY) & wanted)  # type: ignore[operator]
+            if not ok:
+                holds = False
+                break
+        if not holds:
             continue
-        if when_text is not None and not when_text.search(text):
+        if rule.when_text is not None and not rule.when_text.search(text):
             continue
-        if unless_text is not None and unless_text.search(text):
+        if rule.unless_text is not None and rule.unless_text.search(text):
             continue
-        for facet, value in rule.then.items():
+        for facet, value in rule.then:
             if not _unknown(read, facet):
                 continue
             if facet == THRESHOLD:
-                read.threshold = {m for m in map(rules.minutes, _as_list(value)) if m is not None}
+                read.threshold = set(value)  # type: ignore[arg-type]
             else:
-                read.values[facet] = set(_as_list(value))
+                values[facet] = set(value)  # type: ignore[arg-type]
             implied.add(facet)
 
 

@@ -95,6 +95,16 @@ class CompiledFacet:
     any: re.Pattern[str]  # every value's patterns at once: a quick test before the values
 
 
+@dataclass(frozen=True)
+class CompiledImplication:
+    """An `implies` rule ready to apply; a threshold condition of None means any threshold."""
+
+    when: tuple[tuple[str, frozenset[str] | tuple[float, ...] | None], ...]
+    then: tuple[tuple[str, frozenset[str] | tuple[float, ...]], ...]
+    when_text: re.Pattern[str] | None
+    unless_text: re.Pattern[str] | None
+
+
 def _word(patterns: list[str]) -> re.Pattern[str]:
     joined = "|".join(f"(?:{p})" for p in patterns)
     return re.compile(rf"(?<![\w]){'(?:' + joined + ')'}(?![\w])")
@@ -156,17 +166,34 @@ class Rules:
         return out
 
     @cached_property
-    def implications(
-        self,
-    ) -> tuple[tuple[Implication, re.Pattern[str] | None, re.Pattern[str] | None], ...]:
-        return tuple(
-            (
-                rule,
-                re.compile(rule.when_text) if rule.when_text else None,
-                re.compile(rule.unless_text) if rule.unless_text else None,
+    def implications(self) -> tuple[CompiledImplication, ...]:
+        def values(v: str | list[str]) -> list[str]:
+            return v if isinstance(v, list) else [v]
+
+        def waits(v: str | list[str]) -> tuple[float, ...]:
+            return tuple(m for m in map(self.minutes, values(v)) if m is not None)
+
+        out = []
+        for rule in self.spec.implies:
+            when: list[tuple[str, frozenset[str] | tuple[float, ...] | None]] = []
+            for facet, value in rule.when.items():
+                if facet == "threshold":
+                    when.append((facet, None if values(value) == ["any"] else waits(value)))
+                else:
+                    when.append((facet, frozenset(values(value))))
+            then: list[tuple[str, frozenset[str] | tuple[float, ...]]] = [
+                (facet, waits(value) if facet == "threshold" else frozenset(values(value)))
+                for facet, value in rule.then.items()
+            ]
+            out.append(
+                CompiledImplication(
+                    when=tuple(when),
+                    then=tuple(then),
+                    when_text=re.compile(rule.when_text) if rule.when_text else None,
+                    unless_text=re.compile(rule.unless_text) if rule.unless_text else None,
+                )
             )
-            for rule in self.spec.implies
-        )
+        return tuple(out)
 
     def minutes(self, text: str) -> float | None:
         """'28 days' → 40320.0; None when the text is not a duration."""
