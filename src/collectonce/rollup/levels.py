@@ -1,0 +1,111 @@
+"""Levels: which region each provider belongs to, and whom a level expects for a metric.
+
+A provider rolls up to its region (``providers.csv``) and to England. A provider with no region
+rolls up to England and shows under the catalogue's unassigned label (``Unassigned``) in
+regional output; it is never dropped.
+
+Expected providers
+    For a metric, a level and a period, the providers *expected* are those of the level that
+    (1) answer at least one request needing the metric (directly, or through a derived metric
+    built on it; every provider when no request needs it), and (2) are active for the metric:
+    between the first and the last period they reported it, and also in the latest periods
+    when they reported it within the last ``levels.yaml: closed_after_periods`` periods of the
+    publication (a provider silent for longer is taken to have closed or merged). A provider
+    expected but not contributing is what makes a value partial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from collectonce.catalog import Catalog
+from collectonce.rollup.errors import NotAggregable, UnknownLevel
+
+LEVELS = ("region", "england")
+ENGLAND = "England"
+
+
+def region_map(catalog: Catalog) -> dict[str, str]:
+    """Each provider's region (the unassigned label when it has none)."""
+    return {ods: catalog.region_of(ods) for ods in catalog.providers}
+
+
+def level_codes(catalog: Catalog, level: str) -> list[str]:
+    """The codes of a level: every region (Unassigned included when used), or England."""
+    check_level(level)
+    return [ENGLAND] if level == "england" else list(catalog.regions)
+
+
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise UnknownLevel(f"unknown level {str(level)[:40]!r}: use region or england")
+    return level
+
+
+def resolve_region(catalog: Catalog, name: str) -> str:
+    """The catalogue's spelling of a region name given in any case; UnknownLevel if none."""
+    wanted = " ".join(str(name).split()).casefold()
+    for region in catalog.regions:
+        if region.casefold() == wanted:
+            return region
+    known = ", ".join(catalog.regions)
+    raise UnknownLevel(f"there is no region {str(name)[:60]!r}: use one of {known}")
+
+
+def aggregable_metric(catalog: Catalog, code: str) -> str:
+    """The metric's aggregation (sum or recompute); raises when it cannot be rolled up."""
+    metric = catalog.metrics.get(code)
+    if metric is None:
+        raise UnknownLevel(f"unknown metric {str(code)[:60]!r}: see `collectonce catalog check`")
+    how = metric.rolls_up
+    if how == "none":
+        raise NotAggregable(
+            f"metric {code} ({metric.label}) cannot be rolled up: its aggregation is "
+            f"`aggregation: none` ({_why_none(metric.unit, metric.is_derived)}), so a region's or "
+            "England's figure is not the sum of its providers' and is never averaged. Roll up "
+            "the counts it is built from instead, or collect them and make it a derived metric"
+        )
+    return how
+
+
+def _why_none(unit: str, derived: bool) -> str:
+    if unit in {"percent", "rate"} and not derived:
+        return f"a {unit} sent without its numerator and denominator"
+    if unit in {"minutes", "days", "weeks"}:
+        return f"a median or mean time in {unit}"
+    return f"a {unit} figure such as a median, percentile or mean"
+
+
+def requesting_providers(catalog: Catalog, code: str) -> set[str]:
+    """Providers that answer a request needing the metric (all when no request needs it)."""
+    needed_by = {code}
+    for other, metric in catalog.metrics.items():
+        if metric.is_derived and code in catalog.collected_inputs(other):
+            needed_by.add(other)
+    if catalog.metrics.get(code) is not None and catalog.metrics[code].is_derived:
+        needed_by.update(catalog.collected_inputs(code))
+    requests = {
+        request.code
+        for metric_code in needed_by
+        for request, _item in catalog.items_by_metric.get(metric_code, [])
+        if request.level == "provider"
+    }
+    if not requests:
+        return set(catalog.providers)
+    out: set[str] = set()
+    for request_code in requests:
+        out.update(p.ods_code for p in catalog.respondents(catalog.requests[request_code]))
+    return out
+
+
+def members(catalog: Catalog, level: str, code: str) -> list[str]:
+    """The providers of one level code (a region's, or every provider for England)."""
+    check_level(level)
+    if level == "england":
+        return sorted(catalog.providers)
+    return list(catalog.regions.get(code, []))
+
+
+def level_of_providers(catalog: Catalog, providers: Iterable[str]) -> set[str]:
+    """The regions the given providers belong to."""
+    return {catalog.region_of(p) for p in providers}
