@@ -54,7 +54,7 @@ def level_spc(catalog: Catalog, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     points["providers_expected"] = points["providers_expected"].fillna(0).astype("int64")
     points.loc[partial, "value"] = points.loc[partial, "_value"]
     points = points.drop(columns="_value")
-    flags = points["flags"].astype(object).to_numpy()
+    flags = points["flags"].astype(object).to_numpy().copy()
     for i in np.flatnonzero(partial):
         note = (
             f"partial: {points['providers'].iat[i]} of {points['providers_expected'].iat[i]} "

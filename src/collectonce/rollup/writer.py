@@ -19,6 +19,7 @@ from collectonce.settings import Settings
 
 META = "collectonce."
 UNIFIED_VERSION = f"{META}unified_version"
+FINGERPRINT = f"{META}catalog_fingerprint"
 
 
 def levels_path(settings: Settings) -> Path:
@@ -44,7 +45,7 @@ def publish_levels(
     metadata = {
         UNIFIED_VERSION: str(unified_version),
         f"{META}catalog_version": catalog.version,
-        f"{META}catalog_fingerprint": catalog.fingerprint,
+        FINGERPRINT: catalog.fingerprint,
         f"{META}counts": json.dumps({"rows": len(frame)}),
     }
     write_deltalake(
