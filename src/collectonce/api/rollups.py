@@ -6,7 +6,8 @@ Who sees what:
   the data and packs of its region's providers; nothing else;
 - a provider: its own region's and England's roll-ups and packs, without any other provider's
   figures (no league);
-- a requester: roll-ups of the metrics its own requests' items map to; no packs.
+- a requester: roll-ups of the metrics its own requests' items map to (and of ratios derived
+  only from them); no packs.
 """
 
 from typing import Annotated, Any
@@ -58,13 +59,21 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _requester_metrics(catalog: Any, requester: str) -> set[str]:
-    return {
+    """The metrics of the requester's items, and the derived metrics built only from them
+    (figures it can already compute from what it receives)."""
+    items = {
         code
         for request in catalog.requests.values()
         if request.requester == requester
         for item in request.items
         for code in item.metric_codes
     }
+    derived = {
+        code
+        for code, metric in catalog.metrics.items()
+        if metric.is_derived and set(catalog.collected_inputs(code)) <= items
+    }
+    return items | derived
 
 
 def allowed_codes(catalog: Any, caller: Principal, level: str, metric: str) -> set[str] | None:
