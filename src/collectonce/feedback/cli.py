@@ -147,10 +147,13 @@ def overview(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the overview page to this HTML file.")
     ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="provider, or region: the matrix grouped by region.")
+    ] = "provider",
     catalog: CatalogOpt = Path("catalog"),
     json_out: JsonOpt = False,
 ) -> None:
-    """The Making Data Count matrix of one metric across every provider."""
+    """The Making Data Count matrix of one metric across every provider (or by region)."""
     from collectonce.feedback.overview import (
         VARIATION_ROWS,
         build_overview,
@@ -166,6 +169,11 @@ def overview(
         table, info = build_overview(cat, settings, metric)
     except PackError as exc:
         _fail(str(exc), json_out)
+    if by.strip().lower() != "provider":
+        from collectonce.feedback.overview_cli import overview_by_region_cli
+
+        overview_by_region_cli(cat, settings, metric, table, info, by, out, json_out)
+        return
     if out is not None:
         if out.is_dir():
             _fail(f"{out} is a folder: give a file name such as overview.html", json_out)
