@@ -209,11 +209,13 @@ class Catalog:
         return sorted(self._users.get(code, ()))
 
     def requests_for(self, provider: Provider) -> list[Request]:
-        """The requests a provider must answer."""
+        """The requests a provider must answer (a request made at a region or England is served
+        from the roll-ups and asks nothing of providers)."""
         return [
             r
             for r in self.requests.values()
-            if r.respondents == "all" or provider.peer_group in r.respondents
+            if r.level == "provider"
+            and (r.respondents == "all" or provider.peer_group in r.respondents)
         ]
 
     def respondents(self, request: Request) -> list[Provider]:
@@ -1032,6 +1034,8 @@ def _check_item(
             grain_per_year > PERIODS_PER_YEAR[request.frequency]
             and metric.unit in _SHARE_UNITS
             and aggregate == "sum"
+            # a level request recomputes a ratio from the period's summed counts
+            and not (request.level != "provider" and metric.rolls_up == "recompute")
         ):
             problems.append(
                 CatalogProblem(

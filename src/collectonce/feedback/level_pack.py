@@ -269,3 +269,29 @@ def build_level_packs(
         pack = build_level_pack(catalog, settings, level, code, as_of=as_of)
         written[pack.title] = write_level_pack(pack, level_pack_path(settings, pack))
     return written
+
+
+def write_level_pack_cli(
+    catalog: Catalog, settings: Settings, region: str | None, out: Path | None, as_json: bool
+) -> None:
+    """`collectonce pack --region NAME | --england`: write the page and say where it is."""
+    from collectonce.cli_common import console, fail, print_json
+
+    level = "england" if region is None else "region"
+    try:
+        pack = build_level_pack(catalog, settings, level, region)
+        path = level_pack_path(settings, pack)
+        if out is not None:
+            path = out / path.name
+        write_level_pack(pack, path)
+    except PackError as exc:
+        if as_json:
+            print_json({"ok": False, "error": str(exc)})
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the pack: {exc.strerror or exc}")
+    if as_json:
+        print_json({"ok": True, "level": level, "code": pack.code, "paths": {"html": str(path)}})
+        return
+    console.print(f"[green]✓[/] pack for {pack.title}:")
+    console.print(f"  html  {path}", highlight=False, soft_wrap=True)
