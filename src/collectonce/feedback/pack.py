@@ -1506,7 +1506,8 @@ def build_all_packs(
 
     series = prepare_series(catalog, unified)
     peers = peer_positions(catalog, series)
-    hashes = _level_hashes(content_hashes(catalog, series, peers, by_provider, wanted), publication)
+    hashes = content_hashes(catalog, series, peers, by_provider, wanted)
+    hashes = _level_hashes(hashes, publication, series)
     index = read_index(settings)
     if changed_only:
         wanted = [ods for ods in wanted if not _up_to_date(settings, index, ods, hashes[ods])]
@@ -1583,7 +1584,7 @@ def providers_needing_packs(
     )
     series = prepare_series(catalog, unified)
     hashes = content_hashes(catalog, series, peer_positions(catalog, series), by_provider, wanted)
-    hashes = _level_hashes(hashes, _with_levels(catalog, settings, info))
+    hashes = _level_hashes(hashes, _with_levels(catalog, settings, info), series)
     index = read_index(settings)
     return [ods for ods in wanted if not _up_to_date(settings, index, ods, hashes[ods])]
 
@@ -1607,13 +1608,23 @@ def _with_levels(
     return info
 
 
-def _level_hashes(hashes: dict[str, str], publication: Mapping[str, Any] | None) -> dict[str, str]:
-    """Pack digests that also change when the provider's region's or England's figures do."""
+def _level_hashes(
+    hashes: dict[str, str], publication: Mapping[str, Any] | None, series: pd.DataFrame
+) -> dict[str, str]:
+    """Pack digests that also change when the region's or England's figures that the pack
+    shows beside the provider's latest values change."""
     figures = (publication or {}).get("levels")
     if figures is None:
         return hashes
+    valued = series.loc[series["value"].notna(), ["provider_code", "metric_id", "period"]]
+    latest = valued.groupby(["provider_code", "metric_id"], sort=False, observed=True)["period"]
+    by_provider: dict[str, dict[str, Any]] = {}
+    for (ods, metric), period in latest.max().items():
+        by_provider.setdefault(str(ods), {})[str(metric)] = pd.Timestamp(period).date()
     return {
-        ods: hashlib.sha256(f"{digest}|{figures.digest(ods)}".encode()).hexdigest()[:32]
+        ods: hashlib.sha256(
+            f"{digest}|{figures.digest(ods, by_provider.get(ods, {}))}".encode()
+        ).hexdigest()[:32]
         for ods, digest in hashes.items()
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,6 @@ class LevelFigures:
     def __init__(self, catalog: Catalog, frame: pd.DataFrame) -> None:
         self._catalog = catalog
         self._rows: dict[tuple[str, str, str, dt.date], dict[str, Any]] = {}
-        self._digests: dict[str, str] = {}
         periods = pd.DatetimeIndex(pd.to_datetime(frame["period"])).date
         values = frame["value"].to_numpy(dtype="float64")
         for i, row in enumerate(frame.itertuples(index=False)):
@@ -33,11 +33,6 @@ class LevelFigures:
                 "providers_expected": int(row.providers_expected),
                 "partial": bool(row.partial),
             }
-        for (level, code), part in frame.groupby(["level", "code"], sort=False):
-            digest = pd.util.hash_pandas_object(
-                part[["metric_id", "period", "value", "partial"]], index=False
-            ).sum()
-            self._digests[f"{level}:{code}"] = str(int(digest))
 
     def for_provider(self, ods: str, metric: str, period: dt.date | None) -> tuple[dict, ...]:
         """The provider's region's and England's figure for the metric and period (those
@@ -52,12 +47,21 @@ class LevelFigures:
                 out.append(row)
         return tuple(out)
 
-    def digest(self, ods: str) -> str:
-        """Changes whenever the provider's region's or England's figures change."""
-        region = self._catalog.region_of(ods)
-        own = self._digests.get(f"region:{region}", "")
-        text = f"{own}|{self._digests.get(f'england:{ENGLAND}', '')}"
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+    def digest(self, ods: str, latest: Mapping[str, dt.date]) -> str:
+        """A digest of the figures the provider's pack shows beside its own: its region's and
+        England's value, as displayed, for each metric's latest period (`latest`)."""
+        from collectonce.feedback.pack import format_value
+
+        parts = []
+        for metric, period in sorted(latest.items()):
+            known = self._catalog.metrics.get(metric)
+            for row in self.for_provider(ods, metric, period):
+                shown = format_value(row["value"], known)
+                parts.append(
+                    f"{metric}|{period}|{row['code']}|{shown}|{row['partial']}|"
+                    f"{row['providers']}|{row['providers_expected']}"
+                )
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def level_figures(catalog: Catalog, settings: Settings, version: int | None) -> LevelFigures | None:
