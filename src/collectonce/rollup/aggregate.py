@@ -19,7 +19,7 @@ import pandas as pd
 
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import Metric
-from collectonce.rollup.levels import ENGLAND, region_map, requesting_providers
+from collectonce.rollup.levels import ENGLAND, region_map, requesting_sets
 
 LEVEL_COLUMNS = [
     "level",
@@ -60,150 +60,212 @@ def _month_index(periods: pd.Series) -> np.ndarray:
     return np.asarray(days.year * 12 + days.month - 1, dtype=np.int64)
 
 
-def _contributions(metric: Metric, rows: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
-    """Per provider and period: numerator and denominator the provider adds to its levels."""
-    own = reported.loc[reported["metric_id"] == metric.code, ["provider_code", "month", "value"]]
+def _keys(provider: np.ndarray, month: np.ndarray, base: int, span: int) -> np.ndarray:
+    """One int64 per provider x month (months counted from `base`)."""
+    return provider.astype(np.int64) * span + (month - base)
+
+
+def _contributions(
+    metric: Metric,
+    rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    base: int,
+    span: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(provider, month, numerator, denominator) the metric's reporting providers add.
+
+    `rows` maps each metric to its reported (provider, month, value) arrays."""
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    provider, month, value = rows.get(metric.code, none)
     if metric.derived is None:
-        return own.assign(numerator=own["value"], denominator=np.nan).drop(columns="value")
+        return provider, month, value, np.full(len(value), np.nan)
     derived = metric.derived
-    inputs = reported.loc[
-        reported["metric_id"].isin(derived.inputs), ["provider_code", "month", "metric_id", "value"]
-    ]
-    wide = inputs.pivot_table(
-        index=["provider_code", "month"], columns="metric_id", values="value", aggfunc="first"
-    )
-    keys = pd.MultiIndex.from_frame(own[["provider_code", "month"]])
-    wide = wide.reindex(index=keys, columns=derived.inputs).fillna(0.0)
+    wanted = _keys(provider, month, base, span)
+    columns: dict[str, np.ndarray] = {}
+    for code in derived.inputs:
+        p, m, v = rows.get(code, none)
+        inside = (m >= base) & (m < base + span)
+        p, m, v = p[inside], m[inside], v[inside]
+        keys = _keys(p, m, base, span)
+        if len(keys) != len(np.unique(keys)):  # one value per provider and month: keep the last
+            last = np.unique(keys[::-1], return_index=True)[1]
+            keep = np.sort(len(keys) - 1 - last)
+            keys, v = keys[keep], v[keep]
+        at = pd.Index(keys).get_indexer(wanted)
+        columns[code] = (
+            np.where(at >= 0, v[np.maximum(at, 0)], 0.0) if len(v) else np.zeros(len(wanted))
+        )
 
     def total(expression: object) -> np.ndarray:
-        out = np.zeros(len(wide))
+        out = np.zeros(len(value))
         for sign, code in expression.terms:  # type: ignore[attr-defined]
-            out += sign * wide[code].to_numpy(dtype="float64")
+            out += sign * np.nan_to_num(columns[code], nan=0.0)
         return out
 
-    return pd.DataFrame(
-        {
-            "provider_code": own["provider_code"].to_numpy(),
-            "month": own["month"].to_numpy(),
-            "numerator": total(derived.numerator),
-            "denominator": total(derived.denominator),
-        }
-    )
+    return provider, month, total(derived.numerator), total(derived.denominator)
 
 
 def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
     """Every metric that rolls up, at every region and England, for every period it has data.
 
     `unified` is shaped like the unified table (provider_code, period, metric_id, value,
-    value_status). Returns LEVEL_COLUMNS sorted by metric, level, code and period.
+    value_status). All metrics are handled together in a few vectorised steps. Returns
+    LEVEL_COLUMNS sorted by metric, level, code and period.
     """
     if unified.empty:
         return empty_levels()
-    rows = unified.loc[:, ["provider_code", "period", "metric_id", "value", "value_status"]]
-    rows = rows.assign(month=_month_index(rows["period"]), provider_code=rows["provider_code"])
-    reported = rows.loc[rows["value_status"] == "reported"]
+    wanted = [
+        code
+        for code in pd.unique(unified["metric_id"].astype(str))
+        if code in catalog.metrics and catalog.metrics[code].rolls_up != "none"
+    ]
+    rows = unified.loc[unified["metric_id"].isin(wanted)]
+    if rows.empty:
+        return empty_levels()
+    p_idx, providers = pd.factorize(rows["provider_code"].astype(str).to_numpy())
+    m_idx, metrics = pd.factorize(rows["metric_id"].astype(str).to_numpy())
+    month = _month_index(rows["period"])
+    value = rows["value"].to_numpy(dtype="float64")
+    reported = (rows["value_status"] == "reported").to_numpy()
+    n_p, n_m = len(providers), len(metrics)
+    base = int(month.min())
+    span = int(month.max()) - base + 1
+
+    # each provider's region (as an index into region_names)
     regions = region_map(catalog)
     unassigned = catalog.levels.unassigned_label
-    threshold = catalog.levels.coverage_threshold
-    grace = catalog.levels.closed_after_periods
-    present = set(rows["metric_id"].unique())
-    frames: list[pd.DataFrame] = []
-    for code in sorted(present):
-        metric = catalog.metrics.get(code)
-        if metric is None or metric.rolls_up == "none":
-            continue
-        frames.extend(
-            _metric_levels(
-                metric,
-                rows.loc[rows["metric_id"] == code],
-                _contributions(metric, rows, reported),
-                requesting_providers(catalog, code),
-                regions,
-                unassigned,
-                threshold,
-                grace,
-            )
-        )
-    if not frames:
-        return empty_levels()
-    out = _typed(pd.concat(frames, ignore_index=True))
-    order = out.assign(_lvl=out["level"].map({"region": 0, "england": 1}))
-    order = order.sort_values(["metric_id", "_lvl", "code", "period"], kind="stable")
-    return order.drop(columns="_lvl").reset_index(drop=True)
-
-
-def _metric_levels(
-    metric: Metric,
-    own_rows: pd.DataFrame,
-    contrib: pd.DataFrame,
-    requesting: set[str],
-    regions: dict[str, str],
-    unassigned: str,
-    threshold: float,
-    grace: int,
-) -> list[pd.DataFrame]:
-    step = MONTHS_PER_PERIOD[metric.grain.period]
-    months = np.unique(own_rows["month"].to_numpy())
-    span = own_rows.groupby("provider_code", sort=True)["month"].agg(["min", "max"])
-    latest = int(months.max())
-    last = span["max"].to_numpy()
-    last_eff = np.where(last >= latest - grace * step, latest, last)
-    asks = span.index.isin(list(requesting))
-    # providers × periods: expected when active and asked
-    grid = (span["min"].to_numpy()[:, None] <= months[None, :]) & (
-        months[None, :] <= last_eff[:, None]
+    region_names = list(dict.fromkeys([*catalog.regions, unassigned]))
+    region_pos = {name: i for i, name in enumerate(region_names)}
+    region_of = np.array(
+        [region_pos[regions.get(str(p), unassigned) or unassigned] for p in providers],
+        dtype=np.int64,
     )
-    grid &= asks[:, None]
-    providers = span.index.to_numpy(dtype=object)
-    cell = pd.DataFrame(
+
+    # contributions: numerator and denominator per metric x provider x month
+    by_metric: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    order = np.argsort(m_idx, kind="stable")
+    bounds = np.searchsorted(m_idx[order], np.arange(n_m + 1))
+    for i, code in enumerate(metrics):
+        sel = order[bounds[i] : bounds[i + 1]]
+        sel = sel[reported[sel]]
+        by_metric[str(code)] = (p_idx[sel].astype(np.int64), month[sel], value[sel])
+    # derived metrics need their inputs even when the inputs themselves do not roll up
+    for metric in {catalog.metrics[str(c)] for c in metrics}:
+        for code in metric.derived.inputs if metric.derived else ():
+            if code not in by_metric:
+                by_metric[code] = _input_rows(unified, code, providers)
+    contrib_parts = []
+    for i, code in enumerate(metrics):
+        p, mo, num, den = _contributions(catalog.metrics[str(code)], by_metric, base, span)
+        contrib_parts.append((np.full(len(p), i, dtype=np.int64), p, mo, num, den))
+    c_m, c_p, c_month, c_num, c_den = (np.concatenate(x) for x in zip(*contrib_parts, strict=True))
+
+    # who is expected: active for the metric (first to last report, or still within the grace
+    # periods of the latest) and asked by a request for it
+    grace = catalog.levels.closed_after_periods
+    pair = m_idx.astype(np.int64) * n_p + p_idx
+    spans = pd.DataFrame({"pair": pair, "month": month}).groupby("pair", sort=True)["month"]
+    first, last = spans.min(), spans.max()
+    pair_key = first.index.to_numpy()
+    pair_m, pair_p = pair_key // n_p, pair_key % n_p
+    latest = pd.Series(month).groupby(m_idx).max().reindex(range(n_m)).to_numpy()
+    step = np.array([MONTHS_PER_PERIOD[catalog.metrics[str(c)].grain.period] for c in metrics])
+    last_v = last.to_numpy()
+    last_eff = np.where(last_v >= latest[pair_m] - grace * step[pair_m], latest[pair_m], last_v)
+    asked = requesting_sets(catalog)
+    asks_matrix = np.zeros((n_m, n_p), dtype=bool)
+    for i, code in enumerate(metrics):
+        asks_matrix[i] = np.isin(providers, list(asked(str(code))))
+    asks = asks_matrix[pair_m, pair_p]
+
+    # the grid: every active pair x every period its metric has data for
+    mm = pd.DataFrame({"m": m_idx, "month": month}).drop_duplicates().sort_values(["m", "month"])
+    mm_m, mm_month = mm["m"].to_numpy(), mm["month"].to_numpy()
+    t_start = np.searchsorted(mm_m, np.arange(n_m))
+    t_count = np.bincount(mm_m, minlength=n_m)
+    reps = t_count[pair_m]
+    pair_rep = np.repeat(np.arange(len(pair_key)), reps)
+    offset = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    g_month = mm_month[t_start[pair_m[pair_rep]] + offset]
+    expected = (
+        (first.to_numpy()[pair_rep] <= g_month) & (g_month <= last_eff[pair_rep]) & asks[pair_rep]
+    )
+    g_m, g_p = pair_m[pair_rep], pair_p[pair_rep]
+    g_key = (g_m * n_p + g_p) * span + (g_month - base)
+    c_key = (c_m * n_p + c_p) * span + (c_month - base)
+    at = pd.Index(c_key).get_indexer(g_key)
+    contributed = at >= 0
+    numerator = np.where(contributed, c_num[np.maximum(at, 0)], np.nan)
+    denominator = np.where(contributed, c_den[np.maximum(at, 0)], np.nan)
+    keep = expected | contributed
+    cells = pd.DataFrame(
         {
-            "provider_code": np.repeat(providers, len(months)),
-            "month": np.tile(months, len(providers)),
-            "expected": grid.reshape(-1),
+            "m": g_m[keep],
+            "r": region_of[g_p[keep]],
+            "month": g_month[keep],
+            "numerator": numerator[keep],
+            "denominator": denominator[keep],
+            "contributed": contributed[keep],
+            "expected": True,
         }
     )
-    cell = cell.merge(contrib, on=["provider_code", "month"], how="left")
-    cell["contributed"] = cell["numerator"].notna()
-    cell["expected"] |= cell["contributed"]
-    cell = cell.loc[cell["expected"]]
-    cell["region"] = cell["provider_code"].map(regions).fillna(unassigned)
+    threshold = catalog.levels.coverage_threshold
+    multiplier = np.array(
+        [
+            catalog.metrics[str(c)].derived.multiplier if catalog.metrics[str(c)].derived else 1.0
+            for c in metrics
+        ]
+    )
+    is_derived = np.array([catalog.metrics[str(c)].derived is not None for c in metrics])
     out = []
-    for level, key in (("region", "region"), ("england", None)):
-        by = [key, "month"] if key else ["month"]
-        g = cell.groupby(by, sort=True).agg(
-            numerator=("numerator", lambda s: s.sum(min_count=1)),
-            denominator=("denominator", lambda s: s.sum(min_count=1)),
-            providers=("contributed", "sum"),
-            providers_expected=("expected", "sum"),
-        )
+    for level, keys in (("region", ["m", "r", "month"]), ("england", ["m", "month"])):
+        grouped = cells.groupby(keys, sort=True)
+        g = grouped[["numerator", "denominator"]].sum(min_count=1)
+        counts = grouped[["contributed", "expected"]].sum()
         g = g.reset_index()
-        codes = g[key].to_numpy(dtype=object) if key else np.full(len(g), ENGLAND, dtype=object)
-        if metric.derived is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                den = g["denominator"].to_numpy(dtype="float64")
-                value = np.where(
-                    den != 0, metric.derived.multiplier * g["numerator"].to_numpy() / den, np.nan
-                )
-        else:
-            value = g["numerator"].to_numpy(dtype="float64")
-        month = g["month"].to_numpy()
+        gm = g["m"].to_numpy()
+        num = g["numerator"].to_numpy(dtype="float64")
+        den = g["denominator"].to_numpy(dtype="float64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(den != 0, multiplier[gm] * num / den, np.nan)
+        n_contrib = counts["contributed"].to_numpy()
+        n_expected = counts["expected"].to_numpy()
+        mo = g["month"].to_numpy()
+        codes = (
+            np.array(region_names, dtype=object)[g["r"].to_numpy()]
+            if level == "region"
+            else np.full(len(g), ENGLAND, dtype=object)
+        )
         out.append(
             pd.DataFrame(
                 {
                     "level": level,
                     "code": codes,
-                    "period": pd.to_datetime(
-                        {"year": month // 12, "month": month % 12 + 1, "day": 1}
-                    ),
-                    "metric_id": metric.code,
-                    "value": value,
-                    "numerator": g["numerator"].to_numpy(dtype="float64"),
-                    "denominator": g["denominator"].to_numpy(dtype="float64"),
-                    "providers": g["providers"].to_numpy(),
-                    "providers_expected": g["providers_expected"].to_numpy(),
-                    "partial": g["providers"].to_numpy()
-                    < threshold * g["providers_expected"].to_numpy(),
+                    "period": pd.to_datetime({"year": mo // 12, "month": mo % 12 + 1, "day": 1}),
+                    "metric_id": np.asarray(metrics, dtype=object)[gm],
+                    "value": np.where(is_derived[gm], ratio, num),
+                    "numerator": num,
+                    "denominator": den,
+                    "providers": n_contrib,
+                    "providers_expected": n_expected,
+                    "partial": n_contrib < threshold * n_expected,
                 }
             )
         )
-    return out
+    frame = _typed(pd.concat(out, ignore_index=True))
+    frame = frame.assign(_lvl=frame["level"].map({"region": 0, "england": 1}))
+    frame = frame.sort_values(["metric_id", "_lvl", "code", "period"], kind="stable")
+    return frame.drop(columns="_lvl").reset_index(drop=True)
+
+
+def _input_rows(
+    unified: pd.DataFrame, code: str, providers: pd.Index
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reported rows of an input metric that does not itself roll up, as provider indexes."""
+    rows = unified.loc[(unified["metric_id"] == code) & (unified["value_status"] == "reported")]
+    at = pd.Index(providers).get_indexer(rows["provider_code"].astype(str).to_numpy())
+    keep = at >= 0
+    return (
+        at[keep].astype(np.int64),
+        _month_index(rows["period"])[keep],
+        rows["value"].to_numpy(dtype="float64")[keep],
+    )

@@ -16,7 +16,7 @@ Expected providers
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from collectonce.catalog import Catalog
 from collectonce.rollup.errors import NotAggregable, UnknownLevel
@@ -76,26 +76,48 @@ def _why_none(unit: str, derived: bool) -> str:
     return f"a {unit} figure such as a median, percentile or mean"
 
 
+def requesting_sets(catalog: Catalog) -> Callable[[str], set[str]]:
+    """A function giving, for a metric, the providers that answer a request needing it
+    (directly, or through a derived metric built on it, or for a derived metric its inputs);
+    every provider when no request needs it."""
+    by_group: dict[str, set[str]] = {}
+    for ods, provider in catalog.providers.items():
+        by_group.setdefault(provider.peer_group, set()).add(ods)
+    everyone = set(catalog.providers)
+    answering: dict[str, set[str]] = {}
+    for code, request in catalog.requests.items():
+        if request.respondents == "all":
+            answering[code] = everyone
+        else:
+            answering[code] = set().union(*(by_group.get(g, set()) for g in request.respondents))
+    built_on: dict[str, set[str]] = {}
+    for other, metric in catalog.metrics.items():
+        if metric.is_derived:
+            for code in catalog.collected_inputs(other):
+                built_on.setdefault(code, set()).add(other)
+    memo: dict[str, set[str]] = {}
+
+    def providers_for(code: str) -> set[str]:
+        if code not in memo:
+            needed_by = {code, *built_on.get(code, set())}
+            metric = catalog.metrics.get(code)
+            if metric is not None and metric.is_derived:
+                needed_by.update(catalog.collected_inputs(code))
+            requests = {
+                request.code
+                for metric_code in needed_by
+                for request, _item in catalog.items_by_metric.get(metric_code, [])
+                if request.level == "provider"
+            }
+            memo[code] = set().union(*(answering[r] for r in requests)) if requests else everyone
+        return memo[code]
+
+    return providers_for
+
+
 def requesting_providers(catalog: Catalog, code: str) -> set[str]:
     """Providers that answer a request needing the metric (all when no request needs it)."""
-    needed_by = {code}
-    for other, metric in catalog.metrics.items():
-        if metric.is_derived and code in catalog.collected_inputs(other):
-            needed_by.add(other)
-    if catalog.metrics.get(code) is not None and catalog.metrics[code].is_derived:
-        needed_by.update(catalog.collected_inputs(code))
-    requests = {
-        request.code
-        for metric_code in needed_by
-        for request, _item in catalog.items_by_metric.get(metric_code, [])
-        if request.level == "provider"
-    }
-    if not requests:
-        return set(catalog.providers)
-    out: set[str] = set()
-    for request_code in requests:
-        out.update(p.ods_code for p in catalog.respondents(catalog.requests[request_code]))
-    return out
+    return set(requesting_sets(catalog)(code))
 
 
 def members(catalog: Catalog, level: str, code: str) -> list[str]:
