@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -52,10 +53,16 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "No token, or an invalid, expired or revoked one.",
         403: "The caller may not see this.",
         404: "Unknown metric, region or publication.",
-        422: "A metric that cannot be rolled up, or a malformed parameter.",
     }
     problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     return {code: {"description": text[code], "content": problem} for code in codes}
+
+
+def _invalid(name: str, message: str, value: object) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own parameter errors (as the API's other refusals)."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}]
+    )
 
 
 def _requester_metrics(catalog: Any, requester: str) -> set[str]:
@@ -105,7 +112,7 @@ def build_router(authenticated: Any) -> APIRouter:
         "/v1/rollups/{level}",
         name="rollups",
         tags=["rollups"],
-        responses=_problems(401, 403, 404, 422),
+        responses=_problems(401, 403, 404),
     )
     async def rollups(
         request: Request,
@@ -130,7 +137,7 @@ def build_router(authenticated: Any) -> APIRouter:
         """A metric rolled up to each region or to England: value, providers contributing and
         expected, and whether the value is partial. Counts are summed and ratios recomputed
         from the summed numerator and denominator; a metric that cannot be rolled up is
-        refused (422)."""
+        refused (422, as a parameter error naming `metric`)."""
         from collectonce.publish.errors import BadParameter, UnknownPublication
         from collectonce.rollup.errors import NotAggregable, UnknownLevel
         from collectonce.rollup.levels import resolve_region
@@ -145,7 +152,7 @@ def build_router(authenticated: Any) -> APIRouter:
         codes = allowed
         if region is not None:
             if level != "region":
-                raise HTTPException(422, "region goes with level region")
+                raise _invalid("region", "region goes with level region", region)
             try:
                 wanted = resolve_region(catalog, region)
             except UnknownLevel as exc:
@@ -166,9 +173,9 @@ def build_router(authenticated: Any) -> APIRouter:
                 codes=codes,
             )
         except NotAggregable as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise _invalid("metric", str(exc), metric) from None
         except BadParameter as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise _invalid("from", str(exc), period_from) from None
         except UnknownPublication as exc:
             raise HTTPException(404, str(exc)) from None
         request.state.audit_publication_version = version

@@ -136,7 +136,9 @@ def test_refusals_are_401_404_and_422_never_500(api) -> None:
     assert get(api, "admin", "/v1/packs/region/Wessex").status_code == 404
     assert get(api, "admin", f"{url}&as_of=99").status_code == 404
     refused = get(api, "admin", "/v1/rollups/england?metric=staff_sickness_absence_rate")
-    assert refused.status_code == 422 and "cannot be rolled up" in refused.json()["detail"]
+    assert refused.status_code == 422
+    (problem,) = refused.json()["detail"]
+    assert problem["loc"] == ["query", "metric"] and "cannot be rolled up" in problem["msg"]
     assert get(api, "admin", f"/v1/rollups/icb?metric={FOUR_HOUR}").status_code == 422
     assert get(api, "admin", f"{url}&from=2019-13").status_code == 422
     assert get(api, "admin", f"{url}&from=2019-03&to=2019-01").status_code == 422
