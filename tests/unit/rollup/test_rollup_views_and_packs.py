@@ -132,3 +132,38 @@ def test_a_provider_pack_shows_its_region_and_england_beside_its_own(
     beside = page.split('data-beside="ae_4hr_performance_all"', 1)[1].split("</div>", 1)[0]
     assert f"London {region['value']:.1f}%" in beside
     assert f"England {england['value']:.1f}%" in beside
+
+
+def test_a_requester_pulls_its_regional_view_over_the_api(
+    tmp_path: Path, level_catalog: Path, ae_data
+) -> None:
+    """NHS England pulls its regional request from the API like any view; the CQC cannot."""
+    from fastapi.testclient import TestClient
+
+    from collectonce.api.app import build_app
+    from collectonce.api.auth import create_token
+    from collectonce.catalog import load_catalog
+    from collectonce.settings import get_settings
+
+    home = tmp_path / "home"
+    submit_and_publish(home, AE_CSV, catalog=level_catalog)
+    catalog = load_catalog(level_catalog)
+    settings = get_settings(home=home, catalog=level_catalog)
+
+    def bearer(requester: str) -> dict[str, str]:
+        token = create_token(settings, role="requester", subject=requester, catalog=catalog)[1]
+        return {"Authorization": f"Bearer {token}"}
+
+    url = "/v1/requests/nhse_regional_ae_monthly/view?from=2019-03&to=2019-03"
+    with TestClient(build_app(catalog, settings)) as client:
+        response = client.get(url, headers=bearer("nhs_england"))
+        assert response.status_code == 200, response.text
+        rows = pd.DataFrame(response.json()["rows"])
+        assert client.get(url, headers=bearer("cqc")).status_code == 403
+    assert set(rows["provider_code"]) == {
+        "East of England", "London", "Midlands", "North East and Yorkshire", "North West",
+        "South East", "South West", "Unassigned",
+    }  # fmt: skip
+    midlands = ae_data[(ae_data["region"] == "Midlands") & (ae_data["month"] == "2019-03")]
+    r3 = rows.query("provider_code == 'Midlands' and item == 'R3'")["value"].item()
+    assert r3 == pytest.approx(four_hour(midlands), abs=1e-6)
