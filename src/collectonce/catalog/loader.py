@@ -619,12 +619,32 @@ def _check_levels(
 
 
 def _region_warnings(providers: dict[str, Provider], levels: Levels) -> list[CatalogProblem]:
-    """Providers with no region: they roll up to England and show as Unassigned."""
+    """Providers with no region (they roll up to England and show as Unassigned), and a region
+    spelt in more than one way."""
+    warnings: list[CatalogProblem] = []
+    spellings: dict[str, set[str]] = {}
+    for p in providers.values():
+        if p.region:
+            spellings.setdefault(" ".join(p.region.split()).casefold(), set()).add(p.region)
+    for names in spellings.values():
+        if len(names) > 1:
+            listed = " and ".join(repr(n) for n in sorted(names))
+            warnings.append(
+                CatalogProblem(
+                    "providers.csv",
+                    "region",
+                    listed,
+                    "one region is spelt in more than one way, so its providers roll up to "
+                    "separate regions",
+                    "spell each region the same way on every row",
+                )
+            )
     without = sorted(code for code, p in providers.items() if not p.region)
     if not without:
-        return []
+        return warnings
     shown = ", ".join(without[:8]) + (f" and {len(without) - 8} more" if len(without) > 8 else "")
     return [
+        *warnings,
         CatalogProblem(
             "providers.csv",
             "region",
@@ -632,7 +652,7 @@ def _region_warnings(providers: dict[str, Provider], levels: Levels) -> list[Cat
             f"{len(without)} provider(s) have no region: they roll up to England and show as "
             f"{levels.unassigned_label!r} in regional output",
             "fill the region column with the provider's NHS England region",
-        )
+        ),
     ]
 
 

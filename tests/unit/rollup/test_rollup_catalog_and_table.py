@@ -155,3 +155,15 @@ def test_partial_points_are_shown_but_left_out_of_the_limits(shipped_catalog) ->
     assert last["point_type"] is None
     assert "partial: 4 of 18 providers" in last["flags"]
     assert summary["variation_icon"].iloc[0] == "common_cause"
+
+
+def test_a_region_spelt_two_ways_is_a_warning(catalog_copy) -> None:
+    """A register copied from two documents ("North West", "North west") splits a region."""
+    catalog = catalog_copy()
+    path = catalog / "providers.csv"
+    text = path.read_text()
+    path.write_text(text.replace(",North West\n", ",North west\n", 1))
+    code, body = check(catalog)
+    assert code == 0
+    (split,) = [w for w in body["warnings"] if "more than one way" in w["message"]]
+    assert "'North West'" in split["value"] and "'North west'" in split["value"]
