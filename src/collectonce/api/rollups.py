@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from collectonce.api.auth import Principal
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-LEVEL_PATTERN = "^(region|england)$"
+LEVEL_PATTERN = "^(icb|region|england)$"
 METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 #: The routes a regional team's token may call; any other answers 403.
 REGION_ROUTES = frozenset(
@@ -94,12 +94,21 @@ def allowed_codes(catalog: Any, caller: Principal, level: str, metric: str) -> s
             raise HTTPException(403, f"{metric} is not an item of {caller.subject}'s requests")
         return None
     if caller.role == "region":
-        if level != "region":
-            raise HTTPException(403, "a regional team sees its own region's roll-ups only")
-        return {str(caller.subject)}
-    # a provider: its own region and England
+        if level == "region":
+            return {str(caller.subject)}
+        if level == "icb":  # the boards whose every provider is in the region
+            return {
+                icb
+                for icb, members in catalog.icbs.items()
+                if icb != catalog.levels.unassigned_label
+                and all(catalog.region_of(ods) == caller.subject for ods in members)
+            }
+        raise HTTPException(403, "a regional team sees its own region's roll-ups only")
+    # a provider: its own board, its own region and England
     if level == "england":
         return {ENGLAND}
+    if level == "icb":
+        return {catalog.icb_of(str(caller.subject))}
     return {catalog.region_of(str(caller.subject))}
 
 
@@ -118,13 +127,17 @@ def build_router(authenticated: Any) -> APIRouter:
         request: Request,
         caller: Caller,
         level: Annotated[
-            str, PathParam(pattern="^(region|england)$", description="region or england")
+            str, PathParam(pattern=LEVEL_PATTERN, description="icb, region or england")
         ],
         metric: Annotated[
             str, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Metric code.")
         ],
         region: Annotated[
             str | None, Query(max_length=80, description="Only this region (level region).")
+        ] = None,
+        icb: Annotated[
+            str | None,
+            Query(max_length=120, description="Only this integrated care board (level icb)."),
         ] = None,
         period_from: Annotated[
             str | None, Query(alias="from", pattern=PERIOD_PATTERN, description="First month.")
@@ -140,7 +153,7 @@ def build_router(authenticated: Any) -> APIRouter:
         refused (422, as a parameter error naming `metric`)."""
         from collectonce.publish.errors import BadParameter, UnknownPublication
         from collectonce.rollup.errors import NotAggregable, UnknownLevel
-        from collectonce.rollup.levels import resolve_region
+        from collectonce.rollup.levels import resolve_code
         from collectonce.rollup.query import rows_to_dicts, select_rollups
 
         st = request.app.state.api
@@ -150,11 +163,14 @@ def build_router(authenticated: Any) -> APIRouter:
             raise HTTPException(404, f"there is no metric {metric!r} in the catalogue")
         allowed = allowed_codes(catalog, caller, level, metric)
         codes = allowed
-        if region is not None:
-            if level != "region":
-                raise _invalid("region", "region goes with level region", region)
+        named = {"region": region, "icb": icb}
+        for name, given in named.items():
+            if given is None:
+                continue
+            if level != name:
+                raise _invalid(name, f"{name} goes with level {name}", given)
             try:
-                wanted = resolve_region(catalog, region)
+                wanted = resolve_code(catalog, level, given)
             except UnknownLevel as exc:
                 raise HTTPException(404, str(exc)) from None
             if allowed is not None and wanted not in allowed:
@@ -174,6 +190,8 @@ def build_router(authenticated: Any) -> APIRouter:
             )
         except NotAggregable as exc:
             raise _invalid("metric", str(exc), metric) from None
+        except UnknownLevel as exc:
+            raise HTTPException(404, str(exc)) from None
         except BadParameter as exc:
             raise _invalid("from", str(exc), period_from) from None
         except UnknownPublication as exc:

@@ -129,6 +129,23 @@ class Catalog:
             out.setdefault(region, []).append(code)
         return dict(sorted(out.items()))
 
+    @cached_property
+    def icbs(self) -> dict[str, list[str]]:
+        """Each integrated care board's providers, for providers.csv rows that name one
+        (empty when none does); providers with none are under the unassigned label."""
+        if not any(p.icb for p in self.providers.values()):
+            return {}
+        out: dict[str, list[str]] = {}
+        for code in sorted(self.providers):
+            icb = self.providers[code].icb or self.levels.unassigned_label
+            out.setdefault(icb, []).append(code)
+        return dict(sorted(out.items()))
+
+    def icb_of(self, ods: str) -> str:
+        """The provider's integrated care board, or the unassigned label when it has none."""
+        provider = self.providers.get(ods)
+        return (provider.icb if provider else "") or self.levels.unassigned_label
+
     def region_of(self, ods: str) -> str:
         """The provider's region, or the unassigned label when it has none."""
         provider = self.providers.get(ods)

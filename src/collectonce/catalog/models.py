@@ -331,10 +331,10 @@ class Request(_Strict):
     due_days_after_period: int = Field(ge=0, le=366)
     minutes_per_item: float = Field(gt=0)
     respondents: Literal["all"] | tuple[str, ...] = "all"
-    level: Literal["provider", "region", "england"] = Field(
+    level: Literal["provider", "icb", "region", "england"] = Field(
         default="provider",
-        description="Whom the view describes: each provider (the default), each region or"
-        " England, rolled up from the providers' values.",
+        description="Whom the view describes: each provider (the default), each integrated"
+        " care board, each region or England, rolled up from the providers' values.",
     )
     items: tuple[Item, ...] = Field(min_length=1)
 

@@ -139,6 +139,10 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
         [region_pos[regions.get(str(p), unassigned) or unassigned] for p in providers],
         dtype=np.int64,
     )
+    # and its integrated care board, when providers.csv names any
+    icb_names = list(dict.fromkeys([*catalog.icbs, unassigned]))
+    icb_pos = {name: i for i, name in enumerate(icb_names)}
+    icb_of = np.array([icb_pos[catalog.icb_of(str(p))] for p in providers], dtype=np.int64)
 
     # contributions: numerator and denominator per metric x provider x month
     by_metric: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -201,6 +205,7 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
         {
             "m": g_m[keep],
             "r": region_of[g_p[keep]],
+            "i": icb_of[g_p[keep]],
             "month": g_month[keep],
             "numerator": numerator[keep],
             "denominator": denominator[keep],
@@ -217,7 +222,10 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
     )
     is_derived = np.array([catalog.metrics[str(c)].derived is not None for c in metrics])
     out = []
-    for level, keys in (("region", ["m", "r", "month"]), ("england", ["m", "month"])):
+    levels = [("region", ["m", "r", "month"]), ("england", ["m", "month"])]
+    if catalog.icbs:
+        levels.insert(0, ("icb", ["m", "i", "month"]))
+    for level, keys in levels:
         grouped = cells.groupby(keys, sort=True)
         g = grouped[["numerator", "denominator"]].sum(min_count=1)
         counts = grouped[["contributed", "expected"]].sum()
@@ -230,11 +238,12 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
         n_contrib = counts["contributed"].to_numpy()
         n_expected = counts["expected"].to_numpy()
         mo = g["month"].to_numpy()
-        codes = (
-            np.array(region_names, dtype=object)[g["r"].to_numpy()]
-            if level == "region"
-            else np.full(len(g), ENGLAND, dtype=object)
-        )
+        if level == "region":
+            codes = np.array(region_names, dtype=object)[g["r"].to_numpy()]
+        elif level == "icb":
+            codes = np.array(icb_names, dtype=object)[g["i"].to_numpy()]
+        else:
+            codes = np.full(len(g), ENGLAND, dtype=object)
         out.append(
             pd.DataFrame(
                 {
@@ -252,7 +261,7 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
             )
         )
     frame = _typed(pd.concat(out, ignore_index=True))
-    frame = frame.assign(_lvl=frame["level"].map({"region": 0, "england": 1}))
+    frame = frame.assign(_lvl=frame["level"].map({"icb": 0, "region": 1, "england": 2}))
     frame = frame.sort_values(["metric_id", "_lvl", "code", "period"], kind="stable")
     return frame.drop(columns="_lvl").reset_index(drop=True)
 

@@ -26,9 +26,19 @@ def _fail(message: str, as_json: bool, code: int = 1) -> NoReturn:
 
 def rollup(
     metric: Annotated[str, typer.Option("--metric", help="The metric code.")],
-    level: Annotated[str, typer.Option("--level", help="region or england.")] = "region",
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level",
+            help="region (the default), england, or icb when providers.csv "
+            "names integrated care boards.",
+        ),
+    ] = None,
     region: Annotated[
-        str | None, typer.Option("--region", help="Only this region (with --level region).")
+        str | None, typer.Option("--region", help="Only this region (level region).")
+    ] = None,
+    icb: Annotated[
+        str | None, typer.Option("--icb", help="Only this integrated care board (level icb).")
     ] = None,
     period_from: Annotated[
         str | None, typer.Option("--from", help="First month, YYYY-MM (inclusive).")
@@ -51,18 +61,22 @@ def rollup(
     """
     from collectonce.publish.errors import PublishError
     from collectonce.rollup.errors import RollupError
-    from collectonce.rollup.levels import resolve_region
+    from collectonce.rollup.levels import resolve_code
     from collectonce.rollup.query import rows_to_dicts, select_rollups
 
     cat = open_catalog(catalog, as_json=json_out)
     settings = settings_for(catalog)
-    level = level.strip().lower()
+    named = {"region": region, "icb": icb}
+    given = [k for k, v in named.items() if v is not None]
+    if len(given) > 1:
+        _fail("give one of --region or --icb", json_out, 2)
+    level = (level or (given[0] if given else "region")).strip().lower()
     try:
         codes = None
-        if region is not None:
-            if level != "region":
-                _fail("--region goes with --level region", json_out, 2)
-            codes = [resolve_region(cat, region)]
+        if given:
+            if level != given[0]:
+                _fail(f"--{given[0]} goes with --level {given[0]}", json_out, 2)
+            codes = [resolve_code(cat, level, str(named[level]))]
         rows, version = select_rollups(
             cat,
             settings,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from collectonce.catalog import Catalog
 from collectonce.rollup.errors import NotAggregable, UnknownLevel
 
-LEVELS = ("region", "england")
+LEVELS = ("icb", "region", "england")
 ENGLAND = "England"
 
 
@@ -31,14 +31,17 @@ def region_map(catalog: Catalog) -> dict[str, str]:
 
 
 def level_codes(catalog: Catalog, level: str) -> list[str]:
-    """The codes of a level: every region (Unassigned included when used), or England."""
+    """The codes of a level: every ICB or region (Unassigned included when used), or
+    England."""
     check_level(level)
-    return [ENGLAND] if level == "england" else list(catalog.regions)
+    if level == "england":
+        return [ENGLAND]
+    return list(catalog.icbs) if level == "icb" else list(catalog.regions)
 
 
 def check_level(level: str) -> str:
     if level not in LEVELS:
-        raise UnknownLevel(f"unknown level {str(level)[:40]!r}: use region or england")
+        raise UnknownLevel(f"unknown level {str(level)[:40]!r}: use icb, region or england")
     return level
 
 
@@ -50,6 +53,21 @@ def resolve_region(catalog: Catalog, name: str) -> str:
             return region
     known = ", ".join(catalog.regions)
     raise UnknownLevel(f"there is no region {str(name)[:60]!r}: use one of {known}")
+
+
+def resolve_code(catalog: Catalog, level: str, name: str) -> str:
+    """A region's or ICB's name as the catalogue spells it (England for england)."""
+    check_level(level)
+    if level == "england":
+        return ENGLAND
+    if level == "region":
+        return resolve_region(catalog, name)
+    wanted = " ".join(str(name).split()).casefold()
+    for icb in catalog.icbs:
+        if icb.casefold() == wanted:
+            return icb
+    known = ", ".join(catalog.icbs) or "none: providers.csv names no integrated care board"
+    raise UnknownLevel(f"there is no integrated care board {str(name)[:60]!r}: use one of {known}")
 
 
 def aggregable_metric(catalog: Catalog, code: str) -> str:
@@ -121,10 +139,12 @@ def requesting_providers(catalog: Catalog, code: str) -> set[str]:
 
 
 def members(catalog: Catalog, level: str, code: str) -> list[str]:
-    """The providers of one level code (a region's, or every provider for England)."""
+    """The providers of one level code (an ICB's, a region's, or every provider for England)."""
     check_level(level)
     if level == "england":
         return sorted(catalog.providers)
+    if level == "icb":
+        return list(catalog.icbs.get(code, []))
     return list(catalog.regions.get(code, []))
 
 

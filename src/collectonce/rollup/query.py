@@ -10,6 +10,7 @@ import pandas as pd
 
 from collectonce.catalog import Catalog
 from collectonce.publish.periods import parse_range
+from collectonce.rollup.errors import UnknownLevel
 from collectonce.rollup.levels import aggregable_metric, check_level
 from collectonce.rollup.table import read_levels
 from collectonce.settings import Settings
@@ -43,6 +44,10 @@ def select_rollups(
     Raises `NotAggregable` for a metric that cannot be rolled up, `UnknownLevel`, `BadParameter`
     for a malformed range and `UnknownPublication`."""
     check_level(level)
+    if level == "icb" and not catalog.icbs:
+        raise UnknownLevel(
+            "providers.csv names no integrated care board: add an icb column to roll up by ICB"
+        )
     wanted = [metric] if metric is not None else list(metrics or [])
     for code in wanted:
         aggregable_metric(catalog, code)

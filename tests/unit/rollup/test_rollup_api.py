@@ -139,7 +139,9 @@ def test_refusals_are_401_404_and_422_never_500(api) -> None:
     assert refused.status_code == 422
     (problem,) = refused.json()["detail"]
     assert problem["loc"] == ["query", "metric"] and "cannot be rolled up" in problem["msg"]
-    assert get(api, "admin", f"/v1/rollups/icb?metric={FOUR_HOUR}").status_code == 422
+    assert get(api, "admin", f"/v1/rollups/trust?metric={FOUR_HOUR}").status_code == 422
+    no_boards = get(api, "admin", f"/v1/rollups/icb?metric={FOUR_HOUR}")
+    assert no_boards.status_code == 404 and "integrated care board" in no_boards.json()["detail"]
     assert get(api, "admin", f"{url}&from=2019-13").status_code == 422
     assert get(api, "admin", f"{url}&from=2019-03&to=2019-01").status_code == 422
     assert (

@@ -136,8 +136,8 @@ def test_a_median_metric_is_refused(ae_home: Path, catalog_copy) -> None:
 
 
 def test_unknown_region_and_level_are_clear_errors(ae_home: Path) -> None:
-    code, out = invoke(ae_home, "rollup", "--metric", "ae_attendances_type1", "--level", "icb")
-    assert code == 1 and "use region or england" in out
+    code, out = invoke(ae_home, "rollup", "--metric", "ae_attendances_type1", "--level", "trust")
+    assert code == 1 and "use icb, region or england" in out
     code, out = invoke(ae_home, "rollup", "--metric", "ae_attendances_type1", "--region", "Wessex")
     assert code == 1 and "there is no region 'Wessex'" in out and "London" in out
 

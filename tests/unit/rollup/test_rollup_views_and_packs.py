@@ -167,3 +167,63 @@ def test_a_requester_pulls_its_regional_view_over_the_api(
     midlands = ae_data[(ae_data["region"] == "Midlands") & (ae_data["month"] == "2019-03")]
     r3 = rows.query("provider_code == 'Midlands' and item == 'R3'")["value"].item()
     assert r3 == pytest.approx(four_hour(midlands), abs=1e-6)
+
+
+def with_icbs(catalog: Path) -> dict[str, str]:
+    """Name the integrated care board of a few London trusts in providers.csv (icb column)."""
+    boards = {
+        "R1H": "NHS North East London",
+        "RF4": "NHS North East London",
+        "RQM": "NHS North West London",
+    }
+    path = catalog / "providers.csv"
+    lines = path.read_text().splitlines()
+    out = [lines[0] + ",icb"]
+    for line in lines[1:]:
+        out.append(f"{line},{boards.get(line.split(',')[0], '')}")
+    path.write_text("\n".join(out) + "\n")
+    return boards
+
+
+def test_roll_ups_by_integrated_care_board(tmp_path: Path, catalog_copy, ae_data) -> None:
+    """With an icb column, `rollup --level icb` sums each board's providers; the others show
+    as Unassigned; a provider's token sees its own board only."""
+    from fastapi.testclient import TestClient
+
+    from collectonce.api.app import build_app
+    from collectonce.api.auth import create_token
+    from collectonce.catalog import load_catalog
+    from collectonce.settings import get_settings
+
+    catalog_dir = catalog_copy()
+    with_icbs(catalog_dir)
+    home = tmp_path / "home"
+    submit_and_publish(home, AE_CSV, catalog=catalog_dir)
+    rows = rollup_json(home, "--metric", "ae_attendances_type1", "--icb",
+                       "nhs north east london", "--from", "2019-01", "--to", "2019-01",
+                       catalog=catalog_dir)  # fmt: skip
+    jan = ae_data[(ae_data["month"] == "2019-01") & (ae_data["type"] == "1")]
+    (row,) = rows
+    assert row["level"] == "icb" and row["code"] == "NHS North East London"
+    assert row["value"] == jan.loc[jan["org_code"].isin(["R1H", "RF4"]), "attendances"].sum()
+    assert row["providers"] == 2
+    every = rollup_json(home, "--metric", "ae_attendances_type1", "--level", "icb",
+                        "--from", "2019-01", "--to", "2019-01", catalog=catalog_dir)  # fmt: skip
+    assert {r["code"] for r in every} == {
+        "NHS North East London", "NHS North West London", "Unassigned",
+    }  # fmt: skip
+    code, out = invoke(home, "rollup", "--metric", "ae_attendances_type1", "--level", "icb")
+    assert code == 1 and "names no integrated care board" in out  # the shipped catalogue
+
+    catalog = load_catalog(catalog_dir)
+    settings = get_settings(home=home, catalog=catalog_dir)
+    token = create_token(settings, role="provider", subject="RF4", catalog=catalog)[1]
+    with TestClient(build_app(catalog, settings)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        own = client.get("/v1/rollups/icb?metric=ae_attendances_type1&from=2019-01", headers=auth)
+        assert own.status_code == 200
+        assert {r["code"] for r in own.json()["rows"]} == {"NHS North East London"}
+        other = client.get(
+            "/v1/rollups/icb?metric=ae_attendances_type1&icb=NHS North West London", headers=auth
+        )
+        assert other.status_code == 403
