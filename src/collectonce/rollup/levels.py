@@ -1,6 +1,7 @@
 """Levels: which region each provider belongs to, and whom a level expects for a metric.
 
-A provider rolls up to its region (``providers.csv``) and to England. A provider with no region
+A provider rolls up to its integrated care board (the ``icb`` column of ``providers.csv``,
+when any row names one), to its region (``providers.csv``) and to England. A provider with no region
 rolls up to England and shows under the catalogue's unassigned label (``Unassigned``) in
 regional output; it is never dropped.
 
