@@ -17,7 +17,7 @@ Expected providers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from collectonce.catalog import Catalog
 from collectonce.rollup.errors import NotAggregable, UnknownLevel
@@ -29,15 +29,6 @@ ENGLAND = "England"
 def region_map(catalog: Catalog) -> dict[str, str]:
     """Each provider's region (the unassigned label when it has none)."""
     return {ods: catalog.region_of(ods) for ods in catalog.providers}
-
-
-def level_codes(catalog: Catalog, level: str) -> list[str]:
-    """The codes of a level: every ICB or region (Unassigned included when used), or
-    England."""
-    check_level(level)
-    if level == "england":
-        return [ENGLAND]
-    return list(catalog.icbs) if level == "icb" else list(catalog.regions)
 
 
 def check_level(level: str) -> str:
@@ -134,11 +125,6 @@ def requesting_sets(catalog: Catalog) -> Callable[[str], set[str]]:
     return providers_for
 
 
-def requesting_providers(catalog: Catalog, code: str) -> set[str]:
-    """Providers that answer a request needing the metric (all when no request needs it)."""
-    return set(requesting_sets(catalog)(code))
-
-
 def members(catalog: Catalog, level: str, code: str) -> list[str]:
     """The providers of one level code (an ICB's, a region's, or every provider for England)."""
     check_level(level)
@@ -147,8 +133,3 @@ def members(catalog: Catalog, level: str, code: str) -> list[str]:
     if level == "icb":
         return list(catalog.icbs.get(code, []))
     return list(catalog.regions.get(code, []))
-
-
-def level_of_providers(catalog: Catalog, providers: Iterable[str]) -> set[str]:
-    """The regions the given providers belong to."""
-    return {catalog.region_of(p) for p in providers}
