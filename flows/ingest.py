@@ -122,15 +122,41 @@ def ingest_submission(
 
 @task(name="list-landing", **IO_RETRIES)
 def list_landing_task(home: str | None) -> list[str]:
-    from collectonce.ingest.service import landing_files
+    """The files waiting; symbolic links (never picked up) are reported, with what to do."""
+    from collectonce.ingest.service import landing_files, refused_landing_entries
 
-    return landing_files(open_settings(home))
+    settings = open_settings(home)
+    refused = refused_landing_entries(settings)
+    if refused:
+        for entry in refused:
+            get_run_logger().warning("refused: %s", entry.reason)
+        markdown_artifact(
+            "landing-refused",
+            "\n".join(f"- {e.reason}" for e in refused),
+            f"{len(refused)} entries of the landing folder are not picked up",
+        )
+    return landing_files(settings)
+
+
+def landing_run_name(names: list[str]) -> str:
+    """`ingest RF4_2019-01.csv and 249 more`: what a run or batch takes in, by file name."""
+    if not names:
+        return "ingest landing: nothing new"
+    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+    return f"ingest {names[0]}{more}"
 
 
 def _batch_run_name() -> str:
-    names = task_run.parameters.get("names") or ["nothing"]
-    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
-    return f"ingest {names[0]}{more}"
+    return landing_run_name(list(task_run.parameters.get("names") or []))
+
+
+def _watch_run_name() -> str:
+    """The landing folder's files as the run starts (a listing, no file is read)."""
+    try:
+        names = list_landing_task.fn(flow_run.parameters.get("home"))
+    except Exception:  # the run itself reports a missing or unreadable folder
+        return "ingest landing"
+    return landing_run_name(list(names))
 
 
 @task(name="ingest-landing-batch", task_run_name=_batch_run_name, **IO_RETRIES)
@@ -149,7 +175,7 @@ def ingest_batch_task(
     return [r.to_dict() for r in receipts]
 
 
-@flow(name="watch_landing", flow_run_name="watch landing", **FLOW_OPTIONS)
+@flow(name="watch_landing", flow_run_name=_watch_run_name, **FLOW_OPTIONS)
 def watch_landing(
     catalog_dir: str | None = None,
     home: str | None = None,

@@ -47,7 +47,7 @@ WITH joined AS (
         n.value AS after,
         coalesce(n.value_status, o.value_status) AS status,
         CASE
-            WHEN o.metric_id IS NULL THEN CASE WHEN n.value IS NOT NULL THEN 'added' END
+            WHEN o.metric_id IS NULL THEN 'added'  -- a suppressed or missing value counts too
             WHEN n.metric_id IS NULL THEN 'withdrawn'
             WHEN o.value IS DISTINCT FROM n.value
                 OR o.value_status IS DISTINCT FROM n.value_status THEN 'revised'

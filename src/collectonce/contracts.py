@@ -57,6 +57,7 @@ UNIFIED = pa.schema(
         pa.field("file_sha256", pa.string()),
         pa.field("source_row", pa.int64()),
         pa.field("received_at", pa.timestamp("us", tz="UTC")),
+        pa.field("comment", pa.string()),
     ],
     metadata={"description": "One published value per provider x period x metric."},
 )

@@ -188,8 +188,44 @@ class Derived(_Strict):
 class Status(_Strict):
     state: Literal["active", "draft", "retired"] = "active"
     version: int = Field(default=1, ge=1)
-    effective_from: dt.date
+    effective_from: dt.date = Field(
+        description="When the current version's definition took effect."
+    )
     effective_to: dt.date | None = None
+    first_collected: dt.date | None = Field(
+        default=None,
+        description="The first period the metric was collected under any version; needed when"
+        " an earlier version was collected before effective_from. Defaults to effective_from.",
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Status:
+        if self.first_collected and self.first_collected > self.effective_from:
+            raise ValueError(
+                f"first_collected {self.first_collected} is after effective_from "
+                f"{self.effective_from}: a metric is first collected on or before its current "
+                "version takes effect"
+            )
+        if (
+            self.first_collected
+            and self.version == 1
+            and (self.first_collected != self.effective_from)
+        ):
+            raise ValueError(
+                "first_collected differs from effective_from on version 1: with one version "
+                "they are the same date, so leave first_collected out"
+            )
+        if self.effective_to and self.effective_to < self.collected_from:
+            raise ValueError(
+                f"effective_to {self.effective_to} is before the metric was first collected "
+                f"({self.collected_from})"
+            )
+        return self
+
+    @property
+    def collected_from(self) -> dt.date:
+        """The first day the metric was collected under any version."""
+        return self.first_collected or self.effective_from
 
 
 class Metric(_Strict):
@@ -328,6 +364,12 @@ class Request(_Strict):
     title: str
     purpose: str = ""
     frequency: Period
+    year_start: Literal["april", "january"] = Field(
+        default="april",
+        description="When the request's years and quarters start: april (NHS financial years,"
+        " 2018/19 Q1 = April to June 2018, the default) or january (calendar years and"
+        " quarters, only where the requester counts that way).",
+    )
     due_days_after_period: int = Field(ge=0, le=366)
     minutes_per_item: float = Field(gt=0)
     respondents: Literal["all"] | tuple[str, ...] = "all"

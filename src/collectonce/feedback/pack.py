@@ -35,6 +35,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from collectonce.feedback.wording import (
+    ASSURANCE_SHORT,
+    ASSURANCE_TEXT,
+    DIRECTION_TEXT,
+    LATE_TEXT,
+    POINT_TYPE_TEXT,
+    RULE_TEXT,
+    VARIATION_SHORT,
+    VARIATION_TEXT,
+)
+from collectonce.nhs_periods import label_of
 from collectonce.publish.exports import neutralise, safe_frame
 
 if TYPE_CHECKING:
@@ -65,56 +76,6 @@ DATA_COLUMNS = [
     "comment",
 ]
 
-VARIATION_TEXT: dict[str, str] = {
-    "common_cause": "no significant change; the variation is the process's normal noise",
-    "improvement_high": "a significant change for the better, to higher values",
-    "improvement_low": "a significant change for the better, to lower values",
-    "concern_high": "a significant change for the worse, to higher values",
-    "concern_low": "a significant change for the worse, to lower values",
-    "neutral_high": "a significant change to higher values; neither direction is better",
-    "neutral_low": "a significant change to lower values; neither direction is better",
-}
-VARIATION_SHORT: dict[str, str] = {
-    "common_cause": "Common cause",
-    "improvement_high": "Improvement (high)",
-    "improvement_low": "Improvement (low)",
-    "concern_high": "Concern (high)",
-    "concern_low": "Concern (low)",
-    "neutral_high": "Neutral (high)",
-    "neutral_low": "Neutral (low)",
-}
-ASSURANCE_TEXT: dict[str, str] = {
-    "consistent_pass": "The process will consistently meet the target",
-    "consistent_fail": "The process will consistently miss the target unless it changes",
-    "inconsistent": "The process will sometimes meet and sometimes miss the target",
-}
-ASSURANCE_SHORT: dict[str, str] = {
-    "consistent_pass": "Consistently passing",
-    "consistent_fail": "Consistently failing",
-    "inconsistent": "Hit and miss",
-}
-POINT_TYPE_TEXT: dict[str, str] = {
-    "common_cause": "Common cause",
-    "special_cause_improvement": "Improvement",
-    "special_cause_concern": "Concern",
-    "special_cause_neutral_high": "Special cause (high)",
-    "special_cause_neutral_low": "Special cause (low)",
-}
-RULE_TEXT: dict[str, str] = {
-    "Above UCL": "above the upper limit",
-    "Below LCL": "below the lower limit",
-    "7 Point Trend (Increasing)": "7 or more points rising",
-    "7 Point Trend (Decreasing)": "7 or more points falling",
-    "2 in 3 Above CL": "2 of 3 points close to the upper limit",
-    "2 in 3 Below CL": "2 of 3 points close to the lower limit",
-    "7 Points Above CL": "7 or more points above the mean",
-    "7 Points Below CL": "7 or more points below the mean",
-}
-DIRECTION_TEXT: dict[str, str] = {
-    "increase": "Higher is better",
-    "decrease": "Lower is better",
-    "neutral": "Neither higher nor lower is better",
-}
 STATUS_FLAG: dict[str, str] = {
     "suppressed": "suppressed",
     "missing": "missing",
@@ -180,6 +141,11 @@ class PeerPosition:
     quartile: int  # 1 = best quarter
     peer_median: float
     direction: str
+
+    @property
+    def is_alone(self) -> bool:
+        """No other provider of the group reported the period: there is nothing to compare."""
+        return self.n_peers <= 1
 
     @property
     def higher_is_better(self) -> bool | None:
@@ -479,10 +445,8 @@ def format_period(value: Any, grain: str = "month") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     ts = pd.Timestamp(value)
-    if grain == "quarter":
-        return f"{ts.year}-Q{(ts.month - 1) // 3 + 1}"
-    if grain == "year":
-        return f"{ts.year}"
+    if grain in ("quarter", "year"):
+        return label_of(ts, grain)  # NHS quarters and financial years: 2018/19 Q1, 2018/19
     return ts.strftime("%b %Y")
 
 
@@ -1064,6 +1028,7 @@ def _environment() -> Any:
         POINT_TYPE_TEXT=POINT_TYPE_TEXT,
         RULE_TEXT=RULE_TEXT,
         DIRECTION_TEXT=DIRECTION_TEXT,
+        LATE_TEXT=LATE_TEXT,
         target_text=target_text,
         use_text=use_text,
         variation_icon=_variation_icon,
@@ -1209,15 +1174,21 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
             ),
             "date": book.add_format({"num_format": "yyyy-mm-dd"}),
             "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
+            **{
+                key: book.add_format({"num_format": fmt})
+                for key, (fmt, _) in NUMBER_FORMATS.items()
+            },
         }
         summary = pack.summary_frame()
         title = f"{pack.provider.name or pack.ods} ({pack.ods}) feedback pack"
+        version = pack.publication_version
+        source = f"Publication {version}" if version is not None else "Unversioned data"
         notes = [
             title,
-            f"Publication {pack.publication_version or 'n/a'}"
-            f"{' of ' + pack.published_at if pack.published_at else ''}; "
+            f"{source}{' of ' + pack.published_at if pack.published_at else ''}; "
             f"catalogue {pack.catalog_version}; built {pack.built_at}",
         ]
+        metrics = {p.code: p.metric for p in pack.panels}
         _write_sheet(
             book,
             "Summary",
@@ -1225,13 +1196,16 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
             formats,
             notes=notes,
             widths={"label": 45, "variation": 22, "assurance": 22},
+            number_kinds=_number_kinds(summary, metrics, SUMMARY_NUMBERS),
         )
+        data = pack.data_frame()
         _write_sheet(
             book,
             "Data",
-            pack.data_frame(),
+            data,
             formats,
             widths={"metric": 30, "special_cause_type": 26, "flags": 22},
+            number_kinds=_number_kinds(data, metrics, DATA_NUMBERS),
         )
         _write_sheet(
             book,
@@ -1257,6 +1231,42 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
     return path
 
 
+#: Number formats of the workbook (Excel format, decimals kept): counts as whole numbers,
+#: percentages with a % sign (values are already 0 to 100), other figures to two decimals.
+NUMBER_FORMATS: dict[str, tuple[str, int]] = {
+    "count": ("#,##0", 0),
+    "count_stat": ("#,##0.0", 1),
+    "percent": ('0.0"%"', 2),
+    "decimal": ("#,##0.00", 2),
+}
+#: Columns holding a metric's values (True) or a statistic of them (False), per sheet.
+DATA_NUMBERS = {"value": True, "mean": False, "lpl": False, "upl": False}
+SUMMARY_NUMBERS = {"latest_value": True, "target": True, "peer_median": False}
+
+
+def number_kind(metric: Metric, is_value: bool) -> str:
+    """How a metric's figures are shown in a workbook: count, count_stat, percent or decimal."""
+    if metric.unit == "percent":
+        return "percent"
+    if metric.value_type == "integer":
+        return "count" if is_value else "count_stat"
+    return "decimal"
+
+
+def _number_kinds(
+    df: pd.DataFrame, metrics: Mapping[str, Metric], columns: Mapping[str, bool]
+) -> dict[str, list[str | None]]:
+    """For each numeric column in `columns`, the number kind of each row (by its metric)."""
+    if "metric" not in df.columns:
+        return {}
+    codes = df["metric"].tolist()
+    return {
+        column: [number_kind(metrics[c], is_value) if c in metrics else None for c in codes]
+        for column, is_value in columns.items()
+        if column in df.columns
+    }
+
+
 def _write_sheet(
     book: Any,
     name: str,
@@ -1266,6 +1276,7 @@ def _write_sheet(
     notes: Sequence[str] = (),
     widths: Mapping[str, int] | None = None,
     wrap: bool = False,
+    number_kinds: Mapping[str, Sequence[str | None]] | None = None,
 ) -> None:
     sheet = book.add_worksheet(name)
     row0 = 0
@@ -1278,26 +1289,40 @@ def _write_sheet(
         sheet.write_string(row0, j, str(neutralise_text(str(col))), formats["head"])
         sheet.set_column(j, j, (widths or {}).get(str(col), 14), formats["wrap"] if wrap else None)
     for j, col in enumerate(df.columns):
-        _write_column(sheet, row0 + 1, j, df[col], formats)
+        kinds = (number_kinds or {}).get(str(col))
+        _write_column(sheet, row0 + 1, j, df[col], formats, kinds)
     sheet.freeze_panes(row0 + 1, 0)
     if len(df.columns):
         sheet.autofilter(row0, 0, row0 + max(len(df), 1), len(df.columns) - 1)
 
 
 def _write_column(
-    sheet: Any, row0: int, col: int, values: pd.Series, formats: dict[str, Any]
+    sheet: Any,
+    row0: int,
+    col: int,
+    values: pd.Series,
+    formats: dict[str, Any],
+    kinds: Sequence[str | None] | None = None,
 ) -> None:
-    """One column from `row0` down: numbers as numbers (blank when missing), anything else
-    cell by cell (`_write_cell`)."""
+    """One column from `row0` down: numbers as numbers (blank when missing), rounded and
+    formatted by their `kinds` (see `NUMBER_FORMATS`) when given; anything else cell by cell
+    (`_write_cell`)."""
     dtype = values.dtype
+    if kinds is not None and not (isinstance(dtype, np.dtype) and dtype.kind in "iuf"):
+        values = pd.to_numeric(values, errors="coerce")
+        dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
         numbers = values.to_numpy(dtype=np.float64)
         finite = np.isfinite(numbers)
         for i, (number, ok) in enumerate(zip(numbers.tolist(), finite.tolist(), strict=True)):
-            if ok:
+            kind = kinds[i] if kinds is not None else None
+            if not ok:
+                sheet.write_blank(row0 + i, col, None)
+            elif kind is None:
                 sheet.write_number(row0 + i, col, number)
             else:
-                sheet.write_blank(row0 + i, col, None)
+                digits = NUMBER_FORMATS[kind][1]
+                sheet.write_number(row0 + i, col, round(number, digits), formats[kind])
         return
     for i, value in enumerate(values.tolist()):
         _write_cell(sheet, row0 + i, col, value, formats)

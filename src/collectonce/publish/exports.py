@@ -7,6 +7,9 @@ carry values unchanged (they are not opened as spreadsheets).
 
 JSON is ``{"rows": [...]}`` (plus any `meta` keys, e.g. ``request`` and ``publication``), each
 row an object with NaN written as null.
+
+Whole numbers are written as integers in CSV and JSON (``2818``, not ``2818.0``): a count is
+served as a count, while a fraction keeps its decimals (``84.6``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,16 @@ MEDIA_TYPES: dict[str, str] = {
 }
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_ROWS = 1_048_575  # one row is the header
+#: Floats up to this size hold every whole number exactly, so they can be written as integers.
+EXACT_INTEGER = 2.0**53
+
+
+def _whole(values: np.ndarray) -> np.ndarray:
+    """Where a float array holds a whole number that is written as an integer (not -0.0)."""
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.abs(values) <= EXACT_INTEGER)
+        whole &= np.floor(values) == values
+    return whole & ~((values == 0) & np.signbit(values))
 
 
 def neutralise(text: str) -> str:
@@ -102,7 +115,10 @@ def _plain(value: Any) -> Any:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float | np.floating):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
+        if math.isnan(value) or math.isinf(value):
+            return None
+        number = float(value)
+        return int(number) if bool(_whole(np.array([number]))[0]) else number
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.bool_):
@@ -118,6 +134,9 @@ def _plain_column(series: pd.Series) -> list[Any]:
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         values = series.to_numpy()
         out = values.astype(object)
+        whole = _whole(values.astype(np.float64))
+        if whole.any():
+            out[whole] = values[whole].astype(np.int64).astype(object)
         out[~np.isfinite(values)] = None
         return out.tolist()
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
@@ -177,7 +196,10 @@ def _csv_column(series: pd.Series) -> tuple[np.ndarray, list[str]]:
         values = series.to_numpy()
         codes, bits = pd.factorize(values.view(f"i{dtype.itemsize}"))
         uniques = np.asarray(bits).view(dtype)
-        texts = uniques.astype(str)
+        texts = uniques.astype(str).astype(object)
+        whole = _whole(uniques.astype(np.float64))
+        if whole.any():
+            texts[whole] = uniques[whole].astype(np.int64).astype(str)
         texts[np.isnan(uniques)] = ""
         return codes, texts.tolist()
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":

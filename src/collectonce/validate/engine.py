@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 
 from collectonce.catalog import Catalog
 from collectonce.contracts import CANONICAL_ROWS, VALUE_STATUSES
+from collectonce.nhs_periods import label_of
 from collectonce.validate import rules
 from collectonce.validate.findings import Finding, fmt_number, show_value
 from collectonce.validate.gx_runner import Failure, merge_failures, run_long_suite, run_wide_suite
@@ -73,9 +74,9 @@ def from_day_number(days: int) -> dt.date:
 
 
 def period_label(value: dt.date, grain: str = "month") -> str:
-    """How a period is written for people: 2019-01, 2019-Q1 or 2019."""
+    """How a period is written for people: 2019-01, 2018/19 Q4 (an NHS quarter) or 2019."""
     if grain == "quarter":
-        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
+        return label_of(value, "quarter")
     if grain == "year":
         return f"{value.year}"
     return f"{value.year}-{value.month:02d}"
@@ -455,7 +456,7 @@ class ValidationRun:
             errors.append(_Listed("type_integer", "error", np.flatnonzero(mask)))
             start = np.array(
                 [
-                    day_number(self.catalog.metrics[c].status.effective_from)
+                    day_number(self.catalog.metrics[c].status.collected_from)
                     for c in self.metric_codes
                 ]
             )
@@ -1416,9 +1417,9 @@ class _Messages:
     ) -> tuple[str, str | None]:
         metric = self.catalog.metrics[code]
         return (
-            f"{self._label(code)} is defined from {metric.status.effective_from:%Y-%m-%d} "
-            f"(version {metric.status.version}); the value for {period} is kept, but it may "
-            "follow an older definition. No action is needed if it is right.",
+            f"{self._label(code)} is defined from {metric.status.collected_from:%Y-%m-%d} "
+            f"(version {metric.status.version}); the value for {period} is kept, but it comes "
+            "from before the metric was collected. No action is needed if it is right.",
             "period",
         )
 

@@ -58,6 +58,7 @@ def unified_table(shift: dict[tuple[str, int], float] | None = None) -> pd.DataF
                         "file_sha256": "a" * 64,
                         "source_row": np.arange(2, 20),
                         "received_at": pd.Timestamp("2019-07-01", tz="UTC"),
+                        "comment": None,
                     }
                 )
             )
