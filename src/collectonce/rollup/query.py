@@ -19,12 +19,11 @@ ROW_KEYS = ("level", "code", "period", "value", "providers", "providers_expected
 
 
 def period_label(day: pd.Timestamp, grain: str) -> str:
-    """A period written as views write it: ``2019-01``, ``2019-Q1`` or ``2019``."""
-    if grain == "year":
-        return f"{day.year:04d}"
-    if grain == "quarter":
-        return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
-    return f"{day.year:04d}-{day.month:02d}"
+    """A period written as views write it: ``2019-01``, an NHS quarter ``2018/19 Q4`` or a
+    financial year ``2018/19``."""
+    from collectonce.nhs_periods import label_of
+
+    return label_of(day, grain)
 
 
 def select_rollups(

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from collectonce import nhs_periods
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import Request
-from collectonce.publish.periods import MONTHS_IN, parse_range, period_end_month, period_start
-from collectonce.rollup.query import period_label
+from collectonce.publish.periods import MONTHS_IN, parse_range
 from collectonce.rollup.table import read_levels
 from collectonce.settings import Settings
 
@@ -39,18 +39,19 @@ def render_level_view(
 ) -> pd.DataFrame:
     """The view of a level request (see the module docstring), columns as `VIEW_COLUMNS`."""
     start, end = parse_range(period_from, period_to)
-    freq = request.frequency
+    freq, year_start = request.frequency, request.year_start
     size = MONTHS_IN[freq]
+    offset = nhs_periods.first_month_offset(freq, year_start)
     frame, version = read_levels(catalog, settings, as_of)
     frame = frame.loc[frame["level"] == request.level]
     frame = frame.assign(month=_month(frame["period"]))
-    lo = _month(pd.Series([period_start(start, freq)]))[0] if start else None
-    hi = _month(pd.Series([period_end_month(end, freq)]))[0] if end else None
+    lo = nhs_periods.month_number(nhs_periods.start_of(start, freq, year_start)) if start else None
+    hi = nhs_periods.month_number(nhs_periods.last_month_of(end, freq, year_start)) if end else None
     if lo is not None:
         frame = frame.loc[frame["month"] >= lo]
     if hi is not None:
         frame = frame.loc[frame["month"] <= hi]
-    frame = frame.assign(bucket=frame["month"] // size * size)
+    frame = frame.assign(bucket=frame["month"] - (frame["month"] - offset) % size)
     parts = []
     for order, item in enumerate(request.items):
         if not item.is_mapped:
@@ -71,13 +72,11 @@ def render_level_view(
         out["value"] = out["value"].astype("float64")
     else:
         out = pd.concat(parts, ignore_index=True).sort_values(["code", "bucket", "_order"])
-        days = pd.to_datetime(
-            {"year": out["bucket"] // 12, "month": out["bucket"] % 12 + 1, "day": 1}
-        )
+        labels = nhs_periods.labels_for_months(out["bucket"].to_numpy(), freq, year_start)
         out = pd.DataFrame(
             {
                 "provider_code": out["code"].to_numpy(),
-                "period": [period_label(d, freq) for d in days],
+                "period": labels,
                 "item": out["item"].to_numpy(),
                 "item_label": out["item_label"].to_numpy(),
                 "metric": out["metric"].to_numpy(),

@@ -167,3 +167,27 @@ def test_a_region_spelt_two_ways_is_a_warning(catalog_copy) -> None:
     assert code == 0
     (split,) = [w for w in body["warnings"] if "more than one way" in w["message"]]
     assert "'North West'" in split["value"] and "'North west'" in split["value"]
+
+
+def test_quarterly_metrics_roll_up_by_nhs_quarter(shipped_catalog) -> None:
+    """A quarterly count (staff Friends and Family responses) rolls up per NHS quarter, and its
+    periods are written as views write them; a provider missing the latest quarter is counted."""
+    from collectonce.rollup.aggregate import compute_levels
+    from collectonce.rollup.query import rows_to_dicts
+
+    quarters = pd.date_range("2018-04-01", periods=4, freq="QS-APR")
+    rows = [
+        (ods, day, "staff_fft_responses_care", 100.0, "reported")
+        for ods in ("RF4", "R1H", "RQM")
+        for day in quarters
+        if not (ods == "RF4" and day == quarters[-1])
+    ]
+    unified = pd.DataFrame(
+        rows, columns=["provider_code", "period", "metric_id", "value", "value_status"]
+    )
+    levels = compute_levels(shipped_catalog, unified)
+    london = levels[(levels["level"] == "region") & (levels["code"] == "London")]
+    out = rows_to_dicts(shipped_catalog, london)
+    assert [r["period"] for r in out] == ["2018/19 Q1", "2018/19 Q2", "2018/19 Q3", "2018/19 Q4"]
+    assert out[-1]["value"] == 200.0 and out[-1]["providers"] == 2
+    assert out[-1]["providers_expected"] == 3 and out[-1]["partial"] is True

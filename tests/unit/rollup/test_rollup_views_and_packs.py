@@ -77,7 +77,7 @@ def test_a_regional_request_is_served_from_the_roll_ups(
     assert code == 0, out
     quarter = pd.read_csv(io.StringIO(out)).set_index("item")
     q4 = ae_data[ae_data["month"].isin(["2018-10", "2018-11", "2018-12"])]
-    assert set(quarter["period"]) == {"2018-Q4"} and set(quarter["provider_code"]) == {"England"}
+    assert set(quarter["period"]) == {"2018/19 Q3"} and set(quarter["provider_code"]) == {"England"}
     assert quarter.loc["R3", "value"] == pytest.approx(four_hour(q4), abs=1e-6)
     assert quarter.loc["R2", "value"] == q4["attendances"].sum()
 
