@@ -925,8 +925,7 @@ def _assemble_pack(
     figures = publication.get("levels")
     return Pack(
         beside={
-            p.code: figures.for_provider(provider.ods_code, p.code, p.latest_period)
-            for p in panels
+            p.code: figures.for_provider(provider.ods_code, p.code, p.latest_period) for p in panels
         }
         if figures is not None
         else {},

@@ -100,7 +100,9 @@ def test_sign_in_sets_a_strict_http_only_expiring_cookie_and_sign_out_ends_it(wo
     home = client.get("/", headers=BROWSER)
     assert home.status_code == 200 and "What I owe" in home.text and "RF4" in home.text
     out = client.post(
-        "/portal/sign-out", data={"csrf_token": csrf_of(client, "/portal/providers/RF4/upload")}, follow_redirects=False
+        "/portal/sign-out",
+        data={"csrf_token": csrf_of(client, "/portal/providers/RF4/upload")},
+        follow_redirects=False,
     )
     assert out.status_code == 303
     # the old cookie is worthless once signed out: the session is gone on the server
