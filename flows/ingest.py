@@ -153,8 +153,10 @@ def _batch_run_name() -> str:
 
 def _watch_run_name() -> str:
     """The landing folder's files as the run starts (a listing, no file is read)."""
+    from collectonce.ingest.service import landing_files
+
     try:
-        names = list_landing_task.fn(flow_run.parameters.get("home"))
+        names = landing_files(open_settings(flow_run.parameters.get("home")))
     except Exception:  # the run itself reports a missing or unreadable folder
         return "ingest landing"
     return landing_run_name(list(names))

@@ -64,6 +64,7 @@ COMMAND_MODULES = (
     "collectonce.api.cli",
     "collectonce.feedback.spc_cli",
     "collectonce.feedback.cli",
+    "collectonce.rollup.cli",
     "collectonce.demo",
 )
 

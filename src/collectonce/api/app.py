@@ -50,6 +50,8 @@ from collectonce.api.models import (
     SubmissionList,
     View,
 )
+from collectonce.api.rollups import build_router as rollups_router
+from collectonce.api.rollups import region_may_call
 from collectonce.api.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.catalog.models import ODS_PATTERN
 from collectonce.portal.routes import include_portal, portal_home
@@ -273,9 +275,15 @@ async def authenticated(
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     request.state.principal = principal
-    known = {"provider": st.catalog.providers, "requester": st.catalog.requesters}
+    known = {
+        "provider": st.catalog.providers,
+        "requester": st.catalog.requesters,
+        "region": st.catalog.regions,
+    }
     if principal.role in known and principal.subject not in known[principal.role]:
         raise HTTPException(403, f"the token's {principal.role} is no longer in the catalogue")
+    if principal.role == "region":
+        region_may_call(request)
     return principal
 
 
@@ -670,6 +678,10 @@ def _may_see_provider(st: ApiState, caller: Principal, ods: str) -> None:
         )
     if caller.role == "provider" and ods != caller.subject:
         raise HTTPException(403, "a provider may see only its own data")
+    if caller.role == "region" and (
+        ods not in st.catalog.providers or st.catalog.region_of(ods) != caller.subject
+    ):
+        raise HTTPException(403, f"a regional team sees only {caller.subject}'s providers")
     if ods not in st.catalog.providers:
         raise HTTPException(404, f"there is no provider {ods!r} in the catalogue")
 
@@ -1182,6 +1194,7 @@ def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> Fa
             {"name": "submissions", "description": "Uploads and their receipts."},
             {"name": "catalogue", "description": "What is collected, why, and the burden."},
             {"name": "publications", "description": "Versions of the unified dataset."},
+            {"name": "rollups", "description": "Regions and England, rolled up from providers."},
         ],
         docs_url="/docs",
         redoc_url="/redoc",
@@ -1195,6 +1208,7 @@ def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> Fa
         upload_lock=threading.Lock(),
     )
     app.include_router(router)
+    app.include_router(rollups_router(authenticated))
     include_portal(app)
     app.add_middleware(OptionsMiddleware)
     app.add_middleware(LastResortMiddleware)

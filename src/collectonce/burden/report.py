@@ -97,8 +97,22 @@ def _target_rows(d: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
-def render_burden_markdown(report: BurdenReport) -> str:
-    """The burden report as Markdown."""
+def savings_text(savings: dict[str, Any] | None) -> str:
+    """One paragraph on what accepting the duplicate clusters would save (empty if unknown)."""
+    if not savings:
+        return ""
+    if "hours_saved" not in savings:
+        return f"Duplicate requests: {savings.get('reason', 'not analysed')}."
+    return (
+        f"Accepting the {savings['duplicate_clusters']} duplicate clusters found by "
+        f"`collectonce requests dedupe` would save a further {_n(savings['hours_saved'])} hours "
+        f"a year ({_gbp(savings['cost_saved_gbp'])}); {savings['review_clusters']} more "
+        f"clusters await review ({_n(savings['review_hours'])} hours)."
+    )
+
+
+def render_burden_markdown(report: BurdenReport, savings: dict[str, Any] | None = None) -> str:
+    """The burden report as Markdown (with the duplicate-request savings when given)."""
     d = report.to_dict()
     parts = [
         "# Reporting burden before and after collect-once",
@@ -108,6 +122,7 @@ def render_burden_markdown(report: BurdenReport) -> str:
         "",
         _summary_sentence(d),
         "",
+        *([savings_text(savings), ""] if savings else []),
         "## Headline",
         "",
         _md_table(["", "before", "after", "saved"], [list(row) for row in _headline(d)]),
@@ -241,7 +256,7 @@ def _bars(before: float, after: float, scale: float) -> _Raw:
     )
 
 
-def render_burden_html(report: BurdenReport) -> str:
+def render_burden_html(report: BurdenReport, savings: dict[str, Any] | None = None) -> str:
     """The burden report as one self-contained HTML page."""
     d = report.to_dict()
     target_rows = []
@@ -361,6 +376,7 @@ need it, in proportion to their burden on it before. Grey bar: before; blue bar:
         )
     }
 </details>
+{_savings_html(savings)}
 <h2>Method</h2>
 <p>{escape(_method_text())}</p>
 <ul>{assumptions}</ul>
@@ -375,7 +391,25 @@ need it, in proportion to their burden on it before. Grey bar: before; blue bar:
     )
 
 
-def write_burden_report(report: BurdenReport, out_dir: Path | str) -> dict[str, Path]:
+def _savings_html(savings: dict[str, Any] | None) -> str:
+    if not savings:
+        return ""
+    rows = [
+        [c["cluster"], c["decision"], c["label"], _n(c["hours_saved"])]
+        for c in savings.get("per_cluster", [])
+    ]
+    table = (
+        _html_table(["cluster", "decision", "first item", "hours saved"], rows, {3}) if rows else ""
+    )
+    return (
+        f"<h2>Duplicate requests not yet collected once</h2><p>{escape(savings_text(savings))}</p>"
+        f"<p>{escape(savings.get('method', ''))}</p>{table}"
+    )
+
+
+def write_burden_report(
+    report: BurdenReport, out_dir: Path | str, savings: dict[str, Any] | None = None
+) -> dict[str, Path]:
     """Write burden.md, burden.html, burden.json and burden.xlsx into `out_dir`; their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -388,9 +422,10 @@ def write_burden_report(report: BurdenReport, out_dir: Path | str) -> dict[str, 
     from collectonce.burden.workbook import write_burden_xlsx
 
     write_burden_xlsx(report, paths["xlsx"])
-    paths["markdown"].write_text(render_burden_markdown(report), encoding="utf-8")
-    paths["html"].write_text(render_burden_html(report), encoding="utf-8")
-    paths["json"].write_text(
-        json.dumps(report.to_dict(), indent=2, default=str) + "\n", encoding="utf-8"
-    )
+    paths["markdown"].write_text(render_burden_markdown(report, savings), encoding="utf-8")
+    paths["html"].write_text(render_burden_html(report, savings), encoding="utf-8")
+    data = report.to_dict()
+    if savings is not None:
+        data["dedupe_savings"] = savings
+    paths["json"].write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     return paths

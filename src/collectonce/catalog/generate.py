@@ -9,7 +9,15 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectonce.catalog.loader import Catalog
-from collectonce.catalog.models import CatalogInfo, Metric, Provider, Request, Requester, Targets
+from collectonce.catalog.models import (
+    CatalogInfo,
+    Levels,
+    Metric,
+    Provider,
+    Request,
+    Requester,
+    Targets,
+)
 from collectonce.contracts import ALL_SCHEMAS, schema_to_json
 
 Generator = Callable[[Catalog], dict[str, str]]
@@ -40,6 +48,7 @@ def catalog_json_schemas(_: Catalog) -> dict[str, str]:
         "requesters": RequestersFile,
         "provider": Provider,
         "targets": Targets,
+        "levels": Levels,
         "catalog": CatalogInfo,
     }
     out = {}
@@ -63,6 +72,7 @@ def _extra_generators() -> list[Generator]:
     for module, attr in (
         ("collectonce.validate.suites", "suite_files"),
         ("collectonce.api.app", "openapi_files"),
+        ("collectonce.dedupe.rules", "rules_schema_files"),
     ):
         try:
             mod = __import__(module, fromlist=[attr])

@@ -257,6 +257,8 @@ class Pack:
     catalog_version: str
     built_at: str
     unmatched_metrics: tuple[str, ...] = field(default=())
+    #: metric → its region's and England's figures for the provider's latest period
+    beside: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
     @property
     def ods(self) -> str:
@@ -919,9 +921,16 @@ def _assemble_pack(
 ) -> Pack:
     publication = dict(publication or {})
     built = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    panels = _panels(catalog, by_metric, summary, peers)
+    figures = publication.get("levels")
     return Pack(
+        beside={
+            p.code: figures.for_provider(provider.ods_code, p.code, p.latest_period) for p in panels
+        }
+        if figures is not None
+        else {},
         provider=provider,
-        panels=_panels(catalog, by_metric, summary, peers),
+        panels=panels,
         receipts=_latest_receipts(receipts),
         publication_version=publication.get("version"),
         published_at=str(publication["published_at"]) if publication.get("published_at") else None,
@@ -1496,6 +1505,7 @@ def build_provider_pack(
     """
     provider = _provider(catalog, ods)
     unified, info = load_publication(settings, providers=_peer_codes(catalog, provider))
+    info = _with_levels(catalog, settings, info)
     pack = build_pack(
         catalog,
         unified,
@@ -1511,6 +1521,7 @@ def build_pack_html(catalog: Catalog, settings: Settings, ods: str) -> str:
     """The HTML pack of one provider from the latest publication (for the API)."""
     provider = _provider(catalog, ods)
     unified, info = load_publication(settings, providers=_peer_codes(catalog, provider))
+    info = _with_levels(catalog, settings, info)
     pack = build_pack(
         catalog,
         unified,
@@ -1588,6 +1599,7 @@ def build_all_packs(
     if unified is None:
         unified, info = load_publication(settings)
         publication = {**info, **(publication or {})}
+    publication = _with_levels(catalog, settings, publication)
     wanted = _wanted_providers(catalog, unified, providers)
     by_provider = _receipts_by_provider(
         load_receipts(settings) if receipts is None else _receipt_dicts(receipts)
@@ -1596,6 +1608,7 @@ def build_all_packs(
     series = prepare_series(catalog, unified)
     peers = peer_positions(catalog, series)
     hashes = content_hashes(catalog, series, peers, by_provider, wanted)
+    hashes = _level_hashes(hashes, publication, series)
     index = read_index(settings)
     if changed_only:
         wanted = [ods for ods in wanted if not _up_to_date(settings, index, ods, hashes[ods])]
@@ -1661,8 +1674,9 @@ def providers_needing_packs(
         UnknownProvider: a listed ODS code is not in the catalogue.
         NoPublication: nothing has been published yet (and `unified` was not given).
     """
+    info: dict[str, Any] = {}
     if unified is None:
-        unified, _info = load_publication(settings)
+        unified, info = load_publication(settings)
     wanted = _wanted_providers(catalog, unified, providers)
     if not changed_only:
         return wanted
@@ -1671,8 +1685,49 @@ def providers_needing_packs(
     )
     series = prepare_series(catalog, unified)
     hashes = content_hashes(catalog, series, peer_positions(catalog, series), by_provider, wanted)
+    hashes = _level_hashes(hashes, _with_levels(catalog, settings, info), series)
     index = read_index(settings)
     return [ods for ods in wanted if not _up_to_date(settings, index, ods, hashes[ods])]
+
+
+def _with_levels(
+    catalog: Catalog, settings: Settings, publication: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The publication's details plus its roll-ups (``levels``), so each pack can show its
+    region's and England's figures beside its own."""
+    info = dict(publication or {})
+    version = info.get("version")
+    if version is None:
+        from collectonce.publish.unified import latest_version
+
+        version = latest_version(settings)
+    try:
+        from collectonce.rollup.beside import level_figures
+    except ImportError:  # the roll-up stage is not installed
+        return info
+    info["levels"] = level_figures(catalog, settings, version)
+    return info
+
+
+def _level_hashes(
+    hashes: dict[str, str], publication: Mapping[str, Any] | None, series: pd.DataFrame
+) -> dict[str, str]:
+    """Pack digests that also change when the region's or England's figures that the pack
+    shows beside the provider's latest values change."""
+    figures = (publication or {}).get("levels")
+    if figures is None:
+        return hashes
+    valued = series.loc[series["value"].notna(), ["provider_code", "metric_id", "period"]]
+    latest = valued.groupby(["provider_code", "metric_id"], sort=False, observed=True)["period"]
+    by_provider: dict[str, dict[str, Any]] = {}
+    for (ods, metric), period in latest.max().items():
+        by_provider.setdefault(str(ods), {})[str(metric)] = pd.Timestamp(period).date()
+    return {
+        ods: hashlib.sha256(
+            f"{digest}|{figures.digest(ods, by_provider.get(ods, {}))}".encode()
+        ).hexdigest()[:32]
+        for ods, digest in hashes.items()
+    }
 
 
 def _wanted_providers(

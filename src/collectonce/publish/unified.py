@@ -444,6 +444,7 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
         version = latest_version(settings)
         with _LATEST_LOCK:
             _LATEST.pop(str(path / "_delta_log"), None)
+        _publish_levels(catalog, settings, version, frame)
     return Publication(
         version=version,
         created=True,
@@ -452,6 +453,13 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
         counts=counts,
         content_hash=digest,
     )
+
+
+def _publish_levels(catalog: Catalog, settings: Settings, version: int | None, frame: Any) -> None:
+    """Roll the new publication up to regions and England (see `collectonce.rollup.table`)."""
+    from collectonce.rollup.writer import publish_levels
+
+    publish_levels(catalog, settings, version, frame)
 
 
 # --------------------------------------------------------------------------- reading

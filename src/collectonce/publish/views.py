@@ -561,6 +561,10 @@ def render_view(
     `UnknownRequest`, or `UnknownPublication`.
     """
     request = _request(catalog, request_code)
+    if request.level != "provider":  # served from the roll-ups, one row per region or England
+        from collectonce.rollup.views import render_level_view
+
+        return render_level_view(catalog, settings, request, period_from, period_to, as_of)
     start, end = parse_range(period_from, period_to)
     freq, year_start = request.frequency, request.year_start
     size = MONTHS_IN[freq]
