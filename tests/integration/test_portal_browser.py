@@ -400,6 +400,8 @@ def test_data_team_pages_pass_axe(served, browser):
         browser.get(base + path)
         wait_for(browser, "main h1")
         check_page(browser, name)
+    # the shipped catalogue's review queue: clusters, reasons and the command that accepts one
+    assert "requests dedupe --accept" in browser.page_source
 
 
 def test_the_accessibility_check_can_fail(browser):

@@ -233,21 +233,34 @@ def admin_data_docs(request: Request, session: SignedIn, relative: str = "index.
 
 def _dedupe_available() -> bool:
     try:
-        import collectonce.burden.dedupe  # noqa: F401
+        import collectonce.dedupe.run  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 @router.get("/portal/admin/dedupe", name="portal_dedupe")
-def dedupe(request: Request, session: SignedIn) -> HTMLResponse:
-    """The review queue of likely duplicate requested items; it fills once
-    `collectonce requests dedupe` is installed."""
+async def dedupe(request: Request, session: SignedIn) -> HTMLResponse:
+    """The review queue of likely duplicate requested items (`collectonce requests dedupe`):
+    each cluster with its members, the reason for every link and the command that accepts it."""
     require_role(session, "admin")
+    queue: dict[str, Any] | None = None
+    problem = None
+    if _dedupe_available():
+        from collectonce.dedupe.run import analyse
+
+        try:
+            result = await run_in_threadpool(analyse, state(request).catalog)
+        except ValueError as exc:  # the catalogue's dedupe rules are invalid
+            problem = str(exc)
+        else:
+            queue = result.to_dict()
     return render(
         request,
         "dedupe.html.j2",
         title="Duplicate requests to review",
         available=_dedupe_available(),
+        queue=queue,
+        problem=problem,
         breadcrumbs=CRUMBS,
     )
