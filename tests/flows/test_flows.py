@@ -310,14 +310,17 @@ def test_views_are_reused_until_the_publication_changes(
 
 
 def test_landing_batches_run_on_a_dask_cluster(harness, home: Path, catalog_min_dir: Path) -> None:
-    """With use_dask the same flow validates its batches on a local Dask cluster of worker
-    processes, and names each batch's run for its files."""
+    """Given a DaskTaskRunner through with_options (`on_dask`), the same flow validates its
+    batches on a local Dask cluster of worker processes, and names each batch's run for its
+    files."""
+    from flows.common import on_dask
     from flows.ingest import watch_landing
+    from prefect_dask import DaskTaskRunner
 
     _landing_pair(home)
-    receipts = watch_landing(
-        catalog_dir=str(catalog_min_dir), home=str(home), files_per_task=1, use_dask=True
-    )
+    on_cluster = on_dask(watch_landing, workers=1)
+    assert isinstance(on_cluster.task_runner, DaskTaskRunner)
+    receipts = on_cluster(catalog_dir=str(catalog_min_dir), home=str(home), files_per_task=1)
     assert sorted(r["status"] for r in receipts) == ["accepted", "accepted"]
     assert sorted(p.name for p in (home / "landing" / "processed").iterdir()) == [
         "RF4_2019-02.csv",
@@ -328,9 +331,11 @@ def test_landing_batches_run_on_a_dask_cluster(harness, home: Path, catalog_min_
 def test_a_configured_dask_scheduler_runs_the_deployed_flows(
     harness, home: Path, catalog_min_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With COLLECTONCE_DASK_ADDRESS set (as on a worker), landing batches and packs run on that
-    cluster without any parameter: a deployed flow honours the setting."""
+    """With COLLECTONCE_DASK_ADDRESS set (as on a worker), the landing and pack flows are
+    declared with a DaskTaskRunner for that cluster: a deployed flow (a new process on the
+    worker) honours the setting without any parameter."""
     from distributed import LocalCluster
+    from flows.common import default_task_runner
     from flows.feedback import send_provider_feedback
     from flows.ingest import watch_landing
     from flows.publish import publish_dataset
@@ -339,11 +344,16 @@ def test_a_configured_dask_scheduler_runs_the_deployed_flows(
     _landing_pair(home)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True) as cluster:
         monkeypatch.setenv("COLLECTONCE_DASK_ADDRESS", cluster.scheduler_address)
+        # what importing the flows in a worker's flow-run process declares them with
+        runner = default_task_runner()
+        assert type(runner).__name__ == "DaskTaskRunner"
         before = cluster.scheduler.transition_counter
-        receipts = watch_landing(files_per_task=1, **args)
+        receipts = watch_landing.with_options(task_runner=runner)(files_per_task=1, **args)
         landed = cluster.scheduler.transition_counter
         publish_dataset(**args)
-        packs = send_provider_feedback(changed_only=False, chunk_size=1, **args)
+        packs = send_provider_feedback.with_options(task_runner=default_task_runner())(
+            changed_only=False, chunk_size=1, **args
+        )
         after = cluster.scheduler.transition_counter
     assert sorted(r["status"] for r in receipts) == ["accepted", "accepted"]
     assert sorted(packs["providers"]) == ["RF4", "RRK"]

@@ -11,15 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from user_files import CATALOG, MAKERS, PROVIDER, ROOT, UserFile, collectonce_command, soffice
+from user_files import CATALOG, MAKERS, PROVIDER, ROOT, UserFile, soffice
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -91,15 +89,15 @@ def check(receipt: dict[str, Any], user_file: UserFile, settings: Any) -> None:
 
 
 def submit_by_cli(path: Path, home: Path) -> dict[str, Any]:
-    command = [collectonce_command(), "submit", str(path), "--as", PROVIDER, "--json"]
-    result = subprocess.run(
-        [*command, "--catalog", str(CATALOG)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLLECTONCE_HOME": str(home)},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    """`collectonce submit FILE --as RF4 --json`, run in this process (typer's runner; the
+    intake door tests run the installed command)."""
+    from typer.testing import CliRunner
+
+    from collectonce.cli import app
+
+    args = ["submit", str(path), "--as", PROVIDER, "--json", "--catalog", str(CATALOG)]
+    result = CliRunner().invoke(app, args, env={"COLLECTONCE_HOME": str(home)})
+    assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 

@@ -54,6 +54,7 @@ from collectonce.api.rollups import build_router as rollups_router
 from collectonce.api.rollups import region_may_call
 from collectonce.api.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.catalog.models import ODS_PATTERN
+from collectonce.portal.routes import include_portal, portal_home
 from collectonce.publish import errors
 from collectonce.publish.exports import MEDIA_TYPES, iter_csv_chunks, iter_json_chunks, write_export
 from collectonce.publish.views import PROVIDER_COLUMNS, VIEW_COLUMNS
@@ -336,7 +337,13 @@ def _answering(make: Callable[[], Rendered]) -> Callable[[], Rendered]:
 # --------------------------------------------------------------------------- rendering
 
 
-def _render(df: pd.DataFrame, fmt: str, meta: dict[str, Any], stem: str) -> Rendered:
+def _render(
+    df: pd.DataFrame,
+    fmt: str,
+    meta: dict[str, Any],
+    stem: str,
+    units: dict[str, str] | None = None,
+) -> Rendered:
     rows = len(df)
     filename = None if fmt == "json" else f"{stem}.{fmt}"
     if fmt in ("json", "csv"):
@@ -354,19 +361,21 @@ def _render(df: pd.DataFrame, fmt: str, meta: dict[str, Any], stem: str) -> Rend
     if fmt == "xlsx" and rows > STREAM_ABOVE_ROWS:
         # A large workbook is written row by row to a temporary file (flat memory), then
         # streamed from it; held whole in memory it would cost about 1.4 KB per row.
-        chunks = _file_chunks(_xlsx_file(df))
+        chunks = _file_chunks(_xlsx_file(df, meta, units))
         return Rendered(MEDIA_TYPES[fmt], rows, chunks=chunks, filename=filename)
     buffer = BytesIO()
-    write_export(df, fmt, buffer)  # type: ignore[arg-type]
+    write_export(df, fmt, buffer, meta=meta, units=units)  # type: ignore[arg-type]
     return Rendered(MEDIA_TYPES[fmt], rows, body=buffer.getvalue(), filename=filename)
 
 
-def _xlsx_file(df: pd.DataFrame) -> BufferedReader:
+def _xlsx_file(
+    df: pd.DataFrame, meta: dict[str, Any] | None = None, units: dict[str, str] | None = None
+) -> BufferedReader:
     """`df` as an XLSX file written in constant memory, opened for reading and already deleted:
     the bytes live until the handle is closed, so nothing is left behind if a client goes."""
     with tempfile.TemporaryDirectory(prefix="collectonce-xlsx-") as folder:
         path = Path(folder) / "answer.xlsx"
-        write_export(df, "xlsx", path)
+        write_export(df, "xlsx", path, meta=meta, units=units)
         return path.open("rb")
 
 
@@ -397,6 +406,11 @@ def _respond(request: Request, rendered: Rendered, version: int) -> Response:
             headers["Content-Encoding"] = "gzip"
             body = rendered.gzipped
     return Response(body, media_type=rendered.media_type, headers=headers)
+
+
+def units_of(catalog: Catalog) -> dict[str, str]:
+    """Each metric's unit, so a workbook formats its values as counts or percentages."""
+    return {code: metric.unit for code, metric in catalog.metrics.items()}
 
 
 def _stem(*parts: object) -> str:
@@ -482,14 +496,18 @@ def describe_service(catalog: Catalog) -> dict[str, Any]:
             "requests": "/v1/requests",
             "publications": "/v1/publications",
             "metrics": "/v1/catalog/metrics",
+            "portal": "/portal/sign-in",
         },
     }
 
 
 @router.get("/", name="service", include_in_schema=False)
-async def service(request: Request) -> dict[str, Any]:
-    """What this service is and where to start. Needs no token."""
-    return describe_service(_state(request).catalog)
+async def service(request: Request) -> Response:
+    """What this service is and where to start, as JSON (needs no token); a browser, which asks
+    for HTML, gets the portal's start page instead."""
+    if "text/html" in request.headers.get("accept", ""):
+        return await run_in_threadpool(portal_home, request)
+    return JSONResponse(describe_service(_state(request).catalog))
 
 
 @router.get("/health", response_model=Health, name="health", tags=["service"])
@@ -599,7 +617,7 @@ async def pull_view(
             "period_to": period_to,
         }
         stem = _stem(code, period_from, period_to, f"v{version}")
-        return _render(df.loc[:, VIEW_COLUMNS], fmt, meta, stem)
+        return _render(df.loc[:, VIEW_COLUMNS], fmt, meta, stem, units_of(st.catalog))
 
     key = ("view", code, period_from, period_to, version, fmt)
     rendered = await st.cache.fetch(key, _answering(make))
@@ -644,7 +662,8 @@ async def pull_provider_data(
             "period_from": period_from,
             "period_to": period_to,
         }
-        return _render(df, fmt, meta, _stem(ods, period_from, period_to, f"v{version}"))
+        stem = _stem(ods, period_from, period_to, f"v{version}")
+        return _render(df, fmt, meta, stem, units_of(st.catalog))
 
     key = ("provider", ods, period_from, period_to, version, fmt)
     rendered = await st.cache.fetch(key, _answering(make))
@@ -1190,6 +1209,7 @@ def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> Fa
     )
     app.include_router(router)
     app.include_router(rollups_router(authenticated))
+    include_portal(app)
     app.add_middleware(OptionsMiddleware)
     app.add_middleware(LastResortMiddleware)
     app.add_middleware(AuditMiddleware, settings=settings)

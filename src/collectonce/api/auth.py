@@ -324,3 +324,30 @@ def verify(
     if role not in ROLES:
         return None
     return Principal(role=role, subject=entry.get("subject"), token_id=token_id)
+
+
+def verify_id(
+    settings: Settings, token_id: str | None, now: dt.datetime | None = None
+) -> Principal | None:
+    """The principal of a token already verified once (a portal session keeps only its id);
+    None when the token has since been revoked, has expired or is unknown. So a session ends
+    when its token does."""
+    if not token_id or not TOKEN_ID_RE.match(token_id):
+        return None
+    loaded = _CACHE.get(settings)
+    if loaded is None:
+        return None
+    entry = loaded[1].get(token_id)
+    if entry is None or token_status(entry, now) != "active":
+        return None
+    role = entry.get("role")
+    if role not in ROLES:
+        return None
+    return Principal(role=role, subject=entry.get("subject"), token_id=token_id)
+
+
+def token_expiry(settings: Settings, token_id: str) -> dt.datetime | None:
+    """When a token expires (None: never, or unknown)."""
+    loaded = _CACHE.get(settings)
+    entry = loaded[1].get(token_id) if loaded else None
+    return _parse_time(entry.get("expires_at")) if entry else None

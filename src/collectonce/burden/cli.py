@@ -1,4 +1,4 @@
-"""`collectonce requests overlap|suggest`, `collectonce plan` and `collectonce burden`."""
+"""`collectonce requests overlap|dedupe|suggest`, `collectonce plan` and `collectonce burden`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, open_catalog, print_json
+from collectonce.dedupe.cli import dedupe, suggest
 
 
 def _error(message: str, code: int, as_json: bool) -> NoReturn:
@@ -55,48 +56,8 @@ def overlap(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) ->
     console.print(
         f"{len(table)} mapped items rest on {len(summary)} metrics; {shared} metrics are asked "
         f"for by more than one request. {unmapped} unmapped item(s): see "
-        "`collectonce requests suggest`."
+        "`collectonce requests suggest` and `collectonce requests dedupe`."
     )
-
-
-def suggest(
-    catalog: CatalogOpt = Path("catalog"),
-    min_score: Annotated[
-        float,
-        typer.Option(
-            "--min-score", min=0.0, max=1.0, help="Only show suggestions scoring at least this."
-        ),
-    ] = 0.5,
-    json_out: JsonOpt = False,
-) -> None:
-    """Propose mappings for unmapped or suspicious items, and likely duplicates, with scores."""
-    from rich.table import Table
-
-    from collectonce.burden.overlap import records, suggest_mappings
-
-    cat = open_catalog(catalog, as_json=json_out)
-    frame = suggest_mappings(cat, min_score=min_score)
-    if json_out:
-        print_json(
-            {"catalog_version": cat.version, "min_score": min_score, "suggestions": records(frame)}
-        )
-        return
-    if frame.empty:
-        console.print(f"No suggestions scoring {min_score:.2f} or more.")
-        return
-    out = Table(title=f"Suggested mappings (score ≥ {min_score:.2f})", show_lines=True)
-    for name in ("kind", "item", "now", "suggested", "score", "why"):
-        out.add_column(name, justify="right" if name == "score" else "left")
-    for row in records(frame):
-        out.add_row(
-            str(row["kind"]),
-            f"{row['request']} · {row['their_code']}\n[dim]{row['their_label']}[/]",
-            str(row["current_metric"] or "—"),
-            str(row["suggested_metric"] or "new metric"),
-            f"{row['score']:.2f}",
-            str(row["reason"]),
-        )
-    console.print(out)
 
 
 def plan(
@@ -221,14 +182,17 @@ def burden(
 
     cat = open_catalog(catalog, as_json=json_out)
     report = compute_burden(cat)
+    savings = _dedupe_savings(cat)
     out_dir = out if out is not None else settings_for(catalog).reports_dir
     try:
-        paths = write_burden_report(report, out_dir)
+        paths = write_burden_report(report, out_dir, savings)
     except OSError as exc:
         _error(f"cannot write the report to {out_dir}: {exc.strerror or exc}", 1, json_out)
     d = report.to_dict()
     if json_out:
-        print_json({**d, "reports": {k: str(v) for k, v in paths.items()}})
+        print_json(
+            {**d, "dedupe_savings": savings, "reports": {k: str(v) for k, v in paths.items()}}
+        )
         return
     head = Table(title=f"Reporting burden per year (catalogue {cat.version})")
     for column in ("", "before", "after", "saved"):
@@ -274,19 +238,35 @@ def burden(
     for t in d["targets"]:
         mark = "[green]✓ met[/]" if t["met"] else f"[red]✗ short by {t['gap']:.1f}[/]"
         console.print(f"target {t['measure']}: {t['actual']:.1f} against {t['target']:g} {mark}")
+    from collectonce.burden.report import savings_text
+
+    console.print(savings_text(savings), highlight=False)
     console.print(
         f"{d['items_served_from_catalogue_pct']:.1f}% of requested items are served from the "
         f"catalogue. Report: {paths['html']} and {paths['markdown']}"
     )
 
 
+def _dedupe_savings(cat: object) -> dict[str, object]:
+    """What accepting the duplicate clusters would save, or why it was not worked out."""
+    from collectonce.burden.savings import dedupe_savings
+    from collectonce.dedupe.rules import RulesInvalid
+    from collectonce.dedupe.run import analyse
+
+    try:
+        return dedupe_savings(cat, analyse(cat))  # type: ignore[arg-type]
+    except RulesInvalid as exc:
+        return {"reason": f"not analysed: {exc.problems[0].message} ({exc.problems[0].file})"}
+
+
 def register(app: typer.Typer) -> None:
     """Add `requests overlap|suggest`, `plan` and `burden` to the main app."""
     requests_app = typer.Typer(
-        help="The request register: overlap between requests and suggested mappings.",
+        help="The request register: declared overlap, duplicate requests and suggested mappings.",
         no_args_is_help=True,
     )
     requests_app.command("overlap")(overlap)
+    requests_app.command("dedupe")(dedupe)
     requests_app.command("suggest")(suggest)
     app.add_typer(requests_app, name="requests")
     app.command("plan")(plan)

@@ -97,8 +97,22 @@ def _target_rows(d: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
-def render_burden_markdown(report: BurdenReport) -> str:
-    """The burden report as Markdown."""
+def savings_text(savings: dict[str, Any] | None) -> str:
+    """One paragraph on what accepting the duplicate clusters would save (empty if unknown)."""
+    if not savings:
+        return ""
+    if "hours_saved" not in savings:
+        return f"Duplicate requests: {savings.get('reason', 'not analysed')}."
+    return (
+        f"Accepting the {savings['duplicate_clusters']} duplicate clusters found by "
+        f"`collectonce requests dedupe` would save a further {_n(savings['hours_saved'])} hours "
+        f"a year ({_gbp(savings['cost_saved_gbp'])}); {savings['review_clusters']} more "
+        f"clusters await review ({_n(savings['review_hours'])} hours)."
+    )
+
+
+def render_burden_markdown(report: BurdenReport, savings: dict[str, Any] | None = None) -> str:
+    """The burden report as Markdown (with the duplicate-request savings when given)."""
     d = report.to_dict()
     parts = [
         "# Reporting burden before and after collect-once",
@@ -108,6 +122,7 @@ def render_burden_markdown(report: BurdenReport) -> str:
         "",
         _summary_sentence(d),
         "",
+        *([savings_text(savings), ""] if savings else []),
         "## Headline",
         "",
         _md_table(["", "before", "after", "saved"], [list(row) for row in _headline(d)]),
@@ -204,16 +219,13 @@ def _method_text() -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:2rem auto;
-max-width:72rem;padding:0 1rem;color:#212b32;line-height:1.45}
-h1{color:#005eb8;margin-bottom:.2rem}h2{border-bottom:2px solid #005eb8;padding-bottom:.2rem;
-margin-top:2rem}table{border-collapse:collapse;width:100%;margin:.6rem 0;font-size:.93rem}
-th,td{border:1px solid #d8dde0;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#e8edee}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.lead{font-size:1.08rem;background:#f0f4f5;border-left:4px solid #005eb8;padding:.7rem 1rem}
+main table{border-collapse:collapse;width:100%;margin:.6rem 0 1.5rem;background:#fff}
+main th,main td{border:1px solid #d8dde0;padding:.5rem;text-align:left;vertical-align:top}
+main th{background:#e8edee}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.lead{background:#fff;border-left:8px solid #005eb8;padding:1rem 1.5rem}
 .met{color:#007f3b;font-weight:600}.unmet{color:#d5281b;font-weight:600}
-.bar{height:.8rem;display:inline-block;vertical-align:middle}.before{background:#aeb7bd}
-.after{background:#005eb8}.muted{color:#4c6272;font-size:.9rem}
+.bar{height:.8rem;display:inline-block;vertical-align:middle}.before{background:#768692}
+.after{background:#005eb8}.muted{color:#4c6272}
 """
 
 
@@ -244,7 +256,7 @@ def _bars(before: float, after: float, scale: float) -> _Raw:
     )
 
 
-def render_burden_html(report: BurdenReport) -> str:
+def render_burden_html(report: BurdenReport, savings: dict[str, Any] | None = None) -> str:
     """The burden report as one self-contained HTML page."""
     d = report.to_dict()
     target_rows = []
@@ -364,19 +376,40 @@ need it, in proportion to their burden on it before. Grey bar: before; blue bar:
         )
     }
 </details>
+{_savings_html(savings)}
 <h2>Method</h2>
 <p>{escape(_method_text())}</p>
 <ul>{assumptions}</ul>
 """
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Reporting burden — catalogue {escape(d['catalog_version'])}</title>"
-        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+    from collectonce.web import standalone_page
+
+    return standalone_page(
+        f"Reporting burden — catalogue {d['catalog_version']}",
+        body,
+        extra_css=_CSS,
+        service="Reporting burden",
     )
 
 
-def write_burden_report(report: BurdenReport, out_dir: Path | str) -> dict[str, Path]:
+def _savings_html(savings: dict[str, Any] | None) -> str:
+    if not savings:
+        return ""
+    rows = [
+        [c["cluster"], c["decision"], c["label"], _n(c["hours_saved"])]
+        for c in savings.get("per_cluster", [])
+    ]
+    table = (
+        _html_table(["cluster", "decision", "first item", "hours saved"], rows, {3}) if rows else ""
+    )
+    return (
+        f"<h2>Duplicate requests not yet collected once</h2><p>{escape(savings_text(savings))}</p>"
+        f"<p>{escape(savings.get('method', ''))}</p>{table}"
+    )
+
+
+def write_burden_report(
+    report: BurdenReport, out_dir: Path | str, savings: dict[str, Any] | None = None
+) -> dict[str, Path]:
     """Write burden.md, burden.html and burden.json into `out_dir`; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -385,9 +418,10 @@ def write_burden_report(report: BurdenReport, out_dir: Path | str) -> dict[str, 
         "html": out / "burden.html",
         "json": out / "burden.json",
     }
-    paths["markdown"].write_text(render_burden_markdown(report), encoding="utf-8")
-    paths["html"].write_text(render_burden_html(report), encoding="utf-8")
-    paths["json"].write_text(
-        json.dumps(report.to_dict(), indent=2, default=str) + "\n", encoding="utf-8"
-    )
+    paths["markdown"].write_text(render_burden_markdown(report, savings), encoding="utf-8")
+    paths["html"].write_text(render_burden_html(report, savings), encoding="utf-8")
+    data = report.to_dict()
+    if savings is not None:
+        data["dedupe_savings"] = savings
+    paths["json"].write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     return paths

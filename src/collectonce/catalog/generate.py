@@ -72,6 +72,7 @@ def _extra_generators() -> list[Generator]:
     for module, attr in (
         ("collectonce.validate.suites", "suite_files"),
         ("collectonce.api.app", "openapi_files"),
+        ("collectonce.dedupe.rules", "rules_schema_files"),
     ):
         try:
             mod = __import__(module, fromlist=[attr])

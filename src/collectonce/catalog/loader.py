@@ -540,6 +540,8 @@ def load_catalog(root: Path | str) -> Catalog:
                     )
                 )
 
+    problems.extend(_extra_checks(root, seen))
+
     if problems or info is None:
         raise CatalogInvalid(problems)
     return Catalog(
@@ -556,6 +558,22 @@ def load_catalog(root: Path | str) -> Catalog:
         levels=levels,
         warnings=warnings,
     )
+
+
+#: Optional catalogue files owned by other stages: (file, module, checking function).
+_EXTRA_FILES = (("dedupe_rules.yaml", "collectonce.dedupe.rules", "check_rules_file"),)
+
+
+def _extra_checks(root: Path, seen: dict[str, bytes]) -> list[CatalogProblem]:
+    """Check the optional files other stages keep in the catalogue (e.g. the dedupe rules)."""
+    found: list[CatalogProblem] = []
+    for name, module, attr in _EXTRA_FILES:
+        path = root / name
+        if not path.exists():
+            continue
+        seen[name] = path.read_bytes()
+        found.extend(getattr(__import__(module, fromlist=[attr]), attr)(root))
+    return found
 
 
 def _check_aggregation(

@@ -46,12 +46,13 @@ from collectonce.feedback.wording import (
     VARIATION_TEXT,
 )
 from collectonce.nhs_periods import label_of
+from collectonce.publish import workbook
 from collectonce.publish.exports import neutralise, safe_frame
 
 if TYPE_CHECKING:
     from collectonce.catalog.loader import Catalog
     from collectonce.catalog.models import Metric, Provider
-    from collectonce.settings import Settings
+from collectonce.settings import Settings
 
 #: Bump when the pack's content or layout changes, so every pack is rebuilt once.
 PACK_FORMAT = 2
@@ -924,8 +925,7 @@ def _assemble_pack(
     figures = publication.get("levels")
     return Pack(
         beside={
-            p.code: figures.for_provider(provider.ods_code, p.code, p.latest_period)
-            for p in panels
+            p.code: figures.for_provider(provider.ods_code, p.code, p.latest_period) for p in panels
         }
         if figures is not None
         else {},
@@ -995,6 +995,8 @@ def build_pack(
 # --------------------------------------------------------------------------------------------
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: The shared base page of every HTML output (see `collectonce.web`).
+WEB_TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
 @lru_cache(maxsize=1)
@@ -1010,7 +1012,7 @@ def _environment() -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(WEB_TEMPLATES)]),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -1179,6 +1181,7 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
                 for key, (fmt, _) in NUMBER_FORMATS.items()
             },
         }
+        tables: set[str] = set()
         summary = pack.summary_frame()
         title = f"{pack.provider.name or pack.ods} ({pack.ods}) feedback pack"
         version = pack.publication_version
@@ -1197,6 +1200,7 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
             notes=notes,
             widths={"label": 45, "variation": 22, "assurance": 22},
             number_kinds=_number_kinds(summary, metrics, SUMMARY_NUMBERS),
+            tables=tables,
         )
         data = pack.data_frame()
         _write_sheet(
@@ -1206,6 +1210,7 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
             formats,
             widths={"metric": 30, "special_cause_type": 26, "flags": 22},
             number_kinds=_number_kinds(data, metrics, DATA_NUMBERS),
+            tables=tables,
         )
         _write_sheet(
             book,
@@ -1220,10 +1225,20 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
                 "requests_and_items": 60,
             },
             wrap=True,
+            tables=tables,
         )
         receipts = pd.DataFrame(list(pack.receipts))
         if not receipts.empty:
-            _write_sheet(book, "Submissions", receipts, formats, widths={"original_name": 30})
+            _write_sheet(
+                book,
+                "Submissions",
+                receipts,
+                formats,
+                widths={"original_name": 30},
+                tables=tables,
+            )
+        _pack_charts(book, pack)
+        _pack_readme(book, pack, tables)
         book.close()
         os.replace(tmp, path)
     finally:
@@ -1267,6 +1282,61 @@ def _number_kinds(
     }
 
 
+def _pack_charts(book: Any, pack: Pack) -> None:
+    """A Charts sheet: a native Excel line chart per metric (value, mean and process limits)
+    over its rows of the Data sheet."""
+    sheet = book.add_worksheet("Charts")
+    sheet.write_string(0, 0, "One chart per metric, from the Data sheet: values, mean and limits.")
+    columns = {name: DATA_COLUMNS.index(name) for name in ("period", "value", "mean", "lpl", "upl")}
+    styles = {
+        "value": {"color": "#005EB8", "width": 2},
+        "mean": {"color": "#231F20", "width": 1.25},
+        "lpl": {"color": "#768692", "dash_type": "dash", "width": 1},
+        "upl": {"color": "#768692", "dash_type": "dash", "width": 1},
+    }
+    names = {"value": "value", "mean": "mean", "lpl": "lower limit", "upl": "upper limit"}
+    first = 1  # the Data sheet's header is row 0
+    for i, panel in enumerate(pack.panels):
+        size = len(panel.points)
+        if size:
+            wanted = ["value"] + (["mean", "lpl", "upl"] if panel.has_limits else [])
+            percent = panel.metric.unit == "percent"
+            chart = workbook.line_chart(
+                book,
+                title=str(neutralise_text(panel.metric.label))[:250],
+                sheet_name="Data",
+                category_column=columns["period"],
+                series=[(names[k], columns[k], styles[k]) for k in wanted],
+                first_row=first,
+                last_row=first + size - 1,
+                y_title="%" if percent else str(panel.metric.unit),
+                y_format=workbook.NUMBER_FORMATS["percent" if percent else "number"],
+            )
+            sheet.insert_chart(2 + i * 17, 0, chart)
+        first += size
+
+
+def _pack_readme(book: Any, pack: Pack, tables: set[str]) -> None:
+    fmts = workbook.formats(book)
+    about = [
+        ("Provider", f"{pack.provider.name or pack.ods} ({pack.ods})"),
+        ("Publication version", pack.publication_version),
+        ("As of", pack.published_at or f"publication {pack.publication_version}"),
+        ("Catalogue version", pack.catalog_version),
+        ("Built", pack.built_at),
+        ("Method", "Making Data Count XmR charts: mean ± 2.66 × mean moving range."),
+    ]
+    definitions = [
+        ("Summary", "Each metric's latest value, variation and assurance icons, target and peers."),
+        ("Data", "Every point of every metric: value, mean, process limits (lpl, upl), signals."),
+        ("Metrics", "Each metric's definition, why it is collected and who uses it."),
+        ("Charts", "A line chart per metric, drawn from the Data sheet."),
+        ("lpl / upl", "Lower and upper process limits."),
+        ("point_type", "common_cause, or a special cause read as improvement, concern or neutral."),
+    ]
+    workbook.readme_sheet(book, fmts, f"Feedback pack: {pack.ods}", about, definitions, used=tables)
+
+
 def _write_sheet(
     book: Any,
     name: str,
@@ -1277,6 +1347,7 @@ def _write_sheet(
     widths: Mapping[str, int] | None = None,
     wrap: bool = False,
     number_kinds: Mapping[str, Sequence[str | None]] | None = None,
+    tables: set[str] | None = None,
 ) -> None:
     sheet = book.add_worksheet(name)
     row0 = 0
@@ -1291,9 +1362,14 @@ def _write_sheet(
     for j, col in enumerate(df.columns):
         kinds = (number_kinds or {}).get(str(col))
         _write_column(sheet, row0 + 1, j, df[col], formats, kinds)
-    sheet.freeze_panes(row0 + 1, 0)
-    if len(df.columns):
-        sheet.autofilter(row0, 0, row0 + max(len(df), 1), len(df.columns) - 1)
+    workbook.table_over(
+        sheet,
+        [str(neutralise_text(str(c))) for c in df.columns],
+        row0,
+        len(df),
+        name=workbook.table_name(name, tables),
+        head=formats["head"],
+    )
 
 
 def _write_column(

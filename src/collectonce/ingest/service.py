@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -292,6 +293,10 @@ def _prepare(
         outlier_threshold=settings.outlier_mad_threshold,
         spill_rows=settings.batch_rows,
     )
+    if settings.data_docs and not dry_run:
+        from collectonce.validate.data_docs import DocsRecorder
+
+        run.on_gx_result = DocsRecorder()
     try:
         for done, job in enumerate(todo, start=1):
             file = run.add_file(job.name, as_provider=as_provider)
@@ -370,6 +375,8 @@ def _conclude(
     if not dry_run:
         fault_point("submit:stored")
     tick("store", len(todo), len(todo))
+    if not dry_run and todo and run.on_gx_result is not None:
+        _data_docs(run, catalog, settings, sids)
 
     receipts: dict[int, Receipt] = {}
     by_file = {r.index: r for r in results}
@@ -389,6 +396,20 @@ def _conclude(
         elif job.same_as is not None:
             receipts[job.index] = _dup(receipts[job.same_as], job, dry_run)
     return [receipts[j.index] for j in jobs]
+
+
+def _data_docs(run: ValidationRun, catalog: Catalog, settings: Settings, sids: list[str]) -> None:
+    """This run's Great Expectations results, kept for the Data Docs its receipts link to. A
+    failure here is logged and never loses a submission."""
+    from collectonce.validate.data_docs import DocsRecorder, store_results
+
+    recorder = run.on_gx_result
+    if not isinstance(recorder, DocsRecorder):
+        return
+    try:
+        store_results(catalog, settings, recorder, sids)
+    except Exception:
+        logging.getLogger("collectonce.ingest").exception("cannot store the validation results")
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -144,7 +144,8 @@ def view_cmd(
         span = f"{period_from or 'start'}_{period_to or 'end'}"
         out = settings.root / "exports" / f"{request}_{span}_v{meta['publication']}.{fmt}"
     try:
-        write_export(df, fmt, out, meta=meta)
+        units = {code: metric.unit for code, metric in cat.metrics.items()}
+        write_export(df, fmt, out, meta=meta, units=units)
     except PublishError as exc:
         fail(str(exc))
     except OSError as exc:

@@ -15,11 +15,12 @@ served as a count, while a fraction keeps its decimals (``84.6``).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -302,39 +303,157 @@ def iter_json_chunks(
     yield b"]}\n"
 
 
-def _write_xlsx(df: pd.DataFrame, target: Any) -> None:
+#: Column definitions for the README sheet of view and provider workbooks.
+COLUMN_DEFINITIONS = {
+    "provider_code": "The provider's ODS code.",
+    "period": "The period the value is for, in the request's own frequency.",
+    "item": "The requester's own code for the figure.",
+    "item_label": "The requester's own label for the figure.",
+    "metric": "The catalogue metric(s) the value comes from (joined by + when summed).",
+    "label": "The catalogue metric's label.",
+    "unit": "The metric's unit (count, percent, ...).",
+    "value": "The value; blank when missing or suppressed (see flag or value_status).",
+    "flag": "Why a value is blank or marked: suppressed (*), missing, late, derived.",
+    "value_status": "reported, suppressed (a small number, shown as *) or missing.",
+    "is_derived": "True when the value is computed from other metrics, never submitted.",
+    "revision": "How many times the value has been revised.",
+    "is_late": "True when the value arrived after the request's deadline.",
+}
+
+
+def _write_xlsx(
+    df: pd.DataFrame,
+    target: Any,
+    meta: dict[str, Any] | None = None,
+    units: Mapping[str, str] | None = None,
+) -> None:
+    """A workbook analysts keep (see `workbook`): the rows as one Excel table on a `data` sheet,
+    and a README sheet. Beyond `TABLE_ROWS` rows the sheet is written in constant memory with a
+    filter instead of a table (xlsxwriter cannot stream a table)."""
     import xlsxwriter
+
+    from collectonce.publish import workbook
 
     if len(df) > XLSX_MAX_ROWS:
         raise ExportTooLarge(
             f"{len(df):,} rows do not fit in one worksheet ({XLSX_MAX_ROWS:,} at most): "
             "narrow the period range, or use csv or parquet"
         )
+    in_memory = isinstance(target, io.IOBase)
+    streamed = len(df) > TABLE_ROWS and not in_memory
     options = {
         "strings_to_formulas": False,
         "strings_to_urls": False,
         "strings_to_numbers": False,
-        "constant_memory": not isinstance(target, io.IOBase),
-        "in_memory": isinstance(target, io.IOBase),
+        "constant_memory": streamed,
+        "in_memory": in_memory,
     }
-    workbook = xlsxwriter.Workbook(target, options)
-    sheet = workbook.add_worksheet("data")
-    bold = workbook.add_format({"bold": True})
-    for col, name in enumerate(df.columns):
-        sheet.write_string(0, col, neutralise(str(name)), bold)
+    book = xlsxwriter.Workbook(target, options)
+    fmts = workbook.formats(book)
+    sheet = book.add_worksheet("data")
+    names = [neutralise(str(name)) for name in df.columns]
+    kinds = {name: _column_kind(df.iloc[:, j]) for j, name in enumerate(names)}
+    col_formats = {name: fmts[kind] for name, kind in kinds.items() if kind in fmts}
+    widths = {name: _width(name) for name in names}
+    used: set[str] = set()
+    if streamed:
+        for col, name in enumerate(names):
+            sheet.write_string(0, col, name, fmts["head"])
+            sheet.set_column(col, col, widths[name], col_formats.get(name))
+        sheet.autofilter(0, 0, max(len(df), 1), max(len(names) - 1, 0))
+        sheet.freeze_panes(1, 0)
+    else:
+        workbook.add_table(
+            sheet,
+            names,
+            0,
+            len(df),
+            name=workbook.table_name("data", used),
+            head=fmts["head"],
+            column_formats=col_formats,
+            widths=widths,
+        )
     columns = [_plain_column(df.iloc[:, position]) for position in range(df.shape[1])]
+    dates = [kinds[name] == "date" for name in names]
+    value_col = names.index("value") if "value" in names else -1
+    row_formats = _value_formats(df, units, fmts) if value_col >= 0 and units else None
     for row, values in enumerate(zip(*columns, strict=True), start=1):
         for col, value in enumerate(values):
             if value is None:
                 continue
             if isinstance(value, bool):
                 sheet.write_boolean(row, col, value)
+            elif col == value_col and row_formats is not None and isinstance(value, int | float):
+                sheet.write_number(row, col, value, row_formats[row - 1])
             elif isinstance(value, int | float):
                 sheet.write_number(row, col, value)
+            elif dates[col]:
+                sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmts["date"])
             else:
                 sheet.write_string(row, col, neutralise(str(value)))
-    sheet.freeze_panes(1, 0)
-    workbook.close()
+    meta = dict(meta or {})
+    if meta.get("publication_version") is None and meta.get("publication") is not None:
+        meta["publication_version"] = meta["publication"]
+    about = [
+        (key.replace("_", " ").capitalize(), meta[key])
+        for key in (
+            "request",
+            "requester",
+            "frequency",
+            "provider_code",
+            "publication_version",
+            "period_from",
+            "period_to",
+        )
+        if meta.get(key) is not None
+    ]
+    if meta.get("publication_version") is not None:
+        about.append(("As of", f"publication {meta['publication_version']}"))
+    about.append(("Rows", f"{len(df):,}"))
+    about.append(("Written", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")))
+    definitions = [(n, COLUMN_DEFINITIONS[n]) for n in names if n in COLUMN_DEFINITIONS]
+    title = f"{meta.get('request') or meta.get('provider_code') or 'collectonce'} data"
+    workbook.readme_sheet(book, fmts, title, about, definitions, used=used)
+    book.close()
+
+
+#: Workbooks of at most this many rows hold an Excel table; larger ones a filter (streamed).
+TABLE_ROWS = 100_000
+
+
+def _value_formats(
+    df: pd.DataFrame, units: Mapping[str, str], fmts: dict[str, Any]
+) -> list[Any] | None:
+    """Each row's number format for its value: a percentage, a count or a number, from the
+    unit of its metric (a sum of metrics keeps the unit they share)."""
+    column = "metric" if "metric" in df.columns else None
+    if column is None:
+        return None
+    kind = {"percent": "percent", "count": "count"}
+    out = []
+    for codes in df[column].astype(str).tolist():
+        found = {units.get(code, "") for code in codes.split("+")}
+        unit = found.pop() if len(found) == 1 else ""
+        out.append(fmts[kind.get(unit, "number")])
+    return out
+
+
+def _column_kind(series: pd.Series) -> str:
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "M":
+            return "date"
+        if dtype.kind in "iu":
+            return "count"
+        if dtype.kind == "f":
+            return "number"
+    if len(series) and isinstance(series.iloc[0], dt.date):
+        return "date"
+    return "text"
+
+
+def _width(name: str) -> float:
+    return {"item_label": 48, "label": 40, "metric": 30, "flag": 14, "period": 12}.get(name, 16)
 
 
 def write_export(
@@ -343,18 +462,20 @@ def write_export(
     dest: BinaryIO | Path,
     *,
     meta: dict[str, Any] | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> None:
-    """Write `df` as `fmt` (csv, json, parquet or xlsx) to a path or a binary file object."""
+    """Write `df` as `fmt` (csv, json, parquet or xlsx) to a path or a binary file object.
+    `units` (metric code → unit) lets a workbook format each value as a count or a percentage."""
     if fmt not in FORMATS:
         raise BadParameter(f"format {fmt!r} is not one of: {', '.join(FORMATS)}")
     if isinstance(dest, str | Path):
         path = Path(dest)
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "xlsx":
-            _write_xlsx(df, str(path))
+            _write_xlsx(df, str(path), meta, units)
             return
         with path.open("wb") as handle:
-            write_export(df, fmt, handle, meta=meta)
+            write_export(df, fmt, handle, meta=meta, units=units)
         return
     if fmt == "csv":
         for chunk in iter_csv_chunks(df):
@@ -377,5 +498,5 @@ def write_export(
         pq.write_table(table.cast(plain).replace_schema_metadata(None), dest)
     else:
         buffer = io.BytesIO()
-        _write_xlsx(df, buffer)
+        _write_xlsx(df, buffer, meta, units)
         dest.write(buffer.getvalue())

@@ -32,9 +32,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -278,6 +279,8 @@ class ValidationRun:
         self._warn_text: list[str] = []
         self._reason_codes = np.zeros(0, dtype=np.int32)
         self._reason_text: list[str] = []
+        #: Receives each Great Expectations result of this run (for Data Docs), when set.
+        self.on_gx_result: Callable[[str, Any], None] | None = None
 
     # ------------------------------------------------------------------ intake
 
@@ -612,7 +615,7 @@ class ValidationRun:
                 "value_status": pd.Series(pad(list(statuses)), dtype=object),
             }
         )
-        failures = run_long_suite(self.catalog, distinct, self.today)
+        failures = run_long_suite(self.catalog, distinct, self.today, self.on_gx_result)
         masks: list[tuple[str, np.ndarray, str]] = []
         unknown_metric: set[str] = set()
         for failure in failures:
@@ -682,7 +685,7 @@ class ValidationRun:
                 pick(reduced, wide[:, j], out=reduced)
             columns[name] = reduced
         frame = pd.DataFrame(columns)  # its index is the group number
-        return run_wide_suite(self.catalog, frame)
+        return run_wide_suite(self.catalog, frame, self.on_gx_result)
 
     def _wide_held(
         self, ctx: _Context, checked: _Checked, hist: _History, live: np.ndarray
@@ -722,7 +725,9 @@ class ValidationRun:
         frame = pd.DataFrame(
             {self.metric_codes[j]: wide[touched, j] for j in checked.partners}, index=touched
         )
-        return merge_failures(self.catalog, failures, run_wide_suite(self.catalog, frame))
+        return merge_failures(
+            self.catalog, failures, run_wide_suite(self.catalog, frame, self.on_gx_result)
+        )
 
     def _wide_listed(
         self, ctx: _Context, checked: _Checked, failures: list[Failure]

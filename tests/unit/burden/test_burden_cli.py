@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from collectonce.cli import app
 
 runner = CliRunner()
+SHIPPED_RULES = Path(__file__).resolve().parents[3] / "catalog" / "dedupe_rules.yaml"
 
 
 def run(*args: str):
@@ -42,6 +43,7 @@ def test_suggest_json_proposes_a_mapping(catalog_min_dir: Path, tmp_path: Path) 
     """It suggests ae_attendances_type1 for an unmapped "Type one A&E attendances"."""
     root = tmp_path / "catalog"
     shutil.copytree(catalog_min_dir, root)
+    shutil.copy(SHIPPED_RULES, root / "dedupe_rules.yaml")
     path = root / "requests" / "nhse_ae_monthly.yaml"
     path.write_text(
         path.read_text()
@@ -54,7 +56,15 @@ def test_suggest_json_proposes_a_mapping(catalog_min_dir: Path, tmp_path: Path) 
     assert hit["suggested_metric"] == "ae_attendances_type1"
     assert hit["current_metric"] is None
     table = run("requests", "suggest", "--catalog", root)
-    assert table.exit_code == 0 and "ae_attendances" in table.stdout
+    assert table.exit_code == 0 and "A4" in table.stdout and "unmapped" in table.stdout
+
+
+def test_suggest_says_when_the_catalogue_has_no_dedupe_rules(catalog_min_dir: Path) -> None:
+    """It exits 1 with one line naming dedupe_rules.yaml and how to add it."""
+    result = run("requests", "suggest", "--catalog", catalog_min_dir)
+    assert result.exit_code == 1
+    assert "dedupe_rules.yaml" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_suggest_refuses_a_score_above_one(catalog_min_dir: Path) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collectonce.burden.model import compute_burden
-from collectonce.burden.overlap import overlap_summary, suggest_mappings
+from collectonce.burden.overlap import overlap_summary
 from collectonce.burden.plan import collection_plan
+from collectonce.dedupe.run import analyse
+from collectonce.dedupe.suggest import suggestions
 
 
 def test_burden_shows_a_real_reduction(shipped_catalog) -> None:
@@ -41,7 +43,7 @@ def test_the_same_a_and_e_figure_is_asked_for_by_several_bodies(shipped_catalog)
 
 def test_suggestions_run_on_the_shipped_register(shipped_catalog) -> None:
     """It scores every suggestion between 0 and 1 and names a metric that exists."""
-    frame = suggest_mappings(shipped_catalog)
-    assert frame["score"].between(0, 1).all()
-    named = frame["suggested_metric"].dropna()
-    assert set(named.str.split("+").explode()) <= set(shipped_catalog.metrics)
+    rows = suggestions(analyse(shipped_catalog), min_score=0.0)
+    assert all(0 <= r["score"] <= 1 for r in rows)
+    named = {r["suggested_metric"] for r in rows if r["suggested_metric"]}
+    assert named <= set(shipped_catalog.metrics)
