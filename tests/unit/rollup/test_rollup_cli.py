@@ -87,6 +87,7 @@ def test_england_is_every_provider_including_those_with_no_region(ae_home, ae_da
         "--to", "2019-01",
     )  # fmt: skip
     assert type1[0]["value"] == jan.loc[jan["type"] == "1", "attendances"].sum()
+    assert isinstance(type1[0]["value"], int)  # a count is written as a whole number
     unassigned = rollup_json(
         ae_home, "--metric", "ae_attendances_other", "--level", "region", "--region",
         "unassigned", "--from", "2019-01", "--to", "2019-01",
