@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 from collectonce.settings import Settings
 
 #: Bump when the pack's content or layout changes, so every pack is rebuilt once.
-PACK_FORMAT = 2
+PACK_FORMAT = 3
 SERIES_COLS = ["provider_code", "metric_id"]
 MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 RECENT_POINTS = 12
