@@ -24,7 +24,9 @@ def _target(c: dict[str, Any]) -> str:
     return f"new metric {p.get('code')} ({p.get('unit')}, {p.get('domain')}){extra}"
 
 
-def print_queue(result: DedupeResult, console: Console, *, limit: int | None = None) -> None:
+def print_queue(
+    result: DedupeResult, console: Console, *, limit: int | None = None, register_arg: str = ""
+) -> None:
     """Clusters, most certain first, each with its members and the reason for every link."""
     data = result.to_dict()
     s = data["summary"]
@@ -56,9 +58,8 @@ def print_queue(result: DedupeResult, console: Console, *, limit: int | None = N
                 f"{link['score']:.2f} {link['decision']}: {escape(link['reason'])}[/]",
                 highlight=False,
             )
-        console.print(
-            f"    accept: collectonce requests dedupe --accept {c['id']}", highlight=False
-        )
+        command = f"collectonce requests dedupe{register_arg} --accept {c['id']}"
+        console.print(f"    accept: {escape(command)}", highlight=False, soft_wrap=True)
     if limit and len(data["clusters"]) > limit:
         console.print(
             f"\n… and {len(data['clusters']) - limit} more clusters (--json or --html for all)."

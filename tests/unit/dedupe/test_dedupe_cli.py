@@ -185,13 +185,14 @@ def test_the_review_queue_and_the_html_page(tmp_path: Path) -> None:
         "requests", "dedupe", "--catalog", ROOT / "catalog", "--register", register, "--html", page
     )
     assert result.exit_code == 0, result.output
-    assert "accept: collectonce requests dedupe" in result.stdout
+    assert f"accept: collectonce requests dedupe --register {register} --accept" in result.stdout
     assert "same topic=" in result.stdout
     html = page.read_text(encoding="utf-8")
     assert '<html lang="en-GB">' in html and 'class="nhsuk-skip-link"' in html
     assert "<main" in html and "nhsuk-header" in html
     assert 'src="http' not in html and 'href="http' not in html and "@import" not in html
     assert "--register" in html and "Accept" in html and "Reject" in html
+    assert "requested items in" in html and "built-in method" not in html
 
 
 def test_accepting_a_cluster_updates_the_catalogue_and_the_check_passes(
