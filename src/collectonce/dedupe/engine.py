@@ -62,7 +62,8 @@ class DedupeResult:
         return {
             "id": cluster_id(self.items, c.members),
             "decision": c.decision,
-            "members": [
+            "members": [self.items[i].ref() for i in c.members],
+            "items": [
                 {
                     **self.items[i].ref(),
                     "requester": self.items[i].requester,

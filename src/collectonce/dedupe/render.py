@@ -45,7 +45,7 @@ def print_queue(
             f"\n[{colour}]■ {c['id']}[/] [bold]{c['decision']}[/] · {len(c['members'])} items from "
             f"{len(c['requesters'])} requester(s) → {escape(_target(c))}"
         )
-        for m in c["members"]:
+        for m in c["items"]:
             mapped = f" [dim](mapped to {m['mapped_to']})[/]" if m["mapped_to"] else ""
             console.print(
                 f"    {escape(m['request'])} · {escape(m['item_code'])} · "

@@ -117,6 +117,8 @@ def test_json_is_one_object_in_the_documented_shape(tmp_path: Path) -> None:
     cluster = data["clusters"][0]
     assert {"members", "requesters", "metric", "proposed_metric"} <= set(cluster)
     assert (cluster["metric"] is None) != (cluster["proposed_metric"] is None)
+    assert all(set(m) == {"request", "item_code"} for m in cluster["members"])
+    assert [i["label"] for i in cluster["items"]]
     assert data["summary"]["register_items"] == len(NEAR_MISSES) + len(SAME)
 
 
@@ -343,3 +345,23 @@ def test_the_installed_command_on_a_register_outside_the_repo(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert set(data) == {"pairs", "clusters", "summary"}
+
+
+def test_suggest_flags_a_mapping_its_label_contradicts(catalog_copy: Path) -> None:
+    """It flags a type 1 label mapped to the type 2 metric, and names the type 1 metric."""
+    path = catalog_copy / "requests" / "nhs_england" / "nhse_ae_monthly.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            '"Type 1 Departments - Major A&E: total attendances"\n    metric: ae_attendances_type1',
+            '"Type 1 Departments - Major A&E: total attendances"\n    metric: ae_attendances_type2',
+        ),
+        encoding="utf-8",
+    )
+    result = run("requests", "suggest", "--catalog", catalog_copy, "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["suggestions"]
+    hit = next(r for r in rows if r["their_code"] == "AEA01")
+    assert hit["kind"] == "suspicious" and hit["current_metric"] == "ae_attendances_type2"
+    assert hit["suggested_metric"] == "ae_attendances_type1"
+    assert "scope.ae_type" in hit["reason"]
