@@ -155,6 +155,7 @@ def build_unified(
             "file_sha256": np.full(n, "0" * 64, dtype=object),
             "source_row": pd.array(np.arange(n) % 100_000 + 2, dtype="Int64"),
             "received_at": pd.Series(received, index=range(n)).astype("datetime64[us, UTC]"),
+            "comment": np.full(n, None, dtype=object),
         }
     )
     return frame

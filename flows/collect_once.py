@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.burden import report_burden
-from flows.common import FLOW_OPTIONS, open_catalog
+from flows.common import FLOW_OPTIONS, on_dask, open_catalog
 from flows.feedback import send_provider_feedback
 from flows.ingest import watch_landing
 from flows.publish import build_views, publish_dataset
@@ -39,14 +39,17 @@ def collect_once(
         log.error("%s failed: %s", stage, failed[stage])
         return default
 
-    receipts = run("ingest", watch_landing, [], use_dask=use_dask)
+    # With use_dask the heavy subflows get a DaskTaskRunner through with_options.
+    landing = on_dask(watch_landing) if use_dask else watch_landing
+    feedback = on_dask(send_provider_feedback) if use_dask else send_provider_feedback
+    receipts = run("ingest", landing, [])
     publication = run("publish", publish_dataset, {"version": None, "created": False})
     views: list[dict[str, Any]] = []
     packs: dict[str, Any] = {"built": 0, "providers": []}
     if publication.get("version") is not None:
         views = run("views", build_views, [])
         if build_packs:
-            packs = run("packs", send_provider_feedback, packs, use_dask=use_dask)
+            packs = run("packs", feedback, packs)
     burden = run("burden", report_burden, {"summary": {}, "paths": {}})
     log.info(
         "collect once: %d file(s) received, publication %s, %d view(s), %d pack(s)",

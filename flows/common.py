@@ -209,19 +209,65 @@ def task_runner_for(use_dask: bool, address: str | None, workers: int) -> Any:
     )
 
 
+def default_task_runner() -> Any:
+    """The task runner a flow is declared with: Dask when the environment names a scheduler
+    (COLLECTONCE_DASK_ADDRESS, as on a worker of a Dask installation), threads otherwise. A
+    deployment's flow run is a new process, so the worker's environment decides."""
+    settings = get_settings()
+    return task_runner_for(False, settings.dask_address, settings.dask_workers)
+
+
+F = TypeVar("F")
+
+
+def on_dask(flow_: F, *, address: str | None = None, workers: int | None = None) -> F:
+    """`flow_` with its tasks on Dask: the scheduler at `address` (or COLLECTONCE_DASK_ADDRESS),
+    else a local cluster of `workers` processes (COLLECTONCE_DASK_WORKERS). The runner is set
+    with `with_options`, never built inside a flow."""
+    settings = get_settings()
+    runner = task_runner_for(
+        True, address or settings.dask_address, workers or settings.dask_workers
+    )
+    return flow_.with_options(task_runner=runner)  # type: ignore[attr-defined,no-any-return]
+
+
 Submit = Callable[..., Any]
 
 
+def submit(task_: Any, **parameters: Any) -> Any:
+    """Submit a task to the flow's own task runner (threads or Dask, as the flow was given)."""
+    return task_.submit(**parameters)
+
+
 @contextlib.contextmanager
-def heavy_tasks(use_dask: bool, settings: Settings) -> Iterator[Submit]:
-    """Where a flow's heavy tasks run: on Dask when `use_dask` or when COLLECTONCE_DASK_ADDRESS
-    names a scheduler (deployed flows then honour the setting), else on the flow's own task
-    runner. Yields `submit(task, **parameters)`, which returns a Prefect future."""
-    if not (use_dask or settings.dask_address):
-        yield lambda task_, **parameters: task_.submit(**parameters)
-        return
-    with task_runner_for(True, settings.dask_address, settings.dask_workers) as runner:
-        yield lambda task_, **parameters: runner.submit(task_, parameters)
+def concurrency_limit(name: str, limit: int = 1) -> Iterator[None]:
+    """Hold a slot of the Prefect global concurrency limit `name` (created with `limit` slots
+    when missing), so writers to one Delta table never commit at once, across flow runs,
+    workers and machines."""
+    from prefect.concurrency.sync import concurrency
+
+    _ensure_limit(name, limit)
+    with concurrency(name, occupy=1, strict=True):
+        yield
+
+
+def _ensure_limit(name: str, limit: int) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=limit, active=True)
+                )
+
+
+#: The global concurrency limit that serialises writers of the unified Delta table.
+UNIFIED_WRITERS = "delta-unified-writers"
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:

@@ -11,11 +11,12 @@ from flows.common import (
     FLOW_OPTIONS,
     IO_RETRIES,
     check_providers,
-    heavy_tasks,
+    default_task_runner,
     open_catalog,
     open_settings,
     record_failure,
     run_isolated,
+    submit,
     table_artifact,
     task_runner_for,
 )
@@ -27,14 +28,17 @@ __all__ = ["send_provider_feedback", "task_runner_for"]
 def providers_to_rebuild(
     providers: list[str] | None, changed_only: bool, catalog_dir: str | None, home: str | None
 ) -> list[str]:
-    from collectonce.feedback.pack import providers_needing_packs
+    from collectonce.feedback.pack import NoPublication, providers_needing_packs
 
-    return providers_needing_packs(
-        open_catalog(catalog_dir),
-        open_settings(home),
-        providers=providers,
-        changed_only=changed_only,
-    )
+    try:
+        return providers_needing_packs(
+            open_catalog(catalog_dir),
+            open_settings(home),
+            providers=providers,
+            changed_only=changed_only,
+        )
+    except NoPublication:  # a trigger may follow a publish run that had nothing to publish
+        return []
 
 
 def _packs_run_name() -> str:
@@ -64,30 +68,32 @@ def _feedback_run_name() -> str:
     return f"provider feedback {', '.join(providers[:3])}{more}"
 
 
-@flow(name="send_provider_feedback", flow_run_name=_feedback_run_name, **FLOW_OPTIONS)
+@flow(
+    name="send_provider_feedback",
+    flow_run_name=_feedback_run_name,
+    task_runner=default_task_runner(),
+    **FLOW_OPTIONS,
+)
 def send_provider_feedback(
     providers: list[str] | None = None,
     changed_only: bool = True,
     chunk_size: int = 40,
     catalog_dir: str | None = None,
     home: str | None = None,
-    use_dask: bool = False,
 ) -> dict[str, Any]:
     """Rebuild the packs of providers whose published data changed (or those named), in chunks
-    that run side by side (on Dask with `use_dask` or COLLECTONCE_DASK_ADDRESS). A provider
-    whose pack fails does not stop the others: its chunk is split until only it is left."""
+    that run side by side on the flow's task runner (Dask when COLLECTONCE_DASK_ADDRESS names a
+    scheduler, or with `on_dask(send_provider_feedback)`). A provider whose pack fails does not
+    stop the others: its chunk is split until only it is left."""
     catalog = open_catalog(catalog_dir)
     check_providers(catalog, providers)
     settings = open_settings(home)
     todo = providers_to_rebuild(providers, changed_only, catalog_dir, home)
-    with heavy_tasks(use_dask, settings) as submit:
-        done, failures = run_isolated(
-            lambda chunk: submit(
-                build_packs_task, providers=chunk, catalog_dir=catalog_dir, home=home
-            ),
-            todo,
-            max(1, chunk_size),
-        )
+    done, failures = run_isolated(
+        lambda chunk: submit(build_packs_task, providers=chunk, catalog_dir=catalog_dir, home=home),
+        todo,
+        max(1, chunk_size),
+    )
     built = sorted((b for chunk in done for b in chunk), key=lambda b: str(b.get("provider")))
     failed: list[str] = []
     for chunk, error in failures:

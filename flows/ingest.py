@@ -14,12 +14,13 @@ from flows.common import (
     IO_RETRIES,
     BadParameters,
     check_providers,
-    heavy_tasks,
+    default_task_runner,
     markdown_artifact,
     open_catalog,
     open_settings,
     record_failure,
     run_isolated,
+    submit,
     table_artifact,
 )
 
@@ -122,15 +123,43 @@ def ingest_submission(
 
 @task(name="list-landing", **IO_RETRIES)
 def list_landing_task(home: str | None) -> list[str]:
-    from collectonce.ingest.service import landing_files
+    """The files waiting; symbolic links (never picked up) are reported, with what to do."""
+    from collectonce.ingest.service import landing_files, refused_landing_entries
 
-    return landing_files(open_settings(home))
+    settings = open_settings(home)
+    refused = refused_landing_entries(settings)
+    if refused:
+        for entry in refused:
+            get_run_logger().warning("refused: %s", entry.reason)
+        markdown_artifact(
+            "landing-refused",
+            "\n".join(f"- {e.reason}" for e in refused),
+            f"{len(refused)} entries of the landing folder are not picked up",
+        )
+    return landing_files(settings)
+
+
+def landing_run_name(names: list[str]) -> str:
+    """`ingest RF4_2019-01.csv and 249 more`: what a run or batch takes in, by file name."""
+    if not names:
+        return "ingest landing: nothing new"
+    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+    return f"ingest {names[0]}{more}"
 
 
 def _batch_run_name() -> str:
-    names = task_run.parameters.get("names") or ["nothing"]
-    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
-    return f"ingest {names[0]}{more}"
+    return landing_run_name(list(task_run.parameters.get("names") or []))
+
+
+def _watch_run_name() -> str:
+    """The landing folder's files as the run starts (a listing, no file is read)."""
+    from collectonce.ingest.service import landing_files
+
+    try:
+        names = landing_files(open_settings(flow_run.parameters.get("home")))
+    except Exception:  # the run itself reports a missing or unreadable folder
+        return "ingest landing"
+    return landing_run_name(list(names))
 
 
 @task(name="ingest-landing-batch", task_run_name=_batch_run_name, **IO_RETRIES)
@@ -149,40 +178,42 @@ def ingest_batch_task(
     return [r.to_dict() for r in receipts]
 
 
-@flow(name="watch_landing", flow_run_name="watch landing", **FLOW_OPTIONS)
+@flow(
+    name="watch_landing",
+    flow_run_name=_watch_run_name,
+    task_runner=default_task_runner(),
+    **FLOW_OPTIONS,
+)
 def watch_landing(
     catalog_dir: str | None = None,
     home: str | None = None,
     files_per_task: int = 250,
-    use_dask: bool = False,
 ) -> list[dict[str, Any]]:
-    """Pick up every new file in the landing folder, in batches that run side by side (on Dask
-    with `use_dask`, when COLLECTONCE_DASK_ADDRESS names a scheduler, or when the flow is given
-    a DaskTaskRunner). A batch that fails is split until only the files that fail are left; they
-    stay in the landing folder for the next run, the others land. Safe to re-run after a crash."""
+    """Pick up every new file in the landing folder, in batches that run side by side on the
+    flow's task runner: threads, or Dask when COLLECTONCE_DASK_ADDRESS names a scheduler or the
+    flow is given a DaskTaskRunner (`on_dask(watch_landing)`, `with_options`). A batch that
+    fails is split until only the files that fail are left; they stay in the landing folder for
+    the next run, the others land. Safe to re-run after a crash."""
     if files_per_task < 1:
         raise BadParameters("files_per_task must be at least 1: pass e.g. 250")
     open_catalog(catalog_dir)  # fail fast on a missing catalogue
-    settings = open_settings(home)
     names = list_landing_task(home)
     start = dt.datetime.now(dt.UTC)
     # Arrival times follow landing order across batches, whichever batch finishes first (and
     # however a failed batch is split), so a later revision always supersedes what it revises.
     order = {name: i for i, name in enumerate(names)}
 
-    with heavy_tasks(use_dask, settings) as submit:
+    def run(batch: list[str]) -> Any:
+        first = (start + dt.timedelta(microseconds=order[batch[0]])).isoformat()
+        return submit(
+            ingest_batch_task,
+            names=batch,
+            first_received=first,
+            catalog_dir=catalog_dir,
+            home=home,
+        )
 
-        def run(batch: list[str]) -> Any:
-            first = (start + dt.timedelta(microseconds=order[batch[0]])).isoformat()
-            return submit(
-                ingest_batch_task,
-                names=batch,
-                first_received=first,
-                catalog_dir=catalog_dir,
-                home=home,
-            )
-
-        done, failures = run_isolated(run, names, files_per_task)
+    done, failures = run_isolated(run, names, files_per_task)
     receipts: list[dict[str, Any]] = [r for batch in done for r in batch]
     receipts.sort(key=lambda r: order.get(str(r.get("original_name")), len(order)))
     failed: list[str] = []

@@ -12,8 +12,10 @@ from prefect import flow, get_run_logger, task
 from flows.common import (
     FLOW_OPTIONS,
     IO_RETRIES,
+    UNIFIED_WRITERS,
     BadParameters,
     check_period,
+    concurrency_limit,
     markdown_artifact,
     open_catalog,
     open_settings,
@@ -27,99 +29,25 @@ _CHANGE_KINDS = ("added", "revised", "withdrawn")
 
 @task(name="publish-unified", **IO_RETRIES)
 def publish_task(catalog_dir: str | None, home: str | None) -> dict[str, Any]:
+    """One commit of the unified table; writers hold the table's Prefect concurrency slot."""
     from collectonce.publish.errors import NothingToPublish
     from collectonce.publish.unified import latest_version, publish
 
     settings = open_settings(home)
     try:
-        return publish(open_catalog(catalog_dir), settings).to_dict()
+        with concurrency_limit(UNIFIED_WRITERS):
+            return publish(open_catalog(catalog_dir), settings).to_dict()
     except NothingToPublish as exc:
         return {"version": latest_version(settings), "created": False, "reason": str(exc)}
-
-
-_CHANGES_SQL = """
-WITH joined AS (
-    SELECT
-        coalesce(n.provider_code, o.provider_code) AS provider,
-        coalesce(n.period, o.period) AS period,
-        coalesce(n.metric_id, o.metric_id) AS metric,
-        o.value AS before,
-        n.value AS after,
-        coalesce(n.value_status, o.value_status) AS status,
-        CASE
-            WHEN o.metric_id IS NULL THEN CASE WHEN n.value IS NOT NULL THEN 'added' END
-            WHEN n.metric_id IS NULL THEN 'withdrawn'
-            WHEN o.value IS DISTINCT FROM n.value
-                OR o.value_status IS DISTINCT FROM n.value_status THEN 'revised'
-        END AS change
-    FROM old_rows o
-    FULL OUTER JOIN new_rows n
-        ON o.provider_code = n.provider_code
-        AND o.period = n.period
-        AND o.metric_id = n.metric_id
-)
-SELECT * FROM joined WHERE change IS NOT NULL
-"""
 
 
 @task(name="publication-changes", **IO_RETRIES)
 def publication_changes_task(home: str | None, version: int) -> dict[str, Any]:
     """What publication `version` changed against the one before: values added, revised and
     withdrawn, and which providers and periods they belong to."""
-    import duckdb
+    from collectonce.publish.changes import publication_changes
 
-    from collectonce.publish.errors import UnknownPublication
-    from collectonce.publish.unified import read_unified_table
-
-    settings = open_settings(home)
-    columns = ["provider_code", "period", "metric_id", "value", "value_status"]
-    new_rows = read_unified_table(settings, version, columns=columns)
-    against: int | None = version - 1 if version > 0 else None
-    try:
-        old_rows = (
-            read_unified_table(settings, against, columns=columns) if against is not None else None
-        )
-    except UnknownPublication:  # vacuumed: everything counts as added
-        against, old_rows = None, None
-    if old_rows is None:
-        old_rows = new_rows.schema.empty_table()
-    with duckdb.connect() as con:
-        con.register("new_rows", new_rows)
-        con.register("old_rows", old_rows)
-        con.execute(f"CREATE TEMP TABLE changed AS {_CHANGES_SQL}")
-        counts = dict(con.execute("SELECT change, count(*) FROM changed GROUP BY 1").fetchall())
-        providers = [
-            r[0] for r in con.execute("SELECT DISTINCT provider FROM changed ORDER BY 1").fetchall()
-        ]
-        periods = [
-            f"{r[0]:%Y-%m}"
-            for r in con.execute("SELECT DISTINCT period FROM changed ORDER BY 1").fetchall()
-        ]
-        shown = "revised" if counts.get("revised") else "added"
-        examples = con.execute(
-            "SELECT provider, period, metric, before, after, status FROM changed "
-            f"WHERE change = ? ORDER BY provider, period, metric LIMIT {CHANGES_SHOWN}",
-            [shown],
-        ).fetchall()
-    return {
-        "against": against,
-        "added": int(counts.get("added", 0)),
-        "revised": int(counts.get("revised", 0)),
-        "withdrawn": int(counts.get("withdrawn", 0)),
-        "providers": providers,
-        "periods": periods,
-        "examples": [
-            {
-                "provider": provider,
-                "period": f"{period:%Y-%m}",
-                "metric": metric,
-                "before": before,
-                "after": after,
-                "status": status,
-            }
-            for provider, period, metric, before, after, status in examples
-        ],
-    }
+    return publication_changes(open_settings(home), version, CHANGES_SHOWN)
 
 
 def _listed(items: list[str], limit: int = 12) -> str:
@@ -295,6 +223,11 @@ def build_views(
         )
     if fmt not in {"csv", "json", "parquet", "xlsx"}:
         raise BadParameters(f"format {fmt!r} is unknown: pass fmt as csv, json, parquet or xlsx")
+    if _published(home) == "none":
+        # a trigger may follow a publish run that had nothing to publish yet
+        markdown_artifact("views", "Nothing is published yet: no view to render.", "No views")
+        get_run_logger().info("nothing is published yet: no view to render")
+        return []
     futures = [
         # A view whose file has gone is rendered again whatever the cache holds.
         render_view_task.with_options(refresh_cache=not view_path(home, code, fmt).exists()).submit(

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import importlib
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
+from collectonce import __version__
 from collectonce.catalog.cli import app as catalog_app
+
+
+def _flags_as_flags() -> None:
+    """Show an on/off option as the flag it is (``--dry-run``), not as ``--dry-run <bool>``,
+    which reads as if it took a value: typer's help prints a type after every option."""
+    shown = typer.core.TyperOption.display_type_rich
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_as_flags()
 
 app = typer.Typer(
     name="collectonce",
@@ -17,6 +34,28 @@ app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"collectonce {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Submit once, check against one catalogue, publish one dataset, give data back."""
+
+
 #: Modules that add commands through `register(app)`. Heavy imports stay inside commands.
 COMMAND_MODULES = (
     "collectonce.burden.cli",
@@ -25,6 +64,7 @@ COMMAND_MODULES = (
     "collectonce.api.cli",
     "collectonce.feedback.spc_cli",
     "collectonce.feedback.cli",
+    "collectonce.rollup.cli",
     "collectonce.demo",
 )
 

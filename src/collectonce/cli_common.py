@@ -13,8 +13,23 @@ from rich.markup import escape
 
 from collectonce.settings import Settings, get_settings
 
-console = Console()
-err_console = Console(stderr=True)
+#: Width for output that goes to a file or a pipe: wide enough that no ID, code or path is
+#: wrapped onto two lines (a terminal keeps its own width).
+PIPED_WIDTH = 1000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console at the terminal's width, or unwrapped when the output is piped or redirected."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        interactive = stream.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    return Console(stderr=stderr, width=None if interactive else PIPED_WIDTH)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 CatalogOpt = Annotated[
     Path,

@@ -57,14 +57,33 @@ UNIFIED = pa.schema(
         pa.field("file_sha256", pa.string()),
         pa.field("source_row", pa.int64()),
         pa.field("received_at", pa.timestamp("us", tz="UTC")),
+        pa.field("comment", pa.string()),
     ],
     metadata={"description": "One published value per provider x period x metric."},
+)
+
+#: Roll-ups: one value per level (region, england) x code x period x metric, with coverage.
+LEVELS = pa.schema(
+    [
+        pa.field("level", pa.string(), nullable=False),
+        pa.field("code", pa.string(), nullable=False),
+        pa.field("period", pa.date32(), nullable=False),
+        pa.field("metric_id", pa.string(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("numerator", pa.float64()),
+        pa.field("denominator", pa.float64()),
+        pa.field("providers", pa.int32(), nullable=False),
+        pa.field("providers_expected", pa.int32(), nullable=False),
+        pa.field("partial", pa.bool_(), nullable=False),
+    ],
+    metadata={"description": "Roll-ups of one publication to regions and England."},
 )
 
 ALL_SCHEMAS: dict[str, pa.Schema] = {
     "canonical_rows": CANONICAL_ROWS,
     "submission_values": SUBMISSION_VALUES,
     "unified": UNIFIED,
+    "levels": LEVELS,
 }
 
 

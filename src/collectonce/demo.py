@@ -239,6 +239,14 @@ def run_demo(
         rebuilt = ", ".join(second["packs"].get("providers") or []) or "no provider"
         say(f"    publication v{second['publication'].get('version')}; packs rebuilt for {rebuilt}")
 
+    t0 = time.perf_counter()
+    say("packs one level up: England and each region, rolled up from the providers' values")
+    from collectonce.feedback.level_pack import build_level_packs
+
+    level_packs = build_level_packs(catalog, settings)
+    say(f"    {len(level_packs)} packs in {settings.packs_dir / 'levels'}")
+    step("level_packs", t0)
+
     burden = (second or first)["burden"]
     return {
         "home": str(home),
@@ -256,6 +264,7 @@ def run_demo(
         "views": [v["path"] for v in first["views"]],
         "packs_dir": str(settings.packs_dir),
         "packs_built": first["packs"].get("built"),
+        "level_packs": {name: str(path) for name, path in level_packs.items()},
         "burden": {
             "hours_before": burden.get("hours_before"),
             "hours_after": burden.get("hours_after"),
@@ -283,6 +292,9 @@ def next_steps(home: Path, catalog: Path, pack_provider: str = "RRK") -> list[st
     lines = [
         f"  provider packs:   {home / 'packs' / pack_provider / f'{pack_provider}_pack.html'} "
         "(one folder per ODS code, HTML, XLSX and CSV)",
+        f"  England's pack:   {home / 'packs' / 'levels' / 'england_pack.html'}",
+        f"  a region's pack:  {home / 'packs' / 'levels' / 'london_pack.html'} "
+        "(one per region, rolled up from its providers)",
         f"  burden report:    {home / 'reports' / 'burden.html'} (also .md and .json)",
         f"  request views:    {home / 'views'}",
     ]
@@ -297,6 +309,12 @@ def next_steps(home: Path, catalog: Path, pack_provider: str = "RRK") -> list[st
         "    curl -H 'Authorization: Bearer <token>' "
         "'http://127.0.0.1:8000/v1/requests/nhse_ae_monthly/view?from=2018-10&to=2019-03"
         "&format=csv'",
+        f"  roll-ups:         {exe} rollup --metric ae_4hr_performance_all --level region "
+        "--from 2018-10",
+        "  a regional team:",
+        f"    {exe} token create --region London --json     # its token, for the same server",
+        "    GET http://127.0.0.1:8000/v1/rollups/region?metric=ae_4hr_performance_all&from=2018-10"
+        " and /v1/packs/region/London",
     ]
     return lines
 

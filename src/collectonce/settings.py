@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     )
     dask_workers: int = Field(default=2, description="Workers for the local Dask cluster.")
     batch_rows: int = Field(default=1_000_000, description="Rows per streamed ingest batch.")
+    data_docs: bool = Field(
+        default=True,
+        description="Render Great Expectations Data Docs of every validation (gx_project/).",
+    )
     outlier_mad_threshold: float = Field(
         default=6.0, description="Warn when a value is this many scaled MADs from its history."
     )

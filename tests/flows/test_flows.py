@@ -170,11 +170,17 @@ def test_a_crashing_file_does_not_stop_the_others(
     state = watch_landing(catalog_dir=str(catalog_min_dir), home=str(home), return_state=True)
     assert state.is_failed()
     assert "RRK_2019-02.csv" in str(state.message) and "the other 1 landed" in str(state.message)
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    assert run.name == "ingest RF4_2019-02.csv and 1 more"  # what the UI lists
     assert (home / "landing" / "processed" / "RF4_2019-02.csv").exists()
     assert (home / "landing" / "RRK_2019-02.csv").exists()
     details = [str(a.data) for a in _artifacts("failure", state.state_details.flow_run_id)]
     assert any("RRK_2019-02.csv" in d and "a bug met in RRK's file" in d for d in details)
-    assert not any("RF4_2019-02.csv" in d for d in details)
+    # the file that landed is named only in the run's name, never as a failure
+    assert not any("RF4_2019-02.csv" in d.replace(run.name, "") for d in details)
 
     monkeypatch.setattr(service, "ingest_landing", real)
     (again,) = watch_landing(catalog_dir=str(catalog_min_dir), home=str(home))
@@ -245,9 +251,16 @@ def test_a_publication_says_what_changed(harness, home: Path, catalog_min_dir: P
 
     args = {"catalog_dir": str(catalog_min_dir), "home": str(home)}
     _landing_pair(home)
+    _write(
+        home / "landing" / "R1H_2019-02.csv",
+        "provider_code,period,metric_id,value\nR1H,2019-02,ae_breaches_4hr_type1,*\n",
+    )
     watch_landing(**args)
     first = publish_dataset(**args)
-    assert first["changes"]["against"] is None and first["changes"]["added"] == 2
+    # every row of the first publication is added, the suppressed one too, so the count
+    # agrees with `collectonce publications`
+    assert first["changes"]["against"] is None
+    assert first["changes"]["added"] == first["counts"]["rows"] >= 3
     _write(
         home / "landing" / "RF4_2019-02_revision.csv",
         "provider_code,period,metric_id,value\nRF4,2019-02,ae_attendances_type1,20100\n",
@@ -297,14 +310,17 @@ def test_views_are_reused_until_the_publication_changes(
 
 
 def test_landing_batches_run_on_a_dask_cluster(harness, home: Path, catalog_min_dir: Path) -> None:
-    """With use_dask the same flow validates its batches on a local Dask cluster of worker
-    processes, and names each batch's run for its files."""
+    """Given a DaskTaskRunner through with_options (`on_dask`), the same flow validates its
+    batches on a local Dask cluster of worker processes, and names each batch's run for its
+    files."""
+    from flows.common import on_dask
     from flows.ingest import watch_landing
+    from prefect_dask import DaskTaskRunner
 
     _landing_pair(home)
-    receipts = watch_landing(
-        catalog_dir=str(catalog_min_dir), home=str(home), files_per_task=1, use_dask=True
-    )
+    on_cluster = on_dask(watch_landing, workers=1)
+    assert isinstance(on_cluster.task_runner, DaskTaskRunner)
+    receipts = on_cluster(catalog_dir=str(catalog_min_dir), home=str(home), files_per_task=1)
     assert sorted(r["status"] for r in receipts) == ["accepted", "accepted"]
     assert sorted(p.name for p in (home / "landing" / "processed").iterdir()) == [
         "RF4_2019-02.csv",
@@ -315,9 +331,11 @@ def test_landing_batches_run_on_a_dask_cluster(harness, home: Path, catalog_min_
 def test_a_configured_dask_scheduler_runs_the_deployed_flows(
     harness, home: Path, catalog_min_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With COLLECTONCE_DASK_ADDRESS set (as on a worker), landing batches and packs run on that
-    cluster without any parameter: a deployed flow honours the setting."""
+    """With COLLECTONCE_DASK_ADDRESS set (as on a worker), the landing and pack flows are
+    declared with a DaskTaskRunner for that cluster: a deployed flow (a new process on the
+    worker) honours the setting without any parameter."""
     from distributed import LocalCluster
+    from flows.common import default_task_runner
     from flows.feedback import send_provider_feedback
     from flows.ingest import watch_landing
     from flows.publish import publish_dataset
@@ -326,11 +344,16 @@ def test_a_configured_dask_scheduler_runs_the_deployed_flows(
     _landing_pair(home)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True) as cluster:
         monkeypatch.setenv("COLLECTONCE_DASK_ADDRESS", cluster.scheduler_address)
+        # what importing the flows in a worker's flow-run process declares them with
+        runner = default_task_runner()
+        assert type(runner).__name__ == "DaskTaskRunner"
         before = cluster.scheduler.transition_counter
-        receipts = watch_landing(files_per_task=1, **args)
+        receipts = watch_landing.with_options(task_runner=runner)(files_per_task=1, **args)
         landed = cluster.scheduler.transition_counter
         publish_dataset(**args)
-        packs = send_provider_feedback(changed_only=False, chunk_size=1, **args)
+        packs = send_provider_feedback.with_options(task_runner=default_task_runner())(
+            changed_only=False, chunk_size=1, **args
+        )
         after = cluster.scheduler.transition_counter
     assert sorted(r["status"] for r in receipts) == ["accepted", "accepted"]
     assert sorted(packs["providers"]) == ["RF4", "RRK"]

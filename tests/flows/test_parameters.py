@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from flows.common import BadParameters, check_period, check_providers, is_transient  # noqa: E402
-from flows.ingest import ingest_run_name  # noqa: E402
+from flows.ingest import ingest_run_name, landing_run_name  # noqa: E402
 
 TODAY = dt.date(2019, 4, 10)
 
@@ -56,6 +56,13 @@ def test_unknown_providers_are_named_with_the_nearest_codes(catalog_min) -> None
 )
 def test_an_ingest_run_is_named_for_its_file(path: str, as_provider: str | None, name: str) -> None:
     assert ingest_run_name(path, as_provider) == name
+
+
+def test_a_landing_run_is_named_for_the_files_it_takes_in() -> None:
+    names = ["RF4_2019-01.csv", *(f"R{i:02d}_2019-01.csv" for i in range(249))]
+    assert landing_run_name(names) == "ingest RF4_2019-01.csv and 249 more"
+    assert landing_run_name(["RRK_2019-03.xlsx"]) == "ingest RRK_2019-03.xlsx"
+    assert landing_run_name([]) == "ingest landing: nothing new"
 
 
 @pytest.mark.parametrize(

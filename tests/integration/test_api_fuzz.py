@@ -43,6 +43,9 @@ OPERATIONS = [
     ("GET", "/v1/catalog/metrics"),
     ("GET", "/v1/burden"),
     ("GET", "/v1/publications"),
+    ("GET", "/v1/rollups/{level}"),
+    ("GET", "/v1/packs/region/{name}"),
+    ("GET", "/v1/packs/england"),
 ]
 CHECKS = [
     not_a_server_error,

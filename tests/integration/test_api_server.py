@@ -127,7 +127,7 @@ def test_requester_pulls_its_quarterly_return_in_each_format(server, fmt) -> Non
         rows = pd.read_parquet(io.BytesIO(response.content))
     else:
         rows = pd.read_excel(io.BytesIO(response.content))
-    assert set(rows["period"]) == {"2018-Q1"}
+    assert set(rows["period"]) == {"2017/18 Q4"}  # January to March 2018, an NHS quarter
     assert {"UEC01", "UEC02", "UEC03"} <= set(rows["item"])
     uec01 = rows[(rows["provider_code"] == "RF4") & (rows["item"] == "UEC01")]
     assert uec01["value"].tolist() == [21400 + 18668 + 21452]  # January as revised in July
@@ -185,13 +185,57 @@ def test_regulator_pulls_its_2018_quarterly_return_as_csv_now_and_as_of_last_mon
         return float(hit["value"].iloc[0]), str(hit["flag"].iloc[0])
 
     now, latest = pull()
-    assert set(latest["period"]) == {"2018-Q1", "2018-Q2"}
-    assert uec01(latest, "2018-Q1") == (21400 + 18668 + 21452, "revised")
-    # April and May arrived in July, after the monthly deadline
-    assert uec01(latest, "2018-Q2") == (20369 + 21582 + 21187, "late")
+    assert set(latest["period"]) == {"2017/18 Q4", "2018/19 Q1"}
+    assert uec01(latest, "2017/18 Q4") == (21400 + 18668 + 21452, "revised")
+    # April to June arrived on 10 July: after NHS England's monthly deadlines, but within the
+    # 30 days CQC allows after the quarter, so CQC's return is not late
+    assert uec01(latest, "2018/19 Q1") == (20369 + 21582 + 21187, "")
 
     then, before = pull(as_of=earlier[0])
     assert then.headers["x-publication-version"] == str(earlier[0])
     assert now.headers["x-publication-version"] != then.headers["x-publication-version"]
-    assert set(before["period"]) == {"2018-Q1"}
-    assert uec01(before, "2018-Q1") == (21317 + 18668 + 21452, "late")  # January came in April
+    assert set(before["period"]) == {"2017/18 Q4"}
+    # January came on 10 April: late for NHS England's monthly return, on time for CQC's
+    assert uec01(before, "2017/18 Q4") == (21317 + 18668 + 21452, "")
+
+
+@pytest.mark.parametrize(
+    ("page", "rendered"), [("docs", "opblock-summary-path"), ("redoc", "pull_view")]
+)
+def test_api_docs_render_in_a_browser_with_no_internet(server, tmp_path, page, rendered) -> None:
+    """Swagger UI and ReDoc render the operations in headless Chromium: every asset is served
+    by collectonce itself, and the content security policy lets the page run."""
+    import shutil
+
+    browser = next(
+        (
+            b
+            for b in (
+                "/usr/bin/chromium",
+                shutil.which("chromium"),
+                shutil.which("chromium-browser"),
+            )
+            if b and Path(b).exists()
+        ),
+        None,
+    )
+    if browser is None:
+        pytest.skip("no Chromium on this machine")
+    base, _ = server
+    done = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+            f"{base}/{page}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert rendered in done.stdout, done.stderr[-2000:]

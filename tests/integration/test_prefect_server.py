@@ -62,6 +62,26 @@ def _wait_for(api: str, run_id: str, worker_log: Path, timeout: float = 180) -> 
     pytest.fail(f"flow run {run_id} did not finish: {worker_log.read_text()[-3000:]}")
 
 
+def _triggered_run(api: str, deployment_id: str, after: str, worker_log: Path) -> dict:
+    """The first run of a deployment created after `after` (by its trigger, not by us)."""
+    deadline = time.monotonic() + 120
+    query = {
+        "deployments": {"id": {"any_": [deployment_id]}},
+        "flow_runs": {"expected_start_time": {"after_": after}},
+    }
+    while time.monotonic() < deadline:
+        try:
+            runs = httpx.post(f"{api}/flow_runs/filter", json=query, timeout=30).json()
+        except httpx.HTTPError:
+            runs = []
+        if runs:
+            return runs[0]
+        time.sleep(2)
+    pytest.fail(
+        f"no run of deployment {deployment_id} was triggered: {worker_log.read_text()[-3000:]}"
+    )
+
+
 def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
     """It starts a server on loopback, deploys every deployment, runs one through the API, and
     sees runs with wrong parameters fail before any work with a message and an artifact."""
@@ -113,6 +133,8 @@ def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
         assert {"landing-watch", "publish-daily", "burden-monthly"} <= names
         scheduled = [d for d in deployments if d.get("schedules")]
         assert len(scheduled) >= 3
+        triggered = {d["name"]: d["id"] for d in deployments if not d.get("schedules")}
+        assert {"views-after-publication", "packs-after-publication"} <= set(triggered)
 
         by_name = {d["name"]: d for d in deployments}
 
@@ -138,7 +160,7 @@ def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
         assert 400 <= no_path.status_code < 500 and "path" in no_path.text, no_path.text
         burden = started("burden-monthly", {})
         wrong_provider = started("packs-after-publication", {"providers": ["RF5"]})
-        future = started("views-daily", {"period_from": "2999-01"})
+        future = started("views-after-publication", {"period_from": "2999-01"})
         worker_log = tmp_path / "worker.log"
         worker = subprocess.Popen(
             [str(BIN / "prefect"), "worker", "start", "--pool", "collectonce"],
@@ -169,6 +191,31 @@ def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
                 timeout=10,
             ).json()
             assert any(a["key"] == "failure" and expected in a["data"] for a in artifacts)
+
+        # Views and packs run because a publication completed: the deployments' triggers on
+        # the publish flow's completion event, not a schedule.
+        sample = tmp_path / "rf4_rrk.csv"
+        lines = (ROOT / "data" / "ae_attendances.csv").read_text().splitlines()
+        sample.write_text(
+            "\n".join([lines[0], *(x for x in lines[1:] if x.split(",")[1] in {"RF4", "RRK"})])
+            + "\n"
+        )
+        ingest = started("ingest-one-file", {"path": str(sample)})
+        run = _wait_for(api, ingest["id"], worker_log)
+        assert run["state"]["type"] == "COMPLETED", (run["state"], worker_log.read_text()[-3000:])
+        publish = started("publish-daily", {})
+        run = _wait_for(api, publish["id"], worker_log)
+        assert run["state"]["type"] == "COMPLETED", (run["state"], worker_log.read_text()[-3000:])
+        published_at = run["end_time"]
+        for name in ("views-after-publication", "packs-after-publication"):
+            follow = _triggered_run(api, triggered[name], published_at, worker_log)
+            done = _wait_for(api, follow["id"], worker_log)
+            assert done["state"]["type"] == "COMPLETED", (name, done["state"])
+        views = tmp_path / "home" / "views"
+        assert (views / "nhse_ae_monthly.csv").is_file(), "the triggered views wrote no view"
+        assert (tmp_path / "home" / "packs" / "RF4" / "RF4_pack.html").is_file()
+        limits = httpx.post(f"{api}/v2/concurrency_limits/filter", json={}, timeout=10).json()
+        assert any(limit["name"] == "delta-unified-writers" for limit in limits), limits
     finally:
         if worker is not None:
             _stop(worker, signal.SIGINT)

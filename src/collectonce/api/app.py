@@ -31,7 +31,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collectonce import __version__
@@ -48,8 +50,11 @@ from collectonce.api.models import (
     SubmissionList,
     View,
 )
+from collectonce.api.rollups import build_router as rollups_router
+from collectonce.api.rollups import region_may_call
 from collectonce.api.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.catalog.models import ODS_PATTERN
+from collectonce.portal.routes import include_portal, portal_home
 from collectonce.publish import errors
 from collectonce.publish.exports import MEDIA_TYPES, iter_csv_chunks, iter_json_chunks, write_export
 from collectonce.publish.views import PROVIDER_COLUMNS, VIEW_COLUMNS
@@ -270,9 +275,15 @@ async def authenticated(
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     request.state.principal = principal
-    known = {"provider": st.catalog.providers, "requester": st.catalog.requesters}
+    known = {
+        "provider": st.catalog.providers,
+        "requester": st.catalog.requesters,
+        "region": st.catalog.regions,
+    }
     if principal.role in known and principal.subject not in known[principal.role]:
         raise HTTPException(403, f"the token's {principal.role} is no longer in the catalogue")
+    if principal.role == "region":
+        region_may_call(request)
     return principal
 
 
@@ -326,7 +337,13 @@ def _answering(make: Callable[[], Rendered]) -> Callable[[], Rendered]:
 # --------------------------------------------------------------------------- rendering
 
 
-def _render(df: pd.DataFrame, fmt: str, meta: dict[str, Any], stem: str) -> Rendered:
+def _render(
+    df: pd.DataFrame,
+    fmt: str,
+    meta: dict[str, Any],
+    stem: str,
+    units: dict[str, str] | None = None,
+) -> Rendered:
     rows = len(df)
     filename = None if fmt == "json" else f"{stem}.{fmt}"
     if fmt in ("json", "csv"):
@@ -344,19 +361,21 @@ def _render(df: pd.DataFrame, fmt: str, meta: dict[str, Any], stem: str) -> Rend
     if fmt == "xlsx" and rows > STREAM_ABOVE_ROWS:
         # A large workbook is written row by row to a temporary file (flat memory), then
         # streamed from it; held whole in memory it would cost about 1.4 KB per row.
-        chunks = _file_chunks(_xlsx_file(df))
+        chunks = _file_chunks(_xlsx_file(df, meta, units))
         return Rendered(MEDIA_TYPES[fmt], rows, chunks=chunks, filename=filename)
     buffer = BytesIO()
-    write_export(df, fmt, buffer)  # type: ignore[arg-type]
+    write_export(df, fmt, buffer, meta=meta, units=units)  # type: ignore[arg-type]
     return Rendered(MEDIA_TYPES[fmt], rows, body=buffer.getvalue(), filename=filename)
 
 
-def _xlsx_file(df: pd.DataFrame) -> BufferedReader:
+def _xlsx_file(
+    df: pd.DataFrame, meta: dict[str, Any] | None = None, units: dict[str, str] | None = None
+) -> BufferedReader:
     """`df` as an XLSX file written in constant memory, opened for reading and already deleted:
     the bytes live until the handle is closed, so nothing is left behind if a client goes."""
     with tempfile.TemporaryDirectory(prefix="collectonce-xlsx-") as folder:
         path = Path(folder) / "answer.xlsx"
-        write_export(df, "xlsx", path)
+        write_export(df, "xlsx", path, meta=meta, units=units)
         return path.open("rb")
 
 
@@ -387,6 +406,11 @@ def _respond(request: Request, rendered: Rendered, version: int) -> Response:
             headers["Content-Encoding"] = "gzip"
             body = rendered.gzipped
     return Response(body, media_type=rendered.media_type, headers=headers)
+
+
+def units_of(catalog: Catalog) -> dict[str, str]:
+    """Each metric's unit, so a workbook formats its values as counts or percentages."""
+    return {code: metric.unit for code, metric in catalog.metrics.items()}
 
 
 def _stem(*parts: object) -> str:
@@ -452,6 +476,40 @@ def _data_content(model: type[Any]) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def describe_service(catalog: Catalog) -> dict[str, Any]:
+    """What this service is, for an API client that asks ``GET /`` (JSON)."""
+    return {
+        "service": "collectonce pull API",
+        "version": __version__,
+        "description": (
+            "NHS-funded providers submit their data once; it is checked against one shared "
+            "metric catalogue and published as one dataset. Each requester pulls its own "
+            "requests in its own codes and frequency, each provider its own data and feedback "
+            "pack. Every call under /v1 needs a bearer token and is audited."
+        ),
+        "catalog": {"name": catalog.info.name, "version": catalog.version},
+        "links": {
+            "docs": "/docs",
+            "redoc": "/redoc",
+            "openapi": "/openapi.json",
+            "health": "/health",
+            "requests": "/v1/requests",
+            "publications": "/v1/publications",
+            "metrics": "/v1/catalog/metrics",
+            "portal": "/portal/sign-in",
+        },
+    }
+
+
+@router.get("/", name="service", include_in_schema=False)
+async def service(request: Request) -> Response:
+    """What this service is and where to start, as JSON (needs no token); a browser, which asks
+    for HTML, gets the portal's start page instead."""
+    if "text/html" in request.headers.get("accept", ""):
+        return await run_in_threadpool(portal_home, request)
+    return JSONResponse(describe_service(_state(request).catalog))
+
+
 @router.get("/health", response_model=Health, name="health", tags=["service"])
 async def health(request: Request) -> dict[str, Any]:
     """Liveness, the catalogue version and the latest publication. Needs no token."""
@@ -473,6 +531,7 @@ def _request_info(st: ApiState, req: CatalogRequest, may_pull: bool) -> dict[str
         "title": req.title,
         "purpose": req.purpose,
         "frequency": req.frequency,
+        "year_start": req.year_start,
         "due_days_after_period": req.due_days_after_period,
         "respondents": req.respondents if req.respondents == "all" else list(req.respondents),
         "may_pull": may_pull,
@@ -558,7 +617,7 @@ async def pull_view(
             "period_to": period_to,
         }
         stem = _stem(code, period_from, period_to, f"v{version}")
-        return _render(df.loc[:, VIEW_COLUMNS], fmt, meta, stem)
+        return _render(df.loc[:, VIEW_COLUMNS], fmt, meta, stem, units_of(st.catalog))
 
     key = ("view", code, period_from, period_to, version, fmt)
     rendered = await st.cache.fetch(key, _answering(make))
@@ -603,7 +662,8 @@ async def pull_provider_data(
             "period_from": period_from,
             "period_to": period_to,
         }
-        return _render(df, fmt, meta, _stem(ods, period_from, period_to, f"v{version}"))
+        stem = _stem(ods, period_from, period_to, f"v{version}")
+        return _render(df, fmt, meta, stem, units_of(st.catalog))
 
     key = ("provider", ods, period_from, period_to, version, fmt)
     rendered = await st.cache.fetch(key, _answering(make))
@@ -618,6 +678,10 @@ def _may_see_provider(st: ApiState, caller: Principal, ods: str) -> None:
         )
     if caller.role == "provider" and ods != caller.subject:
         raise HTTPException(403, "a provider may see only its own data")
+    if caller.role == "region" and (
+        ods not in st.catalog.providers or st.catalog.region_of(ods) != caller.subject
+    ):
+        raise HTTPException(403, f"a regional team sees only {caller.subject}'s providers")
     if ods not in st.catalog.providers:
         raise HTTPException(404, f"there is no provider {ods!r} in the catalogue")
 
@@ -648,7 +712,14 @@ async def pull_pack(request: Request, caller: Caller, ods: OdsCode) -> HTMLRespo
         html = await run_in_threadpool(build_pack_html, st.catalog, st.settings, ods)
     except PackError as exc:  # nothing published, or the provider left the catalogue
         raise HTTPException(404, str(exc)) from None
-    return HTMLResponse(html, headers={"X-Publication-Version": str(version)})
+    return HTMLResponse(
+        html,
+        headers={
+            "X-Publication-Version": str(version),
+            "Cache-Control": "private, no-store",
+            "Content-Security-Policy": PAGE_CSP,
+        },
+    )
 
 
 _SUBMIT_STATUS = {"duplicate": 200, "rejected": 422}
@@ -739,7 +810,10 @@ async def upload(request: Request, caller: Caller) -> JSONResponse:
     finally:
         received.path.unlink(missing_ok=True)
     _note(request, target=receipt.get("submission_id"), rows=receipt.get("rows_accepted"))
-    status = _SUBMIT_STATUS.get(str(receipt.get("status")), 201)
+    outcome = str(receipt.get("status"))
+    if outcome == "duplicate" and receipt.get("original_status") == "rejected":
+        outcome = "rejected"  # a rejected file sent again is still rejected
+    status = _SUBMIT_STATUS.get(outcome, 201)
     return JSONResponse(_jsonable(_for_caller(receipt)), status_code=status)
 
 
@@ -907,6 +981,80 @@ async def publications(request: Request, caller: Caller) -> JSONResponse:
 
 # --------------------------------------------------------------------------- middleware
 
+#: The policy of every answer that is data, not a page: nothing may load, frame or run.
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+#: A pack page: its own inline styles and SVG charts, nothing from anywhere else.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+#: The API docs (Swagger UI and ReDoc): their scripts and styles, served by this service.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
+DOCS_PATHS = ("/docs", "/redoc", "/static-offline-docs/")
+
+
+class SecurityHeadersMiddleware:
+    """Headers on every answer: no MIME sniffing, no framing, a content security policy, and no
+    caching of data (every /v1 answer is private to its caller)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        csp = DOCS_CSP if path.startswith(DOCS_PATHS) else DATA_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                wanted = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"content-security-policy", csp.encode()),
+                ]
+                if path.startswith("/v1/"):
+                    wanted.append((b"cache-control", b"private, no-store"))
+                headers += [(k, v) for k, v in wanted if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class OptionsMiddleware:
+    """``OPTIONS`` answers 204 with an ``Allow`` header listing the methods the path has (404
+    when no route has the path), instead of 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        routes = scope["app"].router.routes
+        methods = {
+            method
+            for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+            if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in routes)
+        }
+        if not methods:
+            status, allow = 404, b""
+        else:
+            status, allow = 204, ", ".join(sorted(methods | {"OPTIONS"})).encode()
+        headers = [(b"content-length", b"0")] + ([(b"allow", allow)] if allow else [])
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
 
 class AuditMiddleware:
     """Write one audit line per call under /v1, just before its answer starts (so an answer is
@@ -1033,7 +1181,8 @@ def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> Fa
             threading.Thread(target=_warm, args=(settings,), daemon=True).start()
         yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc are served from the installed `fastapi-offline` package, never a CDN.
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="collectonce pull API",
         version=__version__,
@@ -1045,9 +1194,10 @@ def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> Fa
             {"name": "submissions", "description": "Uploads and their receipts."},
             {"name": "catalogue", "description": "What is collected, why, and the burden."},
             {"name": "publications", "description": "Versions of the unified dataset."},
+            {"name": "rollups", "description": "Regions and England, rolled up from providers."},
         ],
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.api = ApiState(
@@ -1058,8 +1208,12 @@ def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> Fa
         upload_lock=threading.Lock(),
     )
     app.include_router(router)
+    app.include_router(rollups_router(authenticated))
+    include_portal(app)
+    app.add_middleware(OptionsMiddleware)
     app.add_middleware(LastResortMiddleware)
     app.add_middleware(AuditMiddleware, settings=settings)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

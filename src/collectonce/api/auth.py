@@ -28,8 +28,8 @@ from collectonce.settings import Settings
 if TYPE_CHECKING:
     from collectonce.catalog.loader import Catalog
 
-Role = Literal["provider", "requester", "admin"]
-ROLES: tuple[Role, ...] = ("provider", "requester", "admin")
+Role = Literal["provider", "requester", "region", "admin"]
+ROLES: tuple[Role, ...] = ("provider", "requester", "region", "admin")
 
 TOKEN_RE = re.compile(r"^co_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 TOKEN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -151,7 +151,19 @@ def _check_subject(role: str, subject: str | None, catalog: Catalog) -> str | No
     if role == "requester" and subject not in catalog.requesters:
         known = ", ".join(sorted(catalog.requesters))
         raise TokenError(f"{subject!r} is not a requester in the catalogue; use one of: {known}")
+    if role == "region":
+        return _region_subject(subject, catalog)
     return subject
+
+
+def _region_subject(name: str, catalog: Catalog) -> str:
+    """The catalogue's spelling of a region a regional team can hold (not the unassigned one)."""
+    regions = [r for r in catalog.regions if r != catalog.levels.unassigned_label]
+    wanted = " ".join(name.split()).casefold()
+    for region in regions:
+        if region.casefold() == wanted:
+            return region
+    raise TokenError(f"{name!r} is not a region in providers.csv; use one of: {', '.join(regions)}")
 
 
 def create_token(
@@ -166,12 +178,13 @@ def create_token(
 ) -> tuple[str, str]:
     """Create a token and return ``(token_id, token)``; only its HMAC is stored.
 
-    Provider tokens name an ODS code of the catalogue, requester tokens a requester code; admin
-    tokens name nobody. ``expires_days=None`` makes a token that never expires. ``catalog``
-    defaults to the catalogue at ``settings.catalog``.
+    Provider tokens name an ODS code of the catalogue, requester tokens a requester code, region
+    tokens (a regional team) a region of providers.csv; admin tokens name nobody.
+    ``expires_days=None`` makes a token that never expires. ``catalog`` defaults to the
+    catalogue at ``settings.catalog``.
     """
     if role not in ROLES:
-        raise TokenError(f"unknown role {role!r}; use provider, requester or admin")
+        raise TokenError(f"unknown role {role!r}; use provider, requester, region or admin")
     if expires_days is not None and expires_days < 1:
         raise TokenError("--expires-days must be at least 1")
     if catalog is None:
@@ -311,3 +324,30 @@ def verify(
     if role not in ROLES:
         return None
     return Principal(role=role, subject=entry.get("subject"), token_id=token_id)
+
+
+def verify_id(
+    settings: Settings, token_id: str | None, now: dt.datetime | None = None
+) -> Principal | None:
+    """The principal of a token already verified once (a portal session keeps only its id);
+    None when the token has since been revoked, has expired or is unknown. So a session ends
+    when its token does."""
+    if not token_id or not TOKEN_ID_RE.match(token_id):
+        return None
+    loaded = _CACHE.get(settings)
+    if loaded is None:
+        return None
+    entry = loaded[1].get(token_id)
+    if entry is None or token_status(entry, now) != "active":
+        return None
+    role = entry.get("role")
+    if role not in ROLES:
+        return None
+    return Principal(role=role, subject=entry.get("subject"), token_id=token_id)
+
+
+def token_expiry(settings: Settings, token_id: str) -> dt.datetime | None:
+    """When a token expires (None: never, or unknown)."""
+    loaded = _CACHE.get(settings)
+    entry = loaded[1].get(token_id) if loaded else None
+    return _parse_time(entry.get("expires_at")) if entry else None

@@ -66,6 +66,12 @@ def token_create(
     requester: Annotated[
         str | None, typer.Option("--requester", help="A requester code: its own requests.")
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region", help="A region (regional team): its roll-ups and its providers' data."
+        ),
+    ] = None,
     admin: Annotated[bool, typer.Option("--admin", help="The data team: everything.")] = False,
     expires_days: Annotated[
         int, typer.Option("--expires-days", min=0, help="Days until it expires; 0 for never.")
@@ -74,7 +80,8 @@ def token_create(
     catalog: CatalogOpt = Path("catalog"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a token for exactly one of --provider, --requester or --admin. It is shown once."""
+    """Create a token for exactly one of --provider, --requester, --region or --admin. It is
+    shown once."""
     from collectonce.api.auth import TokenError, create_token
 
     given: list[tuple[Role, str | None]] = []
@@ -82,10 +89,12 @@ def token_create(
         given.append(("provider", provider))
     if requester is not None:
         given.append(("requester", requester))
+    if region is not None:
+        given.append(("region", region))
     if admin:
         given.append(("admin", None))
     if len(given) != 1:
-        fail("give exactly one of --provider ODS, --requester CODE or --admin", 2)
+        fail("give exactly one of --provider ODS, --requester CODE, --region NAME or --admin", 2)
     role, subject = given[0]
     cat = open_catalog(catalog, as_json=json_out)
     settings = settings_for(catalog)

@@ -43,6 +43,11 @@ class RequestInfo(_Out):
     title: str
     purpose: str
     frequency: Literal["month", "quarter", "year"]
+    year_start: Literal["april", "january"] = Field(
+        default="april",
+        description="april: NHS financial years and quarters (2018/19, 2018/19 Q1); january: "
+        "calendar ones (2018, 2018-Q1).",
+    )
     due_days_after_period: int
     respondents: list[str] | Literal["all"]
     may_pull: bool = Field(description="Whether this caller may pull the request's view.")
@@ -56,7 +61,11 @@ class RequestList(_Out):
 
 class ViewRow(_Out):
     provider_code: str
-    period: str = Field(description="YYYY-MM, YYYY-Qn or YYYY, at the request's frequency.")
+    period: str = Field(
+        description="At the request's frequency: YYYY-MM, an NHS quarter (2018/19 Q1 = April to "
+        "June 2018) or financial year (2018/19); 2018-Q1 or 2018 where the request counts "
+        "calendar years."
+    )
     item: str = Field(description="The requester's code for the figure.")
     item_label: str
     metric: str = Field(description="The catalogue metric code(s), joined by '+'.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from python_multipart.exceptions import FormParserError
@@ -33,6 +33,8 @@ class ReceivedFile:
     path: Path
     original_name: str
     size: int
+    #: Small text fields sent beside the file (a web form's CSRF token), by name.
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 def clean_filename(raw: str) -> str:
@@ -59,6 +61,8 @@ class _Collector:
     received: ReceivedFile | None = None
     extra_bytes: int = 0
     parts: int = 0
+    field_name: str | None = None
+    fields: dict[str, bytes] = field(default_factory=dict)
 
     def on_part_begin(self) -> None:
         self.parts += 1
@@ -66,6 +70,7 @@ class _Collector:
             raise UploadInvalid("too many parts: send one file in a field named `file`")
         self.disposition = b""
         self.in_file = False
+        self.field_name = None
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self.header_name += data[start:end]
@@ -83,6 +88,10 @@ class _Collector:
         _, options = parse_options_header(self.disposition)
         name = options.get(b"name", b"").decode("latin-1")
         filename = options.get(b"filename")
+        if filename is None and name and name != FILE_FIELD:
+            self.field_name = name
+            self.fields.setdefault(name, b"")
+            return
         if name != FILE_FIELD or not filename or self.received is not None:
             return
         original = clean_filename(filename.decode("utf-8", errors="replace"))
@@ -103,6 +112,8 @@ class _Collector:
             self.extra_bytes += size
             if self.extra_bytes > ENVELOPE_BYTES:
                 raise UploadInvalid("fields other than `file` are too large; send the file only")
+            if self.field_name is not None:
+                self.fields[self.field_name] += data[start:end]
 
     def on_part_end(self) -> None:
         if self.in_file and self.file_fd is not None:
@@ -174,6 +185,9 @@ async def receive_upload(request: Request, dest_dir: Path, max_bytes: int) -> Re
             raise UploadInvalid("no file found: send it in a multipart field named `file`")
         if collector.file_fd is not None:
             raise UploadInvalid("the multipart body ended in the middle of the file")
+        collector.received.fields = {
+            k: v.decode("utf-8", errors="replace") for k, v in collector.fields.items()
+        }
         return collector.received
     except BaseException:
         collector.cleanup()

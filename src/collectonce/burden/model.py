@@ -86,11 +86,12 @@ def item_inputs(
 
 
 def requests_for_group(catalog: Catalog, peer_group: str) -> list[Request]:
-    """The requests every provider of a peer group must answer."""
+    """The requests every provider of a peer group must answer (not those served from the
+    roll-ups at a region or England)."""
     return [
         r
         for r in catalog.requests.values()
-        if r.respondents == "all" or peer_group in r.respondents
+        if r.level == "provider" and (r.respondents == "all" or peer_group in r.respondents)
     ]
 
 

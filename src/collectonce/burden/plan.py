@@ -2,9 +2,11 @@
 
 When a request is due
     A monthly request is due every month. A quarterly request is due in the last month of its
-    calendar quarter: the plan for 2019-03 includes quarterly requests for 2019-Q1 (January to
-    March). A yearly request is due in March, the last month of the NHS financial year (April to
-    March): the plan for 2019-03 includes yearly requests for 2018/19.
+    NHS quarter: the plan for 2019-03 includes quarterly requests for 2018/19 Q4 (January to
+    March 2019). A yearly request is due in March, the last month of the NHS financial year
+    (April to March): the plan for 2019-03 includes yearly requests for 2018/19. A request whose
+    file says ``year_start: january`` counts calendar quarters and years instead (2019-Q1, 2019,
+    due in December). Periods are worked out by `collectonce.nhs_periods`.
 
 What the provider owes
     The deduplicated union of the items of every request due, mapped down to *collected* metrics:
@@ -20,9 +22,14 @@ What the provider owes
     owed at the quarter's end, for each month of the quarter; once any monthly request needs it,
     it is owed every month for that month alone. The `periods` of a plan item are the metric's own
     grain periods that end within the months the plan covers, written as the submission readers
-    read them: ``2019-03`` for a month, ``2019-Q1`` for a calendar quarter, ``2018`` for a calendar
-    year (so a year-grain metric needed by a yearly request is owed in March for the calendar year
-    that ended in the financial year just closed).
+    read them: ``2019-03`` for a month, ``2018/19 Q4`` for an NHS quarter, ``2018/19`` for a
+    financial year.
+
+A plan asks only for what is in force: a metric is left out for a month before it was first
+collected (``status.first_collected``, or ``effective_from`` when the metric has had one
+version) or after ``effective_to``, and a period outside those dates is never put in the
+template. A metric whose current version took effect later (``effective_from``) is asked for
+under the definition in force at the time, so a filled template draws no warnings about dates.
 
 Unmapped items of the requests due are listed apart: they are still collected by each request's
 own form.
@@ -39,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collectonce import nhs_periods
 from collectonce.burden.model import item_inputs, requests_for_group
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import PERIODS_PER_YEAR, Metric, Provider, Request
@@ -73,22 +81,18 @@ def parse_period(text: str) -> tuple[int, int]:
     return year, month
 
 
-def is_due(frequency: str, month: int) -> bool:
-    """Whether a request of this frequency is due in a plan for this calendar month."""
-    if frequency == "quarter":
-        return month % 3 == 0
-    if frequency == "year":
-        return month == 3
-    return True
+def is_due(frequency: str, month: int, year_start: str = nhs_periods.NHS_YEAR_START) -> bool:
+    """Whether a request of this frequency is due in a plan for this calendar month: the month
+    ends its period (an NHS quarter or financial year unless the request counts calendar ones)."""
+    day = dt.date(2000, month, 1)
+    return nhs_periods.last_month_of(day, frequency, year_start).month == month
 
 
-def reporting_period(frequency: str, year: int, month: int) -> str:
-    """The period a request due in this month reports on: 2019-03, 2019-Q1 or 2018/19."""
-    if frequency == "quarter":
-        return f"{year}-Q{(month - 1) // 3 + 1}"
-    if frequency == "year":
-        return f"{year - 1}/{year % 100:02d}"
-    return f"{year}-{month:02d}"
+def reporting_period(
+    frequency: str, year: int, month: int, year_start: str = nhs_periods.NHS_YEAR_START
+) -> str:
+    """The period a request due in this month reports on: 2019-03, 2018/19 Q4 or 2018/19."""
+    return nhs_periods.label_of(dt.date(year, month, 1), frequency, year_start)
 
 
 def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
@@ -105,14 +109,16 @@ def span_months(frequency: str, year: int, month: int) -> list[tuple[int, int]]:
 def grain_periods(grain: str, months: list[tuple[int, int]]) -> list[str]:
     """The metric's own periods that end within `months`, written as the readers accept them.
 
-    Month: ``YYYY-MM``; quarter: ``YYYY-Qn`` (calendar quarters); year: ``YYYY`` (calendar year,
-    as the submission readers and views count years).
+    Month: ``YYYY-MM``; quarter: ``2018/19 Q4`` (NHS quarters); year: ``2018/19`` (financial
+    years).
     """
     if grain == "month":
         return [f"{y}-{m:02d}" for y, m in months]
-    if grain == "quarter":
-        return [f"{y}-Q{m // 3}" for y, m in months if m % 3 == 0]
-    return [f"{y}" for y, m in months if m == 12]
+    return [
+        nhs_periods.label_of(dt.date(y, m, 1), grain)
+        for y, m in months
+        if is_due(grain, m)  # the month ends the metric's own period
+    ]
 
 
 def due_date(request: Request, year: int, month: int) -> dt.date:
@@ -212,13 +218,21 @@ def find_provider(catalog: Catalog, provider_code: str) -> Provider:
     return provider
 
 
-def period_end(frequency: str, year: int, month: int) -> tuple[int, int]:
-    """The last month of the request period (calendar quarter, financial year) holding a month."""
-    if frequency == "quarter":
-        return year, ((month - 1) // 3 + 1) * 3
-    if frequency == "year":
-        return (year, 3) if month <= 3 else (year + 1, 3)
-    return year, month
+def period_end(
+    frequency: str, year: int, month: int, year_start: str = nhs_periods.NHS_YEAR_START
+) -> tuple[int, int]:
+    """The last month of the request period (NHS quarter, financial year) holding a month."""
+    end = nhs_periods.last_month_of(dt.date(year, month, 1), frequency, year_start)
+    return end.year, end.month
+
+
+def in_force(metric: Metric, first_day: dt.date) -> bool:
+    """Whether the metric is collected for the month starting on `first_day`."""
+    status = metric.status
+    start = status.collected_from
+    if first_day < dt.date(start.year, start.month, 1):
+        return False
+    return not (status.effective_to and status.effective_to < first_day)
 
 
 def _not_collected_reason(metric: Metric, first_day: dt.date) -> str | None:
@@ -228,6 +242,8 @@ def _not_collected_reason(metric: Metric, first_day: dt.date) -> str | None:
         return f"{metric.code} is a draft metric, not collected yet"
     if status.state == "retired" or (status.effective_to and status.effective_to < first_day):
         return f"{metric.code} is no longer collected"
+    if not in_force(metric, first_day):
+        return f"{metric.code} is collected from {status.collected_from:%Y-%m-%d}"
     return None
 
 
@@ -271,10 +287,10 @@ def collection_plan(catalog: Catalog, provider_code: str, period: str) -> Collec
     for request in requests:
         requester = catalog.requesters.get(request.requester)
         requester_name = requester.name if requester else request.requester
-        due_now = is_due(request.frequency, month)
-        end_year, end_month = period_end(request.frequency, year, month)
+        due_now = is_due(request.frequency, month, request.year_start)
+        end_year, end_month = period_end(request.frequency, year, month, request.year_start)
         deadline = due_date(request, end_year, end_month)
-        reported = reporting_period(request.frequency, end_year, end_month)
+        reported = reporting_period(request.frequency, end_year, end_month, request.year_start)
         if not due_now:
             later.append((request, deadline, reported))
         else:
@@ -345,7 +361,14 @@ def collection_plan(catalog: Catalog, provider_code: str, period: str) -> Collec
     for code in sorted(deadlines, key=lambda c: (catalog.metrics[c].domain, c)):
         metric = catalog.metrics[code]
         frequency = finest[code]
-        periods = grain_periods(metric.grain.period, span_months(frequency, year, month))
+        months = [
+            (y, m)
+            for y, m in span_months(frequency, year, month)
+            if in_force(metric, dt.date(y, m, 1))
+        ]
+        periods = grain_periods(metric.grain.period, months)
+        if not periods:
+            continue
         items.append(
             PlanItem(
                 metric=metric,

@@ -219,16 +219,13 @@ def _method_text() -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:2rem auto;
-max-width:72rem;padding:0 1rem;color:#212b32;line-height:1.45}
-h1{color:#005eb8;margin-bottom:.2rem}h2{border-bottom:2px solid #005eb8;padding-bottom:.2rem;
-margin-top:2rem}table{border-collapse:collapse;width:100%;margin:.6rem 0;font-size:.93rem}
-th,td{border:1px solid #d8dde0;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#e8edee}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.lead{font-size:1.08rem;background:#f0f4f5;border-left:4px solid #005eb8;padding:.7rem 1rem}
+main table{border-collapse:collapse;width:100%;margin:.6rem 0 1.5rem;background:#fff}
+main th,main td{border:1px solid #d8dde0;padding:.5rem;text-align:left;vertical-align:top}
+main th{background:#e8edee}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.lead{background:#fff;border-left:8px solid #005eb8;padding:1rem 1.5rem}
 .met{color:#007f3b;font-weight:600}.unmet{color:#d5281b;font-weight:600}
-.bar{height:.8rem;display:inline-block;vertical-align:middle}.before{background:#aeb7bd}
-.after{background:#005eb8}.muted{color:#4c6272;font-size:.9rem}
+.bar{height:.8rem;display:inline-block;vertical-align:middle}.before{background:#768692}
+.after{background:#005eb8}.muted{color:#4c6272}
 """
 
 
@@ -384,11 +381,13 @@ need it, in proportion to their burden on it before. Grey bar: before; blue bar:
 <p>{escape(_method_text())}</p>
 <ul>{assumptions}</ul>
 """
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Reporting burden — catalogue {escape(d['catalog_version'])}</title>"
-        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+    from collectonce.web import standalone_page
+
+    return standalone_page(
+        f"Reporting burden — catalogue {d['catalog_version']}",
+        body,
+        extra_css=_CSS,
+        service="Reporting burden",
     )
 
 

@@ -27,10 +27,13 @@ def check(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> N
         "requesters": len(cat.requesters),
         "items": sum(len(r.items) for r in cat.requests.values()),
         "providers": len(cat.providers),
+        "warnings": [w.to_dict() for w in cat.warnings],
     }
     if json_out:
         print_json(summary)
         return
+    for warning in cat.warnings:
+        console.print(f"[yellow]![/] {warning}", highlight=False, soft_wrap=True)
     console.print(
         f"[green]✓[/] catalogue {cat.version} is valid: {summary['metrics']} metrics "
         f"({summary['derived_metrics']} derived), {summary['requests']} requests from "

@@ -9,7 +9,15 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectonce.catalog.loader import Catalog
-from collectonce.catalog.models import CatalogInfo, Metric, Provider, Request, Requester, Targets
+from collectonce.catalog.models import (
+    CatalogInfo,
+    Levels,
+    Metric,
+    Provider,
+    Request,
+    Requester,
+    Targets,
+)
 from collectonce.contracts import ALL_SCHEMAS, schema_to_json
 
 Generator = Callable[[Catalog], dict[str, str]]
@@ -40,6 +48,7 @@ def catalog_json_schemas(_: Catalog) -> dict[str, str]:
         "requesters": RequestersFile,
         "provider": Provider,
         "targets": Targets,
+        "levels": Levels,
         "catalog": CatalogInfo,
     }
     out = {}

@@ -25,6 +25,7 @@ from collectonce.catalog.models import (
     PERIODS_PER_YEAR,
     CatalogInfo,
     Item,
+    Levels,
     Metric,
     Provider,
     Request,
@@ -110,10 +111,45 @@ class Catalog:
     fingerprint: str
     metric_files: dict[str, str] = field(default_factory=dict)
     request_files: dict[str, str] = field(default_factory=dict)
+    levels: Levels = field(default_factory=Levels)
+    #: Problems that do not stop the catalogue being used (e.g. providers with no region).
+    warnings: tuple[CatalogProblem, ...] = ()
 
     @property
     def version(self) -> str:
         return self.info.version
+
+    @cached_property
+    def regions(self) -> dict[str, list[str]]:
+        """Each region's providers (ODS codes, sorted); providers with no region are listed
+        under the catalogue's unassigned label."""
+        out: dict[str, list[str]] = {}
+        for code in sorted(self.providers):
+            region = self.providers[code].region or self.levels.unassigned_label
+            out.setdefault(region, []).append(code)
+        return dict(sorted(out.items()))
+
+    @cached_property
+    def icbs(self) -> dict[str, list[str]]:
+        """Each integrated care board's providers, for providers.csv rows that name one
+        (empty when none does); providers with none are under the unassigned label."""
+        if not any(p.icb for p in self.providers.values()):
+            return {}
+        out: dict[str, list[str]] = {}
+        for code in sorted(self.providers):
+            icb = self.providers[code].icb or self.levels.unassigned_label
+            out.setdefault(icb, []).append(code)
+        return dict(sorted(out.items()))
+
+    def icb_of(self, ods: str) -> str:
+        """The provider's integrated care board, or the unassigned label when it has none."""
+        provider = self.providers.get(ods)
+        return (provider.icb if provider else "") or self.levels.unassigned_label
+
+    def region_of(self, ods: str) -> str:
+        """The provider's region, or the unassigned label when it has none."""
+        provider = self.providers.get(ods)
+        return (provider.region if provider else "") or self.levels.unassigned_label
 
     @cached_property
     def collected_metrics(self) -> list[Metric]:
@@ -190,11 +226,13 @@ class Catalog:
         return sorted(self._users.get(code, ()))
 
     def requests_for(self, provider: Provider) -> list[Request]:
-        """The requests a provider must answer."""
+        """The requests a provider must answer (a request made at a region or England is served
+        from the roll-ups and asks nothing of providers)."""
         return [
             r
             for r in self.requests.values()
-            if r.respondents == "all" or provider.peer_group in r.respondents
+            if r.level == "provider"
+            and (r.respondents == "all" or provider.peer_group in r.respondents)
         ]
 
     def respondents(self, request: Request) -> list[Provider]:
@@ -455,6 +493,15 @@ def load_catalog(root: Path | str) -> Catalog:
             or Targets()
         )
 
+    levels = Levels()
+    levels_path = root / "levels.yaml"
+    if levels_path.exists():
+        raw_levels = _read_yaml(levels_path, root, problems, seen)
+        levels = _validate(Levels, raw_levels or {}, "levels.yaml", problems) or Levels()
+    problems.extend(_check_aggregation(metrics, metric_files))
+    problems.extend(_check_levels(requests, request_files, metrics))
+    warnings = tuple(_region_warnings(providers, levels))
+
     problems.extend(
         check_references(
             metrics,
@@ -508,6 +555,8 @@ def load_catalog(root: Path | str) -> Catalog:
         fingerprint=_fingerprint(seen),
         metric_files=metric_files,
         request_files=request_files,
+        levels=levels,
+        warnings=warnings,
     )
 
 
@@ -525,6 +574,121 @@ def _extra_checks(root: Path, seen: dict[str, bytes]) -> list[CatalogProblem]:
         seen[name] = path.read_bytes()
         found.extend(getattr(__import__(module, fromlist=[attr]), attr)(root))
     return found
+
+
+def _check_aggregation(
+    metrics: dict[str, Metric], metric_files: dict[str, str]
+) -> list[CatalogProblem]:
+    """A metric's `aggregation` must fit what it is: never sum a share, never recompute a
+    figure that has no numerator and denominator."""
+    problems: list[CatalogProblem] = []
+    for code, metric in metrics.items():
+        declared = metric.aggregation
+        if declared is None:
+            continue
+        rel = metric_files[code]
+        if declared == "sum" and metric.derived is not None:
+            problems.append(
+                CatalogProblem(
+                    rel,
+                    "aggregation",
+                    declared,
+                    "a derived metric cannot be summed across providers",
+                    "use `aggregation: recompute`, which divides the summed numerator by the "
+                    "summed denominator",
+                )
+            )
+        elif declared == "sum" and metric.unit in _NOT_SUMMABLE:
+            problems.append(
+                CatalogProblem(
+                    rel,
+                    "aggregation",
+                    declared,
+                    f"a {metric.unit} cannot be summed across providers",
+                    "collect its numerator and denominator and make it derived "
+                    "(`aggregation: recompute`), or use `aggregation: none`",
+                )
+            )
+        elif declared == "recompute" and metric.derived is None:
+            problems.append(
+                CatalogProblem(
+                    rel,
+                    "aggregation",
+                    declared,
+                    "only a derived metric can be recomputed: this one has no numerator and "
+                    "denominator",
+                    "add `derived: {numerator: ..., denominator: ...}`, or use `aggregation: none`",
+                )
+            )
+    return problems
+
+
+#: Units whose values never add up across providers (shares, averages, scores, durations).
+_NOT_SUMMABLE = frozenset({"percent", "rate", "score", "minutes", "weeks"})
+
+
+def _check_levels(
+    requests: dict[str, Request], request_files: dict[str, str], metrics: dict[str, Metric]
+) -> list[CatalogProblem]:
+    """A request served at a region or England may only hold items that roll up."""
+    problems: list[CatalogProblem] = []
+    for code, request in requests.items():
+        if request.level == "provider":
+            continue
+        for i, item in enumerate(request.items):
+            for metric_code in item.metric_codes:
+                metric = metrics.get(metric_code)
+                if metric is not None and metric.rolls_up == "none":
+                    problems.append(
+                        CatalogProblem(
+                            request_files[code],
+                            f"items[{i}] ({item.their_code})",
+                            metric_code,
+                            f"the request is served at level {request.level}, but the metric "
+                            "cannot be rolled up (aggregation: none)",
+                            "ask for a metric that sums or recomputes, or serve the request "
+                            "per provider",
+                        )
+                    )
+    return problems
+
+
+def _region_warnings(providers: dict[str, Provider], levels: Levels) -> list[CatalogProblem]:
+    """Providers with no region (they roll up to England and show as Unassigned), and a region
+    spelt in more than one way."""
+    warnings: list[CatalogProblem] = []
+    spellings: dict[str, set[str]] = {}
+    for p in providers.values():
+        if p.region:
+            spellings.setdefault(" ".join(p.region.split()).casefold(), set()).add(p.region)
+    for names in spellings.values():
+        if len(names) > 1:
+            listed = " and ".join(repr(n) for n in sorted(names))
+            warnings.append(
+                CatalogProblem(
+                    "providers.csv",
+                    "region",
+                    listed,
+                    "one region is spelt in more than one way, so its providers roll up to "
+                    "separate regions",
+                    "spell each region the same way on every row",
+                )
+            )
+    without = sorted(code for code, p in providers.items() if not p.region)
+    if not without:
+        return warnings
+    shown = ", ".join(without[:8]) + (f" and {len(without) - 8} more" if len(without) > 8 else "")
+    return [
+        *warnings,
+        CatalogProblem(
+            "providers.csv",
+            "region",
+            shown,
+            f"{len(without)} provider(s) have no region: they roll up to England and show as "
+            f"{levels.unassigned_label!r} in regional output",
+            "fill the region column with the provider's NHS England region",
+        ),
+    ]
 
 
 def _load_requesters(
@@ -582,7 +746,7 @@ def _load_requesters(
     return requesters
 
 
-PROVIDER_COLUMNS = ("ods_code", "name", "peer_group", "region")
+PROVIDER_COLUMNS = ("ods_code", "name", "peer_group", "region", "icb")
 _REQUIRED_PROVIDER_COLUMNS = ("ods_code", "peer_group")
 
 
@@ -925,6 +1089,8 @@ def _check_item(
             grain_per_year > PERIODS_PER_YEAR[request.frequency]
             and metric.unit in _SHARE_UNITS
             and aggregate == "sum"
+            # a level request recomputes a ratio from the period's summed counts
+            and not (request.level != "provider" and metric.rolls_up == "recompute")
         ):
             problems.append(
                 CatalogProblem(

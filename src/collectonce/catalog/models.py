@@ -32,6 +32,10 @@ Period = Literal["month", "quarter", "year"]
 Direction = Literal["increase", "decrease", "neutral"]
 Aggregate = Literal["sum", "mean", "last", "max", "min"]
 RuleOp = Literal["lte", "gte", "lt", "gt", "eq"]
+#: How a metric rolls up from providers to a region and to England.
+Aggregation = Literal["sum", "recompute", "none"]
+#: Units whose values add up across providers when nothing else is said.
+SUMMABLE_UNITS = frozenset({"count", "gbp", "gbp_thousands", "fte"})
 
 PERIODS_PER_YEAR: dict[str, int] = {"month": 12, "quarter": 4, "year": 1}
 RULE_SYMBOLS: dict[str, str] = {"lte": "<=", "gte": ">=", "lt": "<", "gt": ">", "eq": "="}
@@ -184,8 +188,44 @@ class Derived(_Strict):
 class Status(_Strict):
     state: Literal["active", "draft", "retired"] = "active"
     version: int = Field(default=1, ge=1)
-    effective_from: dt.date
+    effective_from: dt.date = Field(
+        description="When the current version's definition took effect."
+    )
     effective_to: dt.date | None = None
+    first_collected: dt.date | None = Field(
+        default=None,
+        description="The first period the metric was collected under any version; needed when"
+        " an earlier version was collected before effective_from. Defaults to effective_from.",
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Status:
+        if self.first_collected and self.first_collected > self.effective_from:
+            raise ValueError(
+                f"first_collected {self.first_collected} is after effective_from "
+                f"{self.effective_from}: a metric is first collected on or before its current "
+                "version takes effect"
+            )
+        if (
+            self.first_collected
+            and self.version == 1
+            and (self.first_collected != self.effective_from)
+        ):
+            raise ValueError(
+                "first_collected differs from effective_from on version 1: with one version "
+                "they are the same date, so leave first_collected out"
+            )
+        if self.effective_to and self.effective_to < self.collected_from:
+            raise ValueError(
+                f"effective_to {self.effective_to} is before the metric was first collected "
+                f"({self.collected_from})"
+            )
+        return self
+
+    @property
+    def collected_from(self) -> dt.date:
+        """The first day the metric was collected under any version."""
+        return self.first_collected or self.effective_from
 
 
 class Metric(_Strict):
@@ -212,6 +252,15 @@ class Metric(_Strict):
     derived: Derived | None = Field(
         default=None, description="Numerator and denominator of a computed metric."
     )
+    aggregation: Aggregation | None = Field(
+        default=None,
+        description="How the metric rolls up from providers to a region and to England: `sum`"
+        " adds the providers' values (counts, money, staff); `recompute` divides the summed"
+        " numerator by the summed denominator (derived ratios); `none` means it cannot be"
+        " rolled up (medians, percentiles, means, percentages sent without their counts), and"
+        " is never averaged. Defaults to `recompute` for a derived metric, `sum` for a count,"
+        " money or staff figure, and `none` otherwise.",
+    )
     status: Status
     references: tuple[str, ...] = Field(default=(), description="The published definitions.")
     domain: str = Field(default="", description="Defaults to the metric's folder name.")
@@ -223,6 +272,15 @@ class Metric(_Strict):
     @property
     def is_active(self) -> bool:
         return self.status.state == "active"
+
+    @property
+    def rolls_up(self) -> Aggregation:
+        """The aggregation in force: the declared one, else the default for its kind."""
+        if self.aggregation is not None:
+            return self.aggregation
+        if self.derived is not None:
+            return "recompute"
+        return "sum" if self.unit in SUMMABLE_UNITS else "none"
 
 
 class Requester(_Strict):
@@ -306,9 +364,20 @@ class Request(_Strict):
     title: str
     purpose: str = ""
     frequency: Period
+    year_start: Literal["april", "january"] = Field(
+        default="april",
+        description="When the request's years and quarters start: april (NHS financial years,"
+        " 2018/19 Q1 = April to June 2018, the default) or january (calendar years and"
+        " quarters, only where the requester counts that way).",
+    )
     due_days_after_period: int = Field(ge=0, le=366)
     minutes_per_item: float = Field(gt=0)
     respondents: Literal["all"] | tuple[str, ...] = "all"
+    level: Literal["provider", "icb", "region", "england"] = Field(
+        default="provider",
+        description="Whom the view describes: each provider (the default), each integrated"
+        " care board, each region or England, rolled up from the providers' values.",
+    )
     items: tuple[Item, ...] = Field(min_length=1)
 
     @property
@@ -320,7 +389,39 @@ class Provider(_Strict):
     ods_code: str = Field(pattern=ODS_PATTERN)
     name: str = ""
     peer_group: str
-    region: str = ""
+    region: str = Field(
+        default="",
+        description="The NHS England region; blank rolls up to England only and shows as"
+        " Unassigned in regional output.",
+    )
+    icb: str = Field(
+        default="",
+        description="The integrated care board (system) the provider belongs to, where known.",
+    )
+
+
+class Levels(_Strict):
+    """How values roll up from providers to regions and England (`levels.yaml`)."""
+
+    coverage_threshold: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Share of expected providers that must report a period for a rolled-up"
+        " value to count as complete; below it the value is flagged partial and left out of"
+        " SPC limits.",
+    )
+    closed_after_periods: int = Field(
+        default=3,
+        ge=0,
+        description="A provider that has not reported a metric for more than this many of the"
+        " latest periods is taken to have closed or merged, and is no longer expected.",
+    )
+    unassigned_label: str = Field(
+        default="Unassigned",
+        min_length=1,
+        description="The region shown for providers with no region in providers.csv.",
+    )
 
 
 class BurdenTarget(_Strict):

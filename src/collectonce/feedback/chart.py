@@ -21,6 +21,8 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from collectonce.feedback.wording import VARIATION_SHORT, marker_key, marker_text, rule_text
+
 FONT = "system-ui, -apple-system, 'Segoe UI', Arial, sans-serif"
 FONT_SIZE = 11
 #: A generous average glyph width of FONT, in ems, for estimating how wide a label is.
@@ -52,19 +54,6 @@ _KIND_OF_POINT_TYPE = {
     "special_cause_neutral_high": "neutral",
     "special_cause_neutral_low": "neutral",
 }
-_KIND_TEXT = {
-    "common_cause": "common cause",
-    "improvement": "special cause – improvement",
-    "concern": "special cause – concern",
-    "neutral": "special cause – neither improvement nor concern",
-}
-_LEGEND_TEXT = {
-    "common_cause": "Common cause",
-    "improvement": "Improvement",
-    "concern": "Concern",
-    "neutral": "Special cause (neutral)",
-}
-
 _VARIATION_ICONS: dict[str, tuple[str, str, str]] = {
     # icon: (colour kind, letter, title)
     "common_cause": ("common_cause", "", "Common cause variation"),
@@ -192,6 +181,16 @@ _SIDE_OF_LABEL = {
 }
 
 
+def marker_of(point_type: str | None, rule: str | None) -> tuple[str | None, int]:
+    """The marker of a point: its kind (None when it has no value) and its side (1 high,
+    -1 low, 0 unknown), from its point type and special-cause rule."""
+    kind = _KIND_OF_POINT_TYPE.get(point_type) if isinstance(point_type, str) else None
+    side = _SIDE_OF_LABEL.get(rule, 0) if isinstance(rule, str) else 0
+    if point_type == "special_cause_neutral_low" and side == 0:
+        side = -1
+    return kind, side
+
+
 def _frame(points: pd.DataFrame, date_col: str, value_col: str) -> _Frame:
     dates = pd.DatetimeIndex(pd.to_datetime(points[date_col]))
     n = len(dates)
@@ -200,12 +199,10 @@ def _frame(points: pd.DataFrame, date_col: str, value_col: str) -> _Frame:
         dates = dates[order]
     point_type = _texts(points, "point_type", n, order)
     sct = _texts(points, "special_cause_type", n, order)
-    kinds = [_KIND_OF_POINT_TYPE.get(t) if isinstance(t, str) else None for t in point_type]
     labels = [t if isinstance(t, str) else "" for t in sct]
-    sides = [_SIDE_OF_LABEL.get(t, 0) for t in labels]
-    for i, t in enumerate(point_type):
-        if t == "special_cause_neutral_low" and sides[i] == 0:
-            sides[i] = -1
+    markers = [marker_of(t, rule) for t, rule in zip(point_type, labels, strict=True)]
+    kinds = [kind for kind, _ in markers]
+    sides = [side for _, side in markers]
     if "rebase_group" in points.columns:
         groups = points["rebase_group"].to_numpy()
         groups = groups if order is None else groups[order]
@@ -518,13 +515,14 @@ def xmr_chart_svg(
 
     # markers
     out.append('<g class="points">')
-    present: list[str] = []
+    present: list[tuple[str, int]] = []
     for i in range(n):
         kind = f.kinds[i]
         if kind is None or not math.isfinite(f.y[i]):
             continue
-        if kind not in present:
-            present.append(kind)
+        shown = (kind, 1 if kind == "common_cause" or f.sides[i] >= 0 else -1)
+        if shown not in present:
+            present.append(shown)
         out.append(_marker(kind, f.sides[i], sx(i), sy(f.y[i]), _point_title(f, i, texts, unit)))
     out.append("</g>")
 
@@ -546,9 +544,10 @@ def _line_title(name: str, value: float, unit: str) -> str:
 def _point_title(f: _Frame, i: int, dates: Sequence[str], unit: str) -> str:
     kind = f.kinds[i] or "common_cause"
     suffix = f" {unit}" if unit else ""
-    text = f"{dates[i]}: {format_value(f.y[i])}{suffix} – {_KIND_TEXT[kind]}"
-    if kind != "common_cause" and f.labels[i]:
-        text += f" ({f.labels[i]})"
+    text = f"{dates[i]}: {format_value(f.y[i])}{suffix} – {marker_text(kind, f.sides[i])}"
+    rule = rule_text(f.labels[i]) if kind != "common_cause" else ""
+    if rule:
+        text += f": {rule}"
     return text
 
 
@@ -557,8 +556,9 @@ def _describe(f: _Frame, unit: str) -> str:
     if n == 0:
         return "No data."
     fmt = _date_format(f.dates)
-    counts = {k: sum(1 for x in f.kinds if x == k) for k in _LEGEND_TEXT}
-    special = n - counts["common_cause"] - sum(1 for x in f.kinds if x is None)
+    keys = [marker_key(k, side) for k, side in zip(f.kinds, f.sides, strict=True) if k]
+    counts = {key: keys.count(key) for key in VARIATION_SHORT}
+    special = len(keys) - counts["common_cause"]
     parts = [
         f"XmR chart of {n} points from {f.dates[0].strftime(fmt)} to {f.dates[-1].strftime(fmt)}.",
     ]
@@ -574,7 +574,9 @@ def _describe(f: _Frame, unit: str) -> str:
         elif math.isfinite(f.mean[last]):
             parts.append(f"Mean {format_value(f.mean[last])}, no process limits.")
     detail = ", ".join(
-        f"{counts[k]} {_KIND_TEXT[k]}" for k in ("improvement", "concern", "neutral") if counts[k]
+        f"{counts[k]} {VARIATION_SHORT[k].lower()}"
+        for k in VARIATION_SHORT
+        if k != "common_cause" and counts[k]
     )
     parts.append(f"{special} special cause points" + (f": {detail}." if detail else "."))
     if f.short and bool(np.isfinite(f.upl).any()):
@@ -583,16 +585,24 @@ def _describe(f: _Frame, unit: str) -> str:
 
 
 def _legend(
-    kinds: list[str], has_target: bool, x0: float, y: float, *, has_limits: bool = True
+    shown: list[tuple[str, int]],
+    has_target: bool,
+    x0: float,
+    y: float,
+    *,
+    has_limits: bool = True,
 ) -> str:
+    """One entry per marker drawn on the chart (its kind and side), with the same shape."""
     items: list[str] = ['<g class="legend" fill="#1a1a1a">']
     x = x0
-    for kind in ("common_cause", "improvement", "concern", "neutral"):
-        if kind not in kinds:
+    kinds = ("common_cause", "improvement", "concern", "neutral")
+    for kind, side in [(k, side) for k in kinds for side in (1, -1)]:
+        if (kind, side) not in shown:
             continue
-        items.append(_marker(kind, 1, x + 6, y - 4, _LEGEND_TEXT[kind]))
-        items.append(f'<text x="{_num(x + 16)}" y="{_num(y)}">{_LEGEND_TEXT[kind]}</text>')
-        x += 30 + 6.8 * len(_LEGEND_TEXT[kind])
+        text = marker_text(kind, side)
+        items.append(_marker(kind, side, x + 6, y - 4, text))
+        items.append(f'<text x="{_num(x + 16)}" y="{_num(y)}">{escape(text)}</text>')
+        x += 30 + 6.8 * len(text)
     for label, colour, dash in (
         ("Mean", MEAN_COLOUR, ""),
         *((("Process limits", LIMIT_COLOUR, "6 4"),) if has_limits else ()),

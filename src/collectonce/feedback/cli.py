@@ -29,19 +29,35 @@ def _fail(message: str, as_json: bool) -> NoReturn:
 
 
 def pack(
-    provider: Annotated[str, typer.Option("--provider", help="The provider's ODS code.")],
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="The provider's ODS code.")
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Folder for the pack (default: the data folder's packs/ODS)."),
     ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="A region's pack instead, rolled up.")
+    ] = None,
+    england: Annotated[
+        bool, typer.Option("--england", help="England's pack instead, rolled up.")
+    ] = False,
     catalog: CatalogOpt = Path("catalog"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Build one provider's feedback pack (HTML, XLSX, CSV) from the latest publication."""
+    """Build one provider's feedback pack (HTML, XLSX, CSV) from the latest publication, or
+    with --region NAME or --england the pack of a region or of England (HTML)."""
     from collectonce.feedback.pack import PackError, build_provider_pack
 
+    if sum(x is not None and x is not False for x in (provider, region, england)) != 1:
+        _fail("give exactly one of --provider ODS, --region NAME or --england", json_out)
     cat = open_catalog(catalog, as_json=json_out)
     settings = settings_for(catalog)
+    if provider is None:
+        from collectonce.feedback.level_pack import write_level_pack_cli
+
+        write_level_pack_cli(cat, settings, region, out, json_out)
+        return
     try:
         paths = build_provider_pack(cat, settings, provider, out_dir=out)
     except PackError as exc:
@@ -147,10 +163,13 @@ def overview(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the overview page to this HTML file.")
     ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="provider, or region: the matrix grouped by region.")
+    ] = "provider",
     catalog: CatalogOpt = Path("catalog"),
     json_out: JsonOpt = False,
 ) -> None:
-    """The Making Data Count matrix of one metric across every provider."""
+    """The Making Data Count matrix of one metric across every provider (or by region)."""
     from collectonce.feedback.overview import (
         VARIATION_ROWS,
         build_overview,
@@ -166,6 +185,11 @@ def overview(
         table, info = build_overview(cat, settings, metric)
     except PackError as exc:
         _fail(str(exc), json_out)
+    if by.strip().lower() != "provider":
+        from collectonce.feedback.overview_cli import overview_by_region_cli
+
+        overview_by_region_cli(cat, settings, metric, table, info, by, out, json_out)
+        return
     if out is not None:
         if out.is_dir():
             _fail(f"{out} is a folder: give a file name such as overview.html", json_out)

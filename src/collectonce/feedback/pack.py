@@ -35,12 +35,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from collectonce.feedback.wording import (
+    ASSURANCE_SHORT,
+    ASSURANCE_TEXT,
+    DIRECTION_TEXT,
+    LATE_TEXT,
+    POINT_TYPE_TEXT,
+    RULE_TEXT,
+    VARIATION_SHORT,
+    VARIATION_TEXT,
+)
+from collectonce.nhs_periods import label_of
+from collectonce.publish import workbook
 from collectonce.publish.exports import neutralise, safe_frame
 
 if TYPE_CHECKING:
     from collectonce.catalog.loader import Catalog
     from collectonce.catalog.models import Metric, Provider
-    from collectonce.settings import Settings
+from collectonce.settings import Settings
 
 #: Bump when the pack's content or layout changes, so every pack is rebuilt once.
 PACK_FORMAT = 2
@@ -65,56 +77,6 @@ DATA_COLUMNS = [
     "comment",
 ]
 
-VARIATION_TEXT: dict[str, str] = {
-    "common_cause": "no significant change; the variation is the process's normal noise",
-    "improvement_high": "a significant change for the better, to higher values",
-    "improvement_low": "a significant change for the better, to lower values",
-    "concern_high": "a significant change for the worse, to higher values",
-    "concern_low": "a significant change for the worse, to lower values",
-    "neutral_high": "a significant change to higher values; neither direction is better",
-    "neutral_low": "a significant change to lower values; neither direction is better",
-}
-VARIATION_SHORT: dict[str, str] = {
-    "common_cause": "Common cause",
-    "improvement_high": "Improvement (high)",
-    "improvement_low": "Improvement (low)",
-    "concern_high": "Concern (high)",
-    "concern_low": "Concern (low)",
-    "neutral_high": "Neutral (high)",
-    "neutral_low": "Neutral (low)",
-}
-ASSURANCE_TEXT: dict[str, str] = {
-    "consistent_pass": "The process will consistently meet the target",
-    "consistent_fail": "The process will consistently miss the target unless it changes",
-    "inconsistent": "The process will sometimes meet and sometimes miss the target",
-}
-ASSURANCE_SHORT: dict[str, str] = {
-    "consistent_pass": "Consistently passing",
-    "consistent_fail": "Consistently failing",
-    "inconsistent": "Hit and miss",
-}
-POINT_TYPE_TEXT: dict[str, str] = {
-    "common_cause": "Common cause",
-    "special_cause_improvement": "Improvement",
-    "special_cause_concern": "Concern",
-    "special_cause_neutral_high": "Special cause (high)",
-    "special_cause_neutral_low": "Special cause (low)",
-}
-RULE_TEXT: dict[str, str] = {
-    "Above UCL": "above the upper limit",
-    "Below LCL": "below the lower limit",
-    "7 Point Trend (Increasing)": "7 or more points rising",
-    "7 Point Trend (Decreasing)": "7 or more points falling",
-    "2 in 3 Above CL": "2 of 3 points close to the upper limit",
-    "2 in 3 Below CL": "2 of 3 points close to the lower limit",
-    "7 Points Above CL": "7 or more points above the mean",
-    "7 Points Below CL": "7 or more points below the mean",
-}
-DIRECTION_TEXT: dict[str, str] = {
-    "increase": "Higher is better",
-    "decrease": "Lower is better",
-    "neutral": "Neither higher nor lower is better",
-}
 STATUS_FLAG: dict[str, str] = {
     "suppressed": "suppressed",
     "missing": "missing",
@@ -180,6 +142,11 @@ class PeerPosition:
     quartile: int  # 1 = best quarter
     peer_median: float
     direction: str
+
+    @property
+    def is_alone(self) -> bool:
+        """No other provider of the group reported the period: there is nothing to compare."""
+        return self.n_peers <= 1
 
     @property
     def higher_is_better(self) -> bool | None:
@@ -290,6 +257,8 @@ class Pack:
     catalog_version: str
     built_at: str
     unmatched_metrics: tuple[str, ...] = field(default=())
+    #: metric → its region's and England's figures for the provider's latest period
+    beside: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
     @property
     def ods(self) -> str:
@@ -477,10 +446,8 @@ def format_period(value: Any, grain: str = "month") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     ts = pd.Timestamp(value)
-    if grain == "quarter":
-        return f"{ts.year}-Q{(ts.month - 1) // 3 + 1}"
-    if grain == "year":
-        return f"{ts.year}"
+    if grain in ("quarter", "year"):
+        return label_of(ts, grain)  # NHS quarters and financial years: 2018/19 Q1, 2018/19
     return ts.strftime("%b %Y")
 
 
@@ -954,9 +921,16 @@ def _assemble_pack(
 ) -> Pack:
     publication = dict(publication or {})
     built = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    panels = _panels(catalog, by_metric, summary, peers)
+    figures = publication.get("levels")
     return Pack(
+        beside={
+            p.code: figures.for_provider(provider.ods_code, p.code, p.latest_period) for p in panels
+        }
+        if figures is not None
+        else {},
         provider=provider,
-        panels=_panels(catalog, by_metric, summary, peers),
+        panels=panels,
         receipts=_latest_receipts(receipts),
         publication_version=publication.get("version"),
         published_at=str(publication["published_at"]) if publication.get("published_at") else None,
@@ -1021,6 +995,8 @@ def build_pack(
 # --------------------------------------------------------------------------------------------
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: The shared base page of every HTML output (see `collectonce.web`).
+WEB_TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
 @lru_cache(maxsize=1)
@@ -1036,7 +1012,7 @@ def _environment() -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(WEB_TEMPLATES)]),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -1054,6 +1030,7 @@ def _environment() -> Any:
         POINT_TYPE_TEXT=POINT_TYPE_TEXT,
         RULE_TEXT=RULE_TEXT,
         DIRECTION_TEXT=DIRECTION_TEXT,
+        LATE_TEXT=LATE_TEXT,
         target_text=target_text,
         use_text=use_text,
         variation_icon=_variation_icon,
@@ -1199,15 +1176,22 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
             ),
             "date": book.add_format({"num_format": "yyyy-mm-dd"}),
             "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
+            **{
+                key: book.add_format({"num_format": fmt})
+                for key, (fmt, _) in NUMBER_FORMATS.items()
+            },
         }
+        tables: set[str] = set()
         summary = pack.summary_frame()
         title = f"{pack.provider.name or pack.ods} ({pack.ods}) feedback pack"
+        version = pack.publication_version
+        source = f"Publication {version}" if version is not None else "Unversioned data"
         notes = [
             title,
-            f"Publication {pack.publication_version or 'n/a'}"
-            f"{' of ' + pack.published_at if pack.published_at else ''}; "
+            f"{source}{' of ' + pack.published_at if pack.published_at else ''}; "
             f"catalogue {pack.catalog_version}; built {pack.built_at}",
         ]
+        metrics = {p.code: p.metric for p in pack.panels}
         _write_sheet(
             book,
             "Summary",
@@ -1215,13 +1199,18 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
             formats,
             notes=notes,
             widths={"label": 45, "variation": 22, "assurance": 22},
+            number_kinds=_number_kinds(summary, metrics, SUMMARY_NUMBERS),
+            tables=tables,
         )
+        data = pack.data_frame()
         _write_sheet(
             book,
             "Data",
-            pack.data_frame(),
+            data,
             formats,
             widths={"metric": 30, "special_cause_type": 26, "flags": 22},
+            number_kinds=_number_kinds(data, metrics, DATA_NUMBERS),
+            tables=tables,
         )
         _write_sheet(
             book,
@@ -1236,15 +1225,116 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
                 "requests_and_items": 60,
             },
             wrap=True,
+            tables=tables,
         )
         receipts = pd.DataFrame(list(pack.receipts))
         if not receipts.empty:
-            _write_sheet(book, "Submissions", receipts, formats, widths={"original_name": 30})
+            _write_sheet(
+                book,
+                "Submissions",
+                receipts,
+                formats,
+                widths={"original_name": 30},
+                tables=tables,
+            )
+        _pack_charts(book, pack)
+        _pack_readme(book, pack, tables)
         book.close()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+#: Number formats of the workbook (Excel format, decimals kept): counts as whole numbers,
+#: percentages with a % sign (values are already 0 to 100), other figures to two decimals.
+NUMBER_FORMATS: dict[str, tuple[str, int]] = {
+    "count": ("#,##0", 0),
+    "count_stat": ("#,##0.0", 1),
+    "percent": ('0.0"%"', 2),
+    "decimal": ("#,##0.00", 2),
+}
+#: Columns holding a metric's values (True) or a statistic of them (False), per sheet.
+DATA_NUMBERS = {"value": True, "mean": False, "lpl": False, "upl": False}
+SUMMARY_NUMBERS = {"latest_value": True, "target": True, "peer_median": False}
+
+
+def number_kind(metric: Metric, is_value: bool) -> str:
+    """How a metric's figures are shown in a workbook: count, count_stat, percent or decimal."""
+    if metric.unit == "percent":
+        return "percent"
+    if metric.value_type == "integer":
+        return "count" if is_value else "count_stat"
+    return "decimal"
+
+
+def _number_kinds(
+    df: pd.DataFrame, metrics: Mapping[str, Metric], columns: Mapping[str, bool]
+) -> dict[str, list[str | None]]:
+    """For each numeric column in `columns`, the number kind of each row (by its metric)."""
+    if "metric" not in df.columns:
+        return {}
+    codes = df["metric"].tolist()
+    return {
+        column: [number_kind(metrics[c], is_value) if c in metrics else None for c in codes]
+        for column, is_value in columns.items()
+        if column in df.columns
+    }
+
+
+def _pack_charts(book: Any, pack: Pack) -> None:
+    """A Charts sheet: a native Excel line chart per metric (value, mean and process limits)
+    over its rows of the Data sheet."""
+    sheet = book.add_worksheet("Charts")
+    sheet.write_string(0, 0, "One chart per metric, from the Data sheet: values, mean and limits.")
+    columns = {name: DATA_COLUMNS.index(name) for name in ("period", "value", "mean", "lpl", "upl")}
+    styles = {
+        "value": {"color": "#005EB8", "width": 2},
+        "mean": {"color": "#231F20", "width": 1.25},
+        "lpl": {"color": "#768692", "dash_type": "dash", "width": 1},
+        "upl": {"color": "#768692", "dash_type": "dash", "width": 1},
+    }
+    names = {"value": "value", "mean": "mean", "lpl": "lower limit", "upl": "upper limit"}
+    first = 1  # the Data sheet's header is row 0
+    for i, panel in enumerate(pack.panels):
+        size = len(panel.points)
+        if size:
+            wanted = ["value"] + (["mean", "lpl", "upl"] if panel.has_limits else [])
+            percent = panel.metric.unit == "percent"
+            chart = workbook.line_chart(
+                book,
+                title=str(neutralise_text(panel.metric.label))[:250],
+                sheet_name="Data",
+                category_column=columns["period"],
+                series=[(names[k], columns[k], styles[k]) for k in wanted],
+                first_row=first,
+                last_row=first + size - 1,
+                y_title="%" if percent else str(panel.metric.unit),
+                y_format=workbook.NUMBER_FORMATS["percent" if percent else "number"],
+            )
+            sheet.insert_chart(2 + i * 17, 0, chart)
+        first += size
+
+
+def _pack_readme(book: Any, pack: Pack, tables: set[str]) -> None:
+    fmts = workbook.formats(book)
+    about = [
+        ("Provider", f"{pack.provider.name or pack.ods} ({pack.ods})"),
+        ("Publication version", pack.publication_version),
+        ("As of", pack.published_at or f"publication {pack.publication_version}"),
+        ("Catalogue version", pack.catalog_version),
+        ("Built", pack.built_at),
+        ("Method", "Making Data Count XmR charts: mean ± 2.66 × mean moving range."),
+    ]
+    definitions = [
+        ("Summary", "Each metric's latest value, variation and assurance icons, target and peers."),
+        ("Data", "Every point of every metric: value, mean, process limits (lpl, upl), signals."),
+        ("Metrics", "Each metric's definition, why it is collected and who uses it."),
+        ("Charts", "A line chart per metric, drawn from the Data sheet."),
+        ("lpl / upl", "Lower and upper process limits."),
+        ("point_type", "common_cause, or a special cause read as improvement, concern or neutral."),
+    ]
+    workbook.readme_sheet(book, fmts, f"Feedback pack: {pack.ods}", about, definitions, used=tables)
 
 
 def _write_sheet(
@@ -1256,6 +1346,8 @@ def _write_sheet(
     notes: Sequence[str] = (),
     widths: Mapping[str, int] | None = None,
     wrap: bool = False,
+    number_kinds: Mapping[str, Sequence[str | None]] | None = None,
+    tables: set[str] | None = None,
 ) -> None:
     sheet = book.add_worksheet(name)
     row0 = 0
@@ -1268,26 +1360,45 @@ def _write_sheet(
         sheet.write_string(row0, j, str(neutralise_text(str(col))), formats["head"])
         sheet.set_column(j, j, (widths or {}).get(str(col), 14), formats["wrap"] if wrap else None)
     for j, col in enumerate(df.columns):
-        _write_column(sheet, row0 + 1, j, df[col], formats)
-    sheet.freeze_panes(row0 + 1, 0)
-    if len(df.columns):
-        sheet.autofilter(row0, 0, row0 + max(len(df), 1), len(df.columns) - 1)
+        kinds = (number_kinds or {}).get(str(col))
+        _write_column(sheet, row0 + 1, j, df[col], formats, kinds)
+    workbook.table_over(
+        sheet,
+        [str(neutralise_text(str(c))) for c in df.columns],
+        row0,
+        len(df),
+        name=workbook.table_name(name, tables),
+        head=formats["head"],
+    )
 
 
 def _write_column(
-    sheet: Any, row0: int, col: int, values: pd.Series, formats: dict[str, Any]
+    sheet: Any,
+    row0: int,
+    col: int,
+    values: pd.Series,
+    formats: dict[str, Any],
+    kinds: Sequence[str | None] | None = None,
 ) -> None:
-    """One column from `row0` down: numbers as numbers (blank when missing), anything else
-    cell by cell (`_write_cell`)."""
+    """One column from `row0` down: numbers as numbers (blank when missing), rounded and
+    formatted by their `kinds` (see `NUMBER_FORMATS`) when given; anything else cell by cell
+    (`_write_cell`)."""
     dtype = values.dtype
+    if kinds is not None and not (isinstance(dtype, np.dtype) and dtype.kind in "iuf"):
+        values = pd.to_numeric(values, errors="coerce")
+        dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
         numbers = values.to_numpy(dtype=np.float64)
         finite = np.isfinite(numbers)
         for i, (number, ok) in enumerate(zip(numbers.tolist(), finite.tolist(), strict=True)):
-            if ok:
+            kind = kinds[i] if kinds is not None else None
+            if not ok:
+                sheet.write_blank(row0 + i, col, None)
+            elif kind is None:
                 sheet.write_number(row0 + i, col, number)
             else:
-                sheet.write_blank(row0 + i, col, None)
+                digits = NUMBER_FORMATS[kind][1]
+                sheet.write_number(row0 + i, col, round(number, digits), formats[kind])
         return
     for i, value in enumerate(values.tolist()):
         _write_cell(sheet, row0 + i, col, value, formats)
@@ -1394,6 +1505,7 @@ def build_provider_pack(
     """
     provider = _provider(catalog, ods)
     unified, info = load_publication(settings, providers=_peer_codes(catalog, provider))
+    info = _with_levels(catalog, settings, info)
     pack = build_pack(
         catalog,
         unified,
@@ -1409,6 +1521,7 @@ def build_pack_html(catalog: Catalog, settings: Settings, ods: str) -> str:
     """The HTML pack of one provider from the latest publication (for the API)."""
     provider = _provider(catalog, ods)
     unified, info = load_publication(settings, providers=_peer_codes(catalog, provider))
+    info = _with_levels(catalog, settings, info)
     pack = build_pack(
         catalog,
         unified,
@@ -1486,6 +1599,7 @@ def build_all_packs(
     if unified is None:
         unified, info = load_publication(settings)
         publication = {**info, **(publication or {})}
+    publication = _with_levels(catalog, settings, publication)
     wanted = _wanted_providers(catalog, unified, providers)
     by_provider = _receipts_by_provider(
         load_receipts(settings) if receipts is None else _receipt_dicts(receipts)
@@ -1494,6 +1608,7 @@ def build_all_packs(
     series = prepare_series(catalog, unified)
     peers = peer_positions(catalog, series)
     hashes = content_hashes(catalog, series, peers, by_provider, wanted)
+    hashes = _level_hashes(hashes, publication, series)
     index = read_index(settings)
     if changed_only:
         wanted = [ods for ods in wanted if not _up_to_date(settings, index, ods, hashes[ods])]
@@ -1559,8 +1674,9 @@ def providers_needing_packs(
         UnknownProvider: a listed ODS code is not in the catalogue.
         NoPublication: nothing has been published yet (and `unified` was not given).
     """
+    info: dict[str, Any] = {}
     if unified is None:
-        unified, _info = load_publication(settings)
+        unified, info = load_publication(settings)
     wanted = _wanted_providers(catalog, unified, providers)
     if not changed_only:
         return wanted
@@ -1569,8 +1685,49 @@ def providers_needing_packs(
     )
     series = prepare_series(catalog, unified)
     hashes = content_hashes(catalog, series, peer_positions(catalog, series), by_provider, wanted)
+    hashes = _level_hashes(hashes, _with_levels(catalog, settings, info), series)
     index = read_index(settings)
     return [ods for ods in wanted if not _up_to_date(settings, index, ods, hashes[ods])]
+
+
+def _with_levels(
+    catalog: Catalog, settings: Settings, publication: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The publication's details plus its roll-ups (``levels``), so each pack can show its
+    region's and England's figures beside its own."""
+    info = dict(publication or {})
+    version = info.get("version")
+    if version is None:
+        from collectonce.publish.unified import latest_version
+
+        version = latest_version(settings)
+    try:
+        from collectonce.rollup.beside import level_figures
+    except ImportError:  # the roll-up stage is not installed
+        return info
+    info["levels"] = level_figures(catalog, settings, version)
+    return info
+
+
+def _level_hashes(
+    hashes: dict[str, str], publication: Mapping[str, Any] | None, series: pd.DataFrame
+) -> dict[str, str]:
+    """Pack digests that also change when the region's or England's figures that the pack
+    shows beside the provider's latest values change."""
+    figures = (publication or {}).get("levels")
+    if figures is None:
+        return hashes
+    valued = series.loc[series["value"].notna(), ["provider_code", "metric_id", "period"]]
+    latest = valued.groupby(["provider_code", "metric_id"], sort=False, observed=True)["period"]
+    by_provider: dict[str, dict[str, Any]] = {}
+    for (ods, metric), period in latest.max().items():
+        by_provider.setdefault(str(ods), {})[str(metric)] = pd.Timestamp(period).date()
+    return {
+        ods: hashlib.sha256(
+            f"{digest}|{figures.digest(ods, by_provider.get(ods, {}))}".encode()
+        ).hexdigest()[:32]
+        for ods, digest in hashes.items()
+    }
 
 
 def _wanted_providers(

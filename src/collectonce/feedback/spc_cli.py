@@ -41,6 +41,22 @@ def spc(
         Path,
         typer.Argument(help="CSV file with a date column and a value column.", show_default=False),
     ],
+    date_col: Annotated[
+        str | None,
+        typer.Option(
+            "--date-col",
+            metavar="NAME",
+            help="The column of dates (default: `date`, else the one column that holds dates).",
+        ),
+    ] = None,
+    value_col: Annotated[
+        str | None,
+        typer.Option(
+            "--value-col",
+            metavar="NAME",
+            help="The column of values (default: `value`, else the first other column of numbers).",
+        ),
+    ] = None,
     direction: Annotated[
         str,
         typer.Option(
@@ -87,7 +103,7 @@ def spc(
 
     try:
         options = _options(direction, target, rebase, fix_after, chart)
-        frame = _read_series(file)
+        frame = _read_series(file, date_col, value_col)
         for when in options.get("rebase", []):
             if not (frame["date"] == when).any():
                 typer.echo(
@@ -96,7 +112,7 @@ def spc(
                     err=True,
                 )
         try:
-            points = compute_spc(frame, **options)
+            points = compute_spc(frame, screen_outliers=screen, **options)
         except ValueError as exc:
             raise _Failure(str(exc), DATA_ERROR) from exc
         summary = summarise_spc(points).iloc[0]
@@ -228,7 +244,86 @@ def _parse_values(text: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.S
     return values, values.isna() & ~missing
 
 
-def _read_series(file: Path) -> pd.DataFrame:
+def _find(raw: pd.DataFrame, wanted: str) -> Any:
+    """The column named `wanted` (case and surrounding spaces or quotes ignored), or None."""
+    key = wanted.strip().strip('"').strip().lower()
+    for col in raw.columns:
+        if str(col).strip().strip('"').strip().lower() == key:
+            return col
+    return None
+
+
+def _columns_text(raw: pd.DataFrame) -> str:
+    return ", ".join(repr(str(c)) for c in raw.columns)
+
+
+def _choose_columns(
+    raw: pd.DataFrame, file: Path, date_col: str | None, value_col: str | None
+) -> tuple[Any, Any]:
+    """The date and value columns: as named, else `date` and `value`, else a guess that is
+    said on stderr. A named column that is not there, or no column to guess, is an error."""
+    chosen: dict[str, Any] = {}
+    for role, named in (("date", date_col), ("value", value_col)):
+        if named is not None:
+            found = _find(raw, named)
+            if found is None:
+                raise _Failure(
+                    f"--{role}-col {named!r}: {file.name} has no such column "
+                    f"(columns: {_columns_text(raw)})",
+                    USAGE_ERROR,
+                )
+            chosen[role] = found
+        elif (found := _find(raw, role)) is not None:
+            chosen[role] = found
+    if "date" not in chosen:
+        guess = next(
+            (c for c in raw.columns if c != chosen.get("value") and _all_dates(raw[c])), None
+        )
+        if guess is None:
+            raise _Failure(
+                f"{file.name} has no 'date' column and no column of dates "
+                f"(columns: {_columns_text(raw)}): name it with --date-col",
+                DATA_ERROR,
+            )
+        chosen["date"] = guess
+        typer.echo(f"Dates from column {str(guess)!r} (choose with --date-col).", err=True)
+    if "value" not in chosen:
+        guess = next(
+            (c for c in raw.columns if c != chosen["date"] and _mostly_numbers(raw[c])), None
+        )
+        if guess is None:
+            raise _Failure(
+                f"{file.name} has no 'value' column and no column of numbers "
+                f"(columns: {_columns_text(raw)}): name it with --value-col",
+                DATA_ERROR,
+            )
+        chosen["value"] = guess
+        typer.echo(f"Values from column {str(guess)!r} (choose with --value-col).", err=True)
+    if chosen["date"] == chosen["value"]:
+        raise _Failure(
+            f"the date and value columns are both {str(chosen['date'])!r}: choose two columns",
+            USAGE_ERROR,
+        )
+    return chosen["date"], chosen["value"]
+
+
+def _all_dates(column: pd.Series) -> bool:
+    text = column.fillna("").astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty or not text.str.contains(r"[-/ .A-Za-z]", regex=True).all():
+        return False  # plain numbers are values, not dates
+    return bool(_parse_dates(text).notna().all())
+
+
+def _mostly_numbers(column: pd.Series) -> bool:
+    text = column.fillna("").astype(str).str.strip()
+    values, bad = _parse_values(text)
+    return bool(values.notna().any()) and not bool(bad.any())
+
+
+def _read_series(
+    file: Path, date_col: str | None = None, value_col: str | None = None
+) -> pd.DataFrame:
     """The CSV's date and value columns (header case-insensitive), parsed and checked.
 
     Commas, semicolons or tabs may separate the columns. Rows with neither a date nor a
@@ -254,18 +349,9 @@ def _read_series(file: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _Failure(f"cannot read {file} as CSV: {reason}", DATA_ERROR) from None
-    names: dict[str, str] = {}
-    for col in raw.columns:
-        names.setdefault(str(col).strip().strip('"').strip().lower(), col)
-    missing = [c for c in ("date", "value") if c not in names]
-    if missing:
-        raise _Failure(
-            f"{file} has no {' or '.join(repr(c) for c in missing)} column "
-            f"(columns: {', '.join(map(str, raw.columns))})",
-            DATA_ERROR,
-        )
-    date_text = raw[names["date"]].fillna("").str.strip()
-    value_text = raw[names["value"]].fillna("").str.strip()
+    date_name, value_name = _choose_columns(raw, file, date_col, value_col)
+    date_text = raw[date_name].fillna("").str.strip()
+    value_text = raw[value_name].fillna("").str.strip()
     line = pd.Series(range(2, len(raw) + 2), index=raw.index)
     blank = (date_text == "") & (value_text == "")
     date_text, value_text, line = date_text[~blank], value_text[~blank], line[~blank]
@@ -349,13 +435,6 @@ def _json(points: pd.DataFrame, summary: pd.Series) -> dict[str, Any]:
     }
 
 
-_TYPE_TEXT = {
-    "common_cause": "common cause",
-    "special_cause_improvement": "improvement",
-    "special_cause_concern": "concern",
-    "special_cause_neutral_high": "neutral high",
-    "special_cause_neutral_low": "neutral low",
-}
 _STYLE = {
     "special_cause_improvement": "bold blue",
     "special_cause_concern": "bold dark_orange",
@@ -365,10 +444,17 @@ _STYLE = {
 
 
 def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from collectonce.cli_common import make_console
     from collectonce.feedback.chart import chart_notes, format_value
+    from collectonce.feedback.wording import (
+        ASSURANCE_SHORT,
+        ASSURANCE_TEXT,
+        VARIATION_SHORT,
+        VARIATION_TEXT,
+        rule_text,
+    )
 
     table = Table(title=f"XmR chart: {name}")
     table.add_column("Date", no_wrap=True)
@@ -385,19 +471,31 @@ def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
             format_value(row.mean),
             _limit(row.lpl),
             _limit(row.upl),
-            _TYPE_TEXT.get(point_type or "", "missing"),
-            "" if rule in (None, "Common Cause") else rule,
+            _point_text(point_type, rule),
+            rule_text(rule),
             style=_STYLE.get(point_type or ""),
         )
-    console = Console()
+    console = make_console()
     console.print(table)
-    variation = (_label(summary["variation_icon"]) or "none").replace("_", " ")
-    assurance = (_label(summary["assurance"]) or "no target").replace("_", " ")
-    console.print(f"Variation: {variation}    Assurance: {assurance}")
+    icon = _label(summary["variation_icon"])
+    assured = _label(summary["assurance"])
+    variation = f"{VARIATION_SHORT[icon]}: {VARIATION_TEXT[icon]}" if icon else "not assessed"
+    assurance = f"{ASSURANCE_SHORT[assured]}: {ASSURANCE_TEXT[assured]}" if assured else "no target"
+    console.print(f"Variation: {variation}.", highlight=False)
+    console.print(f"Assurance: {assurance}.", highlight=False)
     if bool((points["short_group_warning"] & points["upl"].notna()).any()):
         console.print("Trial limits: a period has fewer than 13 points.")
     for note in chart_notes(points):
         console.print(note)
+
+
+def _point_text(point_type: str | None, rule: str | None) -> str:
+    """The point's name as the chart legend and the pack give it ("Improvement (high)")."""
+    from collectonce.feedback.chart import marker_of
+    from collectonce.feedback.wording import marker_text
+
+    kind, side = marker_of(point_type, rule)
+    return "missing" if kind is None else marker_text(kind, side)
 
 
 def _limit(value: float) -> str:

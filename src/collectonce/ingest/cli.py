@@ -1,7 +1,7 @@
 """`collectonce submit | submissions list|show | ingest-landing`.
 
-Exit codes of `submit`: 0 when anything was accepted or the file is a duplicate, 1 when it was
-rejected, 2 for a usage error (no such file, unknown provider).
+Exit codes of `submit`: 0 when anything was accepted, 1 when it was rejected, 2 for a usage
+error (no such file, unknown provider, a symbolic link). A duplicate exits as its original did.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ def submit_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Submit one file and print its receipt."""
+    from collectonce.ingest.landing import symlink_refusal
+
     path = Path(file)
+    if (refusal := symlink_refusal(path)) is not None:
+        _usage(refusal, json_out)
     if not path.is_file():
         _usage(f"no such file: {file}", json_out)
     cat = open_catalog(catalog, as_json=json_out)
@@ -92,8 +96,8 @@ def submit_cmd(
         print_json(receipt.to_dict())
     else:
         _print_receipt(receipt.to_dict())
-    if receipt.status == "rejected":
-        raise typer.Exit(1)
+    if receipt.exit_code:
+        raise typer.Exit(receipt.exit_code)
 
 
 def _print_receipt(r: dict[str, Any], *, shown: int = SHOWN_FINDINGS) -> None:
@@ -108,6 +112,9 @@ def _print_receipt(r: dict[str, Any], *, shown: int = SHOWN_FINDINGS) -> None:
             f" — identical to submission {r['submission_id']} received "
             f"{r['received_at']} ({r.get('original_status')}); nothing changed"
         )
+    if r.get("resent_because"):
+        again = f"attempt {r.get('attempt')}: processed again because {r['resent_because']}"
+        head += f" [dim]({again})[/]"
     console.print(f"{head}  {r['original_name']}  [dim]{r['submission_id']}[/]", highlight=False)
     console.print(
         f"rows read {r['rows_read']:,} = accepted {r['rows_accepted']:,} + rejected "
@@ -247,16 +254,20 @@ def ingest_landing_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt 
     """Submit every new file in the landing folder, then move each to landing/processed/."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from collectonce.ingest.service import ingest_landing, landing_files
+    from collectonce.ingest.service import ingest_landing, landing_files, refused_landing_entries
     from collectonce.storage import landing_store
 
     cat = open_catalog(catalog, as_json=json_out)
     settings = settings_for(catalog)
     waiting = landing_files(settings)
+    refused = [e.to_dict() for e in refused_landing_entries(settings)]
+    if not json_out:
+        for entry in refused:
+            err_console.print(f"[red]refused[/] {entry['reason']}", highlight=False)
     if not waiting:
         where = landing_store(settings).location("")
         if json_out:
-            print_json({"files": 0, "receipts": [], "landing": where})
+            print_json({"files": 0, "receipts": [], "landing": where, "refused": refused})
         else:
             console.print(f"No new files in {where}.", highlight=False)
         return
@@ -295,7 +306,9 @@ def ingest_landing_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt 
         "values_stored": sum(r.values_stored for r in receipts if r.status != "duplicate"),
     }
     if json_out:
-        print_json({**summary, "receipts": [_brief(r.to_dict()) for r in receipts]})
+        print_json(
+            {**summary, "receipts": [_brief(r.to_dict()) for r in receipts], "refused": refused}
+        )
         return
     console.print(
         f"{summary['files']} file(s): "

@@ -62,6 +62,8 @@ MAX_COMPRESSION_RATIO = 200
 RATIO_MIN_BYTES = 8 * 1024 * 1024
 #: How much of a text file is looked at to find the header and the delimiter.
 HEAD_BYTES = 1024 * 1024
+#: The longest header row (and title block) of a text file, in characters.
+HEADER_CHARS = 256 * 1024
 #: Arrow reads CSV in blocks of at most this size (several blocks make one batch).
 BLOCK_BYTES = 4 * 1024 * 1024
 #: Columns beyond this many are ignored in workbooks (a sheet claiming 16,384 columns).
@@ -139,6 +141,9 @@ class Source:
     #: Cells a row needs; shorter rows are errors, rows between this and the header's width
     #: are padded with blanks (a trailing optional comment left off). 0 means the header's width.
     required_cells: int = 0
+    #: The length of each cell cut before it reached `_truncate` (the exact reader cuts huge
+    #: cells as it reads them): (row number, column) -> characters sent.
+    cut_lengths: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -263,11 +268,20 @@ def sniff_format(path: Path, name: str, limits: ReadLimits) -> str:
                 "Workbook) or as CSV.",
             )
         return "csv"  # CSV text saved under a workbook's name: read it as the CSV it is
-    if suffix in {".json", ".jsonl", ".ndjson"} or (
-        suffix not in {".csv", ".txt", ".tsv"} and text_head[:1] in (b"[", b"{")
-    ):
+    if suffix in {".json", ".jsonl", ".ndjson"} or _looks_like_json(text_head):
         return "json"
     return "csv"
+
+
+def _looks_like_json(text_head: bytes) -> bool:
+    """JSON text by its content: an object, or a list of objects or lists (a CSV header such as
+    ``[Org Code],Period`` starts with a bracket too, but a word follows it)."""
+    if text_head[:1] == b"{":
+        return True
+    if text_head[:1] != b"[":
+        return False
+    rest = text_head[1:].lstrip()
+    return rest[:1] in (b"{", b"[", b"]", b"")
 
 
 def size_text(size: int) -> str:
@@ -424,7 +438,8 @@ def open_csv_source(
 ) -> Source:
     size = path.stat().st_size
     probe = probe_text(path, size)
-    lines = _lines(probe.head[: 256 * 1024])
+    window = probe.head[:HEADER_CHARS]
+    lines = _lines(window)
     filled = [i for i, line in enumerate(lines) if line.strip(TRIM_CHARS)][: MAX_TITLE_ROWS + 1]
     if not filled:
         raise FileRejected("file_empty", "The file holds no text. Send the file with its rows.")
@@ -439,6 +454,13 @@ def open_csv_source(
             break
     assert chosen is not None
     header_index, delimiter, header = chosen
+    if header_index == len(lines) - 1 and len(probe.head) > HEADER_CHARS:
+        raise FileRejected(
+            "header_too_large",
+            f"The header row is longer than {HEADER_CHARS:,} characters, the limit for a header "
+            f"row (it has at least {len(header):,} columns). Send only the columns of the "
+            "template, or split the file.",
+        )
     source = Source(
         name=name,
         format="csv",
@@ -614,6 +636,8 @@ def _python_csv_batches(
                 continue
             for i, cell in enumerate(record):
                 # Oversized cells are cut here already, so a huge field is never held twice.
+                if len(cell) > cap + 1:
+                    source.cut_lengths[(row_number, i)] = len(cell)
                 columns[i].append(cell[: cap + 1] if cell else None)
             rows.append(row_number)
             if len(rows) >= limits.batch_rows:
@@ -732,11 +756,12 @@ def _truncate(
     if len(long_rows) == 0:
         return arr
     for i in long_rows[:1000]:
+        sent = source.cut_lengths.pop((int(rows[i]), index), int(lengths[i]))
         findings.append(
             make_finding(
                 source.name,
                 "field_truncated",
-                f"This cell is {int(lengths[i]):,} characters long; only the first "
+                f"This cell is {sent:,} characters long; only the first "
                 f"{max_chars:,} were kept. Shorten the text (comments belong in a short note).",
                 severity="warning",
                 row=int(rows[i]),
@@ -761,10 +786,15 @@ def open_xlsx_source(
     """
     import openpyxl
 
+    # Opened as a file object: openpyxl judges a path by its extension, and an archived copy
+    # has none (the format was already decided by the file's content).
+    handle = path.open("rb")
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
+        handle.close()
         raise _damaged_workbook(exc) from exc
+    workbook = _ClosingWorkbook(workbook, handle)
     try:
         chosen: tuple[object, int, list[list[object]], int] | None = None
         for sheet in workbook.worksheets:
@@ -803,8 +833,49 @@ def open_xlsx_source(
         batches=iter(()),
         sheet=str(getattr(sheet, "title", "")),
     )
+    wide = _header_width(sheet, header_row)
+    if wide > MAX_COLUMNS:
+        source.findings.append(
+            make_finding(
+                name,
+                "header_too_wide",
+                f"The header row has {wide:,} columns; only the first {MAX_COLUMNS:,} are read "
+                f"(the limit for a workbook's columns). Move the data into the first "
+                f"{MAX_COLUMNS:,} columns, or send one file per group of metrics.",
+                severity="warning",
+            )
+        )
     source.batches = _sheet_batches(workbook, sheet, head_rows[1:], consumed, source, limits)
     return source
+
+
+def _header_width(sheet: object, header_row: int) -> int:
+    """Up to the last filled cell of the header row, however many columns that is."""
+    try:
+        rows = sheet.iter_rows(min_row=header_row, max_row=header_row, values_only=True)  # type: ignore[attr-defined]
+        cells = next(iter(rows), ())
+    except Exception:  # the batches report a damaged sheet
+        return 0
+    filled = [i for i, v in enumerate(cells) if v not in (None, "")]
+    return filled[-1] + 1 if filled else 0
+
+
+class _ClosingWorkbook:
+    """A read-only workbook that closes the file it was opened from when it is closed."""
+
+    def __init__(self, workbook: object, handle: BinaryIO) -> None:
+        self._workbook = workbook
+        self._handle = handle
+
+    @property
+    def worksheets(self) -> list[object]:
+        return list(self._workbook.worksheets)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        try:
+            self._workbook.close()  # type: ignore[attr-defined]
+        finally:
+            self._handle.close()
 
 
 def _damaged_workbook(exc: BaseException) -> FileRejected:

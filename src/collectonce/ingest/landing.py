@@ -16,6 +16,7 @@ import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,55 @@ if TYPE_CHECKING:
 #: Names of files still being written, or hidden: never picked up.
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
 PROCESSED = "processed"
+
+
+@dataclass(frozen=True)
+class RefusedEntry:
+    """Something in the landing folder that is never picked up and needs a person."""
+
+    name: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "reason": self.reason}
+
+
+def refused_landing_entries(settings: Settings) -> list[RefusedEntry]:
+    """Symbolic links in the landing folder, each with what to do: a link is never followed (it
+    could point anywhere on the server), and a dangling one has nothing behind it."""
+    store = landing_store(settings)
+    if not store.fs.isdir(store.root):
+        return []
+    out = []
+    for info in store.fs.ls(store.root, detail=True):
+        if not info.get("islink") or info.get("type") == "directory":
+            continue
+        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+        target = str(info.get("destination") or "?")
+        link = Path(str(info["name"]))
+        if link.exists():
+            reason = (
+                f"{name} is a symbolic link (to {target}) and links are not picked up, because "
+                "a link can point anywhere on the server. Put the file itself in the landing "
+                "folder and delete the link."
+            )
+        else:
+            reason = (
+                f"{name} is a symbolic link to {target}, which does not exist, so there is "
+                "nothing to read. Put the file itself in the landing folder and delete the link."
+            )
+        out.append(RefusedEntry(name, reason))
+    return sorted(out, key=lambda e: e.name)
+
+
+def symlink_refusal(path: Path) -> str | None:
+    """Why a file given by path is refused (a symbolic link), or None."""
+    if not path.is_symlink():
+        return None
+    return (
+        f"{path.name} is a symbolic link, which is not submitted (the landing folder refuses "
+        "links too): submit the file it points to, or a copy of it"
+    )
 
 
 def landing_files(settings: Settings) -> list[str]:

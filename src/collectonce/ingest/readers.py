@@ -61,6 +61,8 @@ READ_RULES: dict[str, str] = {
     "file_empty": "The file holds no data rows.",
     "file_too_large": "The file is larger than the upload limit.",
     "file_unrecognised": "The file has no columns we recognise.",
+    "header_too_large": "The header row is longer than the limit for a header row.",
+    "header_too_wide": "A workbook's header row has more columns than are read.",
     "binary_file": "The file is binary data, not a table.",
     "workbook_encrypted": "The workbook is password-protected or an old .xls file.",
     "workbook_macro_enabled": "The workbook contains macros.",
@@ -73,13 +75,19 @@ READ_RULES: dict[str, str] = {
     "metric_derived": "The metric is computed from others and is not stored.",
     "item_not_stored": "A request item that maps to several metrics or none is not stored.",
     "unknown_column": "A column that is not part of any template was ignored.",
-    "duplicate_column": "A repeated column was ignored.",
+    "duplicate_column": "A repeated column whose copies agree: one was kept.",
+    "duplicate_column_conflict": "A repeated column's copies disagree on a row: it was rejected.",
     "row_shape": "A row has a different number of cells from the header.",
     "field_truncated": "An over-long cell was cut to the field limit.",
     "nul_removed": "A stray NUL character was removed from a cell.",
     "department_type": "An A&E department type is not 1, 2, 3, 4 or other.",
     "file_renamed": "The file's name says one format but it holds another.",
+    "read_failed": "The file could not be read because of a fault on our side.",
 }
+
+#: The rule of a file that could not be read because of a fault on our side: sent again, it is
+#: read again.
+READ_FAILED = "read_failed"
 
 
 _NO_ROWS = RawBatch(cells=[], source_row=np.zeros(0, dtype=np.int64))
@@ -294,12 +302,13 @@ def iter_submission_batches(
     except FileRejected as exc:
         error = make_finding(name, exc.rule, exc.message)
         yield ParsedBatch(CANONICAL_ROWS.empty_table(), 0, template, [], error, source=about)
-    except Exception as exc:  # never raise on bad input: report it as an unreadable file
+    except Exception as exc:  # never raise on bad input: report it, as our fault
         error = make_finding(
             name,
-            "file_unreadable",
-            f"The file could not be read ({type(exc).__name__}: {_first_line(exc)}). Save it "
-            "again as CSV (UTF-8) or .xlsx and send the new file.",
+            READ_FAILED,
+            f"The file could not be read because of a fault on our side ({type(exc).__name__}: "
+            f"{_first_line(exc)}). Send the same file again later: it will be read again. If "
+            "it fails again, save it as CSV (UTF-8) and send that.",
         )
         yield ParsedBatch(CANONICAL_ROWS.empty_table(), 0, template, [], error, source=about)
 

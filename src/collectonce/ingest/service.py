@@ -8,8 +8,11 @@ Order of work, and why it is safe to run again after a crash at any point:
 
 1. Size check, then the bytes are archived under their sha256 before anything reads them.
 2. ``submission_id`` comes from the sha256 (and the provider submitting, if any). If a receipt
-   already exists for it, the answer is that receipt with status ``duplicate`` and nothing else
-   happens.
+   already exists for these bytes (sent by the data team, or by this provider), the answer is
+   that receipt with status ``duplicate`` and nothing else happens; identical bytes sent with
+   and without ``--as`` are one submission. Except: a file that was *rejected* because of a
+   fault on our side (rule ``read_failed``), or under another catalogue or reading engine than
+   today's, is processed again under its first submission id (the receipt counts the attempts).
 3. The file is read (``collectonce.ingest.readers``) and checked (``collectonce.validate``): every
    check that needs nothing but the file itself.
 4. Under the data folder's lock (one run at a time from here): the receipt check again (another
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -42,11 +46,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectonce import __version__
 from collectonce.catalog import Catalog
+from collectonce.ingest.readers import READ_FAILED
 from collectonce.settings import Settings
 from collectonce.store.archive import ArchivedFile, archive_file, hash_file, sanitise_name
+from collectonce.store.faults import fault_point
 from collectonce.store.quarantine import REJECTED_ROWS, RejectedRows
-from collectonce.store.receipts import Receipt, all_receipts, read_receipt, write_receipt
+from collectonce.store.receipts import (
+    Receipt,
+    ReceiptIndex,
+    all_receipts,
+    read_receipt,
+    write_receipt,
+)
 from collectonce.validate.engine import FileResult, RowBatch, ValidationRun
 from collectonce.validate.findings import Finding, sort_findings
 
@@ -57,10 +70,16 @@ __all__ = [
     "ingest_landing",
     "landing_files",
     "list_receipts",
+    "refused_landing_entries",
     "submission_id_for",
     "submit_file",
     "submit_files",
 ]
+
+#: The version of the reading and checking engine, recorded on every receipt. Raise it when a
+#: change to reading or checking can turn a rejection into an acceptance: a file rejected under
+#: an older engine is then processed again when it is sent again.
+ENGINE_VERSION = f"{__version__}+intake.2"
 
 #: Called as progress(stage, done, total) while a run goes on.
 Progress = Callable[[str, int, int], None]
@@ -74,6 +93,44 @@ def submission_id_for(sha256: str, as_provider: str | None = None) -> str:
     """``sub_`` + the first 16 hex digits of the sha256 (+ ``_ODS`` when a provider submits)."""
     base = f"sub_{sha256[:16]}"
     return f"{base}_{as_provider}" if as_provider else base
+
+
+def prior_receipt(
+    settings: Settings,
+    sha256: str,
+    as_provider: str | None,
+    index: ReceiptIndex | None = None,
+) -> Receipt | None:
+    """The receipt these bytes already have, if any: the one of this sender, else the data
+    team's, else (for the data team) a provider's. Another provider's is not this sender's."""
+    own = submission_id_for(sha256, as_provider)
+    found = [
+        r
+        for r in (index or ReceiptIndex(settings)).for_bytes(sha256)
+        if r.submission_id == own or r.as_provider is None or as_provider is None
+    ]
+    if not found:
+        return None
+    return min(found, key=lambda r: (r.submission_id != own, r.as_provider is not None))
+
+
+def resend_reason(prior: Receipt, catalog: Catalog) -> str | None:
+    """Why a rejected file sent again is processed again (None: it is a duplicate)."""
+    if prior.status != "rejected":
+        return None
+    if any(f.rule == READ_FAILED for f in prior.findings):
+        return "it was rejected because of a fault on our side"
+    if prior.engine_version != ENGINE_VERSION:
+        return (
+            "it was rejected by an earlier version of the reader "
+            f"({prior.engine_version or 'not recorded'}; now {ENGINE_VERSION})"
+        )
+    if prior.catalog_fingerprint != catalog.fingerprint:
+        return (
+            f"it was rejected under another catalogue ({prior.catalog_version or 'not recorded'}"
+            f"; now {catalog.version})"
+        )
+    return None
 
 
 def get_receipt(settings: Settings, submission_id: str) -> Receipt | None:
@@ -102,6 +159,21 @@ class _Job:
     duplicate_of: Receipt | None = None
     same_as: int | None = None  # an earlier job of this run with identical bytes
     file_index: int | None = None
+    #: A rejected receipt of these bytes that is processed again, and why.
+    resending: Receipt | None = None
+    resend_reason: str | None = None
+
+    def judge(self, prior: Receipt | None, catalog: Catalog) -> None:
+        """Duplicate of `prior`, or a resend of it, or (no prior) new."""
+        self.duplicate_of = None
+        if prior is None:
+            return
+        reason = resend_reason(prior, catalog)
+        if reason is None:
+            self.duplicate_of = prior
+        elif self.resending is None or prior.attempt > self.resending.attempt:
+            self.resending, self.resend_reason = prior, reason
+            self.submission_id = prior.submission_id
 
 
 def submit_file(
@@ -145,8 +217,12 @@ def submit_files(
         raise SubmitError(
             f"unknown provider {as_provider!r}: use an ODS code from the catalogue's providers.csv"
         )
+    from collectonce.ingest.landing import symlink_refusal
+
     paths = [Path(p) for p in paths]
     for path in paths:
+        if (refusal := symlink_refusal(path)) is not None:
+            raise SubmitError(refusal)
         if not path.is_file():
             raise SubmitError(f"no such file: {path.name}")
     base = _utc(now or dt.datetime.now(dt.UTC))
@@ -207,7 +283,9 @@ def _prepare(
     archive is content-addressed and idempotent), so runs do it side by side."""
     from collectonce.ingest.readers import iter_submission_batches
 
-    jobs = _receive(paths, settings, submitter, as_provider, dry_run, original_names, base, tick)
+    jobs = _receive(
+        paths, catalog, settings, submitter, as_provider, dry_run, original_names, base, tick
+    )
     todo = [j for j in jobs if j.duplicate_of is None and j.same_as is None]
     run = ValidationRun(
         catalog,
@@ -215,6 +293,10 @@ def _prepare(
         outlier_threshold=settings.outlier_mad_threshold,
         spill_rows=settings.batch_rows,
     )
+    if settings.data_docs and not dry_run:
+        from collectonce.validate.data_docs import DocsRecorder
+
+        run.on_gx_result = DocsRecorder()
     try:
         for done, job in enumerate(todo, start=1):
             file = run.add_file(job.name, as_provider=as_provider)
@@ -256,27 +338,45 @@ def _conclude(
 ) -> list[Receipt]:
     """Check against what is stored, store, quarantine, report and write the receipts (under
     the data folder's lock, except in a dry run)."""
-    from collectonce.store.submissions import current_values, submission_ids
+    from collectonce.store.submissions import (
+        current_values,
+        submission_ids,
+        unreceipted_submissions,
+    )
 
     jobs, run = prepared.jobs, prepared.run
     todo = [j for j in jobs if j.duplicate_of is None and j.same_as is None]
     # Another run may have received the same bytes since they were archived.
+    index = ReceiptIndex(settings)
     for job in todo:
-        job.duplicate_of = read_receipt(settings, job.submission_id)
+        job.judge(prior_receipt(settings, job.sha256, as_provider, index), catalog)
     withdrawn = {j.file_index for j in todo if j.duplicate_of is not None}
     todo = [j for j in todo if j.duplicate_of is None]
     withdrawn.discard(None)
     sids = [j.submission_id for j in todo]
     committed = submission_ids(settings) & set(sids) if todo else set()
+    # Values stored without a receipt (this run's, stored before a crash, or another file's
+    # whose run died) are not held: they are not publishable, so nothing is compared with them.
+    unheld = committed | (unreceipted_submissions(settings) if todo else set())
     history = (
-        current_values(settings, exclude_submissions=committed, providers=prepared.providers)
+        current_values(settings, exclude_submissions=unheld, providers=prepared.providers)
         if todo
         else None
     )
     results = run.finish(history, withdrawn=withdrawn)
     tick("validate", len(todo), len(todo))
+    if not dry_run:
+        from collectonce.store.quarantine import set_aside
+
+        for job in todo:
+            if job.resending is not None:
+                set_aside(settings, job.submission_id, job.resending.attempt)
     quarantined = _store(run, todo, settings, catalog, submitter, committed, dry_run)
+    if not dry_run:
+        fault_point("submit:stored")
     tick("store", len(todo), len(todo))
+    if not dry_run and todo and run.on_gx_result is not None:
+        _data_docs(run, catalog, settings, sids)
 
     receipts: dict[int, Receipt] = {}
     by_file = {r.index: r for r in results}
@@ -286,7 +386,9 @@ def _conclude(
         receipt = _receipt(job, result, submitter, as_provider, dry_run, catalog, settings)
         if not dry_run:
             receipt = _finish_files(receipt, job, settings, catalog, quarantined)
+            fault_point("submit:before_receipt")
             write_receipt(settings, receipt)
+            fault_point("submit:receipt_written")
         receipts[job.index] = receipt
     for job in jobs:
         if job.duplicate_of is not None:
@@ -296,12 +398,27 @@ def _conclude(
     return [receipts[j.index] for j in jobs]
 
 
+def _data_docs(run: ValidationRun, catalog: Catalog, settings: Settings, sids: list[str]) -> None:
+    """This run's Great Expectations results, kept for the Data Docs its receipts link to. A
+    failure here is logged and never loses a submission."""
+    from collectonce.validate.data_docs import DocsRecorder, store_results
+
+    recorder = run.on_gx_result
+    if not isinstance(recorder, DocsRecorder):
+        return
+    try:
+        store_results(catalog, settings, recorder, sids)
+    except Exception:
+        logging.getLogger("collectonce.ingest").exception("cannot store the validation results")
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _receive(
     paths: list[Path],
+    catalog: Catalog,
     settings: Settings,
     submitter: str,
     as_provider: str | None,
@@ -313,6 +430,7 @@ def _receive(
     """Size check, archive (unless a dry run), duplicate check."""
     jobs: list[_Job] = []
     first_of: dict[str, int] = {}
+    index = ReceiptIndex(settings)
     for i, path in enumerate(paths):
         given = original_names[i] if original_names and i < len(original_names) else None
         name = sanitise_name(given if given is not None else path.name)
@@ -331,12 +449,13 @@ def _receive(
                 received_at=received_at,
             )
             sha, size = archived.sha256, archived.size
+            fault_point("submit:archived")
         sid = submission_id_for(sha, as_provider)
         job = _Job(i, path, name, sha, size, sid, received_at, archived, too_large)
-        job.duplicate_of = read_receipt(settings, sid)
-        if job.duplicate_of is None and sid in first_of:
-            job.same_as = first_of[sid]
-        first_of.setdefault(sid, i)
+        job.judge(prior_receipt(settings, sha, as_provider, index), catalog)
+        if job.duplicate_of is None and sha in first_of:
+            job.same_as = first_of[sha]
+        first_of.setdefault(sha, i)
         jobs.append(job)
         tick("archive", i + 1, len(paths))
     return jobs
@@ -583,7 +702,27 @@ def _receipt(
         values_duplicate=result.values_duplicate,
         archive=None if job.archived is None else job.archived.location,
         catalog_version=catalog.version,
+        catalog_fingerprint=catalog.fingerprint,
+        engine_version=ENGINE_VERSION,
+        attempt=1 if job.resending is None else job.resending.attempt + 1,
+        resent_because=job.resend_reason,
+        earlier=[] if job.resending is None else [*job.resending.earlier, _summary(job.resending)],
     )
+
+
+def _summary(receipt: Receipt) -> dict[str, object]:
+    """An earlier attempt, as a receipt that was processed again keeps it."""
+    return {
+        "attempt": receipt.attempt,
+        "status": receipt.status,
+        "received_at": receipt.received_at.isoformat(),
+        "original_name": receipt.original_name,
+        "engine_version": receipt.engine_version,
+        "catalog_version": receipt.catalog_version,
+        "errors": [f"{f.rule}: {f.message}" for f in receipt.findings if f.severity == "error"][
+            :20
+        ],
+    }
 
 
 def _finish_files(
@@ -642,4 +781,8 @@ def _dup(original: Receipt, job: _Job, dry_run: bool) -> Receipt:
 
 
 # The landing folder lives in its own module; it is part of this service's interface.
-from collectonce.ingest.landing import ingest_landing, landing_files  # noqa: E402
+from collectonce.ingest.landing import (  # noqa: E402
+    ingest_landing,
+    landing_files,
+    refused_landing_entries,
+)

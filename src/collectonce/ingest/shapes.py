@@ -375,6 +375,27 @@ def _roles(header: Sequence[str]) -> tuple[dict[str, int], list[int], list[int]]
     return roles, duplicates, others
 
 
+def _first_of(header: Sequence[str], i: int) -> int:
+    """The position of the first column with the same heading as column `i`."""
+    key = header_key(header[i])
+    return next(j for j in range(i + 1) if header_key(header[j]) == key)
+
+
+def repeated_columns(header: Sequence[str]) -> list[tuple[int, int]]:
+    """(first, repeat) positions of every column whose heading repeats an earlier one."""
+    first: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(header):
+        key = header_key(name)
+        if not key:
+            continue
+        if key in first:
+            out.append((first[key], i))
+        else:
+            first[key] = i
+    return out
+
+
 def without_note(key: str) -> str:
     """A header key without a trailing note: ``period_(yyyy_mm)`` → ``period``,
     ``provider_code*`` → ``provider_code``, ``value:`` → ``value``."""
@@ -430,8 +451,9 @@ def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layou
             make_finding(
                 file,
                 "duplicate_column",
-                f"The column {header[i]!r} appears more than once; only the first one was read. "
-                "Remove or rename the repeated column.",
+                f"The column {header[i]!r} appears more than once (columns "
+                f"{_first_of(header, i) + 1} and {i + 1}); one was kept, as the copies agree "
+                "(a row where they differ is rejected). Remove or rename the repeated column.",
                 severity="warning",
                 column=header[i],
             )
@@ -744,6 +766,8 @@ class FindingBudget:
         self.file = file
         self.limit = limit
         self.counts: Counter[tuple[str, str]] = Counter()
+        #: Rules whose unlisted findings are about columns or the file, not rows.
+        self.unlisted_columns: set[tuple[str, str]] = set()
 
     def allow(self, rule: str, severity: str, wanted: int) -> int:
         """Record `wanted` findings of a rule; return how many of them may be listed."""
@@ -753,11 +777,14 @@ class FindingBudget:
         return min(room, wanted)
 
     def take(self, findings: list[Finding]) -> list[Finding]:
-        """Keep the findings that fit (file-level ones always do)."""
+        """Keep the findings that fit (file-level ones count too: a header of 100,000 unknown
+        columns lists 1,000 of them and counts the rest)."""
         out: list[Finding] = []
         for f in findings:
-            if f.row is None or self.allow(f.rule, f.severity, 1):
+            if self.allow(f.rule, f.severity, 1):
                 out.append(f)
+            elif f.row is None:
+                self.unlisted_columns.add((f.rule, f.severity))
         return out
 
     def summary(self) -> list[Finding]:
@@ -765,12 +792,13 @@ class FindingBudget:
         out: list[Finding] = []
         for (rule, severity), count in sorted(self.counts.items()):
             if count > self.limit:
+                what = "columns" if (rule, severity) in self.unlisted_columns else "rows"
                 out.append(
                     make_finding(
                         self.file,
                         rule,
-                        f"{count - self.limit:,} more rows have this problem ({rule}); only the "
-                        f"first {self.limit:,} are listed. Fix them all the same way.",
+                        f"{count - self.limit:,} more {what} have this problem ({rule}); only "
+                        f"the first {self.limit:,} are listed. Fix them all the same way.",
                         severity=severity,
                     )
                 )
@@ -784,6 +812,47 @@ class Converted:
     error_rows: np.ndarray
     #: Each row of `error_rows` as it was sent (its cells joined by the file's delimiter).
     sent: pa.Array | None = None
+
+
+def _comparable(arr: pa.Array) -> pa.Array:
+    """Cells as trimmed text, blank as null, for comparing two columns."""
+    text = arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr
+    if pa.types.is_dictionary(text.type):
+        text = text.cast(pa.string())
+    text = pc.utf8_trim_whitespace(text)
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _same_number(a: pa.Scalar, b: pa.Scalar) -> bool:
+    """Two cells that read as the same number (``1,234`` and ``1234.0``)."""
+    try:
+        left = float(str(a.as_py()).replace(",", ""))
+        right = float(str(b.as_py()).replace(",", ""))
+    except (TypeError, ValueError):
+        return False
+    return left == right
+
+
+def _reject_rows(
+    converted: Converted, rows: np.ndarray, sent: pa.Array | None, findings: list[Finding]
+) -> Converted:
+    """`converted` without the values of `rows`, which become rejected rows (with `sent`)."""
+    drop = pc.is_in(converted.table["source_row"], value_set=pa.array(rows, pa.int64()))
+    table = converted.table.filter(pc.invert(drop))
+    known = np.asarray(converted.error_rows, dtype=np.int64)
+    new = ~np.isin(rows, known)
+    old_sent = converted.sent
+    if old_sent is None:
+        old_sent = pa.nulls(len(known), pa.string())
+    add_sent = pa.nulls(int(new.sum()), pa.string())
+    if sent is not None:
+        add_sent = sent.filter(pa.array(new))
+    return Converted(
+        table,
+        converted.findings + findings,
+        np.concatenate([known, rows[new]]),
+        pa.concat_arrays([old_sent.cast(pa.string()), add_sent.cast(pa.string())]),
+    )
 
 
 def _np(arr: pa.Array) -> np.ndarray:
@@ -824,6 +893,9 @@ class Converter:
         self.budget = budget or FindingBudget(file)
         self.delimiter = delimiter
         self._held: list[RawBatch] = []
+        self._repeats = repeated_columns(self.header)
+        #: Rows of held batches whose repeated columns disagree (converted in `finish`).
+        self._held_conflicts: list[tuple[np.ndarray, pa.Array | None, list[Finding]]] = []
 
     def _listed(self, rule: str, severity: str, where: np.ndarray) -> np.ndarray:
         """The positions (of `where`) to list findings for, within the budget."""
@@ -840,23 +912,75 @@ class Converter:
 
     def convert(self, batch: RawBatch) -> Converted:
         self.decide(batch)
-        if self.layout.kind == "long":
-            return self._convert_long(batch)
+        conflicts = self._conflicts(batch)
         if self.layout.kind == "by_type":
             # Sums span rows (admissions of every department type), so the rows are converted
             # together by `finish`; such files are small (one row per provider, month and type).
             self._held.append(batch)
+            if conflicts is not None:
+                self._held_conflicts.append(conflicts)
             return Converted(CANONICAL_ROWS.empty_table(), [], np.zeros(0, dtype=np.int64))
-        if self.layout.kind == "published":
-            return self._convert_published(batch)
-        return self._convert_wide(batch)
+        if self.layout.kind == "long":
+            converted = self._convert_long(batch)
+        elif self.layout.kind == "published":
+            converted = self._convert_published(batch)
+        else:
+            converted = self._convert_wide(batch)
+        return converted if conflicts is None else _reject_rows(converted, *conflicts)
 
     def finish(self) -> Converted | None:
         """Rows held back until the whole file was read (the A&E layout by department type)."""
         if self.layout.kind != "by_type" or not self._held:
             return None
         held, self._held = self._held, []
-        return self._convert_by_type(held)
+        converted = self._convert_by_type(held)
+        for conflicts in self._held_conflicts:
+            converted = _reject_rows(converted, *conflicts)
+        self._held_conflicts = []
+        return converted
+
+    def _conflicts(
+        self, batch: RawBatch
+    ) -> tuple[np.ndarray, pa.Array | None, list[Finding]] | None:
+        """Rows where a repeated column disagrees with the first column of the same heading:
+        their row numbers, their text as sent and one error finding each."""
+        if not self._repeats or batch.num_rows == 0:
+            return None
+        bad = np.zeros(batch.num_rows, dtype=bool)
+        findings: list[Finding] = []
+        for first, repeat in self._repeats:
+            if max(first, repeat) >= len(batch.cells):
+                continue
+            a, b = _comparable(batch.cells[first]), _comparable(batch.cells[repeat])
+            same = pc.fill_null(pc.equal(a, b), False)
+            same = pc.or_(same, pc.and_(pc.is_null(a), pc.is_null(b)))
+            differ = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+            where = np.flatnonzero(differ)
+            where = np.array([i for i in where if not _same_number(a[i], b[i])], dtype=np.int64)
+            if not len(where):
+                continue
+            bad[where] = True
+            name = self.header[repeat]
+            for i in self._listed("duplicate_column_conflict", "error", where):
+                left, right = _text_at(a, int(i)), _text_at(b, int(i))
+                findings.append(
+                    make_finding(
+                        self.file,
+                        "duplicate_column_conflict",
+                        f"The column {name!r} appears twice and the copies disagree on this row "
+                        f"({left or 'blank'} in column {first + 1}, {right or 'blank'} in "
+                        f"column {repeat + 1}), so the row was not stored. Keep one column "
+                        "with the right figure and send the file again.",
+                        row=int(batch.source_row[i]),
+                        column=name,
+                        value=f"{left or ''} / {right or ''}",
+                    )
+                )
+        rows = np.flatnonzero(bad)
+        if not len(rows):
+            return None
+        sent = row_texts(batch.cells, rows, self.delimiter)
+        return batch.source_row[rows], sent, findings
 
     # -- shared pieces ------------------------------------------------------------------------
 

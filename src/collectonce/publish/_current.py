@@ -23,14 +23,19 @@ COLUMNS = [
     "source_row",
     "received_at",
     "revision",
+    "comment",
 ]
 
 
 def current_submissions(settings: Settings, as_of: dt.datetime | None = None) -> pd.DataFrame:
-    """Latest accepted value per key received at or before `as_of` (all when None), normalised."""
-    from collectonce.store.submissions import current_values
+    """Latest accepted value per key received at or before `as_of` (all when None), normalised.
 
-    return normalise(current_values(settings, as_of=as_of))
+    Values of a submission without a receipt are left out: they become publishable only
+    together with their receipt."""
+    from collectonce.store.submissions import current_values, unreceipted_submissions
+
+    pending = unreceipted_submissions(settings)
+    return normalise(current_values(settings, as_of=as_of, exclude_submissions=pending))
 
 
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -49,4 +54,5 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     out["received_at"] = received.astype("datetime64[us, UTC]")
     revision = src["revision"].fillna(1) if "revision" in src else 1
     out["revision"] = pd.Series(revision, index=src.index).astype("int32")
+    out["comment"] = src["comment"].astype(object) if "comment" in src else None
     return out[COLUMNS]

@@ -144,7 +144,8 @@ def view_cmd(
         span = f"{period_from or 'start'}_{period_to or 'end'}"
         out = settings.root / "exports" / f"{request}_{span}_v{meta['publication']}.{fmt}"
     try:
-        write_export(df, fmt, out, meta=meta)
+        units = {code: metric.unit for code, metric in cat.metrics.items()}
+        write_export(df, fmt, out, meta=meta, units=units)
     except PublishError as exc:
         fail(str(exc))
     except OSError as exc:
@@ -168,28 +169,29 @@ def query_cmd(
 ) -> None:
     """Run SQL over a publication with DuckDB, which reads the Delta table directly.
 
+    Only queries run, and only the published table `unified` can be read: other files,
+    COPY ... TO, ATTACH and INSTALL are refused.
+
     Example: collectonce query "SELECT metric_id, count(*) FROM unified GROUP BY 1" --as-of 0
     """
     import duckdb
 
     from collectonce.publish.errors import PublishError
     from collectonce.publish.exports import write_export
-    from collectonce.publish.sql import connect
+    from collectonce.publish.sql import QueryRefused, run_query
 
     fmt = "json" if json_out else fmt
     if fmt not in {"table", "csv", "json"}:
         fail(f"--format {fmt!r} is not one of: table, csv, json", 2)
     settings = settings_for(catalog)
     try:
-        con = connect(settings, as_of)
+        frame = run_query(settings, sql, as_of).to_pandas()
+    except QueryRefused as exc:
+        fail(f"the query was refused: {exc}", 2)
     except PublishError as exc:
         fail(str(exc))
-    try:
-        frame = con.execute(sql).fetch_arrow_table().to_pandas()
     except duckdb.Error as exc:
         fail(f"the query failed: {str(exc).splitlines()[0]}", 2)
-    finally:
-        con.close()
     if fmt in {"csv", "json"}:
         write_export(frame, fmt, sys.stdout.buffer)
         sys.stdout.buffer.flush()

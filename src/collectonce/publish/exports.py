@@ -7,16 +7,20 @@ carry values unchanged (they are not opened as spreadsheets).
 
 JSON is ``{"rows": [...]}`` (plus any `meta` keys, e.g. ``request`` and ``publication``), each
 row an object with NaN written as null.
+
+Whole numbers are written as integers in CSV and JSON (``2818``, not ``2818.0``): a count is
+served as a count, while a fraction keeps its decimals (``84.6``).
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -35,6 +39,16 @@ MEDIA_TYPES: dict[str, str] = {
 }
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_ROWS = 1_048_575  # one row is the header
+#: Floats up to this size hold every whole number exactly, so they can be written as integers.
+EXACT_INTEGER = 2.0**53
+
+
+def _whole(values: np.ndarray) -> np.ndarray:
+    """Where a float array holds a whole number that is written as an integer (not -0.0)."""
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.abs(values) <= EXACT_INTEGER)
+        whole &= np.floor(values) == values
+    return whole & ~((values == 0) & np.signbit(values))
 
 
 def neutralise(text: str) -> str:
@@ -102,7 +116,10 @@ def _plain(value: Any) -> Any:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float | np.floating):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
+        if math.isnan(value) or math.isinf(value):
+            return None
+        number = float(value)
+        return int(number) if bool(_whole(np.array([number]))[0]) else number
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.bool_):
@@ -118,6 +135,9 @@ def _plain_column(series: pd.Series) -> list[Any]:
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         values = series.to_numpy()
         out = values.astype(object)
+        whole = _whole(values.astype(np.float64))
+        if whole.any():
+            out[whole] = values[whole].astype(np.int64).astype(object)
         out[~np.isfinite(values)] = None
         return out.tolist()
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
@@ -177,7 +197,10 @@ def _csv_column(series: pd.Series) -> tuple[np.ndarray, list[str]]:
         values = series.to_numpy()
         codes, bits = pd.factorize(values.view(f"i{dtype.itemsize}"))
         uniques = np.asarray(bits).view(dtype)
-        texts = uniques.astype(str)
+        texts = uniques.astype(str).astype(object)
+        whole = _whole(uniques.astype(np.float64))
+        if whole.any():
+            texts[whole] = uniques[whole].astype(np.int64).astype(str)
         texts[np.isnan(uniques)] = ""
         return codes, texts.tolist()
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
@@ -280,39 +303,157 @@ def iter_json_chunks(
     yield b"]}\n"
 
 
-def _write_xlsx(df: pd.DataFrame, target: Any) -> None:
+#: Column definitions for the README sheet of view and provider workbooks.
+COLUMN_DEFINITIONS = {
+    "provider_code": "The provider's ODS code.",
+    "period": "The period the value is for, in the request's own frequency.",
+    "item": "The requester's own code for the figure.",
+    "item_label": "The requester's own label for the figure.",
+    "metric": "The catalogue metric(s) the value comes from (joined by + when summed).",
+    "label": "The catalogue metric's label.",
+    "unit": "The metric's unit (count, percent, ...).",
+    "value": "The value; blank when missing or suppressed (see flag or value_status).",
+    "flag": "Why a value is blank or marked: suppressed (*), missing, late, derived.",
+    "value_status": "reported, suppressed (a small number, shown as *) or missing.",
+    "is_derived": "True when the value is computed from other metrics, never submitted.",
+    "revision": "How many times the value has been revised.",
+    "is_late": "True when the value arrived after the request's deadline.",
+}
+
+
+def _write_xlsx(
+    df: pd.DataFrame,
+    target: Any,
+    meta: dict[str, Any] | None = None,
+    units: Mapping[str, str] | None = None,
+) -> None:
+    """A workbook analysts keep (see `workbook`): the rows as one Excel table on a `data` sheet,
+    and a README sheet. Beyond `TABLE_ROWS` rows the sheet is written in constant memory with a
+    filter instead of a table (xlsxwriter cannot stream a table)."""
     import xlsxwriter
+
+    from collectonce.publish import workbook
 
     if len(df) > XLSX_MAX_ROWS:
         raise ExportTooLarge(
             f"{len(df):,} rows do not fit in one worksheet ({XLSX_MAX_ROWS:,} at most): "
             "narrow the period range, or use csv or parquet"
         )
+    in_memory = isinstance(target, io.IOBase)
+    streamed = len(df) > TABLE_ROWS and not in_memory
     options = {
         "strings_to_formulas": False,
         "strings_to_urls": False,
         "strings_to_numbers": False,
-        "constant_memory": not isinstance(target, io.IOBase),
-        "in_memory": isinstance(target, io.IOBase),
+        "constant_memory": streamed,
+        "in_memory": in_memory,
     }
-    workbook = xlsxwriter.Workbook(target, options)
-    sheet = workbook.add_worksheet("data")
-    bold = workbook.add_format({"bold": True})
-    for col, name in enumerate(df.columns):
-        sheet.write_string(0, col, neutralise(str(name)), bold)
+    book = xlsxwriter.Workbook(target, options)
+    fmts = workbook.formats(book)
+    sheet = book.add_worksheet("data")
+    names = [neutralise(str(name)) for name in df.columns]
+    kinds = {name: _column_kind(df.iloc[:, j]) for j, name in enumerate(names)}
+    col_formats = {name: fmts[kind] for name, kind in kinds.items() if kind in fmts}
+    widths = {name: _width(name) for name in names}
+    used: set[str] = set()
+    if streamed:
+        for col, name in enumerate(names):
+            sheet.write_string(0, col, name, fmts["head"])
+            sheet.set_column(col, col, widths[name], col_formats.get(name))
+        sheet.autofilter(0, 0, max(len(df), 1), max(len(names) - 1, 0))
+        sheet.freeze_panes(1, 0)
+    else:
+        workbook.add_table(
+            sheet,
+            names,
+            0,
+            len(df),
+            name=workbook.table_name("data", used),
+            head=fmts["head"],
+            column_formats=col_formats,
+            widths=widths,
+        )
     columns = [_plain_column(df.iloc[:, position]) for position in range(df.shape[1])]
+    dates = [kinds[name] == "date" for name in names]
+    value_col = names.index("value") if "value" in names else -1
+    row_formats = _value_formats(df, units, fmts) if value_col >= 0 and units else None
     for row, values in enumerate(zip(*columns, strict=True), start=1):
         for col, value in enumerate(values):
             if value is None:
                 continue
             if isinstance(value, bool):
                 sheet.write_boolean(row, col, value)
+            elif col == value_col and row_formats is not None and isinstance(value, int | float):
+                sheet.write_number(row, col, value, row_formats[row - 1])
             elif isinstance(value, int | float):
                 sheet.write_number(row, col, value)
+            elif dates[col]:
+                sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmts["date"])
             else:
                 sheet.write_string(row, col, neutralise(str(value)))
-    sheet.freeze_panes(1, 0)
-    workbook.close()
+    meta = dict(meta or {})
+    if meta.get("publication_version") is None and meta.get("publication") is not None:
+        meta["publication_version"] = meta["publication"]
+    about = [
+        (key.replace("_", " ").capitalize(), meta[key])
+        for key in (
+            "request",
+            "requester",
+            "frequency",
+            "provider_code",
+            "publication_version",
+            "period_from",
+            "period_to",
+        )
+        if meta.get(key) is not None
+    ]
+    if meta.get("publication_version") is not None:
+        about.append(("As of", f"publication {meta['publication_version']}"))
+    about.append(("Rows", f"{len(df):,}"))
+    about.append(("Written", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")))
+    definitions = [(n, COLUMN_DEFINITIONS[n]) for n in names if n in COLUMN_DEFINITIONS]
+    title = f"{meta.get('request') or meta.get('provider_code') or 'collectonce'} data"
+    workbook.readme_sheet(book, fmts, title, about, definitions, used=used)
+    book.close()
+
+
+#: Workbooks of at most this many rows hold an Excel table; larger ones a filter (streamed).
+TABLE_ROWS = 100_000
+
+
+def _value_formats(
+    df: pd.DataFrame, units: Mapping[str, str], fmts: dict[str, Any]
+) -> list[Any] | None:
+    """Each row's number format for its value: a percentage, a count or a number, from the
+    unit of its metric (a sum of metrics keeps the unit they share)."""
+    column = "metric" if "metric" in df.columns else None
+    if column is None:
+        return None
+    kind = {"percent": "percent", "count": "count"}
+    out = []
+    for codes in df[column].astype(str).tolist():
+        found = {units.get(code, "") for code in codes.split("+")}
+        unit = found.pop() if len(found) == 1 else ""
+        out.append(fmts[kind.get(unit, "number")])
+    return out
+
+
+def _column_kind(series: pd.Series) -> str:
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "M":
+            return "date"
+        if dtype.kind in "iu":
+            return "count"
+        if dtype.kind == "f":
+            return "number"
+    if len(series) and isinstance(series.iloc[0], dt.date):
+        return "date"
+    return "text"
+
+
+def _width(name: str) -> float:
+    return {"item_label": 48, "label": 40, "metric": 30, "flag": 14, "period": 12}.get(name, 16)
 
 
 def write_export(
@@ -321,18 +462,20 @@ def write_export(
     dest: BinaryIO | Path,
     *,
     meta: dict[str, Any] | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> None:
-    """Write `df` as `fmt` (csv, json, parquet or xlsx) to a path or a binary file object."""
+    """Write `df` as `fmt` (csv, json, parquet or xlsx) to a path or a binary file object.
+    `units` (metric code → unit) lets a workbook format each value as a count or a percentage."""
     if fmt not in FORMATS:
         raise BadParameter(f"format {fmt!r} is not one of: {', '.join(FORMATS)}")
     if isinstance(dest, str | Path):
         path = Path(dest)
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "xlsx":
-            _write_xlsx(df, str(path))
+            _write_xlsx(df, str(path), meta, units)
             return
         with path.open("wb") as handle:
-            write_export(df, fmt, handle, meta=meta)
+            write_export(df, fmt, handle, meta=meta, units=units)
         return
     if fmt == "csv":
         for chunk in iter_csv_chunks(df):
@@ -355,5 +498,5 @@ def write_export(
         pq.write_table(table.cast(plain).replace_schema_metadata(None), dest)
     else:
         buffer = io.BytesIO()
-        _write_xlsx(df, buffer)
+        _write_xlsx(df, buffer, meta, units)
         dest.write(buffer.getvalue())

@@ -1,12 +1,8 @@
-"""Period arithmetic shared by publication, locks and views.
+"""Month parameters shared by publication, locks and views.
 
-Periods are identified by their first day (a `datetime.date`). Outside the library they are
-written as text:
-
-- month: ``YYYY-MM`` (``2018-11``);
-- quarter: ``YYYY-Qn`` for *calendar* quarters (Q1 = January to March), not NHS financial
-  quarters, because the catalogue's frequencies are calendar ones;
-- year: ``YYYY`` (calendar year).
+Periods are identified by their first day (a `datetime.date`). Months are written ``YYYY-MM``
+(``2018-11``). Quarters and years are NHS ones unless a request says otherwise: see
+`collectonce.nhs_periods`, which the functions below call.
 """
 
 from __future__ import annotations
@@ -17,10 +13,13 @@ import re
 import numpy as np
 import pandas as pd
 
+from collectonce import nhs_periods
+from collectonce.nhs_periods import MONTHS_IN, NHS_YEAR_START
 from collectonce.publish.errors import BadParameter
 
+__all__ = ["MONTHS_IN", "month_index", "next_period_start", "parse_month", "parse_range"]
+
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-MONTHS_IN: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
 
 
 def parse_month(text: str, what: str = "period") -> dt.date:
@@ -51,33 +50,23 @@ def month_label(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def period_start(day: dt.date, frequency: str) -> dt.date:
-    """First day of the month, calendar quarter or year that contains `day`."""
-    if frequency == "year":
-        return dt.date(day.year, 1, 1)
-    if frequency == "quarter":
-        return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return dt.date(day.year, day.month, 1)
+def period_start(day: dt.date, frequency: str, year_start: str = NHS_YEAR_START) -> dt.date:
+    """First day of the month, quarter or year that contains `day`."""
+    return nhs_periods.start_of(day, frequency, year_start)
 
 
-def period_end_month(day: dt.date, frequency: str) -> dt.date:
+def period_end_month(day: dt.date, frequency: str, year_start: str = NHS_YEAR_START) -> dt.date:
     """First day of the last month of the period that contains `day`."""
-    start = period_start(day, frequency)
-    months = start.year * 12 + start.month - 1 + MONTHS_IN[frequency] - 1
-    return dt.date(months // 12, months % 12 + 1, 1)
+    return nhs_periods.last_month_of(day, frequency, year_start)
 
 
 def month_index(days: pd.Series) -> np.ndarray:
     """Months since year 0 for a datetime64 series (vectorised period arithmetic)."""
-    values = pd.DatetimeIndex(days)
-    return np.asarray(values.year * 12 + values.month - 1, dtype=np.int64)
+    return nhs_periods.month_numbers(days)
 
 
-def next_period_start(days: pd.Series, frequency: str) -> pd.Series:
+def next_period_start(
+    days: pd.Series, frequency: str, year_start: str = NHS_YEAR_START
+) -> pd.Series:
     """For each date, the first day after the month/quarter/year containing it (vectorised)."""
-    months = month_index(days)
-    size = MONTHS_IN[frequency]
-    after = (months // size) * size + size
-    years, month = after // 12, after % 12 + 1
-    out = pd.to_datetime({"year": years, "month": month, "day": np.ones_like(years)})
-    return pd.Series(out.to_numpy(), index=days.index)
+    return nhs_periods.next_period_start(days, frequency, year_start)

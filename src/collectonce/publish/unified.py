@@ -42,6 +42,7 @@ from collectonce.publish._current import current_submissions
 from collectonce.publish.errors import NothingToPublish, UnknownPublication
 from collectonce.publish.periods import next_period_start
 from collectonce.settings import Settings
+from collectonce.store.faults import fault_point
 
 META = "collectonce."
 STATUS_CODES = {"reported": 0, "suppressed": 1, "missing": 2}
@@ -74,52 +75,96 @@ def unified_path(settings: Settings) -> Path:
 # --------------------------------------------------------------------------- building the table
 
 
-def deadline_days(catalog: Catalog) -> dict[str, dict[str, int]]:
-    """For each collected metric, the fewest days after the period any request allows, by frequency.
+def _metrics_used(catalog: Catalog, request: Any) -> set[str]:
+    """The metrics a request's items need, collected inputs of derived ones included."""
+    used: set[str] = set()
+    for item in request.items:
+        for code in item.metric_codes:
+            if code in catalog.metrics:
+                used |= {code, *catalog.collected_inputs(code)}
+    return used
 
-    A metric is used by a request when an item maps to it directly, or maps to a derived metric
-    built on it. The result is ``{metric: {frequency: due_days_after_period}}``.
-    """
-    out: dict[str, dict[str, int]] = {}
-    for request in catalog.requests.values():
-        for item in request.items:
-            for code in item.metric_codes:
-                if code not in catalog.metrics:
-                    continue
-                for used in {code, *catalog.collected_inputs(code)}:
-                    by_freq = out.setdefault(used, {})
-                    due = request.due_days_after_period
-                    by_freq[request.frequency] = min(by_freq.get(request.frequency, due), due)
-    return out
+
+#: No deadline (later than any real one), in days since 1970.
+_NO_DEADLINE = np.iinfo(np.int64).max
+
+
+def collection_start(catalog: Catalog) -> dt.date:
+    """When collecting under this catalogue began: the earliest date in its notice of change
+    (or its own effective date). A deadline before it was not a deadline of this collection,
+    so values for those periods (a back-filled history) are never late."""
+    dates = [change.effective_from for change in catalog.info.changes]
+    return min([catalog.info.effective_from, *dates])
 
 
 def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
     """Whether each collected value arrived after its deadline (vectorised).
 
-    The deadline of a value is, over every request using its metric (directly or through a
-    derived metric), the earliest of: the first day after the end of that request's period
-    containing the value's period (calendar month, quarter or year), plus the request's
-    ``due_days_after_period`` days, at 00:00 UTC. In words: due by the end of day ``N`` after
-    the period ends. A value received at or after that instant is late. A metric no request
-    uses has no deadline and is never late. "Late" is about the deadline only; whether the
-    period is locked is a separate matter (see `collectonce.publish.locks`).
+    The deadline of a value is the earliest over every request that uses its metric (directly
+    or through a derived metric) and that its provider answers (the request's respondents):
+    the first day after that request's period holding the value's period (month, NHS quarter
+    or financial year, or a calendar quarter or year where the request says
+    ``year_start: january``), plus the request's ``due_days_after_period`` days, at 00:00 UTC.
+    In words: due by the end of day ``N`` after the period ends. A value received at or after
+    that instant is late. A value no request asks of its provider has no deadline and is never
+    late, and nor is a value whose deadline fell before collecting began (`collection_start`:
+    history loaded afterwards was due under the old returns, not this collection). "Late" is
+    about the deadline only; whether the period is locked is a separate matter (see
+    `collectonce.publish.locks`).
     """
     if rows.empty:
         return pd.Series(np.zeros(0, dtype=bool), index=rows.index)
-    due = deadline_days(catalog)
-    deadline = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[s]")
-    for frequency in ("month", "quarter", "year"):
-        days_by_metric = {m: d[frequency] for m, d in due.items() if frequency in d}
-        if not days_by_metric:
+    metric_idx, metric_names = pd.factorize(rows["metric_id"])
+    groups_of = {code: p.peer_group for code, p in catalog.providers.items()}
+    provider_idx, provider_names = pd.factorize(rows["provider_code"])
+    group_of_provider, group_names = pd.factorize(
+        pd.Series([groups_of.get(code) for code in provider_names], dtype=object)
+    )
+    group_idx = (
+        group_of_provider[provider_idx] if len(provider_names) else np.zeros(0, dtype=np.int64)
+    )
+    group_idx = np.where(provider_idx < 0, -1, group_idx)
+    metric_pos = {code: i for i, code in enumerate(metric_names)}
+    n_groups = len(group_names) + 1  # the last column: providers outside the catalogue
+    group_idx = np.where(group_idx < 0, n_groups - 1, group_idx)
+    group_pos = {group: i for i, group in enumerate(group_names)}
+    # fewest days allowed, per (frequency, year start) × metric × peer group
+    days: dict[tuple[str, str], np.ndarray] = {}
+    for request in catalog.requests.values():
+        key = (request.frequency, request.year_start)
+        table = days.setdefault(key, np.full((len(metric_names), n_groups), -1, dtype=np.int64))
+        cols = (
+            list(range(n_groups))
+            if request.respondents == "all"
+            else [group_pos[g] for g in request.respondents if g in group_pos]
+        )
+        for code in _metrics_used(catalog, request):
+            i = metric_pos.get(code)
+            if i is None or not cols:
+                continue
+            current = table[i, cols]
+            due = request.due_days_after_period
+            table[i, cols] = np.where((current < 0) | (current > due), due, current)
+    deadline = np.full(len(rows), _NO_DEADLINE, dtype=np.int64)
+    # period ends are worked out once per distinct period, then spread over the rows
+    period_days = rows["period"].to_numpy().astype("datetime64[D]")
+    distinct, period_of_row = np.unique(period_days, return_inverse=True)
+    distinct_periods = pd.Series(distinct.astype("datetime64[ns]"))
+    for (frequency, year_start), table in days.items():
+        allowed = table[metric_idx, group_idx]
+        if not (allowed >= 0).any():
             continue
-        days = rows["metric_id"].map(days_by_metric)
-        if days.isna().all():
-            continue
-        candidate = next_period_start(rows["period"], frequency) + pd.to_timedelta(days, unit="D")
-        deadline = deadline.where(deadline.notna() & (deadline <= candidate), candidate)
-    deadline_utc = deadline.dt.tz_localize("UTC")
-    late = rows["received_at"] >= deadline_utc
-    return late.fillna(False).astype(bool)
+        ends = next_period_start(distinct_periods, frequency, year_start)
+        end_days = ends.to_numpy().astype("datetime64[D]").astype(np.int64)[period_of_row]
+        candidate = np.where(allowed >= 0, end_days + allowed, _NO_DEADLINE)
+        deadline = np.minimum(deadline, candidate)
+    received = pd.to_datetime(rows["received_at"], utc=True).dt.tz_localize(None)
+    received_us = received.to_numpy().astype("datetime64[us]").astype(np.int64)
+    start = (np.datetime64(collection_start(catalog), "D") - np.datetime64(0, "D")).astype(int)
+    has_deadline = (deadline != _NO_DEADLINE) & (deadline >= start)
+    due_us = np.where(has_deadline, deadline, 0) * 86_400_000_000
+    late = has_deadline & received.notna().to_numpy() & (received_us >= due_us)
+    return pd.Series(late, index=rows.index, dtype=bool)
 
 
 def derive_metrics(catalog: Catalog, collected: pd.DataFrame) -> pd.DataFrame:
@@ -298,6 +343,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     out["revision"] = src["revision"].astype("int32")
     out["source_row"] = src["source_row"].astype("Int64")
     out["received_at"] = pd.to_datetime(src["received_at"], utc=True).astype("datetime64[us, UTC]")
+    out["comment"] = src["comment"].astype(object) if "comment" in src else None
     return out[COLUMNS]
 
 
@@ -385,6 +431,7 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
         }
         path = unified_path(settings)
         path.parent.mkdir(parents=True, exist_ok=True)
+        fault_point("publish:before_commit")
         write_deltalake(
             path,
             table,
@@ -393,9 +440,11 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
             writer_properties=WriterProperties(compression="ZSTD", max_row_group_size=131_072),
             commit_properties=CommitProperties(custom_metadata=metadata),
         )
+        fault_point("publish:committed")
         version = latest_version(settings)
         with _LATEST_LOCK:
             _LATEST.pop(str(path / "_delta_log"), None)
+        _publish_levels(catalog, settings, version, frame)
     return Publication(
         version=version,
         created=True,
@@ -404,6 +453,13 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
         counts=counts,
         content_hash=digest,
     )
+
+
+def _publish_levels(catalog: Catalog, settings: Settings, version: int | None, frame: Any) -> None:
+    """Roll the new publication up to regions and England (see `collectonce.rollup.table`)."""
+    from collectonce.rollup.writer import publish_levels
+
+    publish_levels(catalog, settings, version, frame)
 
 
 # --------------------------------------------------------------------------- reading

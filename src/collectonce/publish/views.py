@@ -6,10 +6,12 @@ left out.
 
 Periods and ranges
     ``period_from`` and ``period_to`` are months (``YYYY-MM``), both inclusive. For a quarterly
-    or yearly request the range is widened to whole request periods, so ``2018-02`` to
-    ``2018-04`` gives 2018-Q1 and 2018-Q2, each aggregated over all its months. Quarters are
-    calendar quarters (``2018-Q1`` = January to March). A view covers the request periods in
-    the range for which the unified table holds any value of the request's metrics.
+    or yearly request the range is widened to whole request periods, so ``2018-05`` to
+    ``2018-07`` gives 2018/19 Q1 and 2018/19 Q2, each aggregated over all its months. Quarters
+    and years are NHS financial ones (``2018/19 Q1`` = April to June 2018, ``2018/19`` = April
+    2018 to March 2019) unless the request says ``year_start: january``, when they are calendar
+    ones (``2018-Q1``, ``2018``). A view covers the request periods in the range for which the
+    unified table holds any value of the request's metrics.
 
 Aggregation (month → quarter or year), by the item's transform
     ``sum``, ``mean``, ``last``, ``max`` or ``min`` (``sum`` when the item names none), then
@@ -26,7 +28,9 @@ Flags (one per row, the first that applies)
     ``suppressed``: a month was suppressed (``*``); the same value rules as ``missing``.
     ``revised``: a value was changed after it was first received (revision > 1), including
     a late change to a locked period admitted by an exception.
-    ``late``: a value arrived after the request deadline.
+    ``late``: a value arrived after *this request's* deadline: the end of the request period
+    that holds it plus the request's ``due_days_after_period``, at 00:00 UTC (a deadline before
+    collecting began, as for a back-filled history, makes nothing late).
 
 The returned frame carries ``attrs["publication"]`` (the version it was read from). Its text
 columns are categoricals (a view repeats a few codes and labels over many rows).
@@ -45,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from collectonce import nhs_periods
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import CODE_RE, ODS_PATTERN, Item, Request
 from collectonce.publish.errors import BadParameter, UnknownProvider, UnknownRequest
@@ -54,7 +59,13 @@ from collectonce.publish.periods import (
     period_end_month,
     period_start,
 )
-from collectonce.publish.unified import STATUS_NAMES, open_table, resolve_version, unified_path
+from collectonce.publish.unified import (
+    STATUS_NAMES,
+    collection_start,
+    open_table,
+    resolve_version,
+    unified_path,
+)
 from collectonce.settings import Settings
 
 __all__ = [
@@ -109,6 +120,7 @@ class Snapshot:
     is_derived: np.ndarray
     is_late: np.ndarray
     revision: np.ndarray
+    received: np.ndarray  # int64 microseconds since 1970 (UTC)
     _by_provider: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def span(self, code: str, lo: int | None, hi: int | None) -> tuple[int, int]:
@@ -182,6 +194,7 @@ _SNAPSHOT_COLUMNS = [
     "is_derived",
     "is_late",
     "revision",
+    "received_at",
 ]
 
 
@@ -221,6 +234,7 @@ def _read_for_snapshot(settings: Settings, version: int) -> Any:
 
 def _build_snapshot(settings: Settings, version: int) -> Snapshot:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     cols = _read_for_snapshot(settings, version)
     metric_names = cols["metric_id"].dictionary.to_pylist()
@@ -277,6 +291,12 @@ def _build_snapshot(settings: Settings, version: int) -> Snapshot:
         is_derived=column("is_derived").astype(bool),
         is_late=column("is_late").astype(bool),
         revision=column("revision").astype(np.int32),
+        received=reorder(
+            # no receipt time (never for a published value) counts as on time
+            pc.fill_null(cols["received_at"].cast(pa.int64()), 0)
+            .to_numpy(zero_copy_only=False)
+            .astype(np.int64)
+        ),
     )
 
 
@@ -354,19 +374,24 @@ def _month_number(day: dt.date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def _labels(months: np.ndarray, frequency: str) -> np.ndarray:
-    """Period labels for absolute month numbers (each the first month of its period)."""
-    unique, inverse = np.unique(np.asarray(months, dtype=np.int64), return_inverse=True)
-    names = []
-    for number in unique.tolist():
-        year, month = divmod(number, 12)
-        if frequency == "year":
-            names.append(f"{year:04d}")
-        elif frequency == "quarter":
-            names.append(f"{year:04d}-Q{month // 3 + 1}")
-        else:
-            names.append(f"{year:04d}-{month + 1:02d}")
-    return np.array(names, dtype=object)[inverse.reshape(-1)] if names else np.zeros(0, object)
+def _labels(months: np.ndarray, frequency: str, year_start: str = "april") -> np.ndarray:
+    """Period labels for absolute month numbers (NHS quarters and years unless calendar)."""
+    return nhs_periods.labels_for_months(months, frequency, year_start)
+
+
+def _deadlines(request: Request, lo: int, hi: int, start: dt.date) -> np.ndarray:
+    """For each month number in [lo, hi), the request's deadline for the period holding it,
+    as microseconds since 1970 (UTC); none (never late) for a deadline before `start`, when
+    collecting began."""
+    months = np.arange(lo, hi, dtype=np.int64)
+    starts = pd.Series(
+        pd.to_datetime({"year": months // 12, "month": months % 12 + 1, "day": 1}).to_numpy()
+    )
+    ends = nhs_periods.next_period_start(starts, request.frequency, request.year_start)
+    due = ends + pd.Timedelta(days=request.due_days_after_period)
+    out = due.to_numpy().astype("datetime64[us]").astype(np.int64)
+    before = (due < pd.Timestamp(start)).to_numpy()
+    return np.where(before, np.iinfo(np.int64).max, out)
 
 
 @dataclass(frozen=True)
@@ -387,7 +412,8 @@ def _cells(
     lo: int | None,
     hi: int | None,
     respondents: list[str],
-    size: int,
+    request: Request,
+    start: dt.date,
 ) -> _Cells | None:
     """Scatter the request's metric rows into dense arrays (no per-row Python)."""
     spans = {code: snap.span(code, lo, hi) for it in items for code in it.metric_codes}
@@ -397,10 +423,14 @@ def _cells(
     # The arrays span only the request periods that hold data: a wide range (1900-01 to
     # 9999-12) must cost no more than the data it covers. Rows within a metric are sorted by
     # month, so each span's first and last rows are its extremes.
+    size = MONTHS_IN[request.frequency]
+    offset = nhs_periods.first_month_offset(request.frequency, request.year_start)
     first = min(int(snap.months[a]) for a, _ in spans.values())
     last = max(int(snap.months[b - 1]) for _, b in spans.values()) + 1
-    lo = max(lo, first - first % size) if lo is not None else first - first % size
-    hi = min(hi, last + -last % size) if hi is not None else last + -last % size
+    first -= (first - offset) % size
+    last += -(last - offset) % size
+    lo = max(lo, first) if lo is not None else first
+    hi = min(hi, last) if hi is not None else last
     shape = (len(respondents), hi - lo, len(items))
     value = np.zeros(shape)
     status = np.zeros(shape, dtype=np.int8)
@@ -408,6 +438,7 @@ def _cells(
     late = np.zeros(shape, dtype=bool)
     revised = np.zeros(shape, dtype=bool)
     where = snap.provider_positions(respondents)
+    deadline = _deadlines(request, lo, hi, start)
     n_t, n_i = shape[1], shape[2]
     # flat views of the new (contiguous) arrays: one index per row instead of three
     flat_value, flat_status, flat_count = value.reshape(-1), status.reshape(-1), count.reshape(-1)
@@ -427,7 +458,7 @@ def _cells(
             flat_value[flat] += snap.value[rows]
             flat_status[flat] = np.maximum(flat_status[flat], snap.status[rows])
             flat_count[flat] += 1
-            flat_late[flat] |= snap.is_late[rows]
+            flat_late[flat] |= snap.received[rows] >= deadline[snap.months[rows] - lo]
             flat_revised[flat] |= snap.revision[rows] > 1
     needed = _components_needed(snap, items, where, len(respondents))
     status = np.where(count < needed[:, None, :], np.int8(_MISSING), status)
@@ -523,23 +554,28 @@ def render_view(
 ) -> pd.DataFrame:
     """The request `request_code` as its requester sees it (see the module docstring).
 
-    Columns: provider_code, period (``YYYY-MM`` / ``YYYY-Qn`` / ``YYYY``), item (their code),
+    Columns: provider_code, period (``YYYY-MM``; ``2018/19 Q1`` / ``2018/19``, or ``2018-Q1`` /
+    ``2018`` for a calendar request), item (their code),
     item_label, metric (catalogue codes joined by "+"), value, flag; sorted by provider, period
     and the request's item order. Raises `BadParameter` (malformed code or period),
     `UnknownRequest`, or `UnknownPublication`.
     """
     request = _request(catalog, request_code)
+    if request.level != "provider":  # served from the roll-ups, one row per region or England
+        from collectonce.rollup.views import render_level_view
+
+        return render_level_view(catalog, settings, request, period_from, period_to, as_of)
     start, end = parse_range(period_from, period_to)
-    freq = request.frequency
+    freq, year_start = request.frequency, request.year_start
     size = MONTHS_IN[freq]
-    lo = _month_number(period_start(start, freq)) if start else None
-    hi = _month_number(period_end_month(end, freq)) + 1 if end else None
+    lo = _month_number(period_start(start, freq, year_start)) if start else None
+    hi = _month_number(period_end_month(end, freq, year_start)) + 1 if end else None
     snap = snapshot(settings, as_of)
     items = [it for it in request.items if it.is_mapped]
     respondents = _respondents(catalog, request)
     if not items or not respondents:
         return _empty_view(snap.version, request.code)
-    cells = _cells(snap, items, lo, hi, respondents, size)
+    cells = _cells(snap, items, lo, hi, respondents, request, collection_start(catalog))
     if cells is None:
         return _empty_view(snap.version, request.code)
     grains = {code: m.grain.period for code, m in catalog.metrics.items()}
@@ -550,7 +586,7 @@ def render_view(
     value = agg["value"][:, keep, :]
     flag = agg["flag"][:, keep, :]
     n_p, n_b, n_i = value.shape
-    labels = _labels(cells.first_month + keep * size, freq)
+    labels = _labels(cells.first_month + keep * size, freq, year_start)
     rows = np.arange(n_p * n_b * n_i)
     item_of = rows % n_i
     out = pd.DataFrame(

@@ -155,6 +155,22 @@ def write_manifest(settings: Settings, submission_id: str, manifest: dict[str, A
     return write_json_atomic(path, manifest)
 
 
+def set_aside(settings: Settings, submission_id: str, attempt: int) -> Path | None:
+    """Move an earlier attempt's quarantine into ``attempt-<n>/`` inside the folder, so a file
+    processed again starts a clean folder and nothing of the earlier attempt is lost."""
+    directory = quarantine_path(settings, submission_id)
+    if not directory.is_dir():
+        return None
+    earlier = [p for p in directory.iterdir() if not p.name.startswith("attempt-")]
+    if not earlier:
+        return None
+    target = directory / f"attempt-{attempt}"
+    target.mkdir(exist_ok=True)
+    for path in earlier:
+        os.replace(path, target / path.name)
+    return target
+
+
 def quarantine_contents(settings: Settings, submission_id: str) -> list[Path]:
     directory = quarantine_path(settings, submission_id)
     if not directory.is_dir():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,15 @@ class Receipt:
     archive: str | None = None
     quarantine: str | None = None
     catalog_version: str | None = None
+    #: The catalogue's content fingerprint and the reading engine's version the file was
+    #: processed under: a rejected file received under older ones is processed again when resent.
+    catalog_fingerprint: str | None = None
+    engine_version: str | None = None
+    #: 1 for the first time the file was processed; more when a rejected file was resent and
+    #: processed again (`resent_because` says why, `earlier` summarises each earlier attempt).
+    attempt: int = 1
+    resent_because: str | None = None
+    earlier: list[dict[str, Any]] = field(default_factory=list)
     #: For a duplicate: the status the original submission got, and when the copy arrived.
     original_status: str | None = None
     duplicate_received_at: dt.datetime | None = None
@@ -59,6 +69,13 @@ class Receipt:
     @property
     def warnings(self) -> int:
         return sum(1 for f in self.findings if f.severity == "warning")
+
+    @property
+    def exit_code(self) -> int:
+        """What `collectonce submit` exits with: 1 when the file was rejected (a duplicate
+        answers as its original did), else 0."""
+        outcome = self.original_status if self.status == "duplicate" else self.status
+        return 1 if outcome == "rejected" else 0
 
     @property
     def accepted_anything(self) -> bool:
@@ -92,6 +109,11 @@ class Receipt:
             "archive": self.archive,
             "quarantine": self.quarantine,
             "catalog_version": self.catalog_version,
+            "catalog_fingerprint": self.catalog_fingerprint,
+            "engine_version": self.engine_version,
+            "attempt": self.attempt,
+            "resent_because": self.resent_because,
+            "earlier": [dict(e) for e in self.earlier],
             "original_status": self.original_status,
             "duplicate_received_at": _iso(self.duplicate_received_at),
         }
@@ -124,6 +146,11 @@ class Receipt:
             archive=data.get("archive"),
             quarantine=data.get("quarantine"),
             catalog_version=data.get("catalog_version"),
+            catalog_fingerprint=data.get("catalog_fingerprint"),
+            engine_version=data.get("engine_version"),
+            attempt=int(data.get("attempt") or 1),
+            resent_because=data.get("resent_because"),
+            earlier=[dict(e) for e in data.get("earlier") or [] if isinstance(e, dict)],
             original_status=data.get("original_status"),
             duplicate_received_at=None if not dup else _parse_time(dup),
         )
@@ -169,6 +196,36 @@ def read_receipt(settings: Settings, submission_id: str) -> Receipt | None:
         return Receipt.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError):
         return None
+
+
+class ReceiptIndex:
+    """The receipts on disk grouped by the bytes they answer (the submission id's hash part),
+    listed once: looking up thousands of files costs one listing of the folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ids: dict[str, list[str]] = {}
+        if settings.receipts_dir.is_dir():
+            with os.scandir(settings.receipts_dir) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("sub_") and name.endswith(".json"):
+                        sid = name[: -len(".json")]
+                        self.ids.setdefault(sid[4:20], []).append(sid)
+
+    def for_bytes(self, sha256: str) -> list[Receipt]:
+        """Every receipt of files with these bytes (sent by the data team or as any provider)."""
+        out = []
+        for sid in sorted(self.ids.get(sha256[:16], [])):
+            found = read_receipt(self.settings, sid)
+            if found is not None and found.file_sha256 == sha256:
+                out.append(found)
+        return out
+
+
+def receipts_for_bytes(settings: Settings, sha256: str) -> list[Receipt]:
+    """Every receipt of files with these bytes (sent by the data team or as any provider)."""
+    return ReceiptIndex(settings).for_bytes(sha256)
 
 
 def all_receipts(settings: Settings) -> list[Receipt]:

@@ -32,9 +32,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ import pyarrow.compute as pc
 
 from collectonce.catalog import Catalog
 from collectonce.contracts import CANONICAL_ROWS, VALUE_STATUSES
+from collectonce.nhs_periods import label_of
 from collectonce.validate import rules
 from collectonce.validate.findings import Finding, fmt_number, show_value
 from collectonce.validate.gx_runner import Failure, merge_failures, run_long_suite, run_wide_suite
@@ -73,9 +75,9 @@ def from_day_number(days: int) -> dt.date:
 
 
 def period_label(value: dt.date, grain: str = "month") -> str:
-    """How a period is written for people: 2019-01, 2019-Q1 or 2019."""
+    """How a period is written for people: 2019-01, 2018/19 Q4 (an NHS quarter) or 2019."""
     if grain == "quarter":
-        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
+        return label_of(value, "quarter")
     if grain == "year":
         return f"{value.year}"
     return f"{value.year}-{value.month:02d}"
@@ -277,6 +279,8 @@ class ValidationRun:
         self._warn_text: list[str] = []
         self._reason_codes = np.zeros(0, dtype=np.int32)
         self._reason_text: list[str] = []
+        #: Receives each Great Expectations result of this run (for Data Docs), when set.
+        self.on_gx_result: Callable[[str, Any], None] | None = None
 
     # ------------------------------------------------------------------ intake
 
@@ -455,7 +459,7 @@ class ValidationRun:
             errors.append(_Listed("type_integer", "error", np.flatnonzero(mask)))
             start = np.array(
                 [
-                    day_number(self.catalog.metrics[c].status.effective_from)
+                    day_number(self.catalog.metrics[c].status.collected_from)
                     for c in self.metric_codes
                 ]
             )
@@ -611,7 +615,7 @@ class ValidationRun:
                 "value_status": pd.Series(pad(list(statuses)), dtype=object),
             }
         )
-        failures = run_long_suite(self.catalog, distinct, self.today)
+        failures = run_long_suite(self.catalog, distinct, self.today, self.on_gx_result)
         masks: list[tuple[str, np.ndarray, str]] = []
         unknown_metric: set[str] = set()
         for failure in failures:
@@ -681,7 +685,7 @@ class ValidationRun:
                 pick(reduced, wide[:, j], out=reduced)
             columns[name] = reduced
         frame = pd.DataFrame(columns)  # its index is the group number
-        return run_wide_suite(self.catalog, frame)
+        return run_wide_suite(self.catalog, frame, self.on_gx_result)
 
     def _wide_held(
         self, ctx: _Context, checked: _Checked, hist: _History, live: np.ndarray
@@ -721,7 +725,9 @@ class ValidationRun:
         frame = pd.DataFrame(
             {self.metric_codes[j]: wide[touched, j] for j in checked.partners}, index=touched
         )
-        return merge_failures(self.catalog, failures, run_wide_suite(self.catalog, frame))
+        return merge_failures(
+            self.catalog, failures, run_wide_suite(self.catalog, frame, self.on_gx_result)
+        )
 
     def _wide_listed(
         self, ctx: _Context, checked: _Checked, failures: list[Failure]
@@ -1416,9 +1422,9 @@ class _Messages:
     ) -> tuple[str, str | None]:
         metric = self.catalog.metrics[code]
         return (
-            f"{self._label(code)} is defined from {metric.status.effective_from:%Y-%m-%d} "
-            f"(version {metric.status.version}); the value for {period} is kept, but it may "
-            "follow an older definition. No action is needed if it is right.",
+            f"{self._label(code)} is defined from {metric.status.collected_from:%Y-%m-%d} "
+            f"(version {metric.status.version}); the value for {period} is kept, but it comes "
+            "from before the metric was collected. No action is needed if it is right.",
             "period",
         )
 

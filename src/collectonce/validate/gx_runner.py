@@ -3,13 +3,16 @@
 One ephemeral context per process and catalogue, built on first use and cached: a pandas data
 source with one dataframe asset per suite, a whole-dataframe batch definition and a validation
 definition each. Progress bars and telemetry are off. A lock makes the cache safe to share
-between the threads of the API server.
+between the threads of the API server. This is the fast path, in the shape the ingest benchmark
+needs; a `record` callback receives each run's results, which `data_docs` stores in the data
+folder's file-backed GX project (with its checkpoints) and renders as Data Docs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +27,9 @@ from collectonce.validate.suites import (
     build_suites,
     suite_definitions,
 )
+
+#: Called with (suite name, GX validation result) after each run, e.g. to build Data Docs.
+Recorder = Callable[[str, Any], None]
 
 
 class ValidationEngineError(RuntimeError):
@@ -156,6 +162,7 @@ def _run(
     frame: pd.DataFrame,
     result_format: dict[str, Any],
     parameters: dict[str, Any] | None = None,
+    record: Recorder | None = None,
 ) -> list[Any]:
     runner = _runner(catalog)
     with runner.lock:
@@ -172,6 +179,8 @@ def _run(
             expectation_parameters=parameters or {},
             result_format=result_format,
         )
+    if record is not None:
+        record(suite, result)
     failed = []
     for res in result.results:
         info = res.exception_info or {}
@@ -190,7 +199,9 @@ def _run(
     return failed
 
 
-def run_long_suite(catalog: Catalog, distinct: pd.DataFrame, today: dt.date) -> list[Failure]:
+def run_long_suite(
+    catalog: Catalog, distinct: pd.DataFrame, today: dt.date, record: Recorder | None = None
+) -> list[Failure]:
     """Validate the distinct values of the canonical columns; unexpected values per failure."""
     current = pd.Timestamp(today.year, today.month, 1)
     failures = []
@@ -200,6 +211,7 @@ def run_long_suite(catalog: Catalog, distinct: pd.DataFrame, today: dt.date) -> 
         distinct,
         {"result_format": "COMPLETE"},
         {CURRENT_PERIOD: current},
+        record,
     ):
         config = res.expectation_config
         values = list(res.result.get("unexpected_list") or [])
@@ -209,7 +221,9 @@ def run_long_suite(catalog: Catalog, distinct: pd.DataFrame, today: dt.date) -> 
     return failures
 
 
-def run_wide_suite(catalog: Catalog, wide: pd.DataFrame) -> list[Failure]:
+def run_wide_suite(
+    catalog: Catalog, wide: pd.DataFrame, record: Recorder | None = None
+) -> list[Failure]:
     """Validate the provider × period pivot; the failing groups (the frame's index) per failure.
 
     Great Expectations decides which expectations fail and counts the unexpected rows (result
@@ -219,7 +233,7 @@ def run_wide_suite(catalog: Catalog, wide: pd.DataFrame) -> list[Failure]:
     of a million.
     """
     failures = []
-    for res in _run(catalog, WIDE_SUITE, wide, {"result_format": "BASIC"}):
+    for res in _run(catalog, WIDE_SUITE, wide, {"result_format": "BASIC"}, record=record):
         config = res.expectation_config
         kwargs = dict(config.kwargs)
         mask = _unexpected(wide, config.type, kwargs)

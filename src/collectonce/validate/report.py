@@ -1,7 +1,8 @@
 """The validation report: one self-contained HTML page per submission, built from its findings.
 
-No scripts, no fonts and no stylesheets from elsewhere: the page opens offline and can be
-attached to an email. Everything shown is escaped.
+It has the one look of every collectonce page (`collectonce.web`: the NHS.UK base template, its
+stylesheet inlined). No scripts, no fonts and no stylesheets from elsewhere: the page opens
+offline and can be attached to an email. Everything shown is escaped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collectonce.catalog import Catalog
 from collectonce.settings import Settings
 from collectonce.store.atomic import write_text_atomic
 from collectonce.validate.findings import RULES, Finding
+from collectonce.web import standalone_page
 
 if TYPE_CHECKING:
     from collectonce.store.receipts import Receipt
@@ -28,19 +30,16 @@ _STATUS_TEXT = {
 }
 
 _CSS = """
-body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Arial,sans-serif;margin:2rem auto;
-max-width:72rem;padding:0 1rem;color:#212b32}
-h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.2rem;margin-top:2rem}
 .badge{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;font-weight:600}
 .ok{background:#e3f5e9;color:#00703c}.warn{background:#fff4d6;color:#6b4e00}
 .bad{background:#fbe4e2;color:#a5120b}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}
-th,td{border-bottom:1px solid #d8dde0;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#f0f4f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
+main table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;background:#fff}
+main th,main td{border-bottom:1px solid #d8dde0;padding:.5rem;text-align:left;vertical-align:top}
+main th{background:#f0f4f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.error td:first-child{border-left:4px solid #d5281b}
 tr.warning td:first-child{border-left:4px solid #ffb81c}
 .muted{color:#4c6272}code{background:#f0f4f5;padding:0 .2rem}
-dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:600}
+main dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}main dt{font-weight:600}
 """
 
 
@@ -56,11 +55,6 @@ def render_report(receipt: Receipt, catalog: Catalog | None = None) -> str:
     warnings = [f for f in findings if f.severity == "warning"]
     by_rule = Counter((f.severity, f.rule) for f in findings)
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        f"<title>Validation report: {_e(receipt.original_name)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<p class='muted'>collectonce validation report</p>",
         f"<h1>{_e(receipt.original_name)}</h1>",
         f"<p><span class='badge {tone}'>{_e(label)}</span></p>",
         "<dl>",
@@ -117,8 +111,12 @@ def render_report(receipt: Receipt, catalog: Catalog | None = None) -> str:
         parts.append("<h2>No problems found</h2><p>Every row passed every check.</p>")
     if catalog is not None:
         parts.append(_why_section(receipt, catalog))
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    return standalone_page(
+        f"Validation report: {receipt.original_name}",
+        "".join(parts),
+        extra_css=_CSS,
+        service="Validation report",
+    )
 
 
 def _meaning(rule: str) -> str:

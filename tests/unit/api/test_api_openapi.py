@@ -17,6 +17,9 @@ ENDPOINTS = {
     ("get", "/v1/catalog/metrics"),
     ("get", "/v1/burden"),
     ("get", "/v1/publications"),
+    ("get", "/v1/rollups/{level}"),
+    ("get", "/v1/packs/region/{name}"),
+    ("get", "/v1/packs/england"),
 }
 
 

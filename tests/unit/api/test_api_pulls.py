@@ -53,9 +53,10 @@ def test_quarterly_view_as_csv_in_the_requesters_frequency(client, headers) -> N
     assert "attachment" in response.headers["content-disposition"]
     rows = pd.read_csv(io.StringIO(response.text))
     assert set(rows["item"]) == CQC_ITEMS  # UEC99 is unmapped and left out
-    assert set(rows["period"]) == {"2018-Q1", "2018-Q2"}
-    q1 = rows.query("provider_code == 'RF4' and period == '2018-Q1' and item == 'UEC01'")
-    assert q1["value"].tolist() == [21317 + 18668 + 21452]
+    assert set(rows["period"]) == {"2017/18 Q4", "2018/19 Q1"}  # NHS quarters
+    q4 = rows.query("provider_code == 'RF4' and period == '2017/18 Q4' and item == 'UEC01'")
+    assert q4["value"].tolist() == [21317 + 18668 + 21452]
+    assert f",{21317 + 18668 + 21452}," in response.text  # a count, not 61437.0
 
 
 def test_admin_pulls_parquet_and_xlsx_attachments(client, headers) -> None:

@@ -58,23 +58,23 @@ def test_derived_metrics_are_replaced_by_their_collected_inputs(catalog_min) -> 
 
 
 def test_quarterly_requests_are_due_in_the_last_month_of_the_quarter(catalog_min) -> None:
-    """It includes CQC's quarterly return in March (2019-Q1) but not in January."""
+    """It includes CQC's quarterly return in March (2018/19 Q4) but not in January."""
     march = collection_plan(catalog_min, "RF4", "2019-03").to_dict()
     january = collection_plan(catalog_min, "RF4", "2019-01").to_dict()
     assert {r["request"]: r["reporting_period"] for r in march["requests_due"]}[
         "cqc_uec_quarterly"
-    ] == "2019-Q1"
+    ] == "2018/19 Q4"
     assert "cqc_uec_quarterly" not in {r["request"] for r in january["requests_due"]}
     assert "ae_breaches_4hr_type1" in _items(collection_plan(catalog_min, "RF4", "2019-01"))
 
 
 def test_requesters_include_later_returns_that_add_the_month_in(catalog_min) -> None:
-    """January's breaches serve NHS England now and CQC's 2019-Q1 sum later; both are listed."""
+    """January's breaches serve NHS England now and CQC's 2018/19 Q4 sum later; both are listed."""
     item = _items(collection_plan(catalog_min, "RF4", "2019-01"))["ae_breaches_4hr_type1"]
     assert [r["code"] for r in item["requesters"]] == ["cqc", "nhs_england"]
     later = [u for u in item["requests"] if not u["due_now"]]
     assert {(u["request"], u["reporting_period"], u["due"]) for u in later} == {
-        ("cqc_uec_quarterly", "2019-Q1", "2019-04-30")
+        ("cqc_uec_quarterly", "2018/19 Q4", "2019-04-30")
     }
     assert {u["their_code"] for u in later} == {"UEC02", "UEC03"}  # UEC03 via the percentage
     assert item["due"] == "2019-02-15"  # NHS England's deadline: the one due now
@@ -178,4 +178,6 @@ def test_yearly_requests_are_due_in_march_for_the_financial_year() -> None:
     assert [m for m in range(1, 13) if is_due("year", m)] == [3]
     assert [m for m in range(1, 13) if is_due("quarter", m)] == [3, 6, 9, 12]
     assert reporting_period("year", 2019, 3) == "2018/19"
-    assert reporting_period("quarter", 2019, 12) == "2019-Q4"
+    assert reporting_period("quarter", 2019, 12) == "2019/20 Q3"
+    assert reporting_period("quarter", 2019, 12, "january") == "2019-Q4"
+    assert [m for m in range(1, 13) if is_due("year", m, "january")] == [12]

@@ -138,9 +138,11 @@ def test_an_extra_providers_column_is_one_problem(cat_dir: Path) -> None:
     """An unknown column is reported once."""
     path = cat_dir / "providers.csv"
     lines = path.read_text().splitlines()
-    path.write_text("\n".join([lines[0] + ",icb", *[line + ",X" for line in lines[1:]]]) + "\n")
+    path.write_text(
+        "\n".join([lines[0] + ",trust_type", *[line + ",X" for line in lines[1:]]]) + "\n"
+    )
     (problem,) = problems_of(cat_dir)
-    assert problem["value"] == "icb"
+    assert problem["value"] == "trust_type"
 
 
 def test_a_catalogue_without_metrics(cat_dir: Path) -> None:

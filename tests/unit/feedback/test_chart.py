@@ -52,8 +52,8 @@ def test_markers_have_distinct_shapes_and_titles() -> None:
     assert "improvement" in high.get("class", "")
     assert low.get("data-shape") == "square"
     assert "concern" in low.get("class", "")
-    assert _title(high) == "Apr 2024: 20 % – special cause – improvement (Above UCL)"
-    assert _title(low).startswith("Jun 2024: 0 % – special cause – concern (Below LCL)")
+    assert _title(high) == "Apr 2024: 20 % – Improvement (high): above the upper limit"
+    assert _title(low).startswith("Jun 2024: 0 % – Concern (low): below the lower limit")
     assert all(_title(m) for m in markers)
     legend = "".join(ET.fromstring(svg).itertext())
     assert "Improvement" in legend and "Concern" in legend and "Target" in legend
@@ -212,3 +212,29 @@ def test_x_axis_labels_never_overlap_and_show_first_and_last(n: int, freq: str, 
         assert x2 - x1 >= max(_estimated_width(t1), _estimated_width(t2)), (t1, t2)
     for (_, right), (left, _) in itertools.pairwise(extents):
         assert right < left
+
+
+def _legend_markers(svg: str) -> list[tuple[str | None, str]]:
+    """(shape, text) of each legend entry: the marker and the label that follows it."""
+    root = ET.fromstring(svg)
+    group = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "legend")
+    out = []
+    children = list(group)
+    for element, label in itertools.pairwise(children):
+        if element.tag in {f"{SVG}circle", f"{SVG}path"} and label.tag == f"{SVG}text":
+            shape = "circle" if element.tag == f"{SVG}circle" else element.get("data-shape")
+            out.append((shape, label.text or ""))
+    return out
+
+
+def test_legend_draws_each_marker_shape_that_the_points_use() -> None:
+    """A falling improvement is a downward triangle on the chart and in the legend, named as
+    the pack names it."""
+    points = _points([*BASE, 2.0], direction="decrease")
+    svg = xmr_chart_svg(points, "Breaches")
+    shapes = {m.get("data-shape") or "circle" for m in _markers(svg)}
+    assert "triangle-down" in shapes
+    legend = _legend_markers(svg)
+    assert ("triangle-down", "Improvement (low)") in legend
+    assert all(shape != "triangle-up" for shape, _ in legend)
+    assert {shape for shape, _ in legend} == shapes

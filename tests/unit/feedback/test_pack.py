@@ -266,7 +266,7 @@ def test_quarterly_gaps_are_found_at_the_metrics_grain(catalog_min):
     ]
     assert points["value_status"].tolist()[2] == "not_submitted"
     html = render_pack_html(build_pack(catalog_min, frame, "RRK"))
-    assert "2017-Q4 (not submitted)" in html
+    assert "2017/18 Q3 (not submitted)" in html  # October to December 2017, an NHS quarter
 
 
 def test_assurance_only_for_metrics_with_a_target(catalog_min, four_trusts):

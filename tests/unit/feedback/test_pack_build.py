@@ -58,6 +58,7 @@ def unified_table(shift: dict[tuple[str, int], float] | None = None) -> pd.DataF
                         "file_sha256": "a" * 64,
                         "source_row": np.arange(2, 20),
                         "received_at": pd.Timestamp("2019-07-01", tz="UTC"),
+                        "comment": None,
                     }
                 )
             )
@@ -119,16 +120,17 @@ def test_all_packs_are_rebuilt_only_when_a_providers_data_changes(catalog_min, s
     publish_frame(settings, unified_table({("RF4", 2): 500.0}))
     assert build_all_packs(catalog_min, settings) == ["RF4"]
 
-    # RQM's latest month changes: RQM is alone in its peer group
+    # RQM's latest month changes: RQM is alone in its peer group, but England's latest figure,
+    # shown in every pack beside the provider's own, moves with it
     publish_frame(settings, unified_table({("RF4", 2): 500.0, ("RQM", 17): 800.0}))
-    assert build_all_packs(catalog_min, settings) == ["RQM"]
+    assert build_all_packs(catalog_min, settings) == sorted(PROVIDERS)
 
     # RRK's latest month moves it from the peer median to the top: RF4's and R1H's packs
-    # show a new median and rank, so they are rebuilt too
+    # show a new median and rank, so they are rebuilt too (and RQM's, for England's figure)
     publish_frame(
         settings, unified_table({("RF4", 2): 500.0, ("RQM", 17): 800.0, ("RRK", 17): 400.0})
     )
-    assert build_all_packs(catalog_min, settings) == ["R1H", "RF4", "RRK"]
+    assert build_all_packs(catalog_min, settings) == sorted(PROVIDERS)
 
     assert build_all_packs(catalog_min, settings, changed_only=False) == sorted(PROVIDERS)
     index = json.loads((settings.packs_dir / "index.json").read_text())

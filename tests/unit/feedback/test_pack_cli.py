@@ -43,7 +43,7 @@ def published(settings) -> None:
                 )
             )
     frame = pd.concat(frames, ignore_index=True)
-    for col in ("submission_id", "file_sha256", "source_row", "received_at"):
+    for col in ("submission_id", "file_sha256", "source_row", "received_at", "comment"):
         frame[col] = None
     table = pa.Table.from_pandas(frame, schema=UNIFIED, preserve_index=False)
     write_deltalake(str(settings.tables_dir / "unified"), table)
@@ -140,3 +140,37 @@ def test_overview_command_refuses_an_unknown_metric(settings, cat):
     assert result.exit_code == 1
     assert "unknown metric" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_pack_workbook_and_page_read_right(settings, cat, tmp_path):
+    """Publication 0 is shown as 0; counts are whole numbers and percentages carry a % format;
+    a provider alone in its peer group is told there is no one to compare with; the page says
+    what "late" means."""
+    import openpyxl
+
+    published(settings)  # version 0
+    out = tmp_path / "rqm"
+    result = runner.invoke(app, ["pack", "--provider", "RQM", "--out", str(out), *cat])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out / "RQM_pack.xlsx")
+    summary = book["Summary"]
+    assert str(summary["A2"].value).startswith("Publication 0")
+    data = book["Data"]
+    header = [c.value for c in data[1]]
+    col = {name: i for i, name in enumerate(header)}
+    rows = list(data.iter_rows(min_row=2))
+    counts = [r for r in rows if r[col["metric"]].value == "ae_attendances_type1"]
+    shares = [r for r in rows if r[col["metric"]].value == "ae_4hr_performance_type1"]
+    assert counts and shares
+    for r in counts:
+        cell = r[col["value"]]
+        assert cell.number_format == "#,##0" and float(cell.value).is_integer()
+        assert r[col["mean"]].number_format == "#,##0.0"
+    for r in shares:
+        cell = r[col["value"]]
+        assert cell.number_format == '0.0"%"'
+        assert round(cell.value, 2) == cell.value and not float(cell.value).is_integer()
+    html = (out / "RQM_pack.html").read_text(encoding="utf-8")
+    assert "no one to compare with yet" in html
+    assert "1st of 1" not in html
+    assert "Late means the value arrived after the deadline" in html

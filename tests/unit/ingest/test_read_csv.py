@@ -324,19 +324,41 @@ def test_utf16_and_tab_delimited_exports_are_read(catalog_min, settings, tmp_pat
     assert parsed.rows.value.tolist() == [16428]
 
 
-def test_a_repeated_column_is_read_once_with_a_warning(
+def test_a_repeated_column_whose_copies_agree_is_read_once_with_a_warning(
     catalog_min, settings, tmp_path: Path
 ) -> None:
-    """It reads the first of two columns with the same header and warns about the second."""
+    """It keeps one of two columns with the same header when they agree, and warns."""
     path = tmp_path / "rf4__repeated_value_column.csv"
     path.write_text(
-        "provider_code,period,metric_id,value,Value\nRF4,2019-01,ae_attendances_type1,16428,1\n"
+        "provider_code,period,metric_id,value,Value\n"
+        "RF4,2019-01,ae_attendances_type1,16428,16428\n"
+        "RF4,2019-01,ae_breaches_4hr_type1,7363, 7363.0\n"
     )
     parsed = read_submission(path, catalog_min, settings)
-    assert parsed.rows.value.tolist() == [16428]
+    assert parsed.rows.value.tolist() == [16428, 7363]
     assert [(f.column, f.rule, f.severity) for f in parsed.findings] == [
         ("Value", "duplicate_column", "warning")
     ]
+
+
+def test_a_repeated_column_whose_copies_disagree_rejects_the_row(
+    catalog_min, settings, tmp_path: Path
+) -> None:
+    """It rejects a row where two columns with the same header disagree, naming both."""
+    path = tmp_path / "rf4__repeated_value_column_disagrees.csv"
+    path.write_text(
+        "provider_code,period,metric_id,value,Value\n"
+        "RF4,2019-01,ae_attendances_type1,16428,16428\n"
+        "RF4,2019-01,ae_breaches_4hr_type1,7363,1\n"
+    )
+    parsed = read_submission(path, catalog_min, settings)
+    assert parsed.rows.value.tolist() == [16428]
+    assert parsed.error_rows == [3]
+    errors = [f for f in parsed.findings if f.severity == "error"]
+    assert [(f.row, f.column, f.rule) for f in errors] == [
+        (3, "Value", "duplicate_column_conflict")
+    ]
+    assert "7363 in column 4, 1 in column 5" in errors[0].message
 
 
 def test_a_title_block_above_the_header_is_skipped(catalog_min, settings, tmp_path: Path) -> None:

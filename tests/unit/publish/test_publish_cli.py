@@ -83,7 +83,7 @@ def test_view_csv_and_json_print_to_stdout(cli, cat, submit) -> None:
     assert csv_out.exit_code == 0, csv_out.output
     df = pd.read_csv(io.StringIO(csv_out.stdout))
     hit = df.loc[(df["provider_code"] == "RF4") & (df["item"] == "UEC01")]
-    assert hit["value"].tolist() == [46991] and hit["period"].tolist() == ["2019-Q1"]
+    assert hit["value"].tolist() == [46991] and hit["period"].tolist() == ["2018/19 Q4"]
     doc = json.loads(run(cli, *args, "--format", "json").stdout)
     assert doc["request"] == "cqc_uec_quarterly" and doc["publication"] == 0
     assert {"provider_code", "period", "item", "metric", "value"} <= set(doc["rows"][0])
@@ -203,3 +203,34 @@ def test_exception_for_unknown_provider_is_refused(cli, cat, home) -> None:
     )
     assert result.exit_code == 2
     assert "no provider ZZZ99" in one_line_error(result)
+
+
+@pytest.mark.parametrize(
+    ("sql", "words"),
+    [
+        ("SELECT * FROM read_csv('/etc/passwd')", "reading or writing other files is turned off"),
+        ("SELECT * FROM read_text('/etc/hostname')", "reading or writing other files"),
+        ("COPY (SELECT * FROM unified) TO '{out}'", "COPY statements are refused"),
+        ("COPY (SELECT 1) TO '{table}/part-evil.parquet'", "COPY statements are refused"),
+        ("ATTACH '{db}' AS other", "ATTACH statements are refused"),
+        ("SELECT 1; SET enable_external_access = true", "SET statements are refused"),
+        ("INSTALL httpfs", "refused"),
+    ],
+)
+def test_query_cannot_touch_other_files(cli, cat, submit, settings, tmp_path, sql, words) -> None:
+    """`collectonce query` reads the published table and nothing else: reading a system file,
+    writing with COPY, attaching another database or changing the settings is refused with a
+    clear message (exit 2), and no file is written."""
+    submit(ae_rows())
+    run(cli, "publish", *cat)
+    table = settings.tables_dir / "unified"
+    before = sorted(p.name for p in table.iterdir())
+    text = sql.format(out=tmp_path / "leak.csv", table=table, db=tmp_path / "other.db")
+    result = run(cli, "query", text, *cat)
+    assert result.exit_code == 2, result.output
+    line = one_line_error(result)
+    assert "the query was refused" in line and words in line
+    assert not (tmp_path / "leak.csv").exists() and not (tmp_path / "other.db").exists()
+    assert sorted(p.name for p in table.iterdir()) == before
+    ok = run(cli, "query", "SELECT count(*) AS n FROM unified", "--json", *cat)
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["rows"][0]["n"] > 0

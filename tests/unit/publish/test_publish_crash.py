@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from publish_helpers import ATT, BRE, ae_rows
+from publish_helpers import ATT, BRE, ae_rows, write_receipts
 
 from collectonce.publish.unified import latest_version, publish, read_unified, unified_path
 
@@ -82,6 +82,7 @@ def write_large_submissions(settings, n_providers: int = 600, months: int = 36) 
         schema=SUBMISSION_VALUES,
     )
     write_deltalake(settings.tables_dir / "submissions", table, mode="append")
+    write_receipts(settings, [{"submission": "bulk", "received": received}])
     return n
 
 

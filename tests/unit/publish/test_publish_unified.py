@@ -282,7 +282,7 @@ def test_query_command_runs_sql_over_a_publication(catalog_min, settings, submit
     assert rows[0] == {"provider_code": "RRK", "value": 32017.0}
     assert len(rows) == 12
     csv = runner.invoke(app, ["query", sql + " limit 1", "--format", "csv"])
-    assert csv.stdout.splitlines() == ["provider_code,value", "RRK,32017.0"]
+    assert csv.stdout.splitlines() == ["provider_code,value", "RRK,32017"]
     bad = runner.invoke(app, ["query", "select nope from unified"])
     assert bad.exit_code == 2
     assert "the query failed" in bad.output and "Traceback" not in bad.output

@@ -64,15 +64,15 @@ def test_unmapped_items_are_left_out(catalog_min, published) -> None:
 
 
 def test_quarterly_sum_and_mean_use_the_items_transform(catalog_min, published) -> None:
-    """It sums counts and averages the monthly percentage over a calendar quarter."""
+    """It sums counts and averages the monthly percentage over an NHS quarter."""
     view = render_view(catalog_min, published, "cqc_uec_quarterly", "2019-01", "2019-03")
     rf4 = figures("RF4")
-    assert set(view["period"]) == {"2019-Q1"}
-    assert cell(view, "RF4", "2019-Q1", "UEC01")["value"] == sum(a for a, _, _ in rf4) == 46991
-    assert cell(view, "RF4", "2019-Q1", "UEC02")["value"] == sum(b for _, b, _ in rf4) == 18121
+    assert set(view["period"]) == {"2018/19 Q4"}
+    assert cell(view, "RF4", "2018/19 Q4", "UEC01")["value"] == sum(a for a, _, _ in rf4) == 46991
+    assert cell(view, "RF4", "2018/19 Q4", "UEC02")["value"] == sum(b for _, b, _ in rf4) == 18121
     monthly = [(a - b) / a * 100 for a, b, _ in rf4]
-    assert cell(view, "RF4", "2019-Q1", "UEC03")["value"] == pytest.approx(sum(monthly) / 3)
-    assert cell(view, "RF4", "2019-Q1", "UEC01")["flag"] == ""
+    assert cell(view, "RF4", "2018/19 Q4", "UEC03")["value"] == pytest.approx(sum(monthly) / 3)
+    assert cell(view, "RF4", "2018/19 Q4", "UEC01")["flag"] == ""
 
 
 def test_last_max_min_and_scale(catalog_more, settings, submit) -> None:
@@ -80,26 +80,26 @@ def test_last_max_min_and_scale(catalog_more, settings, submit) -> None:
     submit(ae_rows(providers=("RF4",)))
     publish(catalog_more, settings)
     view = render_view(catalog_more, settings, "test_quarter_transforms", "2019-01", "2019-03")
-    assert cell(view, "RF4", "2019-Q1", "L1")["value"] == 15994
-    assert cell(view, "RF4", "2019-Q1", "X1")["value"] == 16428
-    assert cell(view, "RF4", "2019-Q1", "N1")["value"] == 14569
-    assert cell(view, "RF4", "2019-Q1", "K1")["value"] == pytest.approx(46.991)
+    assert cell(view, "RF4", "2018/19 Q4", "L1")["value"] == 15994
+    assert cell(view, "RF4", "2018/19 Q4", "X1")["value"] == 16428
+    assert cell(view, "RF4", "2018/19 Q4", "N1")["value"] == 14569
+    assert cell(view, "RF4", "2018/19 Q4", "K1")["value"] == pytest.approx(46.991)
 
 
 def test_range_widens_to_whole_request_periods(catalog_min, published) -> None:
     """It renders the whole quarter containing a one-month range, from all its months."""
     view = render_view(catalog_min, published, "cqc_uec_quarterly", "2019-02", "2019-02")
-    assert cell(view, "RF4", "2019-Q1", "UEC01")["value"] == 46991
+    assert cell(view, "RF4", "2018/19 Q4", "UEC01")["value"] == 46991
 
 
 def test_yearly_view_of_an_incomplete_year_is_flagged_missing(
     catalog_more, settings, submit
 ) -> None:
-    """It labels years YYYY and gives no total for a year with months missing."""
+    """It labels financial years 2018/19 and gives no total for a year with months missing."""
     submit(ae_rows(providers=("RF4",)))
     publish(catalog_more, settings)
     view = render_view(catalog_more, settings, "test_yearly_total", None, None)
-    got = cell(view, "RF4", "2019", "Y1")
+    got = cell(view, "RF4", "2018/19", "Y1")
     assert got["flag"] == "missing" and pd.isna(got["value"])
 
 
@@ -124,9 +124,9 @@ def test_missing_month_blanks_a_quarterly_sum_but_not_a_mean(catalog_min, settin
     submit(rows)
     publish(catalog_min, settings)
     view = render_view(catalog_min, settings, "cqc_uec_quarterly", "2019-01", "2019-03")
-    total = cell(view, "RF4", "2019-Q1", "UEC01")
+    total = cell(view, "RF4", "2018/19 Q4", "UEC01")
     assert total["flag"] == "missing" and pd.isna(total["value"])
-    mean = cell(view, "RF4", "2019-Q1", "UEC03")
+    mean = cell(view, "RF4", "2018/19 Q4", "UEC03")
     rf4 = figures("RF4")
     expected = ((rf4[0][0] - rf4[0][1]) / rf4[0][0] + (rf4[2][0] - rf4[2][1]) / rf4[2][0]) * 50
     assert mean["flag"] == "missing"
@@ -145,9 +145,9 @@ def test_suppressed_month_is_flagged_and_blanks_the_sum(catalog_min, settings, s
     submit(rows)
     publish(catalog_min, settings)
     view = render_view(catalog_min, settings, "cqc_uec_quarterly", "2019-01", "2019-03")
-    breaches = cell(view, "RF4", "2019-Q1", "UEC02")
+    breaches = cell(view, "RF4", "2018/19 Q4", "UEC02")
     assert breaches["flag"] == "suppressed" and pd.isna(breaches["value"])
-    assert cell(view, "RF4", "2019-Q1", "UEC01")["flag"] == ""
+    assert cell(view, "RF4", "2018/19 Q4", "UEC01")["flag"] == ""
     monthly = render_view(catalog_min, settings, "nhse_ae_monthly", "2019-03", "2019-03")
     assert cell(monthly, "RF4", "2019-03", "A2")["flag"] == "suppressed"
 
@@ -315,3 +315,119 @@ def test_summed_item_skips_a_metric_the_provider_never_submits(
     gap = cell(view, "RF4", "2019-02", "QS2")
     assert gap["flag"] == "missing" and pd.isna(gap["value"])
     assert cell(view, "R1H", "2019-01", "QS2")["flag"] == "missing"  # sent nothing at all
+
+
+def _late(settings, provider: str, period: str, metric: str) -> bool:
+    from collectonce.publish.unified import read_unified
+
+    table = read_unified(settings)
+    hit = table[
+        (table["provider_code"] == provider)
+        & (table["metric_id"] == metric)
+        & (pd.to_datetime(table["period"]) == pd.Timestamp(period + "-01"))
+    ]
+    assert len(hit) == 1
+    return bool(hit["is_late"].iloc[0])
+
+
+def test_each_view_flags_late_against_its_own_deadline(catalog_min, settings, submit) -> None:
+    """January attendances received on 20 February miss NHS England's monthly deadline (15 days
+    after the month) but not CQC's quarterly one (30 days after the quarter): each view says so
+    for itself, and the published fact is late against the first deadline."""
+    feb_20 = dt.datetime(2019, 2, 20, 9, tzinfo=dt.UTC)
+    submit([row("RF4", "2019-01", ATT, 16428, received=feb_20)])
+    publish(catalog_min, settings)
+    monthly = render_view(catalog_min, settings, "nhse_ae_monthly", "2019-01", "2019-01")
+    assert cell(monthly, "RF4", "2019-01", "A1")["flag"] == "late"
+    quarterly = render_view(catalog_min, settings, "cqc_uec_quarterly", "2019-01", "2019-03")
+    assert cell(quarterly, "RF4", "2018/19 Q4", "UEC01")["flag"] != "late"
+    assert _late(settings, "RF4", "2019-01", ATT)
+
+
+def test_late_uses_only_the_requests_a_provider_answers(catalog_min, settings, submit) -> None:
+    """The commissioners' monthly schedule (due after 10 days) asks only large acute trusts:
+    a medium trust's figure received on day 14 meets NHS England's 15 days and is on time."""
+    feb_14 = dt.datetime(2019, 2, 14, 9, tzinfo=dt.UTC)
+    submit(
+        [
+            row("RQM", "2019-01", ATT, 19897, received=feb_14),
+            row("RF4", "2019-01", ATT, 16428, received=feb_14),
+        ]
+    )
+    publish(catalog_min, settings)
+    assert not _late(settings, "RQM", "2019-01", ATT)
+    assert _late(settings, "RF4", "2019-01", ATT)
+
+
+def test_metrics_without_a_yearly_request_keep_their_deadline(
+    catalog_more, settings, submit
+) -> None:
+    """Breaches have no yearly request (attendances have one): a breach figure received in
+    June for January is late all the same."""
+    submit([row("RF4", "2019-01", BRE, 7363, received=LATE), row("RF4", "2019-01", ATT, 1)])
+    publish(catalog_more, settings)
+    assert _late(settings, "RF4", "2019-01", BRE)
+    assert not _late(settings, "RF4", "2019-01", ATT)
+
+
+def test_financial_year_runs_april_to_march(catalog_more, settings, submit) -> None:
+    """A yearly view adds April to March: twelve months of 2018/19 make one complete year."""
+    months = [f"2018-{m:02d}" for m in range(4, 13)] + ["2019-01", "2019-02", "2019-03"]
+    submit([row("RF4", month, ATT, 100 + i) for i, month in enumerate(months)])
+    publish(catalog_more, settings)
+    view = render_view(catalog_more, settings, "test_yearly_total", "2018-04", "2019-03")
+    got = cell(view, "RF4", "2018/19", "Y1")
+    assert got["value"] == sum(100 + i for i in range(12)) and got["flag"] == ""
+    assert set(view["period"]) == {"2018/19"}
+    quarters = render_view(catalog_more, settings, "test_quarter_transforms", "2018-04", "2018-06")
+    assert cell(quarters, "RF4", "2018/19 Q1", "L1")["value"] == 102  # June, the last month
+
+
+def test_calendar_years_only_where_the_request_says_so(catalog_more_dir, settings, submit) -> None:
+    """`year_start: january` in a request's file keeps calendar years and quarters for it."""
+    from collectonce.catalog import load_catalog
+
+    path = catalog_more_dir / "requests" / "test_yearly_total.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "year_start: january\n", encoding="utf-8")
+    cat = load_catalog(catalog_more_dir)
+    months = [f"2018-{m:02d}" for m in range(1, 13)]
+    submit([row("RF4", month, ATT, 10) for month in months])
+    publish(cat, settings)
+    view = render_view(cat, settings, "test_yearly_total", "2018-01", "2018-12")
+    assert cell(view, "RF4", "2018", "Y1")["value"] == 120
+    quarters = render_view(cat, settings, "test_quarter_transforms", "2018-01", "2018-03")
+    assert set(quarters["period"]) == {"2017/18 Q4"}  # the other requests stay NHS ones
+
+
+def test_a_year_start_other_than_april_or_january_is_refused(catalog_more_dir) -> None:
+    from collectonce.catalog import CatalogInvalid, load_catalog
+
+    path = catalog_more_dir / "requests" / "test_yearly_total.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "year_start: july\n", encoding="utf-8")
+    with pytest.raises(CatalogInvalid) as caught:
+        load_catalog(catalog_more_dir)
+    assert any("year_start" in str(p) for p in caught.value.problems)
+
+
+def test_history_from_before_collecting_began_is_not_late(catalog_more_dir, settings, submit):
+    """With a catalogue in force from March 2019, January's figure loaded in June was due
+    under the old returns (deadline 15 February) and is not late; February's, due on 15 March
+    under this collection, is."""
+    from collectonce.catalog import load_catalog
+
+    path = catalog_more_dir / "catalog.yaml"
+    text = path.read_text(encoding="utf-8").replace("2016-04-01", "2019-03-01")
+    path.write_text(text, encoding="utf-8")
+    cat = load_catalog(catalog_more_dir)
+    submit(
+        [
+            row("RF4", "2019-01", ATT, 16428, received=LATE),
+            row("RF4", "2019-02", ATT, 14569, received=LATE),
+        ]
+    )
+    publish(cat, settings)
+    assert not _late(settings, "RF4", "2019-01", ATT)
+    assert _late(settings, "RF4", "2019-02", ATT)
+    view = render_view(cat, settings, "nhse_ae_monthly", "2019-01", "2019-02")
+    assert cell(view, "RF4", "2019-01", "A1")["flag"] == ""
+    assert cell(view, "RF4", "2019-02", "A1")["flag"] == "late"

@@ -1,0 +1,85 @@
+"""The Making Data Count wording, in one place: the pack, the overview, the charts and
+`collectonce spc` all say the same thing about the same point.
+
+A marker on a chart is named by its variation key: ``common_cause``, or a special cause's kind
+and side (``improvement_high``, ``concern_low``, ``neutral_high``, ...), the keys of the
+variation icons.
+"""
+
+from __future__ import annotations
+
+VARIATION_TEXT: dict[str, str] = {
+    "common_cause": "no significant change; the variation is the process's normal noise",
+    "improvement_high": "a significant change for the better, to higher values",
+    "improvement_low": "a significant change for the better, to lower values",
+    "concern_high": "a significant change for the worse, to higher values",
+    "concern_low": "a significant change for the worse, to lower values",
+    "neutral_high": "a significant change to higher values; neither direction is better",
+    "neutral_low": "a significant change to lower values; neither direction is better",
+}
+VARIATION_SHORT: dict[str, str] = {
+    "common_cause": "Common cause",
+    "improvement_high": "Improvement (high)",
+    "improvement_low": "Improvement (low)",
+    "concern_high": "Concern (high)",
+    "concern_low": "Concern (low)",
+    "neutral_high": "Neutral (high)",
+    "neutral_low": "Neutral (low)",
+}
+ASSURANCE_TEXT: dict[str, str] = {
+    "consistent_pass": "The process will consistently meet the target",
+    "consistent_fail": "The process will consistently miss the target unless it changes",
+    "inconsistent": "The process will sometimes meet and sometimes miss the target",
+}
+ASSURANCE_SHORT: dict[str, str] = {
+    "consistent_pass": "Consistently passing",
+    "consistent_fail": "Consistently failing",
+    "inconsistent": "Hit and miss",
+}
+POINT_TYPE_TEXT: dict[str, str] = {
+    "common_cause": "Common cause",
+    "special_cause_improvement": "Improvement",
+    "special_cause_concern": "Concern",
+    "special_cause_neutral_high": "Neutral (high)",
+    "special_cause_neutral_low": "Neutral (low)",
+}
+RULE_TEXT: dict[str, str] = {
+    "Above UCL": "above the upper limit",
+    "Below LCL": "below the lower limit",
+    "7 Point Trend (Increasing)": "7 or more points rising",
+    "7 Point Trend (Decreasing)": "7 or more points falling",
+    "2 in 3 Above CL": "2 of 3 points close to the upper limit",
+    "2 in 3 Below CL": "2 of 3 points close to the lower limit",
+    "7 Points Above CL": "7 or more points above the mean",
+    "7 Points Below CL": "7 or more points below the mean",
+}
+DIRECTION_TEXT: dict[str, str] = {
+    "increase": "Higher is better",
+    "decrease": "Lower is better",
+    "neutral": "Neither higher nor lower is better",
+}
+LATE_TEXT = (
+    "Late means the value arrived after the deadline of the request that needs it first: the "
+    "end of the request's period (month, NHS quarter or financial year) plus the days the "
+    "request allows. A late value is still used; it is only flagged. History loaded for periods "
+    "whose deadline passed before this collection began is not late."
+)
+
+
+def marker_key(kind: str, side: int) -> str:
+    """The variation key of a chart marker: ``common_cause`` or ``<kind>_high|low``."""
+    if kind == "common_cause":
+        return "common_cause"
+    return f"{kind}_{'high' if side >= 0 else 'low'}"
+
+
+def marker_text(kind: str, side: int) -> str:
+    """What a chart marker is called in legends and tables ("Improvement (high)")."""
+    return VARIATION_SHORT[marker_key(kind, side)]
+
+
+def rule_text(rule: str | None) -> str:
+    """A special-cause rule in the pack's words; empty for common cause or none."""
+    if not rule or rule == "Common Cause":
+        return ""
+    return RULE_TEXT.get(rule, rule)

@@ -1,0 +1,203 @@
+"""The portal's front door: the start page, sign-in and sign-out, static files, and the pages
+shown for refusals. `include_portal` adds it all to the API app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import FileResponse, Response
+
+from collectonce.api.auth import verify
+from collectonce.portal import admin, provider, receipts, requester
+from collectonce.portal.session import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    SESSION_HOURS,
+    SIGN_IN_COOKIE,
+    Session,
+    csrf_matches,
+    end_session,
+    new_sign_in_nonce,
+    start_session,
+)
+from collectonce.portal.web import (
+    NHSUK_CSS,
+    STATIC,
+    PageProblem,
+    SignInNeeded,
+    check_csrf,
+    current_session,
+    is_tls,
+    page_headers,
+    render,
+    see_other,
+    signed_in,
+    state,
+)
+
+router = APIRouter(include_in_schema=False)
+_STATIC_FILES = {
+    "nhsuk-frontend.min.css": (NHSUK_CSS, "text/css"),
+    "portal.css": (STATIC / "portal.css", "text/css"),
+    "portal.js": (STATIC / "portal.js", "text/javascript"),
+}
+
+
+def portal_home(request: Request) -> Response:
+    """The portal's start page for a browser at `/` (the API answers JSON clients there)."""
+    session = current_session(request)
+    if session is None:
+        return see_other("/portal/sign-in")
+    p = session.principal
+    if p.role == "provider":
+        return provider.provider_home(request, session, str(p.subject))
+    if p.role == "requester":
+        return requester.requester_home(request, session)
+    return admin.admin_home(request, session)
+
+
+@router.get("/portal/static/{name}", name="portal_static")
+def static(name: str) -> Response:
+    found = _STATIC_FILES.get(name)
+    if found is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    path, media_type = found
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
+
+
+def _sign_in_page(
+    request: Request, next_path: str, errors: list[tuple[str, str]], status: int = 200
+) -> Response:
+    nonce = request.cookies.get(SIGN_IN_COOKIE) or new_sign_in_nonce()
+    response = render(
+        request,
+        "sign_in.html.j2",
+        title="Sign in",
+        status=status,
+        session=None,
+        nonce=nonce,
+        next_path=_safe_next(next_path),
+        errors=errors,
+        hours=SESSION_HOURS,
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=is_tls(request),
+        path="/portal/sign-in",
+    )
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site (never //host or a scheme) is followed after sign-in."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+@router.get("/portal/sign-in", name="portal_sign_in")
+def sign_in_form(request: Request, next: str = "/") -> Response:
+    if current_session(request) is not None:
+        return see_other(_safe_next(next))
+    return _sign_in_page(request, next, [])
+
+
+@router.post("/portal/sign-in", name="portal_sign_in_post")
+def sign_in(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    if not csrf_matches(request.cookies.get(SIGN_IN_COOKIE), csrf_token):
+        raise PageProblem(
+            403,
+            "This form has expired",
+            "The sign-in form was not sent from this browser's own page. "
+            "Open the sign-in page again and paste your token there.",
+        )
+    st = state(request)
+    token = token.strip()
+    if not token:
+        return _sign_in_page(request, next, [("#token", "Enter your access token")], 400)
+    principal = verify(st.settings, token)
+    known = {"provider": st.catalog.providers, "requester": st.catalog.requesters}
+    if principal is None or (
+        principal.role in known and principal.subject not in known[principal.role]
+    ):
+        return _sign_in_page(
+            request,
+            next,
+            [
+                (
+                    "#token",
+                    "This token is not valid, has expired or was revoked: "
+                    "ask your data team for a new one",
+                )
+            ],
+            401,
+        )
+    cookie, session = start_session(st.settings, principal)
+    response = see_other(_safe_next(next))
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        expires=session.expires_at,
+        httponly=True,
+        samesite="strict",
+        secure=is_tls(request),
+        path="/",
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path="/portal/sign-in")
+    return response
+
+
+@router.post("/portal/sign-out", name="portal_sign_out")
+def sign_out(
+    request: Request,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+) -> Response:
+    session = current_session(request)
+    check_csrf(session, csrf_token)
+    end_session(state(request).settings, request.cookies.get(SESSION_COOKIE))
+    response = see_other("/portal/sign-in")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/portal", name="portal_root")
+def portal_root(session: Annotated[Session, Depends(signed_in)]) -> Response:
+    return see_other("/")
+
+
+def _problem_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageProblem)
+    return render(
+        request, "problem.html.j2", title=exc.title, message=exc.message, status=exc.status
+    )
+
+
+def _to_sign_in(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInNeeded)
+    from urllib.parse import quote
+
+    return see_other("/portal/sign-in?next=" + quote(exc.next_path, safe="/"))
+
+
+def include_portal(app: FastAPI) -> None:
+    """Add the portal's pages to the API app (the API itself stays under /v1)."""
+    app.include_router(router)
+    app.include_router(provider.router)
+    app.include_router(requester.router)
+    app.include_router(receipts.router)
+    app.include_router(admin.router)
+    app.add_exception_handler(PageProblem, _problem_page)
+    app.add_exception_handler(SignInNeeded, _to_sign_in)
+
+
+__all__ = ["include_portal", "page_headers", "portal_home"]
