@@ -12,7 +12,16 @@ from collectonce.dedupe.facets import Facets
 from collectonce.dedupe.items import DedupeItem, MetricText
 from collectonce.dedupe.naming import MetricMatch, match_metric, propose_metric
 from collectonce.dedupe.rules import Rules
-from collectonce.dedupe.scoring import PairScore, Space, Text, build_space, candidates, score_pairs
+from collectonce.dedupe.scoring import (
+    PairScore,
+    Space,
+    Text,
+    build_space,
+    candidates,
+    conflicts_between,
+    near_misses,
+    score_pairs,
+)
 
 _METRIC_GROUP = "\x00catalogue metrics"
 
@@ -164,10 +173,22 @@ def run_dedupe(
         key = (p.decision == "duplicate", p.score)
         if best is None or key > (best[1] == "duplicate", best[2]):
             item_metric[p.a] = (metrics[p.b - n].code, p.decision, p.score)
+    misses = [
+        {
+            "a": items[i].ref(),
+            "b": items[j].ref(),
+            "text_similarity": cos,
+            "conflicts": [
+                {"facet": f, "a": va, "b": vb} for f, va, vb in conflicts_between(space, i, j)
+            ],
+        }
+        for i, j, cos in near_misses(space, item_pairs)
+    ]
     stats = {
         "candidate_pairs": len(item_pairs),
         "vetoed_pairs": vetoed,
         "refused_merges": len(refused),
+        "near_misses": misses,
         "refusals": [
             {"a": items[r.pair.a].ref(), "b": items[r.pair.b].ref(), "why": r.why}
             for r in refused[:20]

@@ -60,6 +60,18 @@ def print_queue(
             )
         command = f"collectonce requests dedupe{register_arg} --accept {c['id']}"
         console.print(f"    accept: {escape(command)}", highlight=False, soft_wrap=True)
+    misses = s.get("near_misses", [])[:8]
+    if misses:
+        console.print("\n[bold]Alike but not the same figure[/] (vetoed by a facet conflict):")
+        labels = {(i.request, i.item_code): i.label for i in result.items}
+        for m in misses:
+            a, b = m["a"], m["b"]
+            why = "; ".join(f"{c['facet']} {c['a']} vs {c['b']}" for c in m["conflicts"])
+            console.print(
+                f"    {escape(labels[(a['request'], a['item_code'])])} [dim]≠[/] "
+                f"{escape(labels[(b['request'], b['item_code'])])} [dim]({escape(why)})[/]",
+                highlight=False,
+            )
     if limit and len(data["clusters"]) > limit:
         console.print(
             f"\n… and {len(data['clusters']) - limit} more clusters (--json or --html for all)."
@@ -77,5 +89,6 @@ def render_html(result: DedupeResult, *, register_arg: str = "") -> str:
         s=data["summary"],
         clusters=data["clusters"],
         names=result.requester_names,
+        labels={(i.request, i.item_code): i.label for i in result.items},
         register_arg=register_arg,
     )

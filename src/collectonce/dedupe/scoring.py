@@ -345,6 +345,21 @@ def _show(value: object) -> str:
     return str(value)
 
 
+def near_misses(space: Space, pairs: np.ndarray, top: int = 20) -> list[tuple[int, int, float]]:
+    """The vetoed pairs whose labels are most alike (a, b, cosine): what the vetoes prevented."""
+    if len(pairs) == 0:
+        return []
+    a, b = pairs[:, 0], pairs[:, 1]
+    status = _statuses(space.masks, a, b, len(space.names))
+    vetoed = np.flatnonzero((status == _CONFLICT).any(axis=1))
+    if not len(vetoed):
+        return []
+    va, vb = space.vectors[a[vetoed]], space.vectors[b[vetoed]]
+    cos = np.asarray(va.multiply(vb).sum(axis=1)).ravel()
+    best = np.argsort(-cos, kind="stable")[:top]
+    return [(int(a[vetoed[k]]), int(b[vetoed[k]]), round(float(cos[k]), 3)) for k in best]
+
+
 def conflicts_between(space: Space, i: int, j: int) -> list[tuple[str, object, object]]:
     """The facets on which two things conflict (empty when compatible)."""
     nf = len(space.names)

@@ -97,6 +97,13 @@ def test_near_misses_are_never_merged_and_28_days_meets_4_weeks(tmp_path: Path) 
     data = dedupe_json(ROOT / "catalog", register)
     for a, b in SEPARATE:
         assert not linked(data, a, b), (a, b)
+    misses = {
+        frozenset((m["a"]["item_code"], m["b"]["item_code"])): m["conflicts"]
+        for m in data["summary"]["near_misses"]
+    }
+    assert {"facet": "threshold", "a": "4 hours", "b": "12 hours"} in misses[
+        frozenset(("R2", "N2"))
+    ]
     same = [p for p in data["pairs"] if {p["a"]["item_code"], p["b"]["item_code"]} == {"R8", "N8"}]
     assert same and same[0]["decision"] == "duplicate", same
 
