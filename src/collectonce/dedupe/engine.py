@@ -19,7 +19,6 @@ from collectonce.dedupe.scoring import (
     build_space,
     candidates,
     conflicts_between,
-    near_misses,
     score_pairs,
 )
 
@@ -149,7 +148,8 @@ def run_dedupe(
     if len(item_pairs):
         ma, mb = mapped[item_pairs[:, 0]], mapped[item_pairs[:, 1]]
         doubt = (ma != "") & (mb != "") & (ma != mb)
-    scored, vetoed = score_pairs(space, item_pairs, extra_doubt=doubt)
+    alike: list[tuple[int, int, float]] = []
+    scored, vetoed = score_pairs(space, item_pairs, extra_doubt=doubt, near=alike)
     clusters, refused = build_clusters(items, space, scored)
     scored_m, _ = score_pairs(space, metric_pairs) if len(metric_pairs) else ([], 0)
     near: dict[int, set[int]] = {}
@@ -182,7 +182,7 @@ def run_dedupe(
                 {"facet": f, "a": va, "b": vb} for f, va, vb in conflicts_between(space, i, j)
             ],
         }
-        for i, j, cos in near_misses(space, item_pairs)
+        for i, j, cos in alike
     ]
     stats = {
         "candidate_pairs": len(item_pairs),
