@@ -322,7 +322,7 @@ def test_burden_shows_the_hours_accepting_duplicates_would_save(
     savings = json.loads(result.stdout)["dedupe_savings"]
     assert savings["duplicate_clusters"] >= 1 and savings["hours_saved"] > 0
     text = run("burden", "--catalog", catalog_copy, "--out", out)
-    assert "duplicate clusters" in text.stdout
+    assert "duplicate cluster" in text.stdout and "requests dedupe" in text.stdout
     assert "Duplicate requests not yet collected once" in (out / "burden.html").read_text()
 
 
