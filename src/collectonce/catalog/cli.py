@@ -27,6 +27,11 @@ def check(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> N
         "requesters": len(cat.requesters),
         "items": sum(len(r.items) for r in cat.requests.values()),
         "providers": len(cat.providers),
+        "regions": len([r for r in cat.regions if r != cat.levels.unassigned_label]),
+        "aggregations": {
+            how: sum(m.rolls_up == how for m in cat.metrics.values())
+            for how in ("sum", "recompute", "none")
+        },
         "warnings": [w.to_dict() for w in cat.warnings],
     }
     if json_out:
@@ -39,6 +44,12 @@ def check(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> N
         f"({summary['derived_metrics']} derived), {summary['requests']} requests from "
         f"{summary['requesters']} requesters, {summary['items']} items, "
         f"{summary['providers']} providers."
+    )
+    rolls = summary["aggregations"]
+    console.print(
+        f"  roll-ups to {summary['regions']} regions and England: {rolls['sum']} metrics summed, "
+        f"{rolls['recompute']} recomputed from their numerator and denominator, "
+        f"{rolls['none']} not rolled up (coverage threshold {cat.levels.coverage_threshold:.0%})."
     )
 
 

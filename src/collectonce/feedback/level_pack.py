@@ -195,7 +195,8 @@ def build_level_pack(
                 *notes,
                 f"{n_partial} period{'s are' if n_partial != 1 else ' is'} partial: fewer than "
                 f"{catalog.levels.coverage_threshold:.0%} of the providers expected reported. "
-                "They are shown, but left out of the mean and limits, and carry no signal.",
+                "They are drawn on the line without a marker, left out of the mean and limits, "
+                "and carry no signal.",
             )
         league_period = complete["period"].iloc[-1] if len(complete) else None
         table: tuple[LeagueRow, ...] = ()

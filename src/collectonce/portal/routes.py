@@ -25,6 +25,7 @@ from collectonce.portal.session import (
 )
 from collectonce.portal.web import (
     NHSUK_CSS,
+    PORTAL_ROLES,
     STATIC,
     PageProblem,
     SignInNeeded,
@@ -144,6 +145,20 @@ def sign_in(
                 )
             ],
             401,
+        )
+    if principal.role not in PORTAL_ROLES:  # a regional team reads roll-ups through the API
+        return _sign_in_page(
+            request,
+            next,
+            [
+                (
+                    "#token",
+                    "This is a regional team's token: it reads its region's roll-ups and pack "
+                    "through the API (GET /v1/rollups/region); the portal is for providers, "
+                    "requesters and the data team",
+                )
+            ],
+            403,
         )
     prune_sessions(st.settings)
     cookie, session = start_session(st.settings, principal)

@@ -44,6 +44,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 ROLE_NAMES = {"provider": "Provider", "requester": "Requester", "admin": "Data team"}
+#: The roles that may hold a portal session (any other token is refused at sign-in).
+PORTAL_ROLES = frozenset(ROLE_NAMES)
 
 
 class SignInNeeded(Exception):
@@ -79,7 +81,7 @@ def current_session(request: Request) -> Session | None:
     if session is not None:
         known = {"provider": st.catalog.providers, "requester": st.catalog.requesters}
         p = session.principal
-        if p.role in known and p.subject not in known[p.role]:
+        if (p.role in known and p.subject not in known[p.role]) or p.role not in PORTAL_ROLES:
             session = None
     request.state.portal_session = session
     return session

@@ -70,10 +70,10 @@ def aggregable_metric(catalog: Catalog, code: str) -> str:
     how = metric.rolls_up
     if how == "none":
         raise NotAggregable(
-            f"metric {code} ({metric.label}) cannot be rolled up: its aggregation is "
-            f"`aggregation: none` ({_why_none(metric.unit, metric.is_derived)}), so a region's or "
-            "England's figure is not the sum of its providers' and is never averaged. Roll up "
-            "the counts it is built from instead, or collect them and make it a derived metric"
+            f"metric {code} ({metric.label}) cannot be rolled up: its aggregation is `none` "
+            f"({_why_none(metric.unit, metric.is_derived)}), so a region's or England's figure "
+            "is not the sum of its providers' and is never averaged. Roll up the counts it is "
+            "built from instead, or collect them and make it a derived metric"
         )
     return how
 

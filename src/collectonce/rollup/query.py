@@ -65,20 +65,27 @@ def select_rollups(
 
 
 def rows_to_dicts(catalog: Catalog, rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """The JSON rows: level, code, period (as views write it), value, providers, expected,
-    partial; ``value`` is null when no provider contributed."""
+    """The JSON rows: level, code, period (as views write it), value (a whole number for a
+    count), providers, expected, partial; ``value`` is null when no provider contributed."""
     out: list[dict[str, Any]] = []
     days = pd.DatetimeIndex(pd.to_datetime(rows["period"]))
     grains = [catalog.metrics[str(c)].grain.period for c in rows["metric_id"]]
     values = rows["value"].to_numpy(dtype="float64")
+    counts = {
+        code: m.value_type == "integer" and m.rolls_up == "sum"
+        for code, m in catalog.metrics.items()
+    }
     for i, row in enumerate(rows.itertuples(index=False)):
         value = values[i]
+        shown: float | int | None = None if np.isnan(value) else round(float(value), 6)
+        if shown is not None and counts.get(row.metric_id) and float(shown).is_integer():
+            shown = int(shown)  # a count is written as a whole number
         out.append(
             {
                 "level": row.level,
                 "code": row.code,
                 "period": period_label(days[i], grains[i]),
-                "value": None if np.isnan(value) else round(float(value), 6),
+                "value": shown,
                 "providers": int(row.providers),
                 "providers_expected": int(row.providers_expected),
                 "partial": bool(row.partial),

@@ -167,3 +167,37 @@ def test_a_region_token_is_made_for_a_known_region_only(tmp_path: Path) -> None:
     assert code == 1 and "not a region" in out
     code, out = invoke(tmp_path, "token", "create", "--region", "north west", "--json")
     assert code == 0, out
+
+
+def test_a_regional_team_token_cannot_sign_in_to_the_portal(api, ae_home: Path) -> None:
+    """The portal is for providers, requesters and the data team: a regional team's token is
+    refused at sign-in, and a session made for one anyway opens no page."""
+    import re
+
+    from collectonce.api.auth import verify
+    from collectonce.portal.session import SESSION_COOKIE, start_session
+    from collectonce.settings import get_settings
+
+    client, tokens, _ = api
+    page = client.get("/portal/sign-in")
+    nonce = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert nonce, page.text[:300]
+    token = tokens["london"]["Authorization"].removeprefix("Bearer ")
+    answer = client.post(
+        "/portal/sign-in",
+        data={"token": token, "csrf_token": nonce.group(1), "next": "/"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403 and "regional team" in answer.text
+    assert SESSION_COOKIE not in answer.cookies
+
+    settings = get_settings(home=ae_home, catalog=CATALOG)
+    principal = verify(settings, token)
+    assert principal is not None and principal.role == "region"
+    cookie, _ = start_session(settings, principal)
+    client.cookies.set(SESSION_COOKIE, cookie)
+    try:
+        upload = client.get("/portal/providers/RRK/upload", follow_redirects=False)
+        assert upload.status_code == 303 and "/portal/sign-in" in upload.headers["location"]
+    finally:
+        client.cookies.clear()

@@ -87,6 +87,7 @@ def test_england_is_every_provider_including_those_with_no_region(ae_home, ae_da
         "--to", "2019-01",
     )  # fmt: skip
     assert type1[0]["value"] == jan.loc[jan["type"] == "1", "attendances"].sum()
+    assert isinstance(type1[0]["value"], int)  # a count is written as a whole number
     unassigned = rollup_json(
         ae_home, "--metric", "ae_attendances_other", "--level", "region", "--region",
         "unassigned", "--from", "2019-01", "--to", "2019-01",
@@ -167,6 +168,13 @@ def test_a_month_with_missing_providers_is_partial(tmp_path: Path, ae_data) -> N
         "--from", "2018-10",
     )  # fmt: skip
     assert code == 0 and "partial" in out
+    code, out = invoke(home, "pack", "--region", "London", "--out", str(tmp_path / "packs"))
+    assert code == 0, out
+    page = (tmp_path / "packs" / "london_pack.html").read_text()
+    card = page.split('id="metric-ae_attendances_type1"', 1)[1]
+    card = card.split('<section class="nhsuk-card"')[0]
+    assert "1 period is partial" in card and "left out of the mean and limits" in card
+    assert card.count('data-partial="true"') >= 1
 
 
 def test_as_of_reads_each_level_at_that_publication(tmp_path: Path, ae_data) -> None:
