@@ -396,3 +396,20 @@ def test_the_gx_project_holds_suites_and_a_checkpoint_per_shape(world):
         return bool(found.success)
 
     assert pair_rule(10.0) and not pair_rule(180.0)
+
+
+def test_the_dedupe_queue_of_the_shipped_catalogue(tmp_path, shipped_catalog):
+    """The data team reads each cluster's items with their labels, the reasons and the command
+    that accepts it; nobody else may open the queue."""
+    from collectonce.settings import get_settings
+
+    settings = get_settings(home=tmp_path / "home")
+    app = build_app(shipped_catalog, settings)
+    admin = create_token(settings, role="admin", subject=None, catalog=shipped_catalog)[1]
+    provider = create_token(settings, role="provider", subject="RF4", catalog=shipped_catalog)[1]
+    world = {"app": app, "admin": ("", admin), "RF4": ("", provider)}
+    page = sign_in(world, "admin").get("/portal/admin/dedupe")
+    assert page.status_code == 200
+    assert "Sickness absence (%)" in page.text and "--accept c" in page.text
+    assert "same topic=" in page.text
+    assert sign_in(world, "RF4").get("/portal/admin/dedupe").status_code == 403
