@@ -8,6 +8,7 @@ never allowed to leak a traceback or another caller's data.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
@@ -18,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BufferedReader, BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -238,6 +239,9 @@ class ApiState:
     publications: PublicationProbe
     cache: ResponseCache
     upload_lock: threading.Lock
+    #: Uploads queue here, on the event loop, before taking a worker thread: files are stored
+    #: one at a time, and uploads waiting their turn must not hold the threads that pulls use.
+    upload_queue: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def _state(request: Request) -> ApiState:
@@ -806,7 +810,8 @@ async def upload(request: Request, caller: Caller) -> JSONResponse:
         return receipt.to_dict()  # type: ignore[no-any-return]
 
     try:
-        receipt = await run_in_threadpool(submit)
+        async with st.upload_queue:
+            receipt = await run_in_threadpool(submit)
     finally:
         received.path.unlink(missing_ok=True)
     _note(request, target=receipt.get("submission_id"), rows=receipt.get("rows_accepted"))
