@@ -358,6 +358,7 @@ def plan_xlsx(folder: Path, month: str = MONTH) -> UserFile:
     """The plan's own XLSX template, filled in with openpyxl as a provider fills it in Excel."""
     import openpyxl
 
+    folder.mkdir(parents=True, exist_ok=True)
     template = _plan(folder, "xlsx", month)
     book = openpyxl.load_workbook(template)
     sheet = book.worksheets[0]
@@ -407,12 +408,11 @@ def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def libreoffice_xlsx(folder: Path, month: str = MONTH) -> UserFile:
-    """The CSV template saved as XLSX by LibreOffice Calc (headless)."""
+def _save_with_libreoffice(folder: Path, source: Path, *extra: str) -> Path:
+    """`source` opened and saved as XLSX by LibreOffice Calc (headless)."""
     exe = soffice()
     if exe is None:
         raise FileNotFoundError("soffice")
-    made = csv_utf8_bom(folder, month)
     out = folder / "libreoffice"
     out.mkdir(exist_ok=True)
     subprocess.run(
@@ -423,16 +423,40 @@ def libreoffice_xlsx(folder: Path, month: str = MONTH) -> UserFile:
             f"-env:UserInstallation=file://{folder / 'lo-profile'}",
             "--convert-to",
             "xlsx:Calc MS Excel 2007 XML",
-            "--infilter=CSV:44,34,76,1",
+            *extra,
             "--outdir",
             str(out),
-            str(made.path),
+            str(source),
         ],
         check=True,
         capture_output=True,
         timeout=180,
     )
-    path = out / (made.path.stem + ".xlsx")
+    return out / (source.stem + ".xlsx")
+
+
+def libreoffice_plan_xlsx(folder: Path, month: str = MONTH) -> UserFile:
+    """The plan's XLSX template filled in, then opened and saved again in LibreOffice Calc."""
+    made = plan_xlsx(folder / "for_libreoffice", month)
+    path = _save_with_libreoffice(folder, made.path)
+    saved = path.with_name(f"RF4_{month}_saved_by_libreoffice.xlsx")
+    path.rename(saved)
+    return UserFile(
+        "the plan's XLSX template saved by LibreOffice",
+        saved,
+        month,
+        made.rows_read,
+        made.rows_accepted,
+        made.rows_rejected,
+        made.facts,
+        made.comments,
+    )
+
+
+def libreoffice_xlsx(folder: Path, month: str = MONTH) -> UserFile:
+    """The CSV template opened in LibreOffice Calc and saved as XLSX."""
+    made = csv_utf8_bom(folder, month)
+    path = _save_with_libreoffice(folder, made.path, "--infilter=CSV:44,34,76,1")
     return UserFile(
         "LibreOffice-saved XLSX",
         path,
@@ -462,4 +486,5 @@ MAKERS: dict[str, Callable[..., UserFile]] = {
     "request_template": request_template,
     "nhse_published": nhse_published,
     "libreoffice_xlsx": libreoffice_xlsx,
+    "libreoffice_plan_xlsx": libreoffice_plan_xlsx,
 }

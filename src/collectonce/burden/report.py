@@ -103,12 +103,21 @@ def savings_text(savings: dict[str, Any] | None) -> str:
         return ""
     if "hours_saved" not in savings:
         return f"Duplicate requests: {savings.get('reason', 'not analysed')}."
-    return (
-        f"Accepting the {savings['duplicate_clusters']} duplicate clusters found by "
+    dup, review = savings["duplicate_clusters"], savings["review_clusters"]
+    first = (
+        f"Accepting the {dup} duplicate cluster{'s' if dup != 1 else ''} found by "
         f"`collectonce requests dedupe` would save a further {_n(savings['hours_saved'])} hours "
-        f"a year ({_gbp(savings['cost_saved_gbp'])}); {savings['review_clusters']} more "
-        f"clusters await review ({_n(savings['review_hours'])} hours)."
+        f"a year ({_gbp(savings['cost_saved_gbp'])})"
+        if dup
+        else "`collectonce requests dedupe` finds no undeclared duplicate that would save hours"
     )
+    rest = (
+        f"; {review} cluster{'s' if review != 1 else ''} to review could save "
+        f"{_n(savings['review_hours'])} hours more."
+        if review
+        else "."
+    )
+    return first + rest
 
 
 def render_burden_markdown(report: BurdenReport, savings: dict[str, Any] | None = None) -> str:

@@ -82,10 +82,10 @@ def dedupe(
         return
     if metric is not None:
         _error("--metric goes with --accept CLUSTER", json_out)
+    arg = f" --register {register}" if register else ""
     if html is not None:
         from collectonce.dedupe.render import render_html
 
-        arg = f" --register {register}" if register else ""
         try:
             html.parent.mkdir(parents=True, exist_ok=True)
             html.write_text(render_html(result, register_arg=arg), encoding="utf-8")
@@ -99,7 +99,7 @@ def dedupe(
         return
     from collectonce.dedupe.render import print_queue
 
-    print_queue(result, console, limit=limit or None)
+    print_queue(result, console, limit=limit or None, register_arg=arg)
     if html is not None:
         console.print(f"[green]✓[/] wrote the review page to {html}")
 

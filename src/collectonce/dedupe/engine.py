@@ -12,7 +12,15 @@ from collectonce.dedupe.facets import Facets
 from collectonce.dedupe.items import DedupeItem, MetricText
 from collectonce.dedupe.naming import MetricMatch, match_metric, propose_metric
 from collectonce.dedupe.rules import Rules
-from collectonce.dedupe.scoring import PairScore, Space, Text, build_space, candidates, score_pairs
+from collectonce.dedupe.scoring import (
+    PairScore,
+    Space,
+    Text,
+    build_space,
+    candidates,
+    conflicts_between,
+    score_pairs,
+)
 
 _METRIC_GROUP = "\x00catalogue metrics"
 
@@ -62,7 +70,8 @@ class DedupeResult:
         return {
             "id": cluster_id(self.items, c.members),
             "decision": c.decision,
-            "members": [
+            "members": [self.items[i].ref() for i in c.members],
+            "items": [
                 {
                     **self.items[i].ref(),
                     "requester": self.items[i].requester,
@@ -139,7 +148,8 @@ def run_dedupe(
     if len(item_pairs):
         ma, mb = mapped[item_pairs[:, 0]], mapped[item_pairs[:, 1]]
         doubt = (ma != "") & (mb != "") & (ma != mb)
-    scored, vetoed = score_pairs(space, item_pairs, extra_doubt=doubt)
+    alike: list[tuple[int, int, float]] = []
+    scored, vetoed = score_pairs(space, item_pairs, extra_doubt=doubt, near=alike)
     clusters, refused = build_clusters(items, space, scored)
     scored_m, _ = score_pairs(space, metric_pairs) if len(metric_pairs) else ([], 0)
     near: dict[int, set[int]] = {}
@@ -163,10 +173,22 @@ def run_dedupe(
         key = (p.decision == "duplicate", p.score)
         if best is None or key > (best[1] == "duplicate", best[2]):
             item_metric[p.a] = (metrics[p.b - n].code, p.decision, p.score)
+    misses = [
+        {
+            "a": items[i].ref(),
+            "b": items[j].ref(),
+            "text_similarity": cos,
+            "conflicts": [
+                {"facet": f, "a": va, "b": vb} for f, va, vb in conflicts_between(space, i, j)
+            ],
+        }
+        for i, j, cos in alike
+    ]
     stats = {
         "candidate_pairs": len(item_pairs),
         "vetoed_pairs": vetoed,
         "refused_merges": len(refused),
+        "near_misses": misses,
         "refusals": [
             {"a": items[r.pair.a].ref(), "b": items[r.pair.b].ref(), "why": r.why}
             for r in refused[:20]

@@ -24,7 +24,9 @@ def _target(c: dict[str, Any]) -> str:
     return f"new metric {p.get('code')} ({p.get('unit')}, {p.get('domain')}){extra}"
 
 
-def print_queue(result: DedupeResult, console: Console, *, limit: int | None = None) -> None:
+def print_queue(
+    result: DedupeResult, console: Console, *, limit: int | None = None, register_arg: str = ""
+) -> None:
     """Clusters, most certain first, each with its members and the reason for every link."""
     data = result.to_dict()
     s = data["summary"]
@@ -43,7 +45,7 @@ def print_queue(result: DedupeResult, console: Console, *, limit: int | None = N
             f"\n[{colour}]■ {c['id']}[/] [bold]{c['decision']}[/] · {len(c['members'])} items from "
             f"{len(c['requesters'])} requester(s) → {escape(_target(c))}"
         )
-        for m in c["members"]:
+        for m in c["items"]:
             mapped = f" [dim](mapped to {m['mapped_to']})[/]" if m["mapped_to"] else ""
             console.print(
                 f"    {escape(m['request'])} · {escape(m['item_code'])} · "
@@ -56,9 +58,20 @@ def print_queue(result: DedupeResult, console: Console, *, limit: int | None = N
                 f"{link['score']:.2f} {link['decision']}: {escape(link['reason'])}[/]",
                 highlight=False,
             )
-        console.print(
-            f"    accept: collectonce requests dedupe --accept {c['id']}", highlight=False
-        )
+        command = f"collectonce requests dedupe{register_arg} --accept {c['id']}"
+        console.print(f"    accept: {escape(command)}", highlight=False, soft_wrap=True)
+    misses = s.get("near_misses", [])[:8]
+    if misses:
+        console.print("\n[bold]Alike but not the same figure[/] (vetoed by a facet conflict):")
+        labels = {(i.request, i.item_code): i.label for i in result.items}
+        for m in misses:
+            a, b = m["a"], m["b"]
+            why = "; ".join(f"{c['facet']} {c['a']} vs {c['b']}" for c in m["conflicts"])
+            console.print(
+                f"    {escape(labels[(a['request'], a['item_code'])])} [dim]≠[/] "
+                f"{escape(labels[(b['request'], b['item_code'])])} [dim]({escape(why)})[/]",
+                highlight=False,
+            )
     if limit and len(data["clusters"]) > limit:
         console.print(
             f"\n… and {len(data['clusters']) - limit} more clusters (--json or --html for all)."
@@ -76,5 +89,6 @@ def render_html(result: DedupeResult, *, register_arg: str = "") -> str:
         s=data["summary"],
         clusters=data["clusters"],
         names=result.requester_names,
+        labels={(i.request, i.item_code): i.label for i in result.items},
         register_arg=register_arg,
     )

@@ -243,11 +243,13 @@ def score_pairs(
     pairs: np.ndarray,
     extra_doubt: np.ndarray | None = None,
     min_score: float | None = None,
+    near: list[tuple[int, int, float]] | None = None,
 ) -> tuple[list[PairScore], int]:
     """Scored pairs at the review threshold or above, best first, and how many were vetoed.
 
     `extra_doubt` marks pairs with a doubt the facets cannot see (e.g. mapped to different
-    catalogue metrics): they are never duplicates.
+    catalogue metrics): they are never duplicates. Pass a list as `near` to receive the vetoed
+    pairs whose labels are most alike (a, b, cosine).
     """
     th = space.rules.spec.thresholds
     floor = th.review if min_score is None else min_score
@@ -266,11 +268,19 @@ def score_pairs(
         agree_w, agree_w + doubt_w, out=np.zeros(len(a)), where=(agree_w + doubt_w) > 0
     )
     facet_score *= np.minimum(1.0, agree_w / th.full_agreement)
-    live = np.flatnonzero(~vetoed)
+    # Text is read only where it can still lift the pair to the floor, and for vetoed pairs
+    # only when their near misses are wanted.
+    reachable = th.text_weight + (1 - th.text_weight) * facet_score >= floor
+    live = np.flatnonzero(~vetoed & reachable)
+    measured = np.flatnonzero(reachable | vetoed) if near is not None else live
     cos = np.zeros(len(a))
-    if len(live):
-        va, vb = space.vectors[a[live]], space.vectors[b[live]]
-        cos[live] = np.asarray(va.multiply(vb).sum(axis=1)).ravel()
+    if len(measured):
+        va, vb = space.vectors[a[measured]], space.vectors[b[measured]]
+        cos[measured] = np.asarray(va.multiply(vb).sum(axis=1)).ravel()
+    if near is not None:
+        gone = np.flatnonzero(vetoed)
+        best = gone[np.argsort(-cos[gone], kind="stable")[:20]]
+        near.extend((int(a[k]), int(b[k]), round(float(cos[k]), 3)) for k in best)
     tsr = np.zeros(len(a))
     if len(live):
         texts = np.array(space.normalised, dtype=object)
@@ -292,7 +302,7 @@ def score_pairs(
         & (status[:, measure] == _AGREE)
         & (score >= th.duplicate)
     )
-    keep = np.flatnonzero(~vetoed & (score >= floor))
+    keep = np.flatnonzero(~vetoed & reachable & (score >= floor))
     kept = status[keep]
     columns = zip(
         a[keep].tolist(),

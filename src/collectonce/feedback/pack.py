@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 from collectonce.settings import Settings
 
 #: Bump when the pack's content or layout changes, so every pack is rebuilt once.
-PACK_FORMAT = 2
+PACK_FORMAT = 3
 SERIES_COLS = ["provider_code", "metric_id"]
 MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 RECENT_POINTS = 12
@@ -1139,11 +1139,29 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+#: Decimals kept in the CSV, by number kind: as in the workbook, but rates and other
+#: fractions keep four places (a CSV is read by programs as well as people).
+CSV_DECIMALS = {"count": 0, "count_stat": 1, "percent": 2, "decimal": 4}
+
+
 def write_pack_csv(pack: Pack, path: Path | str) -> Path:
-    """The Data sheet as CSV (UTF-8), text cells neutralised against formula injection."""
+    """The Data sheet as CSV (UTF-8): numbers rounded by kind and never in exponent form
+    (1234567, not 1.23457e+06), whole numbers as integers, text cells neutralised against
+    formula injection."""
+    from collectonce.publish.exports import iter_csv_chunks
+
     path = Path(path)
-    data = neutralise_frame(pack.data_frame())
-    _atomic_write_bytes(path, data.to_csv(index=False, float_format="%.6g").encode("utf-8"))
+    data = pack.data_frame()
+    metrics = {p.code: p.metric for p in pack.panels}
+    for column, kinds in _number_kinds(data, metrics, DATA_NUMBERS).items():
+        values = pd.to_numeric(data[column], errors="coerce").to_numpy(dtype=np.float64)
+        decimals = np.array([CSV_DECIMALS.get(k or "", 4) for k in kinds], dtype=np.int64)
+        rounded = values.copy()
+        for places in np.unique(decimals).tolist():
+            rows = decimals == places
+            rounded[rows] = np.round(values[rows], places)
+        data[column] = rounded
+    _atomic_write_bytes(path, b"".join(iter_csv_chunks(data)))
     return path
 
 

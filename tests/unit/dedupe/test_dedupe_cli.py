@@ -97,6 +97,13 @@ def test_near_misses_are_never_merged_and_28_days_meets_4_weeks(tmp_path: Path) 
     data = dedupe_json(ROOT / "catalog", register)
     for a, b in SEPARATE:
         assert not linked(data, a, b), (a, b)
+    misses = {
+        frozenset((m["a"]["item_code"], m["b"]["item_code"])): m["conflicts"]
+        for m in data["summary"]["near_misses"]
+    }
+    assert {"facet": "threshold", "a": "4 hours", "b": "12 hours"} in misses[
+        frozenset(("R2", "N2"))
+    ]
     same = [p for p in data["pairs"] if {p["a"]["item_code"], p["b"]["item_code"]} == {"R8", "N8"}]
     assert same and same[0]["decision"] == "duplicate", same
 
@@ -117,6 +124,8 @@ def test_json_is_one_object_in_the_documented_shape(tmp_path: Path) -> None:
     cluster = data["clusters"][0]
     assert {"members", "requesters", "metric", "proposed_metric"} <= set(cluster)
     assert (cluster["metric"] is None) != (cluster["proposed_metric"] is None)
+    assert all(set(m) == {"request", "item_code"} for m in cluster["members"])
+    assert [i["label"] for i in cluster["items"]]
     assert data["summary"]["register_items"] == len(NEAR_MISSES) + len(SAME)
 
 
@@ -185,13 +194,14 @@ def test_the_review_queue_and_the_html_page(tmp_path: Path) -> None:
         "requests", "dedupe", "--catalog", ROOT / "catalog", "--register", register, "--html", page
     )
     assert result.exit_code == 0, result.output
-    assert "accept: collectonce requests dedupe" in result.stdout
+    assert f"accept: collectonce requests dedupe --register {register} --accept" in result.stdout
     assert "same topic=" in result.stdout
     html = page.read_text(encoding="utf-8")
     assert '<html lang="en-GB">' in html and 'class="nhsuk-skip-link"' in html
     assert "<main" in html and "nhsuk-header" in html
     assert 'src="http' not in html and 'href="http' not in html and "@import" not in html
     assert "--register" in html and "Accept" in html and "Reject" in html
+    assert "requested items in" in html and "built-in method" not in html
 
 
 def test_accepting_a_cluster_updates_the_catalogue_and_the_check_passes(
@@ -312,7 +322,7 @@ def test_burden_shows_the_hours_accepting_duplicates_would_save(
     savings = json.loads(result.stdout)["dedupe_savings"]
     assert savings["duplicate_clusters"] >= 1 and savings["hours_saved"] > 0
     text = run("burden", "--catalog", catalog_copy, "--out", out)
-    assert "duplicate clusters" in text.stdout
+    assert "duplicate cluster" in text.stdout and "requests dedupe" in text.stdout
     assert "Duplicate requests not yet collected once" in (out / "burden.html").read_text()
 
 
@@ -342,3 +352,23 @@ def test_the_installed_command_on_a_register_outside_the_repo(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert set(data) == {"pairs", "clusters", "summary"}
+
+
+def test_suggest_flags_a_mapping_its_label_contradicts(catalog_copy: Path) -> None:
+    """It flags a type 1 label mapped to the type 2 metric, and names the type 1 metric."""
+    path = catalog_copy / "requests" / "nhs_england" / "nhse_ae_monthly.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            '"Type 1 Departments - Major A&E: total attendances"\n    metric: ae_attendances_type1',
+            '"Type 1 Departments - Major A&E: total attendances"\n    metric: ae_attendances_type2',
+        ),
+        encoding="utf-8",
+    )
+    result = run("requests", "suggest", "--catalog", catalog_copy, "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["suggestions"]
+    hit = next(r for r in rows if r["their_code"] == "AEA01")
+    assert hit["kind"] == "suspicious" and hit["current_metric"] == "ae_attendances_type2"
+    assert hit["suggested_metric"] == "ae_attendances_type1"
+    assert "scope.ae_type" in hit["reason"]

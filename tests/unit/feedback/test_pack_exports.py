@@ -154,3 +154,20 @@ def test_html_escapes_comment_markup(catalog_min, tmp_path):
     html = render_pack_html(build_pack(catalog_min, frame, "RRK"))
     assert "<script>" not in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_csv_writes_big_counts_whole_and_rounds_shares(catalog_min, tmp_path: Path) -> None:
+    """A count over a million is written 1234567, never 1.23457e+06; a share keeps two places."""
+    big = series("RRK", "ae_attendances_type1", [1_234_567.0 + i for i in range(15)])
+    share = series("RRK", "ae_4hr_performance_type1", [86.786812 + i / 7 for i in range(15)])
+    share["is_derived"] = True
+    pack = build_pack(catalog_min, pd.concat([big, share], ignore_index=True), "RRK")
+    path = write_pack_csv(pack, tmp_path / "rrk.csv")
+    text = path.read_text(encoding="utf-8")
+    assert "e+0" not in text
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    counts = [r for r in rows if r["metric"] == "ae_attendances_type1"]
+    assert counts[0]["value"] == "1234567"
+    shares = [r for r in rows if r["metric"] == "ae_4hr_performance_type1"]
+    assert shares[0]["value"] == "86.79"
