@@ -75,6 +75,8 @@ STREAM_ABOVE_ROWS = 100_000
 #: Whole JSON and CSV answers at least this big are also kept gzipped, for clients that accept it.
 GZIP_ABOVE = 1024
 _UNAVAILABLE = {"detail": "internal error, logged"}
+#: Uploads processed at once by one server (the rest wait without holding a thread).
+UPLOADS_AT_ONCE = 4
 
 
 # --------------------------------------------------------------------------- shared state
@@ -239,9 +241,12 @@ class ApiState:
     publications: PublicationProbe
     cache: ResponseCache
     upload_lock: threading.Lock
-    #: Uploads queue here, on the event loop, before taking a worker thread: files are stored
-    #: one at a time, and uploads waiting their turn must not hold the threads that pulls use.
-    upload_queue: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Uploads wait here, on the event loop, before taking a worker thread, so uploads waiting
+    #: their turn never hold the threads that pulls use. Submissions read and check side by
+    #: side; `submit_file` itself stores one at a time per data folder.
+    upload_slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(UPLOADS_AT_ONCE)
+    )
 
 
 def _state(request: Request) -> ApiState:
@@ -798,19 +803,18 @@ async def upload(request: Request, caller: Caller) -> JSONResponse:
     def submit() -> dict[str, Any]:
         from collectonce.ingest.service import submit_file
 
-        with st.upload_lock:
-            receipt = submit_file(
-                received.path,
-                st.catalog,
-                st.settings,
-                submitter=_submitter(caller),
-                as_provider=caller.subject if caller.role == "provider" else None,
-                original_name=received.original_name,
-            )
+        receipt = submit_file(
+            received.path,
+            st.catalog,
+            st.settings,
+            submitter=_submitter(caller),
+            as_provider=caller.subject if caller.role == "provider" else None,
+            original_name=received.original_name,
+        )
         return receipt.to_dict()  # type: ignore[no-any-return]
 
     try:
-        async with st.upload_queue:
+        async with st.upload_slots:
             receipt = await run_in_threadpool(submit)
     finally:
         received.path.unlink(missing_ok=True)
