@@ -127,6 +127,23 @@ class Receipt(BaseModel):
     template: str | None = None
     providers: list[str]
     periods: list[str]
+    original_status: str | None = Field(
+        default=None, description="For a duplicate: what the first sending got."
+    )
+    catalog_fingerprint: str | None = Field(
+        default=None, description="The catalogue the file was checked against."
+    )
+    engine_version: str | None = Field(
+        default=None, description="The reader and checks the file was processed with."
+    )
+    attempt: int = Field(
+        default=1,
+        description="How many times the file was processed: a rejected file sent again is "
+        "processed again when the fault was ours, or the catalogue or reader changed.",
+    )
+    resent_because: str | None = Field(
+        default=None, description="Why a file sent again was processed again."
+    )
 
 
 class SubmissionList(_Out):
