@@ -8,6 +8,7 @@ never allowed to leak a traceback or another caller's data.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
@@ -18,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BufferedReader, BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -74,6 +75,8 @@ STREAM_ABOVE_ROWS = 100_000
 #: Whole JSON and CSV answers at least this big are also kept gzipped, for clients that accept it.
 GZIP_ABOVE = 1024
 _UNAVAILABLE = {"detail": "internal error, logged"}
+#: Uploads processed at once by one server (the rest wait without holding a thread).
+UPLOADS_AT_ONCE = 4
 
 
 # --------------------------------------------------------------------------- shared state
@@ -238,6 +241,12 @@ class ApiState:
     publications: PublicationProbe
     cache: ResponseCache
     upload_lock: threading.Lock
+    #: Uploads wait here, on the event loop, before taking a worker thread, so uploads waiting
+    #: their turn never hold the threads that pulls use. Submissions read and check side by
+    #: side; `submit_file` itself stores one at a time per data folder.
+    upload_slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(UPLOADS_AT_ONCE)
+    )
 
 
 def _state(request: Request) -> ApiState:
@@ -794,19 +803,19 @@ async def upload(request: Request, caller: Caller) -> JSONResponse:
     def submit() -> dict[str, Any]:
         from collectonce.ingest.service import submit_file
 
-        with st.upload_lock:
-            receipt = submit_file(
-                received.path,
-                st.catalog,
-                st.settings,
-                submitter=_submitter(caller),
-                as_provider=caller.subject if caller.role == "provider" else None,
-                original_name=received.original_name,
-            )
+        receipt = submit_file(
+            received.path,
+            st.catalog,
+            st.settings,
+            submitter=_submitter(caller),
+            as_provider=caller.subject if caller.role == "provider" else None,
+            original_name=received.original_name,
+        )
         return receipt.to_dict()  # type: ignore[no-any-return]
 
     try:
-        receipt = await run_in_threadpool(submit)
+        async with st.upload_slots:
+            receipt = await run_in_threadpool(submit)
     finally:
         received.path.unlink(missing_ok=True)
     _note(request, target=receipt.get("submission_id"), rows=receipt.get("rows_accepted"))

@@ -1,0 +1,194 @@
+"""A provider's everyday file: how long a 50-value submission takes, from the CLI and the API.
+
+Each file is one real trust's A&E figures (``data/ae_attendances.csv``) in the canonical long
+template, 50 values, a different trust each time (so none is a duplicate), checked by Great
+Expectations and stored as every submission is.
+
+* **CLI**: ``collectonce submit FILE --json`` in a fresh process, end to end (start-up, imports,
+  archive, read, validate, store, receipt), on a data folder that has received a file before.
+  The first submission into an empty data folder (which also creates the GX project) is shown
+  apart. The floor is ``collectonce --version``: the interpreter and the CLI, nothing else.
+* **API**: ``POST /v1/submissions`` to a warm ``collectonce serve`` on loopback (the first upload,
+  which warms the server, is shown apart), with the provider's own token.
+
+    python benchmarks/small_submit.py [--runs 3] [--json]
+
+Targets: CLI <= 1.5 s, warm API <= 300 ms (medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soak import CATALOG, SOURCE, start_server, stop_server
+
+VALUES = 50
+TARGETS = {"cli_median_s": 1.5, "api_median_ms": 300.0}
+
+
+def small_files(folder: Path, count: int) -> list[tuple[str, Path]]:
+    """`count` files of 50 real values each, one trust each: (ODS code, path)."""
+    from collectonce.catalog import load_catalog
+    from collectonce.demo_data import ae_to_long
+
+    raw = pd.read_csv(SOURCE, dtype={"org_code": str, "type": str})
+    long = ae_to_long(raw, load_catalog(CATALOG))
+    later = long[long["period"] > "2018-03"]
+    sizes = later.groupby("provider_code").size()
+    trusts = sorted(sizes[sizes >= VALUES].index)[:count]
+    if len(trusts) < count:
+        raise SystemExit(f"only {len(trusts)} trusts have {VALUES} values; lower --runs")
+    out = []
+    for ods in trusts:
+        path = folder / f"{ods}_ae_2018-19.csv"
+        later[later["provider_code"] == ods].head(VALUES).to_csv(path, index=False)
+        out.append((ods, path))
+    return out
+
+
+def timed_cli(home: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    env = {**os.environ, "COLLECTONCE_HOME": str(home)}
+    collectonce = Path(sys.executable).with_name("collectonce")
+    command = [str(collectonce) if collectonce.exists() else "collectonce", *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    return time.perf_counter() - started, done
+
+
+def cli_submit(home: Path, path: Path) -> float:
+    took, done = timed_cli(home, "submit", str(path), "--json", "--catalog", str(CATALOG))
+    receipt = json.loads(done.stdout)
+    if receipt.get("values_stored") != VALUES:
+        raise SystemExit(f"{path.name} was not stored whole: {done.stdout[-1500:]}")
+    return took
+
+
+def api_submit(client: Any, base: str, token: str, path: Path) -> float:
+    started = time.perf_counter()
+    response = client.post(
+        f"{base}/v1/submissions",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (path.name, path.read_bytes())},
+        timeout=120,
+    )
+    took = time.perf_counter() - started
+    if response.status_code != 201 or response.json().get("values_stored") != VALUES:
+        raise SystemExit(f"{path.name}: HTTP {response.status_code}: {response.text[:1500]}")
+    return took
+
+
+def run(runs: int) -> dict[str, Any]:
+    import httpx
+
+    from collectonce.api.auth import create_token
+    from collectonce.catalog import load_catalog
+    from collectonce.settings import get_settings
+
+    for name, value in (
+        ("GX_ANALYTICS_ENABLED", "false"),
+        ("DO_NOT_TRACK", "1"),
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+    ):
+        os.environ.setdefault(name, value)
+    work = Path(tempfile.mkdtemp(prefix="collectonce-small-"))
+    try:
+        files = small_files(work, 2 * runs + 2)
+        cli_files, api_files = files[: runs + 1], files[runs + 1 :]
+
+        floor = [timed_cli(work / "floor", "--version")[0] for _ in range(runs)]
+        cli_home = work / "cli_home"
+        cli_first = cli_submit(cli_home, cli_files[0][1])
+        cli_times = [cli_submit(cli_home, path) for _ods, path in cli_files[1:]]
+
+        api_home = work / "api_home"
+        api_home.mkdir(parents=True, exist_ok=True)
+        settings = get_settings(home=api_home)
+        catalog = load_catalog(CATALOG)
+        tokens = {
+            ods: create_token(settings, role="provider", subject=ods, catalog=catalog)[1]
+            for ods, _p in api_files
+        }
+        proc, base = start_server(api_home)
+        try:
+            with httpx.Client() as client:
+                ods, path = api_files[0]
+                api_first = api_submit(client, base, tokens[ods], path)
+                api_times = [api_submit(client, base, tokens[o], p) for o, p in api_files[1:]]
+        finally:
+            stop_server(proc)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cli_median = statistics.median(cli_times)
+    api_median = statistics.median(api_times) * 1000
+    floor_median = statistics.median(floor)
+    return {
+        "values": VALUES,
+        "runs": runs,
+        "cli_floor_s": round(floor_median, 2),
+        "cli_first_s": round(cli_first, 2),
+        "cli_s": [round(t, 2) for t in cli_times],
+        "cli_median_s": round(cli_median, 2),
+        "cli_ratio_to_floor": round(cli_median / floor_median, 1),
+        "api_first_ms": round(api_first * 1000, 1),
+        "api_ms": [round(t * 1000, 1) for t in api_times],
+        "api_median_ms": round(api_median, 1),
+        "targets": TARGETS,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "cpus": os.cpu_count() or 0,
+    }
+
+
+def print_table(r: dict[str, Any]) -> None:
+    rows = [
+        ("CLI floor (`collectonce --version`)", f"{r['cli_floor_s']} s", ""),
+        ("CLI submit, empty data folder", f"{r['cli_first_s']} s", ""),
+        (
+            f"CLI submit, {r['values']} values (median of {r['runs']})",
+            f"{r['cli_median_s']} s ({r['cli_ratio_to_floor']}x floor)",
+            f"<= {TARGETS['cli_median_s']} s",
+        ),
+        ("API upload, first to a fresh server", f"{r['api_first_ms']} ms", ""),
+        (
+            f"API upload, {r['values']} values, warm (median of {r['runs']})",
+            f"{r['api_median_ms']} ms",
+            f"<= {TARGETS['api_median_ms']:.0f} ms",
+        ),
+        ("load average (1, 5, 15 min)", " ".join(map(str, r["load_average"])), ""),
+    ]
+    width = max(len(a) for a, _b, _c in rows)
+    vwidth = max(len(b) for _a, b, _c in rows)
+    print(f"{'what'.ljust(width)}  {'figure'.ljust(vwidth)}  target")
+    for a, b, c in rows:
+        print(f"{a.ljust(width)}  {b.ljust(vwidth)}  {c}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="timed submissions per door")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    result = run(max(1, args.runs))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
