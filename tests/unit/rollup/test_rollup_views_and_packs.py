@@ -254,3 +254,19 @@ def test_a_level_request_sets_no_provider_deadline(catalog_copy) -> None:
     expected = late_flags(plain, rows)
     assert not expected.iloc[0]
     assert late_flags(tight, rows).tolist() == expected.tolist()
+
+
+def test_a_level_request_adds_nothing_to_the_burden(tmp_path: Path, level_catalog: Path) -> None:
+    """`collectonce burden --json` counts only what providers are asked: the regional and
+    England requests are served from the roll-ups, so totals equal the shipped catalogue's."""
+    from rollup_helpers import CATALOG
+
+    keys = ("hours_before", "hours_after", "items_requested", "items_mapped", "unique_items")
+    totals = []
+    for catalog in (CATALOG, level_catalog):
+        code, out = invoke(tmp_path, "burden", "--json", "--out", str(tmp_path / "r"),
+                           catalog=catalog)  # fmt: skip
+        assert code == 0, out
+        report = json.loads(out)
+        totals.append({k: report[k] for k in keys})
+    assert totals[1] == totals[0]
