@@ -270,3 +270,13 @@ def test_a_level_request_adds_nothing_to_the_burden(tmp_path: Path, level_catalo
         report = json.loads(out)
         totals.append({k: report[k] for k in keys})
     assert totals[1] == totals[0]
+
+
+def test_a_provider_plan_leaves_out_level_requests(tmp_path: Path, level_catalog: Path) -> None:
+    """`collectonce plan` lists what a provider owes: the regional and England requests are
+    served from the roll-ups and never appear among its requesters' reasons."""
+    code, out = invoke(tmp_path, "plan", "--provider", "R0A", "--period", "2026-11", "--json",
+                       catalog=level_catalog)  # fmt: skip
+    assert code == 0, out
+    assert "nhse_ae_monthly" in out
+    assert "nhse_regional_ae_monthly" not in out and "nhse_england_ae_q" not in out
