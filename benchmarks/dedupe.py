@@ -2,8 +2,8 @@
 
 Quality is measured on `tests/data/dedupe_devset.csv` (real item labels from published returns,
 standards and board reports, each labelled with a concept id; the rules and thresholds were
-chosen on it), on `tests/data/dedupe_holdout.csv` (labels in other wording, never used for
-tuning), and on the shipped catalogue's declared mappings (two items mapped to the same metric
+chosen on it), on `tests/data/dedupe_holdout.csv` (labels in other wording; no threshold was
+chosen on it), and on the shipped catalogue's declared mappings (two items mapped to the same metric
 by different requests are a true duplicate). Two items of different requests with the same
 concept are a true pair. For each set it reports precision, recall and F1:
 

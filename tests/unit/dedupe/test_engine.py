@@ -108,7 +108,7 @@ def _score(path: Path, rules) -> dict[str, float]:
 
 @pytest.mark.parametrize("name", ["dedupe_devset.csv", "dedupe_holdout.csv"])
 def test_quality_on_labelled_public_items(name: str, rules) -> None:
-    """It meets the targets on the dev set and on the held-out register never used for tuning."""
+    """It meets the targets on the dev set and on the held-out register in other wording."""
     got = _score(DATA / name, rules)
     assert got["dup_precision"] >= 0.7, got
     assert got["dup_recall"] >= 0.6, got
