@@ -435,6 +435,8 @@ def compute_burden(catalog: Catalog) -> BurdenReport:
     items_requested = items_mapped = items_derived = 0
     collected: set[str] = set()
     for request in catalog.requests.values():
+        if request.level != "provider":
+            continue  # a regional, board or England request asks nothing of providers
         requester_requests[request.requester].append(request.code)
         for item in request.items:
             items_requested += 1

@@ -76,9 +76,17 @@ __all__ = [
     "submit_files",
 ]
 
-#: The version of the reading and checking engine, recorded on every receipt. Raise it when a
-#: change to reading or checking can turn a rejection into an acceptance: a file rejected under
-#: an older engine is then processed again when it is sent again.
+#: The version of the reading and checking engine, recorded on every receipt. A file rejected
+#: under an older engine is processed again when it is sent again; an accepted file is not.
+#:
+#: The rule: raise the suffix (``+intake.N`` -> ``+intake.N+1``) in the same change whenever
+#: reading or checking can turn a rejection into an acceptance, that is any change to
+#: ``ingest/readers.py``, ``formats.py``, ``shapes.py``, ``normalise.py``,
+#: ``published_ae.py``, ``department_types.py`` or ``validate/rules.py``, ``suites.py``,
+#: ``engine.py``, ``gx_runner.py`` that reads or accepts more than before. Leave it alone
+#: for changes to messages, speed or layout only. It is set by hand, not derived from a hash
+#: of the sources, so that a refactor or a reworded message does not reprocess every
+#: rejected file; a release raises it anyway through the package version.
 ENGINE_VERSION = f"{__version__}+intake.2"
 
 #: Called as progress(stage, done, total) while a run goes on.

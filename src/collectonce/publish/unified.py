@@ -101,7 +101,8 @@ def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
     """Whether each collected value arrived after its deadline (vectorised).
 
     The deadline of a value is the earliest over every request that uses its metric (directly
-    or through a derived metric) and that its provider answers (the request's respondents):
+    or through a derived metric) and that its provider answers (the request's respondents;
+    a `level:` request for regions, boards or England asks nothing of providers):
     the first day after that request's period holding the value's period (month, NHS quarter
     or financial year, or a calendar quarter or year where the request says
     ``year_start: january``), plus the request's ``due_days_after_period`` days, at 00:00 UTC.
@@ -131,6 +132,8 @@ def late_flags(catalog: Catalog, rows: pd.DataFrame) -> pd.Series:
     # fewest days allowed, per (frequency, year start) × metric × peer group
     days: dict[tuple[str, str], np.ndarray] = {}
     for request in catalog.requests.values():
+        if request.level != "provider":
+            continue  # a regional or national request asks nothing of providers
         key = (request.frequency, request.year_start)
         table = days.setdefault(key, np.full((len(metric_names), n_groups), -1, dtype=np.int64))
         cols = (

@@ -227,3 +227,56 @@ def test_roll_ups_by_integrated_care_board(tmp_path: Path, catalog_copy, ae_data
             "/v1/rollups/icb?metric=ae_attendances_type1&icb=NHS North West London", headers=auth
         )
         assert other.status_code == 403
+
+
+def test_a_level_request_sets_no_provider_deadline(catalog_copy) -> None:
+    """A `level: region` request due the day its month ends asks nothing of providers, so a
+    provider's value sent the next day is late only by the provider requests' deadlines."""
+    from collectonce.catalog import load_catalog
+    from collectonce.publish.unified import late_flags
+
+    path = catalog_copy()
+    plain = load_catalog(path)
+    (path / "requests/nhs_england/nhse_regional_ae_monthly.yaml").write_text(
+        REGIONAL_REQUEST.replace("due_days_after_period: 15", "due_days_after_period: 0")
+    )
+    tight = load_catalog(path)
+    assert tight.requests["nhse_regional_ae_monthly"].level == "region"
+    provider = next(iter(plain.providers))
+    rows = pd.DataFrame(
+        {
+            "provider_code": [provider],
+            "metric_id": ["ae_attendances_type1"],
+            "period": [pd.Timestamp("2026-11-01")],
+            "received_at": [pd.Timestamp("2026-12-02T09:00", tz="UTC")],
+        }
+    )
+    expected = late_flags(plain, rows)
+    assert not expected.iloc[0]
+    assert late_flags(tight, rows).tolist() == expected.tolist()
+
+
+def test_a_level_request_adds_nothing_to_the_burden(tmp_path: Path, level_catalog: Path) -> None:
+    """`collectonce burden --json` counts only what providers are asked: the regional and
+    England requests are served from the roll-ups, so totals equal the shipped catalogue's."""
+    from rollup_helpers import CATALOG
+
+    keys = ("hours_before", "hours_after", "items_requested", "items_mapped", "unique_items")
+    totals = []
+    for catalog in (CATALOG, level_catalog):
+        code, out = invoke(tmp_path, "burden", "--json", "--out", str(tmp_path / "r"),
+                           catalog=catalog)  # fmt: skip
+        assert code == 0, out
+        report = json.loads(out)
+        totals.append({k: report[k] for k in keys})
+    assert totals[1] == totals[0]
+
+
+def test_a_provider_plan_leaves_out_level_requests(tmp_path: Path, level_catalog: Path) -> None:
+    """`collectonce plan` lists what a provider owes: the regional and England requests are
+    served from the roll-ups and never appear among its requesters' reasons."""
+    code, out = invoke(tmp_path, "plan", "--provider", "R0A", "--period", "2026-11", "--json",
+                       catalog=level_catalog)  # fmt: skip
+    assert code == 0, out
+    assert "nhse_ae_monthly" in out
+    assert "nhse_regional_ae_monthly" not in out and "nhse_england_ae_q" not in out
