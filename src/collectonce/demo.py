@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, open_catalog, print_json
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
