@@ -91,7 +91,7 @@ def rollup(
 def _print_table(cat: object, metric: str, level: str, rows: object, version: int) -> None:
     from rich.table import Table
 
-    from collectonce.feedback.pack import format_value
+    from collectonce.feedback.wording import format_value
     from collectonce.rollup.query import rows_to_dicts
     from collectonce.rollup.series import level_spc, verdicts
 
