@@ -124,7 +124,7 @@ def ingest_submission(
 @task(name="list-landing", **IO_RETRIES)
 def list_landing_task(home: str | None) -> list[str]:
     """The files waiting; symbolic links (never picked up) are reported, with what to do."""
-    from collectonce.ingest.service import landing_files, refused_landing_entries
+    from collectonce.ingest.landing import landing_files, refused_landing_entries
 
     settings = open_settings(home)
     refused = refused_landing_entries(settings)
@@ -153,7 +153,7 @@ def _batch_run_name() -> str:
 
 def _watch_run_name() -> str:
     """The landing folder's files as the run starts (a listing, no file is read)."""
-    from collectonce.ingest.service import landing_files
+    from collectonce.ingest.landing import landing_files
 
     try:
         names = landing_files(open_settings(flow_run.parameters.get("home")))
@@ -167,7 +167,7 @@ def ingest_batch_task(
     names: list[str], first_received: str, catalog_dir: str | None, home: str | None
 ) -> list[dict[str, Any]]:
     """Validate and store one batch of landing files (one task, on any worker)."""
-    from collectonce.ingest.service import ingest_landing
+    from collectonce.ingest.landing import ingest_landing
 
     receipts = ingest_landing(
         open_catalog(catalog_dir),

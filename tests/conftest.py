@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from collectonce._quiet import quiet_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+quiet_environment()
 
 
 @pytest.fixture

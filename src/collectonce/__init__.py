@@ -1,7 +1,7 @@
-"""collectonce: NHS providers submit once; every requester is served from one published dataset."""
+"""collectonce: NHS providers submit once; every requester is served from one published dataset.
 
-from collectonce._quiet import quiet_environment
-
-quiet_environment()
+Importing the package changes nothing in the environment: the entry points (the `collectonce`
+command, the flows, the test suite) call `collectonce._quiet.quiet_environment` themselves.
+"""
 
 __version__ = "0.1.0"

@@ -9,7 +9,9 @@ import typer
 import typer.core
 
 from collectonce import __version__
+from collectonce._quiet import quiet_environment
 from collectonce.catalog.cli import app as catalog_app
+from collectonce.definitions import COMMAND_MODULES
 
 
 def _flags_as_flags() -> None:
@@ -56,18 +58,6 @@ def main_options(
     """Submit once, check against one catalogue, publish one dataset, give data back."""
 
 
-#: Modules that add commands through `register(app)`. Heavy imports stay inside commands.
-COMMAND_MODULES = (
-    "collectonce.burden.cli",
-    "collectonce.ingest.cli",
-    "collectonce.publish.cli",
-    "collectonce.api.cli",
-    "collectonce.feedback.spc_cli",
-    "collectonce.feedback.cli",
-    "collectonce.rollup.cli",
-    "collectonce.demo",
-)
-
 for _name in COMMAND_MODULES:
     try:
         _module = importlib.import_module(_name)
@@ -79,6 +69,7 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    quiet_environment()
     app()
 
 

@@ -53,24 +53,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_catalog(path: Path, *, as_json: bool = False) -> Any:
-    """Load the catalogue or exit 1 listing every problem."""
-    from collectonce.catalog import CatalogInvalid, load_catalog
-
-    try:
-        return load_catalog(path)
-    except CatalogInvalid as exc:
-        if as_json:
-            print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})
-        else:
-            for problem in exc.problems:
-                err_console.print(
-                    f"[red]✗[/] {escape(str(problem))}", highlight=False, soft_wrap=True
-                )
-            err_console.print(f"[bold red]{len(exc.problems)} problem(s) in {path}[/]")
-        raise typer.Exit(1) from None
-
-
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str, allow_nan=False) + "\n")
     sys.stdout.flush()

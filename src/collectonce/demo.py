@@ -9,14 +9,19 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, open_catalog, print_json
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: The entry-point group the flows register under (see pyproject.toml).
+FLOW_ENTRY_POINTS = "collectonce.flows"
 
 #: Written into a data folder the demo made; the demo only ever empties such a folder.
 MARKER = ".collectonce-demo"
@@ -49,23 +54,15 @@ def _find(relative: str) -> Path | None:
     return None
 
 
-def _import_flows() -> Any:
-    flows_dir = _find("flows")
-    if flows_dir is None:
-        fail("the flows/ folder was not found: run the demo from the project folder")
-    root = str(flows_dir.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    import flows.collect_once as collect_once_module
-
-    return collect_once_module
-
-
-def _import_ingest_flow() -> Any:
-    _import_flows()
-    import flows.ingest as ingest_module
-
-    return ingest_module.ingest_submission
+def load_flow(name: str) -> Any:
+    """A flow registered under the `collectonce.flows` entry points (the project's `flows/`)."""
+    found = entry_points(group=FLOW_ENTRY_POINTS, name=name)
+    if not found:
+        fail(
+            f"the {name} flow is not installed: install the project with "
+            "`pip install -e .` from the project folder"
+        )
+    return next(iter(found)).load()
 
 
 def is_demo_folder(home: Path) -> bool:
@@ -189,7 +186,7 @@ def run_demo(
     )
     step("generate_submissions", t0)
 
-    collect_once = _import_flows().collect_once
+    collect_once = load_flow("collect_once")
 
     def run_flow() -> dict[str, Any]:
         try:
@@ -210,7 +207,7 @@ def run_demo(
     say(f"3/7 ingest: the data team loads the back-fill {backfill.name} (ingest_submission flow)")
     try:
         with _progress(say):
-            history_receipt = _import_ingest_flow()(
+            history_receipt = load_flow("ingest_submission")(
                 path=str(backfill), catalog_dir=str(catalog_dir.resolve()), home=str(home)
             )
     except Exception as exc:

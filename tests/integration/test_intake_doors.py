@@ -120,12 +120,12 @@ def test_identical_bytes_with_and_without_as_are_one_submission(
 def test_a_file_rejected_by_an_earlier_reader_is_read_again(tmp_path, catalog_min_dir) -> None:
     """It reads again a workbook that an earlier version rejected (as the reader before this
     one rejected every workbook) and keeps the earlier attempt."""
+    from collectonce.findings import Finding
     from collectonce.ingest.service import submission_id_for
     from collectonce.settings import get_settings
     from collectonce.store.archive import hash_file
     from collectonce.store.quarantine import quarantine_path, write_findings
     from collectonce.store.receipts import Receipt, write_receipt
-    from collectonce.validate.findings import Finding
 
     home = tmp_path / "home"
     settings = get_settings(home=home)

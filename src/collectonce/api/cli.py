@@ -7,15 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from collectonce.cli_common import (
-    CatalogOpt,
-    JsonOpt,
-    console,
-    fail,
-    open_catalog,
-    print_json,
-    settings_for,
-)
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
 
 if TYPE_CHECKING:
     from collectonce.api.auth import Role

@@ -7,7 +7,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, open_catalog, print_json
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json
 from collectonce.dedupe.cli import dedupe, suggest
 
 

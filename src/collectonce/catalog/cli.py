@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from collectonce.cli_common import CatalogOpt, JsonOpt, console, open_catalog, print_json
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, print_json
 
 app = typer.Typer(help="Check the catalogue and generate the contracts built from it.")
 

@@ -7,15 +7,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from collectonce.cli_common import (
-    CatalogOpt,
-    JsonOpt,
-    console,
-    err_console,
-    fail,
-    open_catalog,
-    print_json,
-)
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, err_console, fail, print_json
 
 
 def _error(message: str, as_json: bool, code: int = 1) -> NoReturn:

@@ -11,15 +11,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from collectonce.cli_common import (
-    CatalogOpt,
-    JsonOpt,
-    console,
-    fail,
-    open_catalog,
-    print_json,
-    settings_for,
-)
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
 
 
 def _fail(message: str, as_json: bool) -> NoReturn:

@@ -23,26 +23,13 @@ from collectonce.feedback.pack import (
     run_spc,
     target_text,
 )
+from collectonce.feedback.wording import ASSURANCE_COLUMNS as ASSURANCE_COLUMNS
+from collectonce.feedback.wording import VARIATION_ROWS as VARIATION_ROWS
+from collectonce.feedback.wording import variation_row as variation_row
 
 if TYPE_CHECKING:
     from collectonce.catalog.loader import Catalog
     from collectonce.settings import Settings
-
-#: Matrix rows: (key, label); a variation icon maps onto one of them.
-VARIATION_ROWS: tuple[tuple[str, str], ...] = (
-    ("improvement", "Special cause improvement"),
-    ("common_cause", "Common cause"),
-    ("concern", "Special cause concern"),
-    ("neutral", "Special cause, neither improvement nor concern"),
-    ("no_limits", "Too few points for limits"),
-)
-#: Matrix columns: (key, label).
-ASSURANCE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("consistent_pass", "Consistently passing"),
-    ("inconsistent", "Hit and miss"),
-    ("consistent_fail", "Consistently failing"),
-    ("not_assessed", "Not assessed"),
-)
 
 OVERVIEW_COLUMNS = [
     "provider_code",
@@ -62,19 +49,6 @@ OVERVIEW_COLUMNS = [
     "variation_row",
     "assurance_column",
 ]
-
-
-def variation_row(icon: Any) -> str:
-    text = str(icon) if isinstance(icon, str) else ""
-    if text.startswith("improvement"):
-        return "improvement"
-    if text.startswith("concern"):
-        return "concern"
-    if text.startswith("neutral"):
-        return "neutral"
-    if text == "common_cause":
-        return "common_cause"
-    return "no_limits"
 
 
 def metric_overview(catalog: Catalog, unified: pd.DataFrame, metric_code: str) -> pd.DataFrame:

@@ -45,6 +45,7 @@ from collectonce.feedback.wording import (
     VARIATION_SHORT,
     VARIATION_TEXT,
 )
+from collectonce.feedback.wording import format_value as format_value
 from collectonce.nhs_periods import label_of
 from collectonce.publish import workbook
 from collectonce.publish.exports import neutralise, safe_frame
@@ -309,7 +310,7 @@ class Pack:
         """The Making Data Count summary matrix: variation (rows) by assurance (columns), each
         cell holding the panels of the metrics that sit in it. Every row and column is kept,
         empty or not, so the grid always has the same shape."""
-        from collectonce.feedback.overview import ASSURANCE_COLUMNS, VARIATION_ROWS, variation_row
+        from collectonce.feedback.wording import ASSURANCE_COLUMNS, VARIATION_ROWS, variation_row
 
         cells: dict[tuple[str, str], list[MetricPanel]] = {}
         for panel in self.panels:
@@ -391,33 +392,6 @@ def use_text(use: MetricUse) -> str:
     items = ", ".join(use.items)
     via = f" (through {use.via})" if use.via else ""
     return f"{use.requester_name}: {use.request} item {items}{via}"
-
-
-def format_value(value: Any, metric: Metric | None = None) -> str:
-    """A value as a person reads it: thousands separators, a % sign for percentages."""
-    if value is None:
-        return ""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(number):
-        return ""
-    unit = metric.unit if metric else ""
-    integer = metric is not None and metric.value_type == "integer" and unit != "percent"
-    if (integer and abs(number - round(number)) < 1e-9) or abs(number) >= 1000:
-        text = f"{number:,.0f}"
-    elif unit in {"percent", "rate"} or abs(number) >= 10:
-        text = f"{number:,.1f}"
-    else:
-        text = f"{number:,.2f}"
-    if unit == "percent":
-        return f"{text}%"
-    if unit in {"gbp"}:
-        return f"£{text}"
-    if unit == "gbp_thousands":
-        return f"£{text}k"
-    return text
 
 
 def ordinal(n: int) -> str:
@@ -1095,7 +1069,7 @@ def _chart(panel: MetricPanel) -> str:
 
 def render_pack_html(pack: Pack) -> str:
     """A static, self-contained HTML page (NHS.UK styles inlined; no scripts, no network)."""
-    from collectonce.feedback.overview import ASSURANCE_COLUMNS
+    from collectonce.feedback.wording import ASSURANCE_COLUMNS
 
     charts = {p.code: _chart(p) for p in pack.panels}
     return render_template(

@@ -8,6 +8,13 @@ variation icons.
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collectonce.catalog.models import Metric
+
+
 VARIATION_TEXT: dict[str, str] = {
     "common_cause": "no significant change; the variation is the process's normal noise",
     "improvement_high": "a significant change for the better, to higher values",
@@ -83,3 +90,60 @@ def rule_text(rule: str | None) -> str:
     if not rule or rule == "Common Cause":
         return ""
     return RULE_TEXT.get(rule, rule)
+
+
+#: Matrix rows: (key, label); a variation icon maps onto one of them.
+VARIATION_ROWS: tuple[tuple[str, str], ...] = (
+    ("improvement", "Special cause improvement"),
+    ("common_cause", "Common cause"),
+    ("concern", "Special cause concern"),
+    ("neutral", "Special cause, neither improvement nor concern"),
+    ("no_limits", "Too few points for limits"),
+)
+#: Matrix columns: (key, label).
+ASSURANCE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("consistent_pass", "Consistently passing"),
+    ("inconsistent", "Hit and miss"),
+    ("consistent_fail", "Consistently failing"),
+    ("not_assessed", "Not assessed"),
+)
+
+
+def variation_row(icon: Any) -> str:
+    text = str(icon) if isinstance(icon, str) else ""
+    if text.startswith("improvement"):
+        return "improvement"
+    if text.startswith("concern"):
+        return "concern"
+    if text.startswith("neutral"):
+        return "neutral"
+    if text == "common_cause":
+        return "common_cause"
+    return "no_limits"
+
+
+def format_value(value: Any, metric: Metric | None = None) -> str:
+    """A value as a person reads it: thousands separators, a % sign for percentages."""
+    if value is None:
+        return ""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return ""
+    unit = metric.unit if metric else ""
+    integer = metric is not None and metric.value_type == "integer" and unit != "percent"
+    if (integer and abs(number - round(number)) < 1e-9) or abs(number) >= 1000:
+        text = f"{number:,.0f}"
+    elif unit in {"percent", "rate"} or abs(number) >= 10:
+        text = f"{number:,.1f}"
+    else:
+        text = f"{number:,.2f}"
+    if unit == "percent":
+        return f"{text}%"
+    if unit in {"gbp"}:
+        return f"£{text}"
+    if unit == "gbp_thousands":
+        return f"£{text}k"
+    return text

@@ -11,13 +11,13 @@ from typing import Annotated, Any
 
 import typer
 
+from collectonce.catalog.cli_open import open_catalog
 from collectonce.cli_common import (
     CatalogOpt,
     JsonOpt,
     console,
     err_console,
     fail,
-    open_catalog,
     print_json,
     settings_for,
 )
@@ -54,7 +54,7 @@ def submit_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Submit one file and print its receipt."""
-    from collectonce.ingest.landing import symlink_refusal
+    from collectonce.ingest.service import symlink_refusal
 
     path = Path(file)
     if (refusal := symlink_refusal(path)) is not None:
@@ -254,8 +254,8 @@ def ingest_landing_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt 
     """Submit every new file in the landing folder, then move each to landing/processed/."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from collectonce.ingest.service import ingest_landing, landing_files, refused_landing_entries
-    from collectonce.storage import landing_store
+    from collectonce.ingest.landing import ingest_landing, landing_files, refused_landing_entries
+    from collectonce.store.storage import landing_store
 
     cat = open_catalog(catalog, as_json=json_out)
     settings = settings_for(catalog)

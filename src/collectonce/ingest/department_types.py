@@ -29,12 +29,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from collectonce.catalog.layouts import AE_BY_TYPE as AE_BY_TYPE
+from collectonce.catalog.layouts import AE_BY_TYPE_TITLE as AE_BY_TYPE_TITLE
 from collectonce.ingest.normalise import header_key
-
-#: The template name receipts and lineage carry for this layout.
-AE_BY_TYPE = "nhse_ae_by_department_type"
-#: How a person would name the layout.
-AE_BY_TYPE_TITLE = "NHS England A&E statistics layout (one row per department type)"
 
 #: Headers of the department-type column (compared with `header_key`).
 TYPE_COLUMN = (

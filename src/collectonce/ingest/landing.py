@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from collectonce.catalog import Catalog
+from collectonce.ingest.service import submit_files, symlink_refusal
 from collectonce.settings import Settings
-from collectonce.storage import Storage, landing_store
+from collectonce.store.storage import Storage, landing_store
 
 if TYPE_CHECKING:
     from collectonce.store.receipts import Receipt
+
+__all__ = ["ingest_landing", "landing_files", "refused_landing_entries", "symlink_refusal"]
 
 #: Names of files still being written, or hidden: never picked up.
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
@@ -71,16 +74,6 @@ def refused_landing_entries(settings: Settings) -> list[RefusedEntry]:
     return sorted(out, key=lambda e: e.name)
 
 
-def symlink_refusal(path: Path) -> str | None:
-    """Why a file given by path is refused (a symbolic link), or None."""
-    if not path.is_symlink():
-        return None
-    return (
-        f"{path.name} is a symbolic link, which is not submitted (the landing folder refuses "
-        "links too): submit the file it points to, or a copy of it"
-    )
-
-
 def landing_files(settings: Settings) -> list[str]:
     """Names of the files waiting in the landing folder, oldest first (hidden and partial files
     skipped)."""
@@ -107,8 +100,6 @@ def ingest_landing(
     duplicate and moved; one without a receipt is processed again (its values are not stored
     twice).
     """
-    from collectonce.ingest.service import submit_files
-
     store = landing_store(settings)
     keys = list(names) if names is not None else landing_files(settings)
     if not keys:

@@ -51,13 +51,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from collectonce.catalog.layouts import AE_PUBLISHED as AE_PUBLISHED
+from collectonce.catalog.layouts import AE_PUBLISHED_TITLE as AE_PUBLISHED_TITLE
 from collectonce.ingest.department_types import department_type
 from collectonce.ingest.normalise import header_key
-
-#: The template name receipts and lineage carry for this layout.
-AE_PUBLISHED = "nhse_ae_published_monthly"
-#: How a person would name the layout.
-AE_PUBLISHED_TITLE = "NHS England's published monthly A&E file (one row per organisation)"
 
 #: Each column of the layout, with the headings NHS England has used for it.
 COLUMNS: dict[str, tuple[str, ...]] = {

@@ -32,6 +32,8 @@ import pyarrow as pa
 
 from collectonce.catalog import Catalog
 from collectonce.contracts import CANONICAL_ROWS
+from collectonce.findings import READ_RULES as _READ_RULES
+from collectonce.findings import Finding
 from collectonce.ingest.formats import (
     FileRejected,
     RawBatch,
@@ -50,40 +52,12 @@ from collectonce.ingest.shapes import (
 )
 from collectonce.ingest.shapes import looks_like_header as _looks_like_header
 from collectonce.settings import Settings
-from collectonce.validate.findings import Finding
 
 #: Findings listed per rule and file; the rest are counted in one summary finding.
 MAX_FINDINGS_PER_RULE = 1000
 
-#: The rules this module can raise, for reports and the shared list of rules.
-READ_RULES: dict[str, str] = {
-    "file_unreadable": "The file could not be read.",
-    "file_empty": "The file holds no data rows.",
-    "file_too_large": "The file is larger than the upload limit.",
-    "file_unrecognised": "The file has no columns we recognise.",
-    "header_too_large": "The header row is longer than the limit for a header row.",
-    "header_too_wide": "A workbook's header row has more columns than are read.",
-    "binary_file": "The file is binary data, not a table.",
-    "workbook_encrypted": "The workbook is password-protected or an old .xls file.",
-    "workbook_macro_enabled": "The workbook contains macros.",
-    "workbook_too_large_uncompressed": "The workbook expands too far when opened (zip bomb).",
-    "required_column": "A column every submission needs is missing.",
-    "required_value": "A provider code, period or metric is blank.",
-    "type_number": "A value is not a (finite) number.",
-    "type_period": "A period is not a recognisable month, quarter or year.",
-    "period_grain": "A period is coarser than the metric's grain (a quarter for a monthly metric).",
-    "metric_derived": "The metric is computed from others and is not stored.",
-    "item_not_stored": "A request item that maps to several metrics or none is not stored.",
-    "unknown_column": "A column that is not part of any template was ignored.",
-    "duplicate_column": "A repeated column whose copies agree: one was kept.",
-    "duplicate_column_conflict": "A repeated column's copies disagree on a row: it was rejected.",
-    "row_shape": "A row has a different number of cells from the header.",
-    "field_truncated": "An over-long cell was cut to the field limit.",
-    "nul_removed": "A stray NUL character was removed from a cell.",
-    "department_type": "An A&E department type is not 1, 2, 3, 4 or other.",
-    "file_renamed": "The file's name says one format but it holds another.",
-    "read_failed": "The file could not be read because of a fault on our side.",
-}
+#: The rules this module can raise live beside the others (`collectonce.findings`).
+READ_RULES = _READ_RULES
 
 #: The rule of a file that could not be read because of a fault on our side: sent again, it is
 #: read again.

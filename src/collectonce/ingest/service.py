@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 
 from collectonce import __version__
 from collectonce.catalog import Catalog
+from collectonce.findings import Finding, sort_findings
 from collectonce.ingest.readers import READ_FAILED
 from collectonce.settings import Settings
 from collectonce.store.archive import ArchivedFile, archive_file, hash_file, sanitise_name
@@ -61,16 +62,12 @@ from collectonce.store.receipts import (
     write_receipt,
 )
 from collectonce.validate.engine import FileResult, RowBatch, ValidationRun
-from collectonce.validate.findings import Finding, sort_findings
 
 __all__ = [
     "Receipt",
     "SubmitError",
     "get_receipt",
-    "ingest_landing",
-    "landing_files",
     "list_receipts",
-    "refused_landing_entries",
     "submission_id_for",
     "submit_file",
     "submit_files",
@@ -225,8 +222,6 @@ def submit_files(
         raise SubmitError(
             f"unknown provider {as_provider!r}: use an ODS code from the catalogue's providers.csv"
         )
-    from collectonce.ingest.landing import symlink_refusal
-
     paths = [Path(p) for p in paths]
     for path in paths:
         if (refusal := symlink_refusal(path)) is not None:
@@ -788,9 +783,11 @@ def _dup(original: Receipt, job: _Job, dry_run: bool) -> Receipt:
     return replace(answer, dry_run=dry_run) if dry_run else answer
 
 
-# The landing folder lives in its own module; it is part of this service's interface.
-from collectonce.ingest.landing import (  # noqa: E402
-    ingest_landing,
-    landing_files,
-    refused_landing_entries,
-)
+def symlink_refusal(path: Path) -> str | None:
+    """Why a file given by path is refused (a symbolic link), or None."""
+    if not path.is_symlink():
+        return None
+    return (
+        f"{path.name} is a symbolic link, which is not submitted (the landing folder refuses "
+        "links too): submit the file it points to, or a copy of it"
+    )

@@ -27,7 +27,7 @@ PAGE_ROWS = 500
 
 
 def rule_meaning(rule: str) -> str:
-    from collectonce.validate.findings import RULES
+    from collectonce.findings import RULES
 
     if rule in RULES:
         return RULES[rule]

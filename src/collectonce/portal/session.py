@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collectonce.api.auth import Principal, token_expiry, verify_id
+from collectonce.atomic import write_json_atomic
 from collectonce.settings import Settings
-from collectonce.store.atomic import write_json_atomic
 
 SESSION_COOKIE = "collectonce_session"
 SIGN_IN_COOKIE = "collectonce_sign_in"

@@ -9,15 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from collectonce.cli_common import (
-    CatalogOpt,
-    JsonOpt,
-    console,
-    fail,
-    open_catalog,
-    print_json,
-    settings_for,
-)
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
 
 ByOpt = Annotated[
     str | None, typer.Option("--by", help="Who is doing this (default: the login name).")

@@ -38,6 +38,7 @@ from collectonce.catalog.models import ODS_PATTERN
 from collectonce.publish._current import KEY, current_submissions
 from collectonce.publish.errors import BadParameter
 from collectonce.publish.periods import month_label, parse_month
+from collectonce.publish.versions import latest_version
 from collectonce.settings import Settings
 
 ODS_RE = re.compile(ODS_PATTERN)
@@ -182,8 +183,6 @@ def lock_periods(
     """
     period = parse_month(up_to, "up_to")
     who = _who(by)
-    from collectonce.publish.unified import latest_version
-
     with _locked_file(settings):
         state = load_locks(settings)
         for lock in state.locks:

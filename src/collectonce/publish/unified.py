@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +40,7 @@ from collectonce.contracts import UNIFIED
 from collectonce.publish._current import current_submissions
 from collectonce.publish.errors import NothingToPublish, UnknownPublication
 from collectonce.publish.periods import next_period_start
+from collectonce.publish.versions import latest_version, open_table, unified_path
 from collectonce.settings import Settings
 from collectonce.store.faults import fault_point
 
@@ -66,10 +66,6 @@ class Publication:
         out = asdict(self)
         out["published_at"] = self.published_at.isoformat() if self.published_at else None
         return out
-
-
-def unified_path(settings: Settings) -> Path:
-    return settings.tables_dir / "unified"
 
 
 # --------------------------------------------------------------------------- building the table
@@ -468,46 +464,6 @@ def _publish_levels(catalog: Catalog, settings: Settings, version: int | None, f
 # --------------------------------------------------------------------------- reading
 
 
-def _open(settings: Settings, version: int | None = None) -> Any:
-    """The Delta table at `version` (latest when None); UnknownPublication when absent."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError, TableNotFoundError
-
-    path = unified_path(settings)
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-        raise UnknownPublication(f"publication {version!r} is not a version number")
-    try:
-        table = DeltaTable(path)
-    except TableNotFoundError:
-        raise UnknownPublication(
-            "nothing has been published yet: run `collectonce publish` first"
-        ) from None
-    if version is None:
-        return table
-    latest = table.version()
-    if not 0 <= version <= latest:
-        raise UnknownPublication(
-            f"there is no publication {version}: published versions are 0 to {latest}"
-        )
-    try:
-        return DeltaTable(path, version=version)
-    except DeltaError as exc:  # e.g. its files were vacuumed
-        raise UnknownPublication(f"publication {version} can no longer be read ({exc})") from None
-
-
-def open_table(settings: Settings, as_of: int | None = None) -> Any:
-    """The `deltalake.DeltaTable` of publication `as_of` (latest when None)."""
-    return _open(settings, as_of)
-
-
-def latest_version(settings: Settings) -> int | None:
-    """The current publication's version, or None when nothing is published."""
-    try:
-        return int(_open(settings).version())
-    except UnknownPublication:
-        return None
-
-
 _LATEST: dict[str, tuple[int, float, int]] = {}
 _LATEST_LOCK = threading.Lock()
 _LATEST_MAX_AGE_S = 1.0
@@ -576,7 +532,7 @@ def _history_entry(entry: dict[str, Any]) -> Publication:
 
 def _latest_commit(settings: Settings) -> Publication | None:
     try:
-        table = _open(settings)
+        table = open_table(settings)
     except UnknownPublication:
         return None
     history = table.history(1)
@@ -586,7 +542,7 @@ def _latest_commit(settings: Settings) -> Publication | None:
 def list_publications(settings: Settings) -> list[dict[str, Any]]:
     """Every publication, oldest first: version, time, catalogue version, counts, content hash."""
     try:
-        table = _open(settings)
+        table = open_table(settings)
     except UnknownPublication:
         return []
     out = []
@@ -612,7 +568,7 @@ def read_unified_table(
     filter: Any = None,
 ) -> Any:
     """The unified table at publication `as_of` (latest when None) as a pyarrow Table."""
-    table = _open(settings, as_of)
+    table = open_table(settings, as_of)
     dataset = table.to_pyarrow_dataset()
     return dataset.to_table(columns=columns, filter=filter)
 

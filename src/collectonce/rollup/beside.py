@@ -50,7 +50,7 @@ class LevelFigures:
     def digest(self, ods: str, latest: Mapping[str, dt.date]) -> str:
         """A digest of the figures the provider's pack shows beside its own: its region's and
         England's value, as displayed, for each metric's latest period (`latest`)."""
-        from collectonce.feedback.pack import format_value
+        from collectonce.feedback.wording import format_value
 
         parts = []
         for metric, period in sorted(latest.items()):

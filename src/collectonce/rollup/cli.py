@@ -7,15 +7,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from collectonce.cli_common import (
-    CatalogOpt,
-    JsonOpt,
-    console,
-    fail,
-    open_catalog,
-    print_json,
-    settings_for,
-)
+from collectonce.catalog.cli_open import open_catalog
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
 
 
 def _fail(message: str, as_json: bool, code: int = 1) -> NoReturn:
@@ -98,7 +91,7 @@ def rollup(
 def _print_table(cat: object, metric: str, level: str, rows: object, version: int) -> None:
     from rich.table import Table
 
-    from collectonce.feedback.pack import format_value
+    from collectonce.feedback.wording import format_value
     from collectonce.rollup.query import rows_to_dicts
     from collectonce.rollup.series import level_spc, verdicts
 

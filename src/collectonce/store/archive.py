@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from collectonce.settings import Settings
-from collectonce.storage import Storage, archive_store
+from collectonce.store.storage import Storage, archive_store
 
 #: Longest original name kept (the extension is kept when a name is cut).
 MAX_NAME_CHARS = 120

@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from collectonce.atomic import write_bytes_atomic, write_json_atomic
 from collectonce.contracts import CANONICAL_ROWS
+from collectonce.findings import Finding
 from collectonce.settings import Settings
-from collectonce.store.atomic import write_bytes_atomic, write_json_atomic
-from collectonce.validate.findings import Finding
 
 FINDING_COLUMNS = ["file", "row", "column", "metric", "rule", "severity", "value", "message"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from collectonce.atomic import write_json_atomic
+from collectonce.findings import Finding
 from collectonce.settings import Settings
-from collectonce.store.atomic import write_json_atomic
-from collectonce.validate.findings import Finding
 
 STATUSES = ("accepted", "accepted_with_warnings", "partially_accepted", "rejected", "duplicate")
 

@@ -12,10 +12,11 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from collectonce.atomic import write_text_atomic
 from collectonce.catalog import Catalog
+from collectonce.catalog.layouts import LAYOUT_TITLES
+from collectonce.findings import READ_RULES, RULES, Finding
 from collectonce.settings import Settings
-from collectonce.store.atomic import write_text_atomic
-from collectonce.validate.findings import RULES, Finding
 from collectonce.web import standalone_page
 
 if TYPE_CHECKING:
@@ -122,10 +123,6 @@ def render_report(receipt: Receipt, catalog: Catalog | None = None) -> str:
 def _meaning(rule: str) -> str:
     if rule in RULES:
         return RULES[rule]
-    try:
-        from collectonce.ingest.readers import READ_RULES
-    except ImportError:
-        return ""
     return READ_RULES.get(rule, "")
 
 
@@ -133,14 +130,10 @@ def _template_name(template: str, catalog: Catalog | None) -> str:
     if catalog is not None and template in catalog.requests:
         request = catalog.requests[template]
         return f"{request.title} ({template}), mapped through the catalogue"
-    from collectonce.ingest.department_types import AE_BY_TYPE, AE_BY_TYPE_TITLE
-    from collectonce.ingest.published_ae import AE_PUBLISHED, AE_PUBLISHED_TITLE
-
     names = {
         "canonical_long": "canonical long",
         "canonical_wide": "canonical wide",
-        AE_BY_TYPE: f"{AE_BY_TYPE_TITLE}, mapped through the catalogue",
-        AE_PUBLISHED: f"{AE_PUBLISHED_TITLE}, mapped through the catalogue",
+        **{name: f"{title}, mapped through the catalogue" for name, title in LAYOUT_TITLES.items()},
     }
     return names.get(template, template or "-")
 

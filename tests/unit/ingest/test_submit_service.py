@@ -408,7 +408,7 @@ def test_unknown_provider_or_missing_file_is_a_usage_error(catalog_min, settings
 def test_the_landing_folder_is_ingested_once(catalog_min, settings, tmp_path):
     """It submits every new landing file, moves it to processed/, and does nothing the second
     time."""
-    from collectonce.ingest.service import ingest_landing
+    from collectonce.ingest.landing import ingest_landing
     from collectonce.store.submissions import current_values
 
     settings.landing_dir.mkdir(parents=True)
@@ -435,7 +435,7 @@ def test_landing_is_safe_to_rerun_after_a_crash_before_moving(
 ):
     """It answers the files again as duplicates, moves them, and stores nothing twice."""
     import collectonce.ingest.landing as landing
-    from collectonce.ingest.service import ingest_landing
+    from collectonce.ingest.landing import ingest_landing
 
     settings.landing_dir.mkdir(parents=True)
     copy("rf4__nhse_ae_monthly_january.csv", settings.landing_dir)
@@ -463,7 +463,7 @@ def test_landing_and_archive_can_live_in_an_object_store(catalog_min, home, tmp_
 
     import fsspec
 
-    from collectonce.ingest.service import ingest_landing
+    from collectonce.ingest.landing import ingest_landing
     from collectonce.settings import Settings
 
     tag = uuid.uuid4().hex

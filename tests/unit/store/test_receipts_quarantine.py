@@ -9,8 +9,8 @@ import pyarrow as pa
 
 
 def make_receipt(**changes):
+    from collectonce.findings import Finding
     from collectonce.store.receipts import Receipt
-    from collectonce.validate.findings import Finding
 
     base = {
         "submission_id": "sub_0123456789abcdef",
@@ -61,8 +61,8 @@ def test_a_duplicate_answer_keeps_the_original_status(settings) -> None:
 
 def test_quarantine_keeps_rows_and_findings_safe_to_open(settings) -> None:
     """It writes rejected rows and findings as CSV; formula text cannot run in a spreadsheet."""
+    from collectonce.findings import Finding
     from collectonce.store.quarantine import RejectedRows, quarantine_contents, write_findings
-    from collectonce.validate.findings import Finding
 
     writer = RejectedRows(settings, "sub_x")
     writer.write(pa.table({"source_row": [3], "rejected_by": ["value_range"]}))

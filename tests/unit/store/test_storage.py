@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectonce.storage import storage_for
+from collectonce.store.storage import storage_for
 
 
 @pytest.fixture(params=["local", "memory"])
