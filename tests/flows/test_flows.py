@@ -143,16 +143,16 @@ def _landing_pair(home: Path, period: str = "2019-02") -> None:
 
 
 def _crash_on_rrk_files(monkeypatch: pytest.MonkeyPatch) -> Any:
-    import collectonce.ingest.service as service
+    import collectonce.ingest.landing as landing
 
-    real = service.ingest_landing
+    real = landing.ingest_landing
 
     def crashing(catalog, settings, *, names=None, **kw):
         if any(name.startswith("RRK") for name in names or []):
             raise RuntimeError("a bug met in RRK's file")
         return real(catalog, settings, names=names, **kw)
 
-    monkeypatch.setattr(service, "ingest_landing", crashing)
+    monkeypatch.setattr(landing, "ingest_landing", crashing)
     return real
 
 
@@ -163,7 +163,7 @@ def test_a_crashing_file_does_not_stop_the_others(
     crashing one stays in the landing folder with a failure artifact, and a re-run takes it."""
     from flows.ingest import watch_landing
 
-    import collectonce.ingest.service as service
+    import collectonce.ingest.landing as landing
 
     _landing_pair(home)
     real = _crash_on_rrk_files(monkeypatch)
@@ -182,7 +182,7 @@ def test_a_crashing_file_does_not_stop_the_others(
     # the file that landed is named only in the run's name, never as a failure
     assert not any("RF4_2019-02.csv" in d.replace(run.name, "") for d in details)
 
-    monkeypatch.setattr(service, "ingest_landing", real)
+    monkeypatch.setattr(landing, "ingest_landing", real)
     (again,) = watch_landing(catalog_dir=str(catalog_min_dir), home=str(home))
     assert again["original_name"] == "RRK_2019-02.csv" and again["status"] == "accepted"
 
