@@ -10,12 +10,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from deltalake.exceptions import CommitFailedError
 from prefect import task
 from prefect.artifacts import MarkdownArtifact, create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from collectonce.catalog import Catalog, load_catalog
+from collectonce.errors import FlowError
 from collectonce.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -39,7 +41,7 @@ def is_transient(exc: BaseException) -> bool:
         return False
     if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
         return True
-    return type(exc).__name__ == "CommitFailedError"  # another writer committed first
+    return isinstance(exc, CommitFailedError)  # another writer committed first
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -60,7 +62,7 @@ IO_RETRIES: dict[str, Any] = {
 }
 
 
-class BadParameters(ValueError):
+class BadParameters(FlowError, ValueError):
     """A deployment was run with parameters that cannot work; the message says why."""
 
 

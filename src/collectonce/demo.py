@@ -17,6 +17,7 @@ import typer
 
 from collectonce.catalog.cli_open import open_catalog
 from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json
+from collectonce.errors import DemoError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,7 @@ STAGES = {
 }
 
 
-class DemoFolderInUse(Exception):
+class DemoFolderInUse(DemoError):
     """The data folder holds data the demo did not make."""
 
     def __init__(self, home: Path) -> None:

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from deltalake.exceptions import CommitFailedError  # noqa: E402
 from flows.common import BadParameters, check_period, check_providers, is_transient  # noqa: E402
 from flows.ingest import ingest_run_name, landing_run_name  # noqa: E402
 
@@ -75,6 +76,8 @@ def test_a_landing_run_is_named_for_the_files_it_takes_in() -> None:
         (PermissionError("landing/RF4_2019-01.csv"), False),
         (KeyError("ae_attendances_type1"), False),
         (ValueError("bad data"), False),
+        (CommitFailedError("another writer committed version 7 first"), True),
+        (type("CommitFailedError", (Exception,), {})("same name, not the table's"), False),
     ],
 )
 def test_only_errors_that_may_pass_are_retried(error: BaseException, retried: bool) -> None:

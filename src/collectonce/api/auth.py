@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from collectonce.errors import ApiError
 from collectonce.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ TOKEN_ID_RE = re.compile(r"^[0-9a-f]{12}$")
 _PEPPER_NAME = "token_pepper"
 
 
-class TokenError(ValueError):
+class TokenError(ApiError, ValueError):
     """A token cannot be created or revoked; the message says why in one line."""
 
 

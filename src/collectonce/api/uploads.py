@@ -13,6 +13,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from collectonce.errors import ApiError
+
 #: Room for multipart boundaries, part headers and small extra fields around the file.
 ENVELOPE_BYTES = 64 * 1024
 FILE_FIELD = "file"
@@ -20,11 +22,11 @@ _SUFFIX_RE = re.compile(r"^\.[a-z0-9]{1,8}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class UploadTooLarge(Exception):
+class UploadTooLarge(ApiError):
     """The upload is larger than the limit; the message says so in one line."""
 
 
-class UploadInvalid(Exception):
+class UploadInvalid(ApiError):
     """The request is not a usable multipart upload; the message says how to send one."""
 
 

@@ -50,13 +50,14 @@ from collectonce import nhs_periods
 from collectonce.burden.model import item_inputs, requests_for_group
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import PERIODS_PER_YEAR, Metric, Provider, Request
+from collectonce.errors import BurdenError
 
 PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 TEMPLATE_COLUMNS = ("provider_code", "period", "metric_id", "value", "comment")
 _SPAN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
-class PlanError(ValueError):
+class PlanError(BurdenError, ValueError):
     """A plan cannot be made; the message says what to change. `exit_code` suits the CLI."""
 
     exit_code = 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from collectonce.errors import CatalogError
+
 
 @dataclass(frozen=True)
 class CatalogProblem:
@@ -22,7 +24,7 @@ class CatalogProblem:
         return asdict(self)
 
 
-class CatalogInvalid(Exception):
+class CatalogInvalid(CatalogError):
     """Raised when the catalogue cannot be used; carries every problem found."""
 
     def __init__(self, problems: list[CatalogProblem]):

@@ -32,12 +32,13 @@ from collectonce.catalog.models import (
     Requester,
     Targets,
 )
+from collectonce.errors import CatalogError
 
 #: libyaml's safe loader when available: ten times faster than the pure-Python one.
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _DuplicateKey(yaml.YAMLError):
+class _DuplicateKey(CatalogError, yaml.YAMLError):
     """A key given twice in one mapping: YAML would silently keep the last one."""
 
     def __init__(self, key: str, mark: Any, first: Any) -> None:

@@ -28,11 +28,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from collectonce.catalog import CatalogInvalid, CatalogProblem, load_catalog
 from collectonce.dedupe.engine import DedupeResult
 from collectonce.dedupe.items import DedupeItem
+from collectonce.errors import DedupeError
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class AcceptError(ValueError):
+class AcceptError(DedupeError, ValueError):
     """The cluster cannot be accepted as asked; the message says why and what to do."""
 
 

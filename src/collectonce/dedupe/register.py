@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collectonce.dedupe.items import DedupeItem
+from collectonce.errors import DedupeError
 
 REQUIRED = ("requester", "request", "item_code", "label")
 OPTIONAL = ("definition", "unit", "frequency")
@@ -75,7 +76,7 @@ _UNITS = {
 }
 
 
-class RegisterError(ValueError):
+class RegisterError(DedupeError, ValueError):
     """A register that cannot be read; the message names the file, row and column."""
 
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from collectonce.catalog.errors import CatalogProblem
+from collectonce.errors import DedupeError
 
 RULES_FILE = "dedupe_rules.yaml"
 
@@ -78,7 +79,7 @@ class RulesFile(_Strict):
     thresholds: Thresholds = Thresholds()
 
 
-class RulesInvalid(ValueError):
+class RulesInvalid(DedupeError, ValueError):
     """The rules file cannot be used; `problems` says where and how to fix it."""
 
     def __init__(self, problems: list[CatalogProblem]) -> None:

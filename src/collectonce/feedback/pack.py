@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from collectonce.errors import FeedbackError
 from collectonce.feedback.wording import (
     ASSURANCE_SHORT,
     ASSURANCE_TEXT,
@@ -90,7 +91,7 @@ STATUS_FLAG: dict[str, str] = {
 # --------------------------------------------------------------------------------------------
 
 
-class PackError(ValueError):
+class PackError(FeedbackError, ValueError):
     """A pack cannot be built; the message is one plain-English line."""
 
 

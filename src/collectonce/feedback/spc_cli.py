@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from collectonce.errors import FeedbackError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -23,7 +25,7 @@ DATA_ERROR = 1
 MIN_FIX_AFTER_N_POINTS = 12
 
 
-class _Failure(Exception):
+class _Failure(FeedbackError):
     """An error to report on one line, with the exit code to use."""
 
     def __init__(self, message: str, code: int) -> None:

@@ -52,6 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectonce.errors import IngestError
 from collectonce.ingest.normalise import TRIM_CHARS, cell_text, to_text_array
 from collectonce.validate.findings import Finding, show_value
 
@@ -94,7 +95,7 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_MARK = "EncryptedPackage".encode("utf-16-le")
 
 
-class FileRejected(Exception):
+class FileRejected(IngestError):
     """The whole file cannot be used; `rule` and `message` say why and how to fix it."""
 
     def __init__(self, rule: str, message: str) -> None:

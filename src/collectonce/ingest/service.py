@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 
 from collectonce import __version__
 from collectonce.catalog import Catalog
+from collectonce.errors import IngestError
 from collectonce.findings import Finding, sort_findings
 from collectonce.ingest.readers import READ_FAILED
 from collectonce.settings import Settings
@@ -90,7 +91,7 @@ ENGINE_VERSION = f"{__version__}+intake.2"
 Progress = Callable[[str, int, int], None]
 
 
-class SubmitError(ValueError):
+class SubmitError(IngestError, ValueError):
     """A usage problem (unknown provider, no such file): nothing was received."""
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collectonce import __version__, web
 from collectonce.api.audit import append_audit, audit_record
+from collectonce.errors import PortalError
 from collectonce.portal.session import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -48,7 +49,7 @@ ROLE_NAMES = {"provider": "Provider", "requester": "Requester", "admin": "Data t
 PORTAL_ROLES = frozenset(ROLE_NAMES)
 
 
-class SignInNeeded(Exception):
+class SignInNeeded(PortalError):
     """The page needs a session; the browser is sent to the sign-in page."""
 
     def __init__(self, next_path: str) -> None:
@@ -56,7 +57,7 @@ class SignInNeeded(Exception):
         self.next_path = next_path
 
 
-class PageProblem(Exception):
+class PageProblem(PortalError):
     """A refusal or a missing thing, shown as a page with its status."""
 
     def __init__(self, status: int, title: str, message: str) -> None:

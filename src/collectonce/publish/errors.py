@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collectonce.errors import PublishError
 
-class PublishError(Exception):
-    """Base class of every publish-stage error; the message is one plain-English line."""
+__all__ = [
+    "BadParameter",
+    "ExportTooLarge",
+    "NothingToPublish",
+    "PublishError",
+    "UnknownProvider",
+    "UnknownPublication",
+    "UnknownRequest",
+]
 
 
 class BadParameter(PublishError, ValueError):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collectonce.errors import RollupError
 
-class RollupError(ValueError):
-    """A roll-up cannot be given."""
+__all__ = ["NotAggregable", "RollupError", "UnknownLevel"]
 
 
 class NotAggregable(RollupError):

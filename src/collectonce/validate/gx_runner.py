@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from collectonce.catalog import Catalog
+from collectonce.errors import ValidateError
 from collectonce.validate.suites import (
     CURRENT_PERIOD,
     LONG_SUITE,
@@ -32,7 +33,7 @@ from collectonce.validate.suites import (
 Recorder = Callable[[str, Any], None]
 
 
-class ValidationEngineError(RuntimeError):
+class ValidationEngineError(ValidateError, RuntimeError):
     """Great Expectations could not evaluate an expectation (a defect, never bad input)."""
 
 
