@@ -387,7 +387,7 @@ def stream_pull(
 def run(args: argparse.Namespace) -> Report:
     import httpx
 
-    from collectonce.api.auth import create_token
+    from collectonce.access.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.settings import get_settings
 

@@ -94,7 +94,7 @@ def api_submit(client: Any, base: str, token: str, path: Path) -> float:
 def run(runs: int) -> dict[str, Any]:
     import httpx
 
-    from collectonce.api.auth import create_token
+    from collectonce.access.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.settings import get_settings
 

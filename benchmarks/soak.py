@@ -570,7 +570,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def soak(uploaders: int, pullers: int, duration: float, home: Path) -> Report:
-    from collectonce.api.auth import create_token
+    from collectonce.access.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.settings import get_settings
 

@@ -64,8 +64,8 @@ FUZZ = settings(
 @pytest.fixture(scope="module")
 def fuzz_target(tmp_path_factory, catalog_min):
     """The app on a published data folder, with an admin token."""
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
     from collectonce.ingest.service import submit_file
     from collectonce.publish.unified import publish
     from collectonce.settings import get_settings

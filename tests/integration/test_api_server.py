@@ -52,7 +52,7 @@ def server(tmp_path_factory, catalog_min_dir: Path) -> Iterator[tuple[str, dict[
     """`collectonce serve` in a subprocess on a published data folder; (base URL, tokens)."""
     import httpx
 
-    from collectonce.api.auth import create_token
+    from collectonce.access.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.ingest.service import submit_file
     from collectonce.publish.unified import publish

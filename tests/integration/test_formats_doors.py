@@ -105,8 +105,8 @@ def submit_by_cli(path: Path, home: Path) -> dict[str, Any]:
 def submit_by_api(path: Path, catalog: Any, settings: Any) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
 
     _, token = create_token(settings, role="provider", subject=PROVIDER, catalog=catalog)
     with TestClient(build_app(catalog, settings)) as client:

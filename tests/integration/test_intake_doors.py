@@ -80,8 +80,8 @@ def test_the_api_answers_a_rejected_file_sent_again_as_rejected(
     """It answers 422 to the same rejected upload both times."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
 
     _, token = create_token(settings, role="provider", subject="RF4", catalog=catalog_min)
     body = b"provider_code,period,metric_id,value\nRF4,2019-01,no_such_metric,100\n"

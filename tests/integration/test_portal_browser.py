@@ -76,8 +76,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     """A data folder holding the bundled real A&E data, published, and a real server on it."""
     import uvicorn
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.ingest.service import submit_file
     from collectonce.publish.unified import publish

@@ -1,4 +1,5 @@
-"""The pull API: scoped tokens, the audit log, and the FastAPI app served by `collectonce serve`.
+"""The pull API: the FastAPI app served by `collectonce serve` (its tokens, audit log and
+streamed uploads live in `collectonce.access`, shared with the portal).
 
 `collectonce.api.app` imports FastAPI; the CLI imports it only inside `serve`, so
 `collectonce --help` stays fast.

@@ -38,8 +38,9 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collectonce import __version__
-from collectonce.api.audit import append_audit, audit_record
-from collectonce.api.auth import Principal, token_id_of, verify
+from collectonce.access.audit import append_audit, audit_record
+from collectonce.access.auth import Principal, token_id_of, verify
+from collectonce.access.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.api.models import (
     Health,
     MetricList,
@@ -53,7 +54,6 @@ from collectonce.api.models import (
 )
 from collectonce.api.rollups import build_router as rollups_router
 from collectonce.api.rollups import region_may_call
-from collectonce.api.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.catalog.models import ODS_PATTERN
 from collectonce.portal.routes import include_portal, portal_home
 from collectonce.publish import errors

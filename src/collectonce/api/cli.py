@@ -11,7 +11,7 @@ from collectonce.catalog.cli_open import open_catalog
 from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
 
 if TYPE_CHECKING:
-    from collectonce.api.auth import Role
+    from collectonce.access.auth import Role
 
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -75,7 +75,7 @@ def token_create(
 ) -> None:
     """Create a token for exactly one of --provider, --requester, --region or --admin. It is
     shown once."""
-    from collectonce.api.auth import TokenError, create_token
+    from collectonce.access.auth import TokenError, create_token
 
     given: list[tuple[Role, str | None]] = []
     if provider is not None:
@@ -117,7 +117,7 @@ def token_revoke(
     json_out: JsonOpt = False,
 ) -> None:
     """Revoke a token; it stops working at once, also on a running server."""
-    from collectonce.api.auth import TOKEN_ID_RE, TokenError, revoke_token
+    from collectonce.access.auth import TOKEN_ID_RE, TokenError, revoke_token
 
     if not TOKEN_ID_RE.match(token_id):
         fail(f"{token_id!r} is not a token id: ids are 12 hex characters (see `token list`)", 2)
@@ -137,7 +137,7 @@ def token_list(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False)
     """List tokens: id, role, subject, status and dates. Never the secrets."""
     from rich.table import Table
 
-    from collectonce.api.auth import list_tokens
+    from collectonce.access.auth import list_tokens
 
     try:
         tokens = list_tokens(settings_for(catalog))
@@ -174,7 +174,7 @@ def audit(
     """Show the audit log: who pulled or uploaded what, when, from which publication."""
     from rich.table import Table
 
-    from collectonce.api.audit import read_audit
+    from collectonce.access.audit import read_audit
 
     entries = read_audit(settings_for(catalog), tail)
     if json_out:

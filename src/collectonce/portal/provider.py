@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from collectonce.api.uploads import UploadInvalid, UploadTooLarge, receive_upload
+from collectonce.access.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.portal.session import CSRF_FIELD, Session
 from collectonce.portal.web import (
     PageProblem,

@@ -256,7 +256,7 @@ async def download(
 
 @router.get("/portal/pulls", name="portal_pulls")
 def pulls(request: Request, session: SignedIn) -> HTMLResponse:
-    from collectonce.api.audit import read_audit
+    from collectonce.access.audit import read_audit
 
     p = require_role(session, "requester", "admin")
     entries = [

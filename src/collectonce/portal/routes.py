@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import FileResponse, Response
 
-from collectonce.api.audit import append_audit, audit_record
-from collectonce.api.auth import Principal, token_id_of, verify
+from collectonce.access.audit import append_audit, audit_record
+from collectonce.access.auth import Principal, token_id_of, verify
 from collectonce.portal import admin, provider, receipts, requester
 from collectonce.portal.session import (
     CSRF_FIELD,

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from collectonce.api.auth import Principal, token_expiry, verify_id
+from collectonce.access.auth import Principal, token_expiry, verify_id
 from collectonce.atomic import write_json_atomic
 from collectonce.settings import Settings
 

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collectonce import __version__, web
-from collectonce.api.audit import append_audit, audit_record
+from collectonce.access.audit import append_audit, audit_record
 from collectonce.errors import PortalError
 from collectonce.portal.session import (
     CSRF_FIELD,
@@ -25,8 +25,8 @@ from collectonce.portal.session import (
 )
 
 if TYPE_CHECKING:
+    from collectonce.access.auth import Principal
     from collectonce.api.app import ApiState
-    from collectonce.api.auth import Principal
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

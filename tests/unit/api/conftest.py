@@ -74,7 +74,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, catalog_min):
 @pytest.fixture(scope="session")
 def tokens(published, catalog_min) -> dict[str, str | None]:
     """One bearer token per case of the refusal matrix (None means no Authorization header)."""
-    from collectonce.api.auth import create_token, revoke_token
+    from collectonce.access.auth import create_token, revoke_token
 
     def make(role, subject, **kw) -> str:
         return create_token(published, role=role, subject=subject, catalog=catalog_min, **kw)[1]

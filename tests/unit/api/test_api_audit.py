@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from collectonce.api.audit import read_audit
+from collectonce.access.audit import read_audit
 from collectonce.cli import app
 
 runner = CliRunner()
@@ -18,7 +18,7 @@ def last_line(settings) -> dict:
 
 def test_pull_is_audited_with_the_publication_served(client, headers, tokens, published):
     """It writes who pulled which view, with which parameters, version, status and row count."""
-    from collectonce.api.auth import verify
+    from collectonce.access.auth import verify
     from collectonce.publish.unified import latest_version
 
     response = client.get(
@@ -99,8 +99,8 @@ def test_no_data_leaves_when_the_audit_log_cannot_be_written(
     """It answers 503 instead of the data when the pull cannot be audited."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
 
     seed_published(settings, catalog_min, tmp_path)
     _, token = create_token(settings, role="admin", subject=None, catalog=catalog_min)

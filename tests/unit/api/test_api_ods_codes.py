@@ -26,8 +26,8 @@ def six_client(tmp_path_factory: pytest.TempPathFactory, shipped_catalog) -> Ite
     with a token for each practice and one for the data team."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
     from collectonce.ingest.service import submit_file
     from collectonce.publish.unified import publish
     from collectonce.settings import get_settings

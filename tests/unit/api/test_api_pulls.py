@@ -163,8 +163,8 @@ def test_as_of_serves_the_publication_asked_for(
     """It serves a past publication with ?as_of=, and the latest (flagged revised) otherwise."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
     from collectonce.ingest.service import submit_file
     from collectonce.publish.unified import publish
 
@@ -234,7 +234,7 @@ def test_health_needs_no_token(client, published) -> None:
 
 def test_revoked_token_stops_working_on_a_running_server(client, published, catalog_min):
     """It refuses a token from the moment it is revoked, without a restart."""
-    from collectonce.api.auth import create_token, revoke_token
+    from collectonce.access.auth import create_token, revoke_token
 
     token_id, token = create_token(published, role="admin", subject=None, catalog=catalog_min)
     hdr = {"Authorization": f"Bearer {token}"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from collectonce.api.auth import TokenError, create_token, list_tokens, revoke_token, verify
+from collectonce.access.auth import TokenError, create_token, list_tokens, revoke_token, verify
 from collectonce.cli import app
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ def app_client(settings, catalog_min):
     """A client on a fresh, empty data folder, with an admin and an RF4 token."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
 
     def bearer(role: str, subject: str | None) -> dict[str, str]:
         _, token = create_token(settings, role=role, subject=subject, catalog=catalog_min)
@@ -108,8 +108,8 @@ def test_too_large_upload_is_refused_while_reading(settings, catalog_min, csv_ro
     """It answers 413 with a clear message once the file passes the limit, and keeps nothing."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
 
     small = settings.model_copy(update={"max_upload_bytes": 300})
     _, token = create_token(small, role="admin", subject=None, catalog=catalog_min)
@@ -125,8 +125,8 @@ def test_declared_oversize_body_is_refused_before_reading(settings, catalog_min)
     """It answers 413 from the Content-Length alone when it is far beyond the limit."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
 
     _, token = create_token(settings, role="admin", subject=None, catalog=catalog_min)
     client = TestClient(build_app(catalog_min, settings))
@@ -171,7 +171,7 @@ def test_malformed_uploads_are_422(app_client, kwargs, message) -> None:
 
 def test_requester_cannot_upload(app_client, settings, catalog_min, csv_rows) -> None:
     """It refuses a requester's upload (403) before reading the file."""
-    from collectonce.api.auth import create_token
+    from collectonce.access.auth import create_token
 
     _, token = create_token(settings, role="requester", subject="cqc", catalog=catalog_min)
     response = upload(app_client, {"Authorization": f"Bearer {token}"}, "x.csv", csv_rows("RF4"))

@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
+from collectonce.access.auth import create_token, revoke_token
 from collectonce.api.app import build_app
-from collectonce.api.auth import create_token, revoke_token
 from collectonce.portal.session import SESSION_COOKIE
 
 
@@ -324,7 +324,7 @@ def test_pages_carry_security_headers(rf4):
 
 
 def test_sessions_expire(world, catalog_min):
-    from collectonce.api.auth import verify
+    from collectonce.access.auth import verify
     from collectonce.portal.session import load_session, start_session
 
     principal = verify(world["settings"], world["RF4"][1])

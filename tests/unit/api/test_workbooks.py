@@ -15,8 +15,8 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
+from collectonce.access.auth import create_token
 from collectonce.api.app import build_app
-from collectonce.api.auth import create_token
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ def api(ae_home: Path) -> Iterator[tuple]:
     """A test client over the published bundled data, and a token per caller."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.settings import get_settings
 
@@ -174,7 +174,7 @@ def test_a_regional_team_token_cannot_sign_in_to_the_portal(api, ae_home: Path) 
     refused at sign-in, and a session made for one anyway opens no page."""
     import re
 
-    from collectonce.api.auth import verify
+    from collectonce.access.auth import verify
     from collectonce.portal.session import SESSION_COOKIE, start_session
     from collectonce.settings import get_settings
 

@@ -140,8 +140,8 @@ def test_a_requester_pulls_its_regional_view_over_the_api(
     """NHS England pulls its regional request from the API like any view; the CQC cannot."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.settings import get_settings
 
@@ -190,8 +190,8 @@ def test_roll_ups_by_integrated_care_board(tmp_path: Path, catalog_copy, ae_data
     as Unassigned; a provider's token sees its own board only."""
     from fastapi.testclient import TestClient
 
+    from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.api.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.settings import get_settings
 
