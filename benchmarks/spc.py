@@ -20,11 +20,16 @@ import resource
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from collectonce.feedback.spc import compute_spc, compute_spc_loop, summarise_spc
+from collectonce.feedback.spc import compute_spc, summarise_spc
+
+# The per-point loop reference lives with the tests it checks the engine in.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "feedback"))
+from spc_reference import compute_spc_loop
 
 MONTHS = 36
 DEFAULT_PROVIDERS = 2_000

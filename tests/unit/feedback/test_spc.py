@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import spc_reference as reference
+from spc_reference import compute_spc_loop
 
-from collectonce.feedback import spc
 from collectonce.feedback.spc import (
     SPECIAL_CAUSE_TYPES,
     classify_assurance,
     compute_spc,
-    compute_spc_loop,
+    rules,
     summarise_spc,
 )
 
@@ -177,28 +178,28 @@ def _one_group(n: int) -> np.ndarray:
 def _check_helper(case: dict[str, Any]) -> None:
     name, inputs, expected = case["name"], case["inputs"], case["expected"]["output"]
     if name == "helper_seven_point_one_side_mean":
-        assert spc._seven_point_one_side_mean(inputs) == expected
+        assert reference._seven_point_one_side_mean(inputs) == expected
         rtm = np.array(inputs, dtype=np.int8)
-        vectorised = (rtm != 0) & spc._in_long_run(rtm, _one_group(len(rtm)), 7)
-        assert vectorised.astype(int).tolist() == spc._part_of_seven(expected)
+        vectorised = (rtm != 0) & rules._in_long_run(rtm, _one_group(len(rtm)), 7)
+        assert vectorised.astype(int).tolist() == reference._part_of_seven(expected)
     elif name == "helper_part_of_seven_trend":
-        assert spc._part_of_seven(inputs) == expected
+        assert reference._part_of_seven(inputs) == expected
     elif name == "helper_seven_point_trend":
-        assert spc._seven_point_trend(inputs) == expected
-        trend, up = spc._trend_flags(np.array(inputs, dtype=float), _one_group(len(inputs)))
-        assert trend.astype(int).tolist() == spc._part_of_seven(expected)
+        assert reference._seven_point_trend(inputs) == expected
+        trend, up = rules._trend_flags(np.array(inputs, dtype=float), _one_group(len(inputs)))
+        assert trend.astype(int).tolist() == reference._part_of_seven(expected)
         for flag, is_up in zip(expected, up, strict=True):
             if flag:
                 assert is_up == (flag == 1)
     elif name in ("helper_two_in_three", "helper_part_of_two_in_three"):
         close, rtm = inputs["close_to_limits"], inputs["relative_to_mean"]
-        loop = spc._two_in_three(close, rtm)
+        loop = reference._two_in_three(close, rtm)
         if name == "helper_two_in_three":
             assert loop == expected
-            expected = spc._part_of_two_in_three(expected, close)
+            expected = reference._part_of_two_in_three(expected, close)
         else:
-            assert spc._part_of_two_in_three(loop, close) == expected
-        vectorised = spc._two_in_three_flags(
+            assert reference._part_of_two_in_three(loop, close) == expected
+        vectorised = rules._two_in_three_flags(
             np.array(close, dtype=bool), np.array(rtm, dtype=np.int8), _one_group(len(close))
         )
         assert vectorised.astype(int).tolist() == expected
@@ -207,11 +208,13 @@ def _check_helper(case: dict[str, Any]) -> None:
         trend = inputs["mocked_part_of_seven_trend"]
         run = inputs["mocked_part_of_seven_one_side"]
         two3 = inputs["mocked_part_of_two_in_three"]
-        assert spc._special_cause_labels(y, rtm, outside, trend, two3, run) == expected
+        assert reference._special_cause_labels(y, rtm, outside, trend, two3, run) == expected
         starts = _one_group(len(y))
         trend_flags = np.array(trend) != 0
-        up = spc._trend_up(spc._diff_signs(np.array(y, dtype=float), starts), trend_flags, starts)
-        codes = spc._label_codes(
+        up = rules._trend_up(
+            rules._diff_signs(np.array(y, dtype=float), starts), trend_flags, starts
+        )
+        codes = rules._label_codes(
             np.array(outside) != 0,
             np.array(rtm, dtype=np.int8),
             trend_flags,
