@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,7 @@ from prefect.tasks import exponential_backoff
 from collectonce.catalog import Catalog, load_catalog
 from collectonce.errors import FlowError
 from collectonce.settings import Settings, get_settings
+from collectonce.suggest import close_matches
 
 T = TypeVar("T")
 
@@ -90,18 +90,7 @@ def open_settings(home: str | None = None) -> Settings:
 def _suggest(unknown: str, known: Sequence[str]) -> str:
     """`RF5 (did you mean RF4 or RFF or RFR?)`: close codes, those sharing the longest start
     first (ODS codes share their organisation's prefix)."""
-    wanted = unknown.upper()
-
-    def similarity(code: str) -> float:
-        return difflib.SequenceMatcher(None, wanted, code).ratio()
-
-    def shared_start(code: str) -> int:
-        pairs = zip(wanted, code, strict=False)
-        return next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(wanted), len(code)))
-
-    close = [code for code in known if similarity(code) >= 0.6]
-    close.sort(key=lambda code: (-shared_start(code), -similarity(code)))
-    shown = close[:3]
+    shown = close_matches(unknown.upper(), known, limit=3, prefer_shared_start=True)
     return f"{unknown} (did you mean {' or '.join(shown)}?)" if shown else unknown
 
 

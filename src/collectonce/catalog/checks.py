@@ -19,7 +19,7 @@ from collectonce.catalog.models import (
     Request,
     Requester,
 )
-from collectonce.catalog.suggest import closest
+from collectonce.suggest import closest
 
 
 def check_aggregation(
@@ -177,7 +177,7 @@ def check_references(
         return broken_metrics is not None and code not in broken_metrics
 
     def unknown_metric_fix(code: str) -> str:
-        close = closest(code, known)
+        close = closest(code, known, cutoff=0.75)
         return f"did you mean `{close}`?" if close else "add the metric under catalog/metrics/"
 
     for code, metric in metrics.items():
@@ -270,7 +270,7 @@ def check_references(
     for code, request in requests.items():
         rel = request_files[code]
         if requesters is not None and request.requester not in requesters:
-            close = closest(request.requester, sorted(requesters))
+            close = closest(request.requester, sorted(requesters), cutoff=0.75)
             problems.append(
                 CatalogProblem(
                     rel,

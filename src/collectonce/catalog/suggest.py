@@ -1,5 +1,5 @@
-"""Suggestions offered beside a catalogue problem: a code spelt as a code, the closest known
-code."""
+"""A code spelt as a code, offered beside a catalogue problem (the closest known code comes
+from `collectonce.suggest`)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,3 @@ def suggest_code(value: object) -> str:
     if code and not code[0].isalpha():
         code = f"m_{code}"
     return code or "a_code_like_this"
-
-
-def closest(code: str, known: list[str]) -> str | None:
-    import difflib
-
-    matches = difflib.get_close_matches(code, known, n=1, cutoff=0.75)
-    return matches[0] if matches else None

@@ -30,7 +30,6 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import tempfile
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ import pyarrow.compute as pc
 from collectonce.catalog import Catalog
 from collectonce.contracts import CANONICAL_ROWS, VALUE_STATUSES
 from collectonce.nhs_periods import label_of
+from collectonce.suggest import closest
 from collectonce.validate import rules
 from collectonce.validate.findings import Finding, fmt_number, show_value
 from collectonce.validate.gx_runner import Failure, merge_failures, run_long_suite, run_wide_suite
@@ -1224,8 +1224,8 @@ class _Messages:
     def _known_provider(
         self, p: int, code: str, provider: str, period: str, value: str
     ) -> tuple[str, str | None]:
-        close = difflib.get_close_matches(provider.upper(), list(self.catalog.providers), n=1)
-        hint = f" Did you mean {close[0]}?" if close else ""
+        close = closest(provider.upper(), self.catalog.providers)
+        hint = f" Did you mean {close}?" if close else ""
         return (
             f"Provider code '{show_value(provider)}' is not in the provider list.{hint} Use the "
             "trust's ODS code (for example RF4); if the code is right, ask the data team to add "
@@ -1236,8 +1236,8 @@ class _Messages:
     def _known_metric(
         self, p: int, code: str, provider: str, period: str, value: str
     ) -> tuple[str, str | None]:
-        close = difflib.get_close_matches(code, list(self.catalog.metrics), n=1, cutoff=0.7)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        close = closest(code, self.catalog.metrics, cutoff=0.7)
+        hint = f" Did you mean '{close}'?" if close else ""
         return (
             f"'{show_value(code)}' is not a metric in the catalogue.{hint} Use the metric codes "
             "of the template (collectonce catalog shows them), or remove the row.",
