@@ -16,6 +16,7 @@ from pathlib import Path
 
 from collectonce.dedupe.items import DedupeItem
 from collectonce.errors import DedupeError
+from collectonce.sniff import first_line, sniff_delimiter
 
 REQUIRED = ("requester", "request", "item_code", "label")
 OPTIONAL = ("definition", "unit", "frequency")
@@ -118,12 +119,8 @@ def _read_rows(path: Path) -> list[list[str]]:
         raise RegisterError(f"{path}: cannot be decoded; save it as UTF-8 CSV")
     if "\x00" in text:
         raise RegisterError(f"{path}: is not a text CSV file; save it as CSV (UTF-8) or XLSX")
-    sample = text[:4096]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    return [[_cell(c) for c in row] for row in csv.reader(io.StringIO(text), dialect)]
+    delimiter = sniff_delimiter(first_line(text[:4096]))
+    return [[_cell(c) for c in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
 
 
 def _xlsx_rows(path: Path, data: bytes) -> list[list[str]]:

@@ -393,15 +393,15 @@ def _read_series(
 
 
 def _delimiter(file: Path) -> str:
-    """The column separator of the header line: a comma unless a semicolon or tab is used."""
+    """The column separator of the header line (as a submission's is told)."""
+    from collectonce.sniff import sniff_delimiter
+
     try:
         with file.open(encoding="utf-8-sig", errors="replace") as handle:
             header = handle.readline()
     except OSError:
         return ","
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
-    best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] else ","
+    return sniff_delimiter(header)
 
 
 def _number(x: Any) -> float | None:

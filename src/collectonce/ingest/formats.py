@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 
 from collectonce.errors import IngestError
 from collectonce.ingest.normalise import TRIM_CHARS, cell_text, to_text_array
+from collectonce.sniff import sniff_delimiter
 from collectonce.validate.findings import Finding, show_value
 
 #: Compression ratio above which a large workbook member is treated as a zip bomb. Real sheet
@@ -424,14 +425,6 @@ def _count_nul(handle: BinaryIO, size: int) -> int:
     while chunk := handle.read(4 * 1024 * 1024):
         count += chunk.count(b"\x00")
     return count
-
-
-def sniff_delimiter(line: str) -> str:
-    """The delimiter of a header line: whichever of , ; tab | occurs most outside quotes."""
-    outside = re.sub(r'"[^"]*"', "", line)
-    counts = {d: outside.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda d: (counts[d], d == ","))
-    return best if counts[best] else ","
 
 
 def open_csv_source(

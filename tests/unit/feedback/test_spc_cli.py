@@ -206,6 +206,9 @@ def test_cli_modules_import_no_data_libraries() -> None:
         ),
         ("date,value\nApril 2016,10\nMay 2016,12\n", ["2016-04-01", "2016-05-01"]),
         ("date;value\n2016-04-01;10\n2016-05-01;12\n", ["2016-04-01", "2016-05-01"]),
+        # separated as a submission may be: pipes, and a quoted header holding a comma
+        ("date|value\n2016-04-01|10\n2016-05-01|12\n", ["2016-04-01", "2016-05-01"]),
+        ('"Month, start";value\n2016-04-01;10\n2016-05-01;12\n', ["2016-04-01", "2016-05-01"]),
         (
             "date,value\n2016-04-01 00:00:00,10\n2016-05-01 00:00:00,12\n",
             ["2016-04-01", "2016-05-01"],
