@@ -6,7 +6,6 @@ pandas and the SPC and chart modules are imported inside the functions, so that
 
 from __future__ import annotations
 
-import json
 import math
 from html import escape
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from collectonce.cli_common import fail, print_json
 from collectonce.errors import FeedbackError
 
 if TYPE_CHECKING:
@@ -121,11 +121,10 @@ def spc(
         if chart is not None:
             _write_chart(chart, points, summary, file.stem)
     except _Failure as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(exc.code) from None
+        fail(str(exc), exc.code)
 
     if as_json:
-        typer.echo(json.dumps(_json(points, summary), allow_nan=False))
+        print_json(_json(points, summary))
     else:
         _print_table(points, summary, file.name)
     if chart is not None:

@@ -161,7 +161,7 @@ def test_bad_input_fails_with_one_line_and_no_traceback(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert len(lines) == 1 and lines[0].startswith("error: ")
     assert message in lines[0]
     assert "Traceback" not in result.output
 
