@@ -1,12 +1,20 @@
-"""Write files so that a reader (or a crash) never sees half of one."""
+"""Write files so that a reader (or a crash) never sees half of one, and let one writer at a
+time hold a file's lock across processes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: writers are serialised by their caller
+    fcntl = None  # type: ignore[assignment]
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> Path:
@@ -48,5 +56,24 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     except OSError:
         pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock on `path` (created, with its folder, when missing) until the
+    block ends. Other processes wait for it; the OS releases it if the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -145,3 +145,19 @@ def test_one_bad_metric_code_is_one_problem_with_its_fix(
         (problem,) = json.loads(result.stdout)["problems"]
         assert problem["file"] == path.relative_to(dest).as_posix()
         assert problem["field"] and problem["value"] and problem["fix"]
+
+
+def test_every_metric_code_the_built_in_layouts_use_is_collected(shipped_catalog) -> None:
+    """The A&E layouts read by department type and as NHS England publishes them, and the demo's
+    files, store only metrics the shipped catalogue collects."""
+    from collectonce import demo_data
+    from collectonce.ingest import department_types, published_ae
+
+    used = (
+        set(department_types.METRICS.values())
+        | set(published_ae.METRICS)
+        | set(demo_data.AE_METRICS.values())
+        | {demo_data.ADMISSIONS_METRIC}
+    )
+    collected = {m.code for m in shipped_catalog.collected_metrics}
+    assert used and not used - collected, sorted(used - collected)

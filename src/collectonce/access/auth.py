@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from collectonce.atomic import file_lock
 from collectonce.errors import ApiError
 from collectonce.settings import Settings
 
@@ -97,14 +97,8 @@ def _write_private(path: Path, data: bytes) -> None:
 def _locked(settings: Settings) -> Iterator[None]:
     """Serialise writers of the tokens file across processes."""
     lock_path = settings.tokens_file.with_name(settings.tokens_file.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(lock_path):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _pepper(settings: Settings, *, create: bool) -> bytes | None:

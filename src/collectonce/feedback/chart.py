@@ -21,6 +21,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from collectonce.feedback.spc.inputs import SPECIAL_CAUSE_TYPES
 from collectonce.feedback.wording import VARIATION_SHORT, marker_key, marker_text, rule_text
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Arial, sans-serif"
@@ -168,16 +169,8 @@ def _texts(points: pd.DataFrame, name: str, n: int, order: np.ndarray | None) ->
 
 _SIDE_OF_LABEL = {
     label: 1 if ("Above" in label or "Increasing" in label) else -1
-    for label in (
-        "Above UCL",
-        "Below LCL",
-        "7 Point Trend (Increasing)",
-        "7 Point Trend (Decreasing)",
-        "2 in 3 Above CL",
-        "2 in 3 Below CL",
-        "7 Points Above CL",
-        "7 Points Below CL",
-    )
+    for label in SPECIAL_CAUSE_TYPES
+    if label != "Common Cause"
 }
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from collectonce.atomic import file_lock
 from collectonce.errors import FeedbackError
 from collectonce.feedback.wording import (
     ASSURANCE_SHORT,
@@ -1755,17 +1756,8 @@ def _up_to_date(settings: Settings, index: Mapping[str, Any], ods: str, digest: 
 
 def _update_index(settings: Settings, entries: Mapping[str, dict[str, Any]]) -> None:
     """Merge entries into index.json under a lock (batches may build packs concurrently)."""
-    import fcntl
-
-    settings.packs_dir.mkdir(parents=True, exist_ok=True)
-    with (settings.packs_dir / ".index.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            index = read_index(settings)
-            index.update(entries)
-            data = {"format": PACK_FORMAT, "providers": dict(sorted(index.items()))}
-            _atomic_write_bytes(
-                _index_path(settings), json.dumps(data, indent=1, default=str).encode()
-            )
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(settings.packs_dir / ".index.lock"):
+        index = read_index(settings)
+        index.update(entries)
+        data = {"format": PACK_FORMAT, "providers": dict(sorted(index.items()))}
+        _atomic_write_bytes(_index_path(settings), json.dumps(data, indent=1, default=str).encode())

@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectonce import __version__
+from collectonce.atomic import file_lock
 from collectonce.catalog import Catalog
 from collectonce.errors import IngestError
 from collectonce.findings import Finding, sort_findings
@@ -248,18 +249,8 @@ def _exclusive(settings: Settings) -> Iterator[None]:
     """One run at a time per data folder checks against what is stored and stores (two runs
     storing the same file at once would otherwise both store it). The lock dies with its
     process."""
-    settings.root.mkdir(parents=True, exist_ok=True)
-    with (settings.root / ".submit.lock").open("a+") as handle:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: runs are serialised by the caller
-            yield
-            return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with file_lock(settings.root / ".submit.lock"):
+        yield
 
 
 @dataclass

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from collectonce.atomic import file_lock
 from collectonce.catalog.models import ODS_PATTERN
 from collectonce.publish._current import KEY, current_submissions
 from collectonce.publish.errors import BadParameter
@@ -145,13 +145,8 @@ def load_locks(settings: Settings) -> LockState:
 
 @contextlib.contextmanager
 def _locked_file(settings: Settings) -> Iterator[None]:
-    settings.root.mkdir(parents=True, exist_ok=True)
-    with (settings.root / "locks.json.lock").open("a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(settings.root / "locks.json.lock"):
+        yield
 
 
 def _save(settings: Settings, state: LockState) -> None:

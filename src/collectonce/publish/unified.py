@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import threading
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from collectonce.atomic import file_lock
 from collectonce.catalog import Catalog
 from collectonce.contracts import UNIFIED
 from collectonce.publish._current import current_submissions
@@ -377,13 +377,8 @@ def count_rows(frame: pd.DataFrame) -> dict[str, int]:
 @contextlib.contextmanager
 def _publish_lock(settings: Settings) -> Iterator[None]:
     """One publisher at a time on this data folder (released by the OS if the process dies)."""
-    settings.root.mkdir(parents=True, exist_ok=True)
-    with (settings.root / "publish.lock").open("a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(settings.root / "publish.lock"):
+        yield
 
 
 def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = None) -> Publication:

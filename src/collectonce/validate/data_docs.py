@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
-import os
 import re
 import secrets
 import threading
@@ -32,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collectonce.atomic import file_lock
 from collectonce.catalog import Catalog
 from collectonce.settings import Settings
 
@@ -67,15 +66,8 @@ def checkpoint_name(suite: str) -> str:
 @contextlib.contextmanager
 def _project_lock(settings: Settings) -> Iterator[None]:
     """One writer of the GX project at a time, across processes."""
-    path = project_dir(settings)
-    path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(project_dir(settings) / ".lock"):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def file_context(catalog: Catalog, settings: Settings) -> Any:
