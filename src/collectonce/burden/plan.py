@@ -51,10 +51,10 @@ from collectonce.burden.model import item_inputs, requests_for_group
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import PERIODS_PER_YEAR, Metric, Provider, Request
 from collectonce.errors import BurdenError
+from collectonce.nhs_periods import MONTHS_IN
 
 PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 TEMPLATE_COLUMNS = ("provider_code", "period", "metric_id", "value", "comment")
-_SPAN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
 class PlanError(BurdenError, ValueError):
@@ -103,7 +103,7 @@ def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
 
 def span_months(frequency: str, year: int, month: int) -> list[tuple[int, int]]:
     """The months a request of this frequency, due in this month, covers (oldest first)."""
-    n = _SPAN_MONTHS[frequency]
+    n = MONTHS_IN[frequency]
     return [_add_months(year, month, -k) for k in range(n - 1, -1, -1)]
 
 

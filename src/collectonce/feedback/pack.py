@@ -48,7 +48,7 @@ from collectonce.feedback.wording import (
     VARIATION_TEXT,
 )
 from collectonce.feedback.wording import format_value as format_value
-from collectonce.nhs_periods import label_of
+from collectonce.nhs_periods import MONTHS_IN, label_of
 from collectonce.publish import workbook
 from collectonce.publish.exports import neutralise, safe_frame
 
@@ -60,7 +60,6 @@ from collectonce.settings import Settings
 #: Bump when the pack's content or layout changes, so every pack is rebuilt once.
 PACK_FORMAT = 3
 SERIES_COLS = ["provider_code", "metric_id"]
-MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 RECENT_POINTS = 12
 RECEIPTS_SHOWN = 10
 TRIAL_LIMIT_POINTS = 13
@@ -467,9 +466,7 @@ def prepare_series(
     df = df.drop_duplicates(["provider_code", "metric_id", "period"], keep="last")
 
     # fill the periods missing between each series' first and last period
-    step = df["metric_id"].map(
-        {c: MONTHS_PER_PERIOD[m.grain.period] for c, m in catalog.metrics.items()}
-    )
+    step = df["metric_id"].map({c: MONTHS_IN[m.grain.period] for c, m in catalog.metrics.items()})
     step = step.astype("int64").to_numpy()
     month_index = (df["period"].dt.year * 12 + df["period"].dt.month - 1).to_numpy()
     slot = month_index // step

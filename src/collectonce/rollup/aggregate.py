@@ -19,6 +19,7 @@ import pandas as pd
 
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import Metric
+from collectonce.nhs_periods import MONTHS_IN
 from collectonce.rollup.levels import ENGLAND, region_map, requesting_sets
 
 LEVEL_COLUMNS = [
@@ -33,7 +34,6 @@ LEVEL_COLUMNS = [
     "providers_expected",
     "partial",
 ]
-MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 
 
 def empty_levels() -> pd.DataFrame:
@@ -172,7 +172,7 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
     pair_key = first.index.to_numpy()
     pair_m, pair_p = pair_key // n_p, pair_key % n_p
     latest = pd.Series(month).groupby(m_idx).max().reindex(range(n_m)).to_numpy()
-    step = np.array([MONTHS_PER_PERIOD[catalog.metrics[str(c)].grain.period] for c in metrics])
+    step = np.array([MONTHS_IN[catalog.metrics[str(c)].grain.period] for c in metrics])
     last_v = last.to_numpy()
     last_eff = np.where(last_v >= latest[pair_m] - grace * step[pair_m], latest[pair_m], last_v)
     asked = requesting_sets(catalog)
