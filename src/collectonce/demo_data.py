@@ -14,17 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 from collectonce.catalog import Catalog
+from collectonce.ingest.department_types import METRICS
 
-#: (department type, measure) → catalogue metric.
+#: (department type, measure) → catalogue metric: the A&E by-department-type layout's own
+#: mapping, so a demo file and a trust's extract store the same metrics.
 AE_METRICS: dict[tuple[str, str], str] = {
-    ("1", "attendances"): "ae_attendances_type1",
-    ("1", "breaches"): "ae_breaches_4hr_type1",
-    ("2", "attendances"): "ae_attendances_type2",
-    ("2", "breaches"): "ae_breaches_4hr_type2",
-    ("other", "attendances"): "ae_attendances_other",
-    ("other", "breaches"): "ae_breaches_4hr_other",
+    key: metric for key, metric in METRICS.items() if key[1] != "admissions"
 }
-ADMISSIONS_METRIC = "ae_emergency_admissions"
+ADMISSIONS_METRIC = METRICS[("1", "admissions")]
 
 
 @dataclass
