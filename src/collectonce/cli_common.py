@@ -41,6 +41,13 @@ CatalogOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
+PeriodFromOpt = Annotated[
+    str | None, typer.Option("--from", help="First month, YYYY-MM (inclusive).")
+]
+PeriodToOpt = Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM (inclusive).")]
+AsOfOpt = Annotated[
+    int | None, typer.Option("--as-of", help="A publication version (default: latest).")
+]
 
 
 def settings_for(catalog: Path | None = None) -> Settings:

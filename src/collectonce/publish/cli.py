@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import typer
 
 from collectonce.catalog.cli_open import open_catalog
-from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
+from collectonce.cli_common import (
+    AsOfOpt,
+    CatalogOpt,
+    JsonOpt,
+    PeriodFromOpt,
+    PeriodToOpt,
+    console,
+    fail,
+    print_json,
+    settings_for,
+)
 
 ByOpt = Annotated[
     str | None, typer.Option("--by", help="Who is doing this (default: the login name).")
@@ -91,15 +101,9 @@ def publications_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = 
 
 def view_cmd(
     request: Annotated[str, typer.Argument(help="The request code, e.g. nhse_ae_monthly.")],
-    period_from: Annotated[
-        str | None, typer.Option("--from", help="First month, YYYY-MM (inclusive).")
-    ] = None,
-    period_to: Annotated[
-        str | None, typer.Option("--to", help="Last month, YYYY-MM (inclusive).")
-    ] = None,
-    as_of: Annotated[
-        int | None, typer.Option("--as-of", help="A publication version (default: latest).")
-    ] = None,
+    period_from: PeriodFromOpt = None,
+    period_to: PeriodToOpt = None,
+    as_of: AsOfOpt = None,
     fmt: Annotated[
         str, typer.Option("--format", help="csv, json, parquet or xlsx.", show_default=True)
     ] = "csv",
@@ -148,9 +152,7 @@ def view_cmd(
 
 def query_cmd(
     sql: Annotated[str, typer.Argument(help="A DuckDB query; the published table is `unified`.")],
-    as_of: Annotated[
-        int | None, typer.Option("--as-of", help="A publication version (default: latest).")
-    ] = None,
+    as_of: AsOfOpt = None,
     fmt: Annotated[
         str, typer.Option("--format", help="table, csv or json.", show_default=True)
     ] = "table",

@@ -8,7 +8,17 @@ from typing import Annotated, NoReturn
 import typer
 
 from collectonce.catalog.cli_open import open_catalog
-from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
+from collectonce.cli_common import (
+    AsOfOpt,
+    CatalogOpt,
+    JsonOpt,
+    PeriodFromOpt,
+    PeriodToOpt,
+    console,
+    fail,
+    print_json,
+    settings_for,
+)
 
 
 def _fail(message: str, as_json: bool, code: int = 1) -> NoReturn:
@@ -33,15 +43,9 @@ def rollup(
     icb: Annotated[
         str | None, typer.Option("--icb", help="Only this integrated care board (level icb).")
     ] = None,
-    period_from: Annotated[
-        str | None, typer.Option("--from", help="First month, YYYY-MM (inclusive).")
-    ] = None,
-    period_to: Annotated[
-        str | None, typer.Option("--to", help="Last month, YYYY-MM (inclusive).")
-    ] = None,
-    as_of: Annotated[
-        int | None, typer.Option("--as-of", help="Publication version (default: latest).")
-    ] = None,
+    period_from: PeriodFromOpt = None,
+    period_to: PeriodToOpt = None,
+    as_of: AsOfOpt = None,
     catalog: CatalogOpt = Path("catalog"),
     json_out: JsonOpt = False,
 ) -> None:
