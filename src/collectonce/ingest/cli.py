@@ -118,7 +118,9 @@ def _print_receipt(r: dict[str, Any], *, shown: int = SHOWN_FINDINGS) -> None:
     console.print(f"{head}  {r['original_name']}  [dim]{r['submission_id']}[/]", highlight=False)
     console.print(
         f"rows read {r['rows_read']:,} = accepted {r['rows_accepted']:,} + rejected "
-        f"{r['rows_rejected']:,};  values stored {r.get('values_stored', 0):,}, already held "
+        f"{r['rows_rejected']:,}"
+        + (f" + skipped {r['rows_skipped']:,}" if r.get("rows_skipped") else "")
+        + f";  values stored {r.get('values_stored', 0):,}, already held "
         f"{r.get('values_unchanged', 0):,}, revisions {r.get('values_revised', 0):,}",
         highlight=False,
     )
@@ -334,6 +336,7 @@ def _brief(r: dict[str, Any]) -> dict[str, Any]:
         "rows_read",
         "rows_accepted",
         "rows_rejected",
+        "rows_skipped",
         "errors",
         "warnings",
         "report",

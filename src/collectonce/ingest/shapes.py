@@ -812,6 +812,9 @@ class Converted:
     error_rows: np.ndarray
     #: Each row of `error_rows` as it was sent (its cells joined by the file's delimiter).
     sent: pa.Array | None = None
+    #: Rows read but deliberately not stored (a published file's total row), each with a
+    #: warning: neither accepted nor rejected.
+    rows_skipped: int = 0
 
 
 def _comparable(arr: pa.Array) -> pa.Array:
@@ -990,11 +993,14 @@ class Converter:
         findings: list[Finding],
         batch: RawBatch,
         row_error: np.ndarray,
+        skipped: np.ndarray | None = None,
     ) -> Converted:
-        """The result of converting `batch`: its rejected rows with the text they were sent as."""
+        """The result of converting `batch`: its rejected rows with the text they were sent as,
+        and how many of the other rows were `skipped` (read, not stored, not in error)."""
         where = np.flatnonzero(row_error)
         sent = row_texts(batch.cells, where, self.delimiter) if len(where) else None
-        return Converted(table, findings, batch.source_row[where], sent)
+        n_skipped = int((skipped & ~row_error).sum()) if skipped is not None else 0
+        return Converted(table, findings, batch.source_row[where], sent, n_skipped)
 
     def _keys(
         self, batch: RawBatch, findings: list[Finding], skip: np.ndarray | None = None
@@ -1395,8 +1401,9 @@ class Converter:
                 make_finding(
                     self.file,
                     "item_not_stored",
-                    "This is the total row; it is not stored, because collectonce adds up the "
-                    "organisations' figures itself. Nothing to fix.",
+                    "This is the total row; it is skipped (counted as skipped on the receipt, "
+                    "not stored), because collectonce adds up the organisations' figures itself. "
+                    "Nothing to fix.",
                     severity="warning",
                     row=int(rows[i]),
                     column=self.header[at],
@@ -1483,7 +1490,7 @@ class Converter:
             )
             pieces.append(piece if keep.all() else piece.filter(pa.array(keep)))
         table = pa.concat_tables(pieces) if pieces else CANONICAL_ROWS.empty_table()
-        return self._converted(table, findings, batch, row_error)
+        return self._converted(table, findings, batch, row_error, skipped=total)
 
     # -- A&E layout by department type ------------------------------------------------------
 
@@ -1543,8 +1550,9 @@ class Converter:
                 make_finding(
                     self.file,
                     "item_not_stored",
-                    "This is a total row; it is not stored, because collectonce adds up the rows "
-                    "for each department type itself. Nothing to fix.",
+                    "This is a total row; it is skipped (counted as skipped on the receipt, not "
+                    "stored), because collectonce adds up the rows for each department type "
+                    "itself. Nothing to fix.",
                     severity="warning",
                     row=int(rows[i]),
                     column=type_column,
@@ -1677,7 +1685,9 @@ class Converter:
             pieces["column"].append(np.full(len(take), j, dtype=np.int64))
         cells = {k: np.concatenate(v) for k, v in pieces.items()}
         if not len(cells["cell"]):
-            return self._converted(CANONICAL_ROWS.empty_table(), findings, merged, row_error)
+            return self._converted(
+                CANONICAL_ROWS.empty_table(), findings, merged, row_error, skipped=total
+            )
         order = np.lexsort((cells["row"], cells["cell"]))
         cells = {k: v[order] for k, v in cells.items()}
         starts = np.flatnonzero(np.r_[True, cells["cell"][1:] != cells["cell"][:-1]])
@@ -1726,7 +1736,7 @@ class Converter:
                 pa.array(cells["column"][first]),
             ),
         )
-        return self._converted(table, findings, merged, row_error)
+        return self._converted(table, findings, merged, row_error, skipped=total)
 
     def _repeat_findings(
         self,

@@ -92,6 +92,7 @@ class FileInput:
     as_provider: str | None = None
     template: str = "canonical_long"
     rows_read: int = 0
+    rows_skipped: int = 0
     file_error: Finding | None = None
     read_findings: list[Finding] = field(default_factory=list)
     read_error_rows: list[np.ndarray] = field(default_factory=list)
@@ -116,10 +117,12 @@ class FileResult:
     values_unchanged: int = 0
     values_revised: int = 0
     values_duplicate: int = 0
+    #: Rows read but deliberately not stored (a published file's total row).
+    rows_skipped: int = 0
 
     @property
     def rows_accepted(self) -> int:
-        return self.rows_read - self.rows_rejected
+        return max(0, self.rows_read - self.rows_rejected - self.rows_skipped)
 
 
 @dataclass
@@ -295,6 +298,7 @@ class ValidationRun:
         table: pa.Table,
         *,
         rows_read: int = 0,
+        rows_skipped: int = 0,
         template: str | None = None,
         findings: list[Finding] | None = None,
         file_error: Finding | None = None,
@@ -306,6 +310,7 @@ class ValidationRun:
         if self._checked is not None or self._decisions is not None:
             raise RuntimeError("add every batch before check() or finish()")
         file.rows_read += rows_read
+        file.rows_skipped += rows_skipped
         if template:
             file.template = template
         file.read_findings.extend(findings or [])
@@ -857,6 +862,7 @@ class ValidationRun:
                     values_unchanged=int(unchanged[f.index]),
                     values_revised=int(revised[f.index]),
                     values_duplicate=int(duplicates[f.index]),
+                    rows_skipped=f.rows_skipped if f.file_error is None else 0,
                 )
             )
         return results
