@@ -84,7 +84,7 @@ __all__ = [
 #: for changes to messages, speed or layout only. It is set by hand, not derived from a hash
 #: of the sources, so that a refactor or a reworded message does not reprocess every
 #: rejected file; a release raises it anyway through the package version.
-ENGINE_VERSION = f"{__version__}+intake.2"
+ENGINE_VERSION = f"{__version__}+intake.3"
 
 #: Called as progress(stage, done, total) while a run goes on.
 Progress = Callable[[str, int, int], None]

@@ -75,11 +75,12 @@ def from_day_number(days: int) -> dt.date:
 
 
 def period_label(value: dt.date, grain: str = "month") -> str:
-    """How a period is written for people: 2019-01, 2018/19 Q4 (an NHS quarter) or 2019."""
+    """How a period is written for people: 2019-01, 2018/19 Q4 (an NHS quarter), 2018/19 (a
+    financial year, stored from 1 April) or 2019 (a calendar year, stored from 1 January)."""
     if grain == "quarter":
         return label_of(value, "quarter")
     if grain == "year":
-        return f"{value.year}"
+        return f"{value.year}" if value.month == 1 else label_of(value, "year")
     return f"{value.year}-{value.month:02d}"
 
 
