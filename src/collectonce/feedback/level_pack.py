@@ -380,13 +380,17 @@ def build_changed_level_packs(
         entry = index.get(key) or {}
         path = Path(str(entry.get("path") or ""))
         if changed_only and entry.get("hash") == digest and path.is_file():
-            status = "unchanged"
+            status, title = "unchanged", str(entry.get("title") or code)
         else:
             pack = build_level_pack(catalog, settings, level, code, as_of=version)
             path = write_level_pack(pack, level_pack_path(settings, pack))
-            index[key] = {"hash": digest, "path": str(path), "publication_version": version}
-            status = "built"
-        title = "England" if level == "england" else f"{code} region"
+            status, title = "built", pack.title
+            index[key] = {
+                "hash": digest,
+                "path": str(path),
+                "title": title,
+                "publication_version": version,
+            }
         done.append(
             {"level": level, "code": code, "title": title, "status": status, "path": str(path)}
         )
