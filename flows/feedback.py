@@ -1,4 +1,5 @@
-"""Give data back: rebuild provider packs after a publication, only where data changed."""
+"""Give data back: rebuild provider packs after a publication, only where data changed, and
+England's and each region's pack where their figures changed."""
 
 from __future__ import annotations
 
@@ -60,6 +61,22 @@ def build_packs_task(
     return [dict(b) if isinstance(b, dict) else {"provider": str(b)} for b in built]
 
 
+@task(name="build-level-packs", **IO_RETRIES)
+def build_level_packs_task(
+    changed_only: bool, catalog_dir: str | None, home: str | None
+) -> list[dict[str, Any]]:
+    """England's pack and each region's, where their figures changed."""
+    from collectonce.feedback.level_pack import build_changed_level_packs
+    from collectonce.feedback.pack import NoPublication
+
+    try:
+        return build_changed_level_packs(
+            open_catalog(catalog_dir), open_settings(home), changed_only=changed_only
+        )
+    except NoPublication:
+        return []
+
+
 def _feedback_run_name() -> str:
     providers = flow_run.parameters.get("providers")
     if not providers:
@@ -99,6 +116,13 @@ def send_provider_feedback(
     for chunk, error in failures:
         failed.extend(chunk)
         record_failure(f"packs for {', '.join(chunk)}", error)
+    levels = build_level_packs_task(changed_only, catalog_dir, home)
+    table_artifact(
+        "level-packs",
+        [{k: p[k] for k in ("title", "status", "path")} for p in levels],
+        f"{sum(p['status'] == 'built' for p in levels)} regional and England packs built, "
+        f"{sum(p['status'] == 'unchanged' for p in levels)} unchanged",
+    )
     table_artifact(
         "packs",
         [{"provider": p, "status": "failed"} for p in failed]
@@ -116,4 +140,8 @@ def send_provider_feedback(
             f"packs failed for {len(failed)} provider(s): {', '.join(failed[:10])}; the other "
             f"{len(built)} were built. See the failure artifact, fix the cause, then re-run"
         )
-    return {"built": len(built), "providers": [b.get("provider") for b in built]}
+    return {
+        "built": len(built),
+        "providers": [b.get("provider") for b in built],
+        "level_packs": [p["title"] for p in levels if p["status"] == "built"],
+    }

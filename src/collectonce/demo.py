@@ -239,9 +239,11 @@ def run_demo(
 
     t0 = time.perf_counter()
     say("packs one level up: England and each region, rolled up from the providers' values")
-    from collectonce.feedback.level_pack import build_level_packs
+    from collectonce.feedback.level_pack import build_changed_level_packs
 
-    level_packs = build_level_packs(catalog, settings)
+    # the flow's packs run wrote them; this writes any it left out, and finds them all
+    found = build_changed_level_packs(catalog, settings)
+    level_packs = {p["title"]: Path(p["path"]) for p in found}
     say(f"    {len(level_packs)} packs in {settings.packs_dir / 'levels'}")
     step("level_packs", t0)
 

@@ -77,10 +77,16 @@ def check(receipt: dict[str, Any], user_file: UserFile, settings: Any) -> None:
     errors = [f for f in receipt["findings"] if f["severity"] == "error"]
     assert receipt["status"] in ("accepted", "accepted_with_warnings"), errors
     assert receipt["original_name"] == user_file.path.name
-    assert (receipt["rows_read"], receipt["rows_accepted"], receipt["rows_rejected"]) == (
+    assert (
+        receipt["rows_read"],
+        receipt["rows_accepted"],
+        receipt["rows_rejected"],
+        receipt.get("rows_skipped", 0),
+    ) == (
         user_file.rows_read,
         user_file.rows_accepted,
         user_file.rows_rejected,
+        user_file.rows_skipped,
     ), receipt["findings"]
     facts, comments = stored_facts(settings, user_file.month)
     assert facts == user_file.facts

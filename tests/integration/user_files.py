@@ -43,6 +43,8 @@ class UserFile:
     facts: dict[str, Fact]
     #: metric -> the comment stored with it.
     comments: dict[str, str] = field(default_factory=dict)
+    #: Rows read and deliberately not stored (a published file's total row).
+    rows_skipped: int = 0
 
 
 def real_by_type(month: str = MONTH) -> pd.DataFrame:
@@ -281,9 +283,9 @@ def nhse_published(folder: Path, month: str = MONTH) -> UserFile:
     facts["ae_dta_waits_over_4hr"] = (312.0, "reported")
     facts["ae_dta_waits_over_12hr"] = (12.0, "reported")
     facts["emergency_admissions_not_via_ae"] = (1850.0, "reported")
-    # The total row is read and accepted, and its figures are not stored (collectonce works
-    # totals out itself).
-    return UserFile("NHS England's published A&E file", path, month, 2, 2, 0, facts)
+    # The total row is read and skipped with a warning: its figures are not stored (collectonce
+    # works totals out itself).
+    return UserFile("NHS England's published A&E file", path, month, 2, 1, 0, facts, rows_skipped=1)
 
 
 def plan_values(metrics: list[str], month: str = MONTH) -> dict[str, float]:

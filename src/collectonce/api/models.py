@@ -119,6 +119,7 @@ class Receipt(BaseModel):
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    rows_skipped: int = 0
     findings: list[dict[str, Any]]
     file_sha256: str
     original_name: str | None = None

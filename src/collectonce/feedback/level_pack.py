@@ -296,3 +296,103 @@ def write_level_pack_cli(
         return
     console.print(f"[green]✓[/] pack for {pack.title}:")
     console.print(f"  html  {path}", highlight=False, soft_wrap=True)
+
+
+def _level_index_path(settings: Settings) -> Path:
+    return settings.packs_dir / "levels" / "index.json"
+
+
+def _read_level_index(settings: Settings) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(_level_index_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data.get("packs", {}) if isinstance(data, dict) else {}
+
+
+def _rows_digest(frame: pd.DataFrame) -> str:
+    """A digest of a frame's rows, whatever their order."""
+    import hashlib
+
+    import numpy as np
+
+    hashed = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def level_pack_digests(
+    catalog: Catalog, settings: Settings, as_of: int | None = None
+) -> tuple[dict[tuple[str, str], str], int]:
+    """A digest per level pack (England's and each region's) of everything its page shows: the
+    level's roll-ups (value, coverage, partial flags), its providers' values (the league), the
+    catalogue and the release. Same digest, same page. Also returns the publication version.
+    Raises `NoPublication`."""
+    import hashlib
+
+    from collectonce import __version__
+    from collectonce.publish.errors import UnknownPublication
+    from collectonce.publish.unified import read_unified_table
+    from collectonce.rollup.levels import ENGLAND, members
+    from collectonce.rollup.table import read_levels
+
+    try:
+        frame, version = read_levels(catalog, settings, as_of)
+        unified = (
+            read_unified_table(
+                settings, version, columns=["provider_code", "metric_id", "period", "value"]
+            )
+            .to_pandas()
+            .astype({"provider_code": str, "metric_id": str})
+        )
+    except UnknownPublication:
+        raise NoPublication() from None
+    shown = [
+        c
+        for c in ("metric_id", "period", "value", "providers", "providers_expected", "partial")
+        if c in frame.columns
+    ]
+    base = f"{__version__}|{catalog.fingerprint}"
+    out: dict[tuple[str, str], str] = {}
+    for level, code in [("england", ENGLAND), *(("region", r) for r in catalog.regions)]:
+        rows = frame.loc[(frame["level"] == level) & (frame["code"] == code), shown]
+        league = unified.loc[unified["provider_code"].isin(members(catalog, level, code))]
+        text = f"{base}|{level}|{code}|{_rows_digest(rows)}|{_rows_digest(league)}"
+        out[(level, code)] = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return out, version
+
+
+def build_changed_level_packs(
+    catalog: Catalog, settings: Settings, *, changed_only: bool = True
+) -> list[dict[str, Any]]:
+    """Write England's pack and each region's where its figures changed since it was last built
+    (its digest, kept in ``packs/levels/index.json``, differs, or its page is missing); every one
+    when not `changed_only`. One entry per pack: level, code, title, status (built or
+    unchanged), path. Raises `NoPublication`."""
+    from collectonce.atomic import write_json_atomic
+
+    digests, version = level_pack_digests(catalog, settings)
+    index = _read_level_index(settings)
+    done: list[dict[str, Any]] = []
+    for (level, code), digest in digests.items():
+        key = f"{level}/{code}"
+        entry = index.get(key) or {}
+        path = Path(str(entry.get("path") or ""))
+        if changed_only and entry.get("hash") == digest and path.is_file():
+            status, title = "unchanged", str(entry.get("title") or code)
+        else:
+            pack = build_level_pack(catalog, settings, level, code, as_of=version)
+            path = write_level_pack(pack, level_pack_path(settings, pack))
+            status, title = "built", pack.title
+            index[key] = {
+                "hash": digest,
+                "path": str(path),
+                "title": title,
+                "publication_version": version,
+            }
+        done.append(
+            {"level": level, "code": code, "title": title, "status": status, "path": str(path)}
+        )
+    write_json_atomic(_level_index_path(settings), {"packs": index})
+    return done

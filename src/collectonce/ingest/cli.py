@@ -118,7 +118,9 @@ def _print_receipt(r: dict[str, Any], *, shown: int = SHOWN_FINDINGS) -> None:
     console.print(f"{head}  {r['original_name']}  [dim]{r['submission_id']}[/]", highlight=False)
     console.print(
         f"rows read {r['rows_read']:,} = accepted {r['rows_accepted']:,} + rejected "
-        f"{r['rows_rejected']:,};  values stored {r.get('values_stored', 0):,}, already held "
+        f"{r['rows_rejected']:,}"
+        + (f" + skipped {r['rows_skipped']:,}" if r.get("rows_skipped") else "")
+        + f";  values stored {r.get('values_stored', 0):,}, already held "
         f"{r.get('values_unchanged', 0):,}, revisions {r.get('values_revised', 0):,}",
         highlight=False,
     )
@@ -170,7 +172,8 @@ def list_cmd(
     catalog: CatalogOpt = Path("catalog"),
     json_out: JsonOpt = False,
 ) -> None:
-    """List submissions, newest first."""
+    """List submissions, newest first, and any left unfinished (values stored, no receipt:
+    not published until the same file is sent again)."""
     from collectonce.ingest.service import list_receipts
     from collectonce.store.receipts import STATUSES
 
@@ -197,9 +200,11 @@ def list_cmd(
         }
         for r in receipts
     ]
+    unfinished = _unfinished(settings, provider.upper() if provider else None)
     if json_out:
-        print_json({"submissions": rows, "count": len(rows)})
+        print_json({"submissions": rows, "count": len(rows), "unfinished": unfinished})
         return
+    _print_unfinished(unfinished)
     if not rows:
         console.print("No submissions match.")
         return
@@ -220,6 +225,65 @@ def list_cmd(
             f"{row['rows_rejected']:,}",
         )
     console.print(table)
+
+
+def _unfinished(settings: Any, provider: str | None) -> list[dict[str, Any]]:
+    """Submissions whose values were stored but whose run stopped before the receipt (a crash,
+    a kill), each with the fix: send the same bytes again, as the same sender."""
+    from collectonce.store.archive import archive_key, archive_meta
+    from collectonce.store.storage import archive_store
+    from collectonce.store.submissions import unfinished_submissions
+
+    store = archive_store(settings)
+
+    out = []
+    for item in unfinished_submissions(settings):
+        if provider and provider not in item["providers"]:
+            continue
+        sha = item["file_sha256"]
+        parts = str(item["submission_id"]).split("_")
+        as_provider = parts[2] if len(parts) > 2 else None
+        meta = archive_meta(settings, sha) or {}
+        name = str(meta.get("original_name") or "")
+        copy = store.location(archive_key(sha))
+        sender = f" --as {as_provider}" if as_provider else ""
+        fix = (
+            f"Send the same file again{' (' + name + ')' if name else ''}, as the same sender: "
+            f"collectonce submit FILE{sender}. Its archived copy (sha256 {sha}) is "
+            f"{copy}: collectonce submit {copy}{sender} finishes it. Nothing is stored twice."
+        )
+        received = item["received_at"]
+        out.append(
+            {
+                **item,
+                "received_at": received.isoformat() if received is not None else None,
+                "original_name": name or None,
+                "as_provider": as_provider,
+                "archive": copy,
+                "published": False,
+                "fix": fix,
+            }
+        )
+    return out
+
+
+def _print_unfinished(unfinished: list[dict[str, Any]]) -> None:
+    if not unfinished:
+        return
+    console.print(
+        f"[yellow]! {len(unfinished)} submission(s) stored values but have no receipt[/] (the "
+        "run stopped before it finished, or is still running): their values are not published.",
+        highlight=False,
+    )
+    for item in unfinished:
+        console.print(
+            f"  {item['submission_id']}  {item['original_name'] or '(name not recorded)'}  "
+            f"{item['values']:,} values for {', '.join(item['providers'][:5])} "
+            f"{', '.join(item['periods'][:3])}{'…' if len(item['periods']) > 3 else ''}, "
+            f"received {str(item['received_at'])[:19]}\n    fix: {item['fix']}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @submissions_app.command("show")
@@ -334,6 +398,7 @@ def _brief(r: dict[str, Any]) -> dict[str, Any]:
         "rows_read",
         "rows_accepted",
         "rows_rejected",
+        "rows_skipped",
         "errors",
         "warnings",
         "report",

@@ -15,11 +15,16 @@ Periods understood (case-insensitive, surrounding spaces ignored):
 - Excel serial day numbers such as ``43466`` (2019-01-01) and Excel date cells;
 - quarters: ``2019-Q1``, ``2019 Q1``, ``Q1 2019`` (calendar: Q1 is January to March) and NHS
   financial-year quarters ``2018/19 Q4`` or ``Q4 2018-19`` (Q4 of 2018/19 is January to March 2019);
-- years: ``2019`` (calendar) and financial years ``2018/19`` or ``2018-19``.
+- years: NHS financial years ``2018/19``, ``2018-19``, ``FY2018/19``, ``2018/2019`` and
+  ``2018-2019`` (all April 2018 to March 2019), and calendar years ``2019``.
 
-A period is then normalised to the first day of the metric's grain (month, calendar quarter or
-calendar year) that contains it. A quarter or year given for a monthly metric is a *grain
-mismatch*: a quarterly total cannot be split into months.
+A period is then normalised to the first day of the metric's grain (month, quarter or year) that
+contains it, through `collectonce.nhs_periods`: a year is an NHS financial year (``Y-MAR``,
+first day 1 April) unless every request asking for the metric says ``year_start: january``,
+when it is a calendar year (grain code `CALENDAR_YEAR`). A quarter or year given for a monthly
+metric is a *grain mismatch*: a quarterly total cannot be split into months. A calendar year
+given for a financial-year metric (or the other way round) is a *year mismatch*: the two
+overlap by nine months, so neither can be taken for the other.
 
 Values understood: plain numbers, ``1,234`` and ``1 234`` (thousands separators in groups of
 three), ``92.5%``, ``£1,200``, an accountant's negative ``(1,234)``, a typographic minus ``−5``,
@@ -45,12 +50,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectonce import nhs_periods
+
 Grain = Literal["month", "quarter", "year"]
 GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
 GRAIN_CODE: dict[str, int] = {g: i for i, g in enumerate(GRAINS)}
+#: Grain codes past `GRAINS` (whose "year" is the NHS financial year): keep the grain the
+#: period was written in; a calendar year (a metric whose requests say ``year_start: january``).
+AS_WRITTEN, CALENDAR_YEAR = 3, 4
 
 #: Problem codes for periods (per row).
 PERIOD_OK, PERIOD_BLANK, PERIOD_UNREADABLE, PERIOD_TOO_COARSE = 0, 1, 2, 3
+#: A calendar year given for a financial-year metric, or a financial year for a calendar one.
+PERIOD_YEAR_KIND = 4
 #: Problem codes for values (per row).
 VALUE_OK, VALUE_NOT_NUMBER, VALUE_NOT_FINITE, VALUE_TOO_LARGE = 0, 1, 2, 3
 #: The largest magnitude taken as a real figure: beyond it a float no longer holds every whole
@@ -133,7 +145,7 @@ _RE_Q_CAL_FIRST = re.compile(r"^q([1-4])[\s\-_/]*(\d{4})$")
 _RE_Q_FY = re.compile(r"^(?:fy\s*)?(\d{4})[/\-](\d{2}|\d{4})[\s\-_/,]*q([1-4])$")
 _RE_Q_FY_FIRST = re.compile(r"^q([1-4])[\s\-_/,]*(?:fy\s*)?(\d{4})[/\-](\d{2}|\d{4})$")
 _RE_YEAR = re.compile(r"^(\d{4})$")
-_RE_FY = re.compile(r"^(?:fy\s*)?(\d{4})/(\d{2}|\d{4})$")
+_RE_FY = re.compile(r"^(?:fy\s*)?(\d{4}) ?[/-] ?(\d{2}|\d{4})$")
 _RE_SERIAL = re.compile(r"^(\d{5})(?:\.\d+)?$")
 
 
@@ -273,6 +285,8 @@ class PeriodText:
     start: dt.date | None
     grain: Grain | None
     problem: str | None = None
+    #: For a year: ``april`` (a financial year such as 2018/19) or ``january`` (2019).
+    year_start: str = nhs_periods.NHS_YEAR_START
 
 
 def _year2(text: str) -> int:
@@ -368,7 +382,9 @@ def parse_period_text(raw: str) -> PeriodText:
     m = _RE_YEAR.match(text)
     if m:
         start = _month_start(int(m[1]), 1)
-        return PeriodText(start, "year") if start else PeriodText(None, None, "unreadable")
+        if start is None:
+            return PeriodText(None, None, "unreadable")
+        return PeriodText(start, "year", year_start="january")
     m = _RE_SERIAL.match(text)
     if m:
         return _as_month(excel_serial_to_date(float(text)))
@@ -398,13 +414,12 @@ def excel_serial_to_date(serial: float) -> dt.date | None:
     return _EXCEL_EPOCH + dt.timedelta(days=int(serial))
 
 
-def period_start(day: dt.date, grain: str) -> dt.date:
-    """First day of the month, calendar quarter or calendar year containing `day`."""
-    if grain == "year":
-        return dt.date(day.year, 1, 1)
-    if grain == "quarter":
-        return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return dt.date(day.year, day.month, 1)
+def period_start(day: dt.date, grain: str, year_start: str = nhs_periods.NHS_YEAR_START) -> dt.date:
+    """First day of the month, quarter or year containing `day` (an NHS financial year from
+    April unless `year_start` is ``january``)."""
+    if grain == "month":
+        return dt.date(day.year, day.month, 1)
+    return nhs_periods.start_of(day, grain, year_start)
 
 
 @dataclass(frozen=True)
@@ -424,10 +439,11 @@ class PeriodParse:
 
 
 def _period_table(uniques: list[object]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Days since epoch and problem per (target grain 0..3, distinct text); 3 = as written."""
+    """Days since epoch and problem per (target grain code 0..4, distinct text): month,
+    quarter, financial year, as written, calendar year."""
     n_unique = len(uniques)
-    days = np.zeros((4, n_unique + 1), dtype=np.int32)
-    problem = np.full((4, n_unique + 1), PERIOD_BLANK, dtype=np.int8)
+    days = np.zeros((5, n_unique + 1), dtype=np.int32)
+    problem = np.full((5, n_unique + 1), PERIOD_BLANK, dtype=np.int8)
     given = np.full(n_unique + 1, -1, dtype=np.int8)
     for u, text in enumerate(uniques):
         parsed = parse_period_text(str(text)) if text is not None else PeriodText(None, None)
@@ -436,12 +452,22 @@ def _period_table(uniques: list[object]) -> tuple[np.ndarray, np.ndarray, np.nda
             problem[:, u] = PERIOD_BLANK if blank else PERIOD_UNREADABLE
             continue
         given[u] = GRAIN_CODE[parsed.grain]
-        for g, grain in enumerate((*GRAINS, parsed.grain)):
+        wanted = (
+            ("month", "april"),
+            ("quarter", "april"),
+            ("year", "april"),
+            (parsed.grain, parsed.year_start),
+            ("year", "january"),
+        )
+        for g, (grain, year_start) in enumerate(wanted):
             if GRAIN_CODE[parsed.grain] > GRAIN_CODE[grain]:
                 problem[g, u] = PERIOD_TOO_COARSE
                 continue
+            if parsed.grain == "year" and parsed.year_start != year_start:
+                problem[g, u] = PERIOD_YEAR_KIND
+                continue
             problem[g, u] = PERIOD_OK
-            days[g, u] = (period_start(parsed.start, grain) - _EPOCH).days
+            days[g, u] = (period_start(parsed.start, grain, year_start) - _EPOCH).days
     return days, problem, given
 
 
@@ -450,9 +476,10 @@ def normalise_periods_arrow(
 ) -> PeriodParse:
     """Period texts → first day of each row's grain.
 
-    `grain_codes` holds, per row, the metric's grain (0 month, 1 quarter, 2 year, -1 unknown:
-    keep the grain the period was written in). Each distinct text is parsed once; when every
-    row wants the same grain and every text is fine, the result is one Arrow `take`.
+    `grain_codes` holds, per row, the metric's grain (0 month, 1 quarter, 2 financial year,
+    4 calendar year, -1 unknown: keep the grain the period was written in). Each distinct text
+    is parsed once; when every row wants the same grain and every text is fine, the result is
+    one Arrow `take`.
     """
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
@@ -495,23 +522,31 @@ def normalise_periods_arrow(
     return PeriodParse(period, row_problem, given, idx, bool(bad.any()))
 
 
-def normalise_periods(periods: pd.Series, grain: str | pd.Series | None = None) -> pd.DataFrame:
-    """Normalise period texts (or date cells) to the first day of the metric's grain.
+def normalise_periods(
+    periods: pd.Series,
+    grain: str | pd.Series | None = None,
+    year_start: str = nhs_periods.NHS_YEAR_START,
+) -> pd.DataFrame:
+    """Normalise period texts (or date cells) to the first day of the metric's grain (years
+    are financial years unless `year_start` is ``january``).
 
     Returns a frame on the same index with ``period`` (datetime.date or None), ``given_grain``
-    (the grain the text was written in) and ``problem`` (None, ``"blank"``, ``"unreadable"`` or
-    ``"grain_mismatch"`` when a quarter or year was given for a finer-grained metric).
+    (the grain the text was written in) and ``problem`` (None, ``"blank"``, ``"unreadable"``,
+    ``"grain_mismatch"`` when a quarter or year was given for a finer-grained metric, or
+    ``"year_mismatch"`` when a calendar year was given for a financial one or the other way).
     """
     arr = to_text_array(periods)
     if grain is None:
         codes = None
     elif isinstance(grain, str):
-        codes = np.full(len(arr), GRAIN_CODE[grain], dtype=np.int8)
+        code = CALENDAR_YEAR if grain == "year" and year_start == "january" else GRAIN_CODE[grain]
+        codes = np.full(len(arr), code, dtype=np.int8)
     else:
         codes = grain.map(GRAIN_CODE).fillna(-1).to_numpy(dtype=np.int8)
     parsed = normalise_periods_arrow(arr, codes)
     names = {PERIOD_OK: None, PERIOD_BLANK: "blank", PERIOD_UNREADABLE: "unreadable"}
     names[PERIOD_TOO_COARSE] = "grain_mismatch"
+    names[PERIOD_YEAR_KIND] = "year_mismatch"
     grain_names = np.array([*GRAINS, None], dtype=object)
     return pd.DataFrame(
         {

@@ -99,6 +99,8 @@ class ParsedBatch:
     source: dict[str, str | None] = field(default_factory=dict)
     #: Each row of `error_rows` as it was sent (schema `REJECTED_WHILE_READING`).
     rejected: pa.Table = field(default_factory=_no_rejected)
+    #: Rows read but deliberately not stored (a published file's total row).
+    rows_skipped: int = 0
 
     @cached_property
     def rows(self) -> pd.DataFrame:
@@ -113,7 +115,8 @@ class ParsedFile:
     it gave values in ``rows`` (by ``source_row``; a wide row gives several), it is in
     ``error_rows`` (each with at least one error finding; a wide row may be in both when only
     some of its cells were bad), or it carried only items that are not stored (a derived or
-    combined item, each with a warning).
+    combined item, each with a warning). A published file's total row is counted in
+    ``rows_skipped`` (with a warning naming it).
     """
 
     rows: pd.DataFrame
@@ -127,6 +130,7 @@ class ParsedFile:
     sheet: str | None = None
     #: Data rows rejected while reading (each has at least one error finding).
     error_rows: list[int] = field(default_factory=list)
+    rows_skipped: int = 0
 
     @property
     def rows_rejected(self) -> int:
@@ -142,6 +146,7 @@ class _Accumulator:
     error_rows: list[np.ndarray] = field(default_factory=list)
     rejected: list[pa.Table] = field(default_factory=list)
     rows_read: int = 0
+    rows_skipped: int = 0
 
     def add(self, raw: RawBatch, converted: Converted, findings: list[Finding]) -> None:
         self.tables.append(converted.table)
@@ -153,6 +158,7 @@ class _Accumulator:
         if len(converted.error_rows):
             self.rejected.append(_rejected(converted.error_rows, converted.sent))
         self.rows_read += raw.rows_read
+        self.rows_skipped += converted.rows_skipped
 
     def batch(self, template: str, about: dict[str, str | None]) -> ParsedBatch:
         table = pa.concat_tables(self.tables) if self.tables else CANONICAL_ROWS.empty_table()
@@ -168,7 +174,15 @@ class _Accumulator:
             _unique, first = np.unique(rows, return_index=True)  # sorted by row, once each
             rejected = rejected.take(pa.array(first))
         return ParsedBatch(
-            table, self.rows_read, template, self.findings, None, errors, about, rejected
+            table,
+            self.rows_read,
+            template,
+            self.findings,
+            None,
+            errors,
+            about,
+            rejected,
+            self.rows_skipped,
         )
 
 
@@ -323,6 +337,7 @@ def read_submission(
     findings: list[Finding] = []
     error_rows: list[np.ndarray] = []
     rows_read = 0
+    rows_skipped = 0
     template = CANONICAL_LONG
     about: dict[str, str | None] = {}
     batches = iter_submission_batches(path, catalog, settings, original_name=original_name)
@@ -346,6 +361,7 @@ def read_submission(
         findings.extend(batch.findings)
         error_rows.append(batch.error_rows)
         rows_read += batch.rows_read
+        rows_skipped += batch.rows_skipped
     table = pa.concat_tables(tables) if tables else CANONICAL_ROWS.empty_table()
     rejected = np.unique(np.concatenate(error_rows)) if error_rows else np.zeros(0, np.int64)
     return ParsedFile(
@@ -355,6 +371,7 @@ def read_submission(
         findings=findings,
         file_error=None,
         error_rows=[int(r) for r in rejected],
+        rows_skipped=rows_skipped,
         format=about.get("format"),
         encoding=about.get("encoding"),
         delimiter=about.get("delimiter"),

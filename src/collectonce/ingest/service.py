@@ -86,7 +86,7 @@ __all__ = [
 #: for changes to messages, speed or layout only. It is set by hand, not derived from a hash
 #: of the sources, so that a refactor or a reworded message does not reprocess every
 #: rejected file; a release raises it anyway through the package version.
-ENGINE_VERSION = f"{__version__}+intake.2"
+ENGINE_VERSION = f"{__version__}+intake.3"
 
 #: Called as progress(stage, done, total) while a run goes on.
 Progress = Callable[[str, int, int], None]
@@ -307,6 +307,7 @@ def _prepare(
                         file,
                         batch.table,
                         rows_read=batch.rows_read,
+                        rows_skipped=batch.rows_skipped,
                         template=batch.template,
                         findings=batch.findings,
                         file_error=batch.file_error,
@@ -679,6 +680,7 @@ def _receipt(
         rows_read=result.rows_read,
         rows_accepted=result.rows_accepted,
         rows_rejected=result.rows_rejected,
+        rows_skipped=result.rows_skipped,
         findings=sort_findings(result.findings),
         file_sha256=job.sha256,
         original_name=job.name,

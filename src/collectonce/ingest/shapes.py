@@ -54,12 +54,14 @@ from collectonce.ingest.department_types import (
 )
 from collectonce.ingest.formats import FileRejected, RawBatch, make_finding, row_texts
 from collectonce.ingest.normalise import (
+    CALENDAR_YEAR,
     GRAIN_CODE,
     MAX_ABS_VALUE,
     PERIOD_BLANK,
     PERIOD_OK,
     PERIOD_TOO_COARSE,
     PERIOD_UNREADABLE,
+    PERIOD_YEAR_KIND,
     STATUS_MISSING,
     STATUS_REPORTED,
     STATUS_SUPPRESSED,
@@ -228,6 +230,14 @@ class Resolver:
             self.items[code] = lookup
         self._by_type: dict[tuple[str, str], Target] | None = None
         self._published: dict[str, Target] | None = None
+        self._calendar_years = _calendar_year_metrics(catalog)
+
+    def grain_code(self, metric: Metric) -> int:
+        """The metric's grain code: a year is a financial year unless every request asking for
+        the metric counts calendar years (``year_start: january``)."""
+        if metric.grain.period == "year" and metric.code in self._calendar_years:
+            return CALENDAR_YEAR
+        return GRAIN_CODE[metric.grain.period]
 
     def metric_target(self, key: str) -> Target | None:
         metric = self.metrics.get(key)
@@ -238,7 +248,7 @@ class Resolver:
         return Target(
             "metric",
             metric.code,
-            GRAIN_CODE[metric.grain.period],
+            self.grain_code(metric),
             metric.unit,
             label=metric.code,
         )
@@ -263,7 +273,7 @@ class Resolver:
         return Target(
             "item",
             metric.code,
-            GRAIN_CODE[metric.grain.period],
+            self.grain_code(metric),
             metric.unit,
             scale or 1.0,
             request.code,
@@ -812,6 +822,9 @@ class Converted:
     error_rows: np.ndarray
     #: Each row of `error_rows` as it was sent (its cells joined by the file's delimiter).
     sent: pa.Array | None = None
+    #: Rows read but deliberately not stored (a published file's total row), each with a
+    #: warning: neither accepted nor rejected.
+    rows_skipped: int = 0
 
 
 def _comparable(arr: pa.Array) -> pa.Array:
@@ -990,11 +1003,14 @@ class Converter:
         findings: list[Finding],
         batch: RawBatch,
         row_error: np.ndarray,
+        skipped: np.ndarray | None = None,
     ) -> Converted:
-        """The result of converting `batch`: its rejected rows with the text they were sent as."""
+        """The result of converting `batch`: its rejected rows with the text they were sent as,
+        and how many of the other rows were `skipped` (read, not stored, not in error)."""
         where = np.flatnonzero(row_error)
         sent = row_texts(batch.cells, where, self.delimiter) if len(where) else None
-        return Converted(table, findings, batch.source_row[where], sent)
+        n_skipped = int((skipped & ~row_error).sum()) if skipped is not None else 0
+        return Converted(table, findings, batch.source_row[where], sent, n_skipped)
 
     def _keys(
         self, batch: RawBatch, findings: list[Finding], skip: np.ndarray | None = None
@@ -1040,9 +1056,10 @@ class Converter:
         for code, rule in (
             (PERIOD_BLANK, "required_value"),
             (PERIOD_TOO_COARSE, "period_grain"),
+            (PERIOD_YEAR_KIND, "period_grain"),
             (PERIOD_UNREADABLE, "type_period"),
         ):
-            if grain_only and code != PERIOD_TOO_COARSE:
+            if grain_only and code not in (PERIOD_TOO_COARSE, PERIOD_YEAR_KIND):
                 continue
             listed.append(self._listed(rule, "error", flagged[problem[flagged] == code]))
         for i in np.sort(np.concatenate(listed)) if listed else flagged[:0]:
@@ -1056,6 +1073,9 @@ class Converter:
             elif code == PERIOD_TOO_COARSE:
                 rule = "period_grain"
                 message = _grain_message(target, raw, int(given[i]), self.resolver)
+            elif code == PERIOD_YEAR_KIND:
+                rule = "period_grain"
+                message = _year_kind_message(target, raw)
             else:
                 rule = "type_period"
                 message = (
@@ -1395,8 +1415,9 @@ class Converter:
                 make_finding(
                     self.file,
                     "item_not_stored",
-                    "This is the total row; it is not stored, because collectonce adds up the "
-                    "organisations' figures itself. Nothing to fix.",
+                    "This is the total row; it is skipped (counted as skipped on the receipt, "
+                    "not stored), because collectonce adds up the organisations' figures itself. "
+                    "Nothing to fix.",
                     severity="warning",
                     row=int(rows[i]),
                     column=self.header[at],
@@ -1483,7 +1504,7 @@ class Converter:
             )
             pieces.append(piece if keep.all() else piece.filter(pa.array(keep)))
         table = pa.concat_tables(pieces) if pieces else CANONICAL_ROWS.empty_table()
-        return self._converted(table, findings, batch, row_error)
+        return self._converted(table, findings, batch, row_error, skipped=total)
 
     # -- A&E layout by department type ------------------------------------------------------
 
@@ -1543,8 +1564,9 @@ class Converter:
                 make_finding(
                     self.file,
                     "item_not_stored",
-                    "This is a total row; it is not stored, because collectonce adds up the rows "
-                    "for each department type itself. Nothing to fix.",
+                    "This is a total row; it is skipped (counted as skipped on the receipt, not "
+                    "stored), because collectonce adds up the rows for each department type "
+                    "itself. Nothing to fix.",
                     severity="warning",
                     row=int(rows[i]),
                     column=type_column,
@@ -1677,7 +1699,9 @@ class Converter:
             pieces["column"].append(np.full(len(take), j, dtype=np.int64))
         cells = {k: np.concatenate(v) for k, v in pieces.items()}
         if not len(cells["cell"]):
-            return self._converted(CANONICAL_ROWS.empty_table(), findings, merged, row_error)
+            return self._converted(
+                CANONICAL_ROWS.empty_table(), findings, merged, row_error, skipped=total
+            )
         order = np.lexsort((cells["row"], cells["cell"]))
         cells = {k: v[order] for k, v in cells.items()}
         starts = np.flatnonzero(np.r_[True, cells["cell"][1:] != cells["cell"][:-1]])
@@ -1726,7 +1750,7 @@ class Converter:
                 pa.array(cells["column"][first]),
             ),
         )
-        return self._converted(table, findings, merged, row_error)
+        return self._converted(table, findings, merged, row_error, skipped=total)
 
     def _repeat_findings(
         self,
@@ -1845,6 +1869,31 @@ def _not_number_message(raw: str) -> str:
     return (
         f"{shown!r} is not a number. Enter the figure as digits (for example 1234 or 92.5), * "
         "for a suppressed small number, or leave the cell blank if it is not available."
+    )
+
+
+def _calendar_year_metrics(catalog: Catalog) -> frozenset[str]:
+    """Metrics every request of which counts calendar years (``year_start: january``)."""
+    starts: dict[str, set[str]] = {}
+    for request in catalog.requests.values():
+        for item in request.items:
+            for code in item.metric_codes:
+                starts.setdefault(code, set()).add(request.year_start)
+    return frozenset(code for code, seen in starts.items() if seen == {"january"})
+
+
+def _year_kind_message(target: Target, raw: str | None) -> str:
+    what = target.metric or "These figures"
+    if target.grain == CALENDAR_YEAR:
+        return (
+            f"{raw!r} is an NHS financial year (April to March), but {what} is collected by "
+            "calendar year (January to December), and the two cannot be converted. Write the "
+            "calendar year, for example 2019."
+        )
+    return (
+        f"{raw!r} reads as a calendar year, but {what} is collected by NHS financial year "
+        "(April to March), and the two cannot be converted. Write the financial year, for "
+        "example 2018/19 for April 2018 to March 2019."
     )
 
 

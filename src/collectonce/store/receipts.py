@@ -61,6 +61,9 @@ class Receipt:
     #: For a duplicate: the status the original submission got, and when the copy arrived.
     original_status: str | None = None
     duplicate_received_at: dt.datetime | None = None
+    #: Rows read but deliberately not stored (a published file's total row, with a warning):
+    #: rows_read = rows_accepted + rows_rejected + rows_skipped.
+    rows_skipped: int = 0
 
     @property
     def errors(self) -> int:
@@ -89,6 +92,7 @@ class Receipt:
             "rows_read": self.rows_read,
             "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected,
+            "rows_skipped": self.rows_skipped,
             "errors": self.errors,
             "warnings": self.warnings,
             "findings": [f.to_dict() for f in self.findings],
@@ -127,6 +131,7 @@ class Receipt:
             rows_read=int(data.get("rows_read") or 0),
             rows_accepted=int(data.get("rows_accepted") or 0),
             rows_rejected=int(data.get("rows_rejected") or 0),
+            rows_skipped=int(data.get("rows_skipped") or 0),
             findings=[Finding.from_dict(f) for f in data.get("findings") or []],
             file_sha256=str(data.get("file_sha256") or ""),
             original_name=str(data.get("original_name") or ""),

@@ -264,3 +264,43 @@ def submission_values(settings: Settings, submission_id: str) -> pd.DataFrame:
         return _empty_frame()
     table = dataset.to_table(filter=ds.field("submission_id") == submission_id)
     return _to_frame(table)
+
+
+def unfinished_submissions(settings: Settings) -> list[dict[str, Any]]:
+    """What each submission without a receipt stored (see `unreceipted_submissions`): its file's
+    hash, the sender, when it arrived, how many values, for which providers and periods, oldest
+    first. These values are not published until the same file is sent again, which finishes
+    the submission without storing anything twice."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    pending = unreceipted_submissions(settings)
+    dataset = _dataset(settings)
+    if not pending or dataset is None:
+        return []
+    columns = ["submission_id", "file_sha256", "submitted_by", "received_at", "provider_code"]
+    table = dataset.to_table(
+        columns=[*columns, "period"],
+        filter=ds.field("submission_id").isin(sorted(pending)),
+    )
+    out = []
+    for sid in sorted(pending):
+        rows = table.filter(pc.equal(table["submission_id"].cast(pa.string()), sid))
+        if not rows.num_rows:
+            continue
+        received = pc.min(rows["received_at"]).as_py()
+        periods = sorted({p.isoformat()[:7] for p in rows["period"].to_pylist() if p})
+        out.append(
+            {
+                "submission_id": sid,
+                "file_sha256": str(rows["file_sha256"][0].as_py()),
+                "submitted_by": str(rows["submitted_by"][0].as_py()),
+                "received_at": received,
+                "values": rows.num_rows,
+                "providers": sorted(
+                    {str(p) for p in rows["provider_code"].cast(pa.string()).to_pylist() if p}
+                ),
+                "periods": periods,
+            }
+        )
+    return sorted(out, key=lambda u: (u["received_at"] is None, u["received_at"] or 0))

@@ -75,11 +75,12 @@ def from_day_number(days: int) -> dt.date:
 
 
 def period_label(value: dt.date, grain: str = "month") -> str:
-    """How a period is written for people: 2019-01, 2018/19 Q4 (an NHS quarter) or 2019."""
+    """How a period is written for people: 2019-01, 2018/19 Q4 (an NHS quarter), 2018/19 (a
+    financial year, stored from 1 April) or 2019 (a calendar year, stored from 1 January)."""
     if grain == "quarter":
         return label_of(value, "quarter")
     if grain == "year":
-        return f"{value.year}"
+        return f"{value.year}" if value.month == 1 else label_of(value, "year")
     return f"{value.year}-{value.month:02d}"
 
 
@@ -92,6 +93,7 @@ class FileInput:
     as_provider: str | None = None
     template: str = "canonical_long"
     rows_read: int = 0
+    rows_skipped: int = 0
     file_error: Finding | None = None
     read_findings: list[Finding] = field(default_factory=list)
     read_error_rows: list[np.ndarray] = field(default_factory=list)
@@ -116,10 +118,12 @@ class FileResult:
     values_unchanged: int = 0
     values_revised: int = 0
     values_duplicate: int = 0
+    #: Rows read but deliberately not stored (a published file's total row).
+    rows_skipped: int = 0
 
     @property
     def rows_accepted(self) -> int:
-        return self.rows_read - self.rows_rejected
+        return max(0, self.rows_read - self.rows_rejected - self.rows_skipped)
 
 
 @dataclass
@@ -295,6 +299,7 @@ class ValidationRun:
         table: pa.Table,
         *,
         rows_read: int = 0,
+        rows_skipped: int = 0,
         template: str | None = None,
         findings: list[Finding] | None = None,
         file_error: Finding | None = None,
@@ -306,6 +311,7 @@ class ValidationRun:
         if self._checked is not None or self._decisions is not None:
             raise RuntimeError("add every batch before check() or finish()")
         file.rows_read += rows_read
+        file.rows_skipped += rows_skipped
         if template:
             file.template = template
         file.read_findings.extend(findings or [])
@@ -857,6 +863,7 @@ class ValidationRun:
                     values_unchanged=int(unchanged[f.index]),
                     values_revised=int(revised[f.index]),
                     values_duplicate=int(duplicates[f.index]),
+                    rows_skipped=f.rows_skipped if f.file_error is None else 0,
                 )
             )
         return results

@@ -75,10 +75,12 @@ def render_report(receipt: Receipt, catalog: Catalog | None = None) -> str:
         ),
         "</dl>",
         "<h2>Every row accounted for</h2><table>",
-        "<tr><th>Rows read</th><th>Accepted</th><th>Rejected</th><th>Values stored</th>"
+        "<tr><th>Rows read</th><th>Accepted</th><th>Rejected</th><th>Skipped</th>"
+        "<th>Values stored</th>"
         "<th>Already held (same value)</th><th>Revisions</th></tr>",
         f"<tr><td class='n'>{receipt.rows_read:,}</td><td class='n'>{receipt.rows_accepted:,}</td>"
-        f"<td class='n'>{receipt.rows_rejected:,}</td><td class='n'>{receipt.values_stored:,}</td>"
+        f"<td class='n'>{receipt.rows_rejected:,}</td><td class='n'>{receipt.rows_skipped:,}</td>"
+        f"<td class='n'>{receipt.values_stored:,}</td>"
         f"<td class='n'>{receipt.values_unchanged:,}</td>"
         f"<td class='n'>{receipt.values_revised:,}</td></tr></table>",
         "<p class='muted'>Errors reject the whole row; warnings accept it, flagged. "

@@ -177,3 +177,19 @@ def test_requester_cannot_upload(app_client, settings, catalog_min, csv_rows) ->
     response = upload(app_client, {"Authorization": f"Bearer {token}"}, "x.csv", csv_rows("RF4"))
     assert response.status_code == 403
     assert not (settings.root / "uploads").exists()
+
+
+def test_an_uploaded_published_ae_file_counts_its_total_row_as_skipped(app_client) -> None:
+    """NHS England's published A&E file uploaded by RF4: one row accepted, the TOTAL row
+    skipped with a warning naming it, none rejected."""
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
+    name = "rf4__nhse_published_monthly_ae.csv"
+    sent = upload(app_client, app_client.rf4, name, (shared / name).read_text())
+    assert sent.status_code == 201, sent.text
+    receipt = sent.json()
+    counts = ("rows_read", "rows_accepted", "rows_rejected", "rows_skipped")
+    assert tuple(receipt[k] for k in counts) == (2, 1, 0, 1)
+    skipped = [f for f in receipt["findings"] if "total row" in f["message"]]
+    assert [(f["row"], f["value"], f["severity"]) for f in skipped] == [(3, "TOTAL", "warning")]

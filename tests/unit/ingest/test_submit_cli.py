@@ -125,3 +125,25 @@ def test_a_trust_submits_the_published_ae_file_and_sees_every_rejected_row(
     with Path(rows_file).open() as handle:
         rejected = {int(r["source_row"]) for r in csv.DictReader(handle)}
     assert rejected == {f["row"] for f in receipt["findings"] if f["severity"] == "error"}
+
+
+def test_the_total_row_of_the_published_ae_file_is_counted_as_skipped(
+    home, shipped_catalog_dir, tmp_path
+) -> None:
+    """`submit` of NHS England's published A&E file (one trust's row and the TOTAL row) shows
+    rows read = accepted + rejected + skipped on the receipt, with a warning naming the total
+    row; the total row is not counted as accepted."""
+    shared = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
+    path = tmp_path / "rf4__nhse_published_monthly_ae.csv"
+    shutil.copyfile(shared / path.name, path)
+    cat = ["--catalog", str(shipped_catalog_dir)]
+    result = cli("submit", str(path), "--as", "RF4", "--json", *cat)
+    assert result.exit_code == 0, result.output
+    receipt = json.loads(result.stdout)
+    counts = ("rows_read", "rows_accepted", "rows_rejected", "rows_skipped")
+    assert tuple(receipt[k] for k in counts) == (2, 1, 0, 1)
+    [warning] = [f for f in receipt["findings"] if f["rule"] == "item_not_stored"]
+    assert (warning["row"], warning["severity"], warning["value"]) == (3, "warning", "TOTAL")
+    assert "total row" in warning["message"] and "skipped" in warning["message"]
+    shown = cli("submissions", "show", receipt["submission_id"], *cat)
+    assert "rows read 2 = accepted 1 + rejected 0 + skipped 1" in shown.stdout, shown.stdout

@@ -217,7 +217,8 @@ def test_a_trust_sending_the_published_ae_layout_is_answered_row_by_row(
     receipt = submit(path, shipped_catalog, settings, as_provider="RF4")
     assert receipt.status == "partially_accepted"
     assert receipt.template == "nhse_ae_by_department_type"
-    assert (receipt.rows_read, receipt.rows_accepted, receipt.rows_rejected) == (11, 5, 6)
+    assert (receipt.rows_read, receipt.rows_accepted, receipt.rows_rejected) == (11, 4, 6)
+    assert receipt.rows_skipped == 1  # the department-type total row, with a warning
     errors = {(f.row, f.rule) for f in receipt.findings if f.severity == "error"}
     assert errors == {
         (2, "cross_metric_rule"),
@@ -507,14 +508,15 @@ def test_a_trust_sending_nhs_englands_published_monthly_file_is_stored(
 ):
     """It takes RF4's row of NHS England's published January 2019 A&E file as RF4's figures for
     2019-01 (as `collectonce submit FILE --as RF4` does), skips the total row with a warning and
-    accounts for both rows."""
+    accounts for both rows: one accepted, one skipped."""
     from collectonce.store.submissions import current_values
 
     path = copy("rf4__nhse_published_monthly_ae.csv", tmp_path, SHARED)
     receipt = submit(path, shipped_catalog, settings, as_provider="RF4")
     assert receipt.status == "accepted_with_warnings"
     assert receipt.template == "nhse_ae_published_monthly"
-    assert (receipt.rows_read, receipt.rows_accepted, receipt.rows_rejected) == (2, 2, 0)
+    assert (receipt.rows_read, receipt.rows_accepted, receipt.rows_rejected) == (2, 1, 0)
+    assert receipt.rows_skipped == 1
     assert (receipt.providers, receipt.periods) == (["RF4"], ["2019-01"])
     assert [(f.row, f.rule, f.severity) for f in receipt.findings] == [
         (3, "item_not_stored", "warning")
