@@ -31,8 +31,6 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from collectonce import testing
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "data" / "ae_attendances.csv"
@@ -230,41 +230,14 @@ def write_table(settings: object, frame: pd.DataFrame, catalog_version: str) -> 
 # --------------------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def start_server(home: Path, catalog: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    try:
+        return testing.start_server(home, catalog, extra_args=["--workers", str(workers)])
+    except testing.ServerFailedError as exc:
+        raise SystemExit(str(exc)) from None
 
 
-def start_server(home: Path, catalog: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    import httpx
-
-    env = {**os.environ, "COLLECTONCE_HOME": str(home)}
-    command = [sys.executable, "-m", "collectonce.cli", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--catalog", str(catalog), "--log-level", "warning"]
-    command += ["--workers", str(workers)]
-    proc = subprocess.Popen(command, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with status {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    stop_server(proc)
-    raise SystemExit("the server did not become healthy in 120 s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+stop_server = testing.stop_server
 
 
 def server_rss_mb(pid: int) -> float:
@@ -413,9 +386,7 @@ def run(args: argparse.Namespace) -> Report:
         build_s = time.perf_counter() - t0
         headers = {"Authorization": f"Bearer {token}"}
 
-        port = free_port()
-        proc = start_server(home, catalog_dir, port, args.workers)
-        base = f"http://127.0.0.1:{port}"
+        proc, base = start_server(home, catalog_dir, args.workers)
         last = 2014 + (months + 3 - 1) // 12
         quarter = f"{base}/v1/requests/bench_quarterly/view?from={last - 1}-01&to={last - 1}-03"
         other = f"{base}/v1/requests/bench_quarterly/view?from={last - 1}-04&to={last - 1}-06"

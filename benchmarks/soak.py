@@ -35,8 +35,6 @@ import os
 import platform
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +46,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from collectonce import testing
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "data" / "ae_attendances.csv"
@@ -215,12 +215,6 @@ _BY_TYPE_METRICS = {
 # --------------------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """`collectonce ARGS` against the soak's data folder."""
     env = {**os.environ, "COLLECTONCE_HOME": str(home)}
@@ -265,39 +259,14 @@ class RssSampler(threading.Thread):
 
 
 def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import httpx
-
-    port = free_port()
-    env = {**os.environ, "COLLECTONCE_HOME": str(home)}
-    command = [sys.executable, "-m", "collectonce.cli", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--catalog", str(CATALOG), "--log-level", "warning"]
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit("the server stopped:\n" + (home / "server.log").read_text()[-3000:])
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            stop_server(proc)
-            raise SystemExit("the server did not become healthy in 120 s")
-        time.sleep(0.2)
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGINT)
+    """`collectonce serve` on the soak's data folder; (process, base URL)."""
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        return testing.start_server(home, CATALOG)
+    except testing.ServerFailedError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+stop_server = testing.stop_server
 
 
 # --------------------------------------------------------------------------- the load

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,22 +36,16 @@ RRK,2018-06,10035,1488,3942
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, catalog_min_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """`collectonce serve` in a subprocess on a published data folder; (base URL, tokens)."""
-    import httpx
 
     from collectonce.access.auth import create_token
     from collectonce.catalog import load_catalog
     from collectonce.ingest.service import submit_file
     from collectonce.publish.unified import publish
     from collectonce.settings import get_settings
+    from collectonce.testing import served
 
     home = tmp_path_factory.mktemp("server_home")
     settings = get_settings(home=home)
@@ -76,33 +65,8 @@ def server(tmp_path_factory, catalog_min_dir: Path) -> Iterator[tuple[str, dict[
         "RF4": create_token(settings, role="provider", subject="RF4", catalog=catalog)[1],
     }
 
-    port = free_port()
-    env = {**os.environ, "COLLECTONCE_HOME": str(home)}
-    command = [sys.executable, "-m", "collectonce.cli", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--catalog", str(catalog_min_dir), "--log-level", "warning"]
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (home / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become healthy in 60 s"
-            time.sleep(0.2)
+    with served(home, catalog_min_dir) as base:
         yield base, tokens
-    finally:
-        os.kill(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "parquet", "xlsx"])

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from collectonce.testing import served
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +32,6 @@ def cli(home: Path, *args: str) -> str:
     return done.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_regional_team_pulls_its_region_and_nothing_else(tmp_path: Path) -> None:
     import httpx
 
@@ -46,26 +39,8 @@ def test_a_regional_team_pulls_its_region_and_nothing_else(tmp_path: Path) -> No
     cli(home, "submit", str(AE_CSV))
     cli(home, "publish")
     london = json.loads(cli(home, "token", "create", "--region", "London", "--json"))["token"]
-    port = free_port()
-    env = {**os.environ, "COLLECTONCE_HOME": str(home)}
-    command = [sys.executable, "-m", "collectonce.cli", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--catalog", str(CATALOG), "--log-level", "warning"]
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {london}"}
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become healthy in 60 s"
-            time.sleep(0.2)
-
+    with served(home, CATALOG, log=tmp_path / "server.log") as base:
         rows = httpx.get(
             f"{base}/v1/rollups/region",
             params={"metric": "ae_4hr_performance_all", "from": "2019-03", "to": "2019-03"},
@@ -95,11 +70,3 @@ def test_a_regional_team_pulls_its_region_and_nothing_else(tmp_path: Path) -> No
             assert httpx.get(url, headers=auth, timeout=30).status_code == 403, what
         assert httpx.get(f"{base}/v1/providers/RF4/data", headers=auth, timeout=30).is_success
         assert httpx.get(f"{base}/v1/rollups/region?metric=ae_attendances_type1").status_code == 401
-    finally:
-        os.kill(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
