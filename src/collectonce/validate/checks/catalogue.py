@@ -1,0 +1,160 @@
+"""Codes and periods: the canonical-rows suite (generated from the catalogue) on the distinct
+values of each column. Known providers and metrics, value statuses, required columns and values,
+periods that have begun.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from collectonce.findings import show_value
+from collectonce.suggest import closest
+from collectonce.validate.gx_runner import Failure, run_long_suite
+from collectonce.validate.rows import Context, day_number
+from collectonce.validate.wording import Wording, Writer
+
+if TYPE_CHECKING:
+    pass
+
+
+def long_checks(run, ctx: Context) -> list[tuple[str, np.ndarray, str]]:
+    """Run the canonical-rows suite on distinct values; per-row masks of each rule."""
+    providers = run._providers.texts
+    metrics = run._metrics.texts
+    statuses = run._statuses.texts
+    days = np.unique(np.asarray(run._group_day, dtype=np.int64))
+    longest = max(len(providers), len(metrics), len(statuses), len(days), 1)
+
+    def pad(values: list[object]) -> list[object]:
+        values = values or [None]
+        return values + [values[0]] * (longest - len(values))
+
+    distinct = pd.DataFrame(
+        {
+            "provider_code": pd.Series(pad(list(providers)), dtype=object),
+            "period": pd.to_datetime(pad([int(d) for d in days]), unit="D"),
+            "metric_id": pd.Series(pad(list(metrics)), dtype=object),
+            "value_status": pd.Series(pad(list(statuses)), dtype=object),
+        }
+    )
+    failures = run_long_suite(run.catalog, distinct, run.today, run.on_gx_result)
+    masks: list[tuple[str, np.ndarray, str]] = []
+    unknown_metric: set[str] = set()
+    for failure in failures:
+        if failure.rule == "known_metric":
+            unknown_metric |= {str(v) for v in failure.values}
+    for failure in failures:
+        masks.append(mask_of(run, failure, ctx, unknown_metric))
+    return masks
+
+
+def mask_of(
+    run, failure: Failure, ctx: Context, unknown_metric: set[str]
+) -> tuple[str, np.ndarray, str]:
+    column = failure.column or ""
+    n = len(ctx.key)
+    if column == "provider_code":
+        bad = np.zeros(len(run._providers.texts) + 1, dtype=bool)
+        for v in failure.values:
+            bad[run._providers.index[str(v)]] = True
+        return failure.rule, bad[ctx.provider], column
+    if column == "metric_id":
+        bad = np.zeros(len(run._metrics.texts) + 1, dtype=bool)
+        for v in failure.values:
+            if failure.rule == "metric_active" and str(v) in unknown_metric:
+                continue  # already reported as unknown
+            bad[run._metrics.index[str(v)]] = True
+        return failure.rule, bad[ctx.r["metric"]], column
+    if column == "value_status":
+        bad = np.zeros(len(run._statuses.texts) + 1, dtype=bool)
+        for v in failure.values:
+            bad[run._statuses.index[str(v)]] = True
+        return failure.rule, bad[ctx.r["status"]], column
+    if column == "period":
+        bad_days = np.array(
+            [day_number(pd.Timestamp(v).date()) for v in failure.values], dtype=np.int64
+        )
+        return failure.rule, np.isin(ctx.day, bad_days), column
+    # A table-level failure (a missing column) concerns every row.
+    return failure.rule, np.ones(n, dtype=bool), column
+
+
+# One writer per rule: (message, column or None to keep the row's source column).
+
+
+def known_provider(
+    w: Wording, p: int, code: str, provider: str, period: str, value: str
+) -> tuple[str, str | None]:
+    close = closest(provider.upper(), w.catalog.providers)
+    hint = f" Did you mean {close}?" if close else ""
+    return (
+        f"Provider code '{show_value(provider)}' is not in the provider list.{hint} Use the "
+        "trust's ODS code (for example RF4); if the code is right, ask the data team to add "
+        "it to providers.csv.",
+        "provider_code",
+    )
+
+
+def known_metric(
+    w: Wording, p: int, code: str, provider: str, period: str, value: str
+) -> tuple[str, str | None]:
+    close = closest(code, w.catalog.metrics, cutoff=0.7)
+    hint = f" Did you mean '{close}'?" if close else ""
+    return (
+        f"'{show_value(code)}' is not a metric in the catalogue.{hint} Use the metric codes "
+        "of the template (collectonce catalog shows them), or remove the row.",
+        None,
+    )
+
+
+def value_status(
+    w: Wording, p: int, code: str, provider: str, period: str, value: str
+) -> tuple[str, str | None]:
+    return (
+        "The value status must be reported, suppressed (*) or missing (blank). Write the "
+        "number, * for a suppressed small number, or leave the cell empty.",
+        None,
+    )
+
+
+def required_value(
+    w: Wording, p: int, code: str, provider: str, period: str, value: str
+) -> tuple[str, str | None]:
+    return (
+        "The provider code, period and metric must all be given. Fill in the blank cell.",
+        None,
+    )
+
+
+def required_column(
+    w: Wording, p: int, code: str, provider: str, period: str, value: str
+) -> tuple[str, str | None]:
+    return (
+        "A required column is missing. Use the canonical template: provider_code, period, "
+        "metric_id, value.",
+        None,
+    )
+
+
+def future_period(
+    w: Wording, p: int, code: str, provider: str, period: str, value: str
+) -> tuple[str, str | None]:
+    return (
+        f"The period {period} has not started yet (today is {w.run.today:%Y-%m-%d}). "
+        "Check the period column: data can only be sent for periods that have begun.",
+        "period",
+    )
+
+
+#: The message writer of each rule of this family.
+WRITERS: dict[str, Writer] = {
+    "known_provider": known_provider,
+    "known_metric": known_metric,
+    "value_status": value_status,
+    "required_value": required_value,
+    "required_column": required_column,
+    "future_period": future_period,
+}

@@ -1,0 +1,96 @@
+"""Flags on accepted rows: a suppressed value, and a value far outside the provider's own
+history (warnings: the row is kept, and the flag is seen).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from collectonce.findings import fmt_number
+from collectonce.validate import rules
+from collectonce.validate.history import Held, History
+from collectonce.validate.rows import REPORTED, SUPPRESSED, Context, Listed
+from collectonce.validate.wording import Wording, Writer
+
+if TYPE_CHECKING:
+    from collectonce.validate.run import ValidationRun
+
+
+def check(
+    run: ValidationRun,
+    ctx: Context,
+    hist: History,
+    candidate: np.ndarray,
+    held: Held,
+    rejected: np.ndarray,
+    has_cell: np.ndarray,
+) -> list[Listed]:
+    """Warnings on accepted rows: suppressed values, outliers against the provider's history."""
+    n, value, provider, mpos, status = (
+        len(ctx.key),
+        ctx.r["value"],
+        ctx.provider,
+        ctx.mpos,
+        ctx.status,
+    )
+    warnings: list[Listed] = []
+    suppressed = ~rejected & has_cell & (status == SUPPRESSED)
+    warnings.append(Listed("suppressed_value", "warning", np.flatnonzero(suppressed)))
+    stats = hist.stats
+    if n and len(stats):
+        check = np.flatnonzero(candidate & ~held.unchanged & (status == REPORTED))
+        flagged, median, low, high, periods = rules.outliers(
+            value[check],
+            np.asarray(run._providers.texts, dtype=object)[provider[check]],
+            np.asarray(run.metric_codes, dtype=object)[mpos[check]],
+            ctx.day[check],
+            np.ones(len(check), dtype=bool),
+            stats,
+            run.outlier_threshold,
+        )
+        ctx.outlier = {
+            int(p): (md, lo, hi, int(k))
+            for p, md, lo, hi, k in zip(
+                check[flagged],
+                median[flagged],
+                low[flagged],
+                high[flagged],
+                periods[flagged],
+                strict=True,
+            )
+        }
+        warnings.append(Listed("outlier_history", "warning", check[flagged]))
+    return warnings
+
+
+def suppressed_value(
+    w: Wording, p: int, code: str, provider: str, period: str, value: str
+) -> tuple[str, str | None]:
+    return (
+        f"{w.label(code)} for {provider} {period} is suppressed (*). It is kept as "
+        "suppressed, not as zero, and requesters will see it as suppressed. No action is "
+        "needed if the number is small enough to be suppressed.",
+        None,
+    )
+
+
+def outlier_history(
+    w: Wording, p: int, code: str, provider: str, period: str, value: str
+) -> tuple[str, str | None]:
+    median, low, high, periods = w.ctx.outlier.get(p, (np.nan, np.nan, np.nan, 0))
+    return (
+        f"{w.label(code)} for {provider} {period} is {value}, far outside {provider}'s "
+        f"own history (usually {fmt_number(low, 4)} to {fmt_number(high, 4)}, median "
+        f"{fmt_number(median, 4)}, over the last {periods} periods held before {period}). It "
+        "has been accepted; check it, and send a correction if it is a typing or unit error.",
+        None,
+    )
+
+
+#: The message writer of each rule of this family.
+WRITERS: dict[str, Writer] = {
+    "suppressed_value": suppressed_value,
+    "outlier_history": outlier_history,
+}
