@@ -116,12 +116,12 @@ class History:
             shared = pd.Series(facts).duplicated(keep=False).to_numpy()
             if shared.any():
                 sub = np.flatnonzero(shared)
-                sub = sub[np.lexsort((ctx.r["row"][pos[sub]], ctx.file_of[pos[sub]], facts[sub]))]
+                sub = sub[np.lexsort((ctx.r.row[pos[sub]], ctx.file_of[pos[sub]], facts[sub]))]
                 order = np.concatenate([np.flatnonzero(~shared), sub])
                 pos, facts = pos[order], facts[order]
         starts = np.r_[True, facts[1:] != facts[:-1]]
         at = self.index.get_indexer(facts) if len(self.index) else np.full(len(pos), -1)
-        value = ctx.r["value"]
+        value = ctx.r.value
         status = ctx.status
         template_of_file = np.asarray(templates, dtype=object)
         # Single occurrences (the usual case): compare with what is held, vectorised.

@@ -77,7 +77,7 @@ def file_results(
                         column=item.column,
                         metric=None,
                         rule=item.rule,
-                        severity="error" if item.severity == "error" else "warning",
+                        severity=item.severity,
                         message=(
                             f"{rest:,} more rows have this problem ({item.rule}); only the "
                             f"first {run.max_findings:,} are listed. Fix them all the same "

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectonce.contracts import VALUE_STATUSES
-from collectonce.findings import Finding
+from collectonce.findings import Finding, Severity
 from collectonce.nhs_periods import label_of
 from collectonce.validate.gx_runner import Failure
 from collectonce.validate.rules import KeyClashes
@@ -145,9 +145,30 @@ class Listed:
     """Rows to list for one rule, before messages are written."""
 
     rule: str
-    severity: str
+    severity: Severity
     positions: np.ndarray
     column: str | None = None
+
+
+@dataclass
+class RowCodes:
+    """A run's rows as compact arrays, one entry per canonical value, in the order added."""
+
+    row: np.ndarray  # int64: the row number a person sees in the file
+    group: np.ndarray  # int32: the row's file × provider × period
+    metric: np.ndarray  # int32: code of its metric_id text (`ValidationRun._metrics`)
+    status: np.ndarray  # int16: code of its value_status text (`ValidationRun._statuses`)
+    value: np.ndarray  # float64: NaN where there is no number
+    column: np.ndarray  # int32: code of its source column (`ValidationRun._columns`)
+
+
+@dataclass
+class Decisions:
+    """What `ValidationRun.finish` decided, one entry per canonical value."""
+
+    store: np.ndarray  # bool: store this value
+    rejected: np.ndarray  # bool: its source row was rejected
+    file: np.ndarray  # the file index
 
 
 class Context:
@@ -156,7 +177,7 @@ class Context:
     def __init__(
         self,
         run: ValidationRun,
-        r: dict[str, np.ndarray],
+        r: RowCodes,
         file_of: np.ndarray,
         provider: np.ndarray,
         day: np.ndarray,

@@ -55,10 +55,12 @@ from collectonce.validate.rows import (
     Checked,
     Codes,
     Context,
+    Decisions,
     FileInput,
     FileResult,
     Listed,
     RowBatch,
+    RowCodes,
 )
 from collectonce.validate.spill import Spill
 
@@ -96,7 +98,7 @@ class ValidationRun:
         }
         self._spill = Spill(spill_dir, spill_rows)
         self._checked: Checked | None = None
-        self._decisions: dict[str, np.ndarray] | None = None
+        self._decisions: Decisions | None = None
         self._warn_codes = np.zeros(0, dtype=np.int32)
         self._warn_text: list[str] = []
         self._reason_codes = np.zeros(0, dtype=np.int32)
@@ -182,25 +184,28 @@ class ValidationRun:
         """Values `finish` decided to store (leaving out files marked in `skip_files`)."""
         if self._decisions is None:
             return 0
-        store = self._decisions["store"]
+        store = self._decisions.store
         if skip_files is not None and len(store):
-            store = store & ~skip_files[self._decisions["file"]]
+            store = store & ~skip_files[self._decisions.file]
         return int(store.sum())
 
     # ------------------------------------------------------------------ decide
 
-    def _rows(self) -> dict[str, np.ndarray]:
-        out = {}
-        for name, arrays in self._parts.items():
-            out[name] = np.concatenate(arrays) if arrays else np.zeros(0)
+    def _rows(self) -> RowCodes:
+        def take(name: str, dtype: type) -> np.ndarray:
+            arrays = self._parts[name]
+            out = np.concatenate(arrays) if arrays else np.zeros(0)
             arrays.clear()
-        out["group"] = out["group"].astype(np.int32, copy=False)
-        out["row"] = out["row"].astype(np.int64, copy=False)
-        out["metric"] = out["metric"].astype(np.int32, copy=False)
-        out["status"] = out["status"].astype(np.int16, copy=False)
-        out["value"] = out["value"].astype(np.float64, copy=False)
-        out["column"] = out["column"].astype(np.int32, copy=False)
-        return out
+            return out.astype(dtype, copy=False)
+
+        return RowCodes(
+            row=take("row", np.int64),
+            group=take("group", np.int32),
+            metric=take("metric", np.int32),
+            status=take("status", np.int16),
+            value=take("value", np.float64),
+            column=take("column", np.int32),
+        )
 
     def check(self) -> None:
         """Run the checks that need nothing but this run's own rows: the canonical-rows suite,
@@ -214,26 +219,26 @@ class ValidationRun:
         if self._checked is not None or self._decisions is not None:
             return
         r = self._rows()
-        n = len(r["row"])
+        n = len(r.row)
         group_file = np.asarray(self._group_file or [0], dtype=np.int32)
         group_provider = np.asarray(self._group_provider or [0], dtype=np.int32)
         group_day = np.asarray(self._group_day or [0], dtype=np.int32)
-        g = r["group"]
+        g = r.group
         file_of = group_file[g]
         provider = group_provider[g]
         day = group_day[g]
-        key = (file_of.astype(np.int64) << ROW_BITS) | r["row"]
+        key = (file_of.astype(np.int64) << ROW_BITS) | r.row
         metric_texts = self._metrics.texts
         m_count = len(self.metric_codes)
         mpos_of_text = np.array(
             [self.metric_pos.get(t, -1) for t in metric_texts] or [-1], dtype=np.int32
         )
-        mpos = mpos_of_text[r["metric"]]
+        mpos = mpos_of_text[r.metric]
         status_code_of_text = np.array(
             [STATUS_CODE.get(t, OTHER_STATUS) for t in self._statuses.texts] or [0],
             dtype=np.int16,
         )
-        status = status_code_of_text[r["status"]]
+        status = status_code_of_text[r.status]
         ctx = Context(self, r, file_of, provider, day, mpos, status, key)
         checked = Checked(ctx=ctx, group_file=group_file)
         errors = checked.errors
@@ -341,7 +346,7 @@ class ValidationRun:
         # 10. Per-row notes for storing and quarantine.
         self._warn_codes, self._warn_text = join_rules(warnings, n)
         self._reason_codes, self._reason_text = join_rules(errors, n, only=rejected)
-        self._decisions = {"store": store, "rejected": rejected, "file": file_of}
+        self._decisions = Decisions(store=store, rejected=rejected, file=file_of)
 
         # 11. Results per file.
         results = file_results(self, ctx, errors, warnings, rejected_keys, store, held, clashes)
@@ -360,9 +365,9 @@ class ValidationRun:
             stop = offset + n
             yield RowBatch(
                 table=table,
-                file=decisions["file"][offset:stop],
-                store=decisions["store"][offset:stop],
-                rejected=decisions["rejected"][offset:stop],
+                file=decisions.file[offset:stop],
+                store=decisions.store[offset:stop],
+                rejected=decisions.rejected[offset:stop],
                 warnings=notes(self._warn_codes[offset:stop], self._warn_text),
                 reasons=notes(self._reason_codes[offset:stop], self._reason_text),
             )

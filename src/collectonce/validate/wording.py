@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from collectonce.findings import Finding, fmt_number, show_value
+from collectonce.findings import Finding, Severity, fmt_number, show_value
 from collectonce.validate.rows import MISSING, SUPPRESSED, Context, from_day_number, period_label
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class Wording:
         self.writers = writers
 
     def metric(self, p: int) -> str:
-        return self.run._metrics.texts[int(self.ctx.r["metric"][p])]
+        return self.run._metrics.texts[int(self.ctx.r.metric[p])]
 
     def label(self, code: str) -> str:
         metric = self.catalog.metrics.get(code)
@@ -50,17 +50,17 @@ class Wording:
             return "*"
         if status == MISSING:
             return "(blank)"
-        value = float(self.ctx.r["value"][p])
+        value = float(self.ctx.r.value[p])
         return fmt_number(value) if pretty else show_value(value)
 
-    def finding(self, rule: str, severity: str, p: int) -> Finding:
+    def finding(self, rule: str, severity: Severity, p: int) -> Finding:
         ctx = self.ctx
         code = self.metric(p)
         provider = self.provider(p)
         period = self.period(p, code)
         value = self.value_text(p)
         shown = self.value_text(p, pretty=True)
-        column: str | None = self.run._columns.texts[int(ctx.r["column"][p])] or None
+        column: str | None = self.run._columns.texts[int(ctx.r.column[p])] or None
         metric: str | None = code or None
         where = f"{provider} {period}"
         write = self.writers.get(rule)
@@ -80,11 +80,11 @@ class Wording:
             value = code
         return Finding(
             file=self.run.files[int(ctx.file_of[p])].name,
-            row=int(ctx.r["row"][p]),
+            row=int(ctx.r.row[p]),
             column=column,
             metric=metric,
             rule=rule,
-            severity="error" if severity == "error" else "warning",
+            severity=severity,
             message=message,
             value=value,
         )

@@ -67,12 +67,12 @@ def mask_of(
             if failure.rule == "metric_active" and str(v) in unknown_metric:
                 continue  # already reported as unknown
             bad[run._metrics.index[str(v)]] = True
-        return failure.rule, bad[ctx.r["metric"]], column
+        return failure.rule, bad[ctx.r.metric], column
     if column == "value_status":
         bad = np.zeros(len(run._statuses.texts) + 1, dtype=bool)
         for v in failure.values:
             bad[run._statuses.index[str(v)]] = True
-        return failure.rule, bad[ctx.r["status"]], column
+        return failure.rule, bad[ctx.r.status], column
     if column == "period":
         bad_days = np.array(
             [day_number(pd.Timestamp(v).date()) for v in failure.values], dtype=np.int64

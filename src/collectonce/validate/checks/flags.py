@@ -30,7 +30,7 @@ def check(
     """Warnings on accepted rows: suppressed values, outliers against the provider's history."""
     n, value, provider, mpos, status = (
         len(ctx.key),
-        ctx.r["value"],
+        ctx.r.value,
         ctx.provider,
         ctx.mpos,
         ctx.status,
@@ -40,20 +40,20 @@ def check(
     warnings.append(Listed("suppressed_value", "warning", np.flatnonzero(suppressed)))
     stats = hist.stats
     if n and len(stats):
-        check = np.flatnonzero(candidate & ~held.unchanged & (status == REPORTED))
+        judged = np.flatnonzero(candidate & ~held.unchanged & (status == REPORTED))
         flagged, median, low, high, periods = rules.outliers(
-            value[check],
-            np.asarray(run._providers.texts, dtype=object)[provider[check]],
-            np.asarray(run.metric_codes, dtype=object)[mpos[check]],
-            ctx.day[check],
-            np.ones(len(check), dtype=bool),
+            value[judged],
+            np.asarray(run._providers.texts, dtype=object)[provider[judged]],
+            np.asarray(run.metric_codes, dtype=object)[mpos[judged]],
+            ctx.day[judged],
+            np.ones(len(judged), dtype=bool),
             stats,
             run.outlier_threshold,
         )
         ctx.outlier = {
             int(p): (md, lo, hi, int(k))
             for p, md, lo, hi, k in zip(
-                check[flagged],
+                judged[flagged],
                 median[flagged],
                 low[flagged],
                 high[flagged],
@@ -61,7 +61,7 @@ def check(
                 strict=True,
             )
         }
-        warnings.append(Listed("outlier_history", "warning", check[flagged]))
+        warnings.append(Listed("outlier_history", "warning", judged[flagged]))
     return warnings
 
 

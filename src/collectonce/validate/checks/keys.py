@@ -14,7 +14,7 @@ from collectonce.validate.wording import Wording, Writer
 
 def check(ctx: Context, checked: Checked, groups: int, m_count: int) -> None:
     """Repeated keys within a file (errors and warnings added to `checked`)."""
-    g, mpos, value, status = ctx.r["group"], ctx.mpos, ctx.r["value"], ctx.status
+    g, mpos, value, status = ctx.r.group, ctx.mpos, ctx.r.value, ctx.status
     errors, warnings = checked.errors, checked.warnings
     has_cell = mpos >= 0
     cell = np.where(has_cell, g.astype(np.int64) * max(m_count, 1) + mpos, -1)
@@ -44,7 +44,7 @@ def conflicting_key(
         )
     first = ctx.clashes.first_of(p) if ctx.clashes is not None else p
     others = [o for o in ctx.clash_rows.get(first, []) if o != p][:5]
-    rows_text = ", ".join(str(int(ctx.r["row"][o])) for o in others) or "?"
+    rows_text = ", ".join(str(int(ctx.r.row[o])) for o in others) or "?"
     return (
         f"{w.label(code)} for {provider} {period} is given more than once with different "
         f"values (this row: {value}; see also row {rows_text}). Keep one row with the "
@@ -57,7 +57,7 @@ def duplicate_key(
     w: Wording, p: int, code: str, provider: str, period: str, value: str
 ) -> tuple[str, str | None]:
     clashes = w.ctx.clashes
-    first = int(w.ctx.r["row"][clashes.first_of(p) if clashes is not None else p])
+    first = int(w.ctx.r.row[clashes.first_of(p) if clashes is not None else p])
     return (
         f"{w.label(code)} for {provider} {period} repeats row {first} with the same "
         "value; it is counted once. Delete the repeated row next time.",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def check(run: ValidationRun, ctx: Context, checked: Checked) -> None:
     """Whole numbers and metric dates (errors and warnings added to `checked`)."""
-    has_cell, mpos, day, value = checked.has_cell, ctx.mpos, ctx.day, ctx.r["value"]
+    has_cell, mpos, day, value = checked.has_cell, ctx.mpos, ctx.day, ctx.r.value
     errors, warnings = checked.errors, checked.warnings
     is_integer = np.array(
         [run.catalog.metrics[c].value_type == "integer" for c in run.metric_codes]

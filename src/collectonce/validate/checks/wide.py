@@ -27,7 +27,7 @@ def own_failures(run, ctx: Context, checked: Checked) -> list[Failure]:
     wide_cells = checked.wide_cells
     pos = np.flatnonzero(wide_cells & (ctx.status == REPORTED))
     wide = np.full((g_count, m_count), np.nan, order="F")  # columns are contiguous
-    wide[ctx.r["group"][pos], ctx.mpos[pos]] = ctx.r["value"][pos]
+    wide[ctx.r.group[pos], ctx.mpos[pos]] = ctx.r.value[pos]
     del pos
     partners: set[int] = set()
     for code in run.metric_codes:
@@ -65,7 +65,7 @@ def held_failures(
     g_count = len(run._group_file)
     filled = np.zeros((g_count, m_count), dtype=bool, order="F")
     cells = np.flatnonzero(checked.wide_cells)
-    filled[ctx.r["group"][cells], ctx.mpos[cells]] = True
+    filled[ctx.r.group[cells], ctx.mpos[cells]] = True
     del cells
     gp = np.asarray(run._group_provider, dtype=np.int64)
     gd = np.asarray(run._group_day, dtype=np.int64)
@@ -116,7 +116,7 @@ def listed(run, ctx: Context, checked: Checked, failures: list[Failure]) -> list
                 parts.append(failure.groups[bad] * m_count + j)
             bad_cells = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         else:
-            codes = [failure.meta.get("metric"), failure.meta.get("other")]
+            codes = [failure.metric, failure.other]
             cols = [run.metric_pos[c] for c in codes if c in run.metric_pos]
             bad_cells = np.concatenate([failure.groups * m_count + j for j in cols])
         positions = np.flatnonzero(np.isin(cell_of_row, bad_cells))
@@ -138,7 +138,7 @@ def value_range(
 ) -> tuple[str, str | None]:
     metric = w.catalog.metrics[code]
     lo, hi = metric.valid.min, metric.valid.max
-    x = float(w.ctx.r["value"][p])
+    x = float(w.ctx.r.value[p])
     if lo is not None and x < lo:
         side = f"below the minimum of {fmt_number(lo)}"
     elif hi is not None and x > hi:
@@ -163,17 +163,17 @@ def cross_metric_rule(
     w: Wording, p: int, code: str, provider: str, period: str, value: str
 ) -> tuple[str, str | None]:
     ctx = w.ctx
-    g = int(ctx.r["group"][p])
+    g = int(ctx.r.group[p])
     mine = w.run.metric_pos.get(code, -1)
     for failure in ctx.wide_failures:
         if failure.rule != "cross_metric_rule" or not _contains(failure.groups, g):
             continue
-        a, b = str(failure.meta["metric"]), str(failure.meta["other"])
+        a, b = str(failure.metric), str(failure.other)
         pa_, pb = w.run.metric_pos[a], w.run.metric_pos[b]
         if mine not in (pa_, pb):
             continue
         va, vb = ctx.wide[g, pa_], ctx.wide[g, pb]
-        symbol = {"lte": "≤", "lt": "<", "gte": "≥", "gt": ">", "eq": "="}[str(failure.meta["op"])]
+        symbol = {"lte": "≤", "lt": "<", "gte": "≥", "gt": ">", "eq": "="}[str(failure.op)]
         held = ""
         if ctx.from_store[g, pb] or ctx.from_store[g, pa_]:
             held = " (one of them is the value already held from an earlier submission)"
