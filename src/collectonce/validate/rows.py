@@ -105,7 +105,7 @@ class RowBatch:
     reasons: pa.Array  # the error rules of each rejected row, joined with ";" (dictionary)
 
 
-class Codes:
+class TextCodes:
     """Text ↔ small integer, growing as new texts arrive."""
 
     def __init__(self) -> None:

@@ -1,14 +1,19 @@
 """One validation run over one or many files, in bounded memory.
 
 A `ValidationRun` is fed canonical rows batch by batch (from one file, or from a thousand). While
-the batches stream in it keeps only compact per-row codes (about 30 bytes a row) and spills the
-rows themselves to an Arrow IPC file once they outgrow memory. `check` then runs both Great
-Expectations suites once for the whole run (the distinct-values frame and the provider × period
-pivot, see `suites`) and the extra rules in `rules` that need nothing but the run's own rows.
-`finish` adds what depends on the values already held (a cross-metric rule completed by a held
-value, same fact or revision, outliers against the provider's history), decides for every row
-whether it is rejected, accepted and stored, or accepted as a fact already held, and writes the
-findings. `iter_batches` streams the rows back with those decisions, ready to store.
+the batches stream in it keeps only compact per-row codes (about 30 bytes a row, see `rows`) and
+spills the rows themselves to an Arrow IPC file once they outgrow memory (`spill`). `check` then
+runs both Great Expectations suites once for the whole run (the distinct-values frame and the
+provider × period pivot, see `suites`) and the rule families in `checks` that need nothing but
+the run's own rows. `finish` adds what depends on the values already held (`history`: a
+cross-metric rule completed by a held value, same fact or revision, outliers against the
+provider's history), decides for every row whether it is rejected, accepted and stored, or
+accepted as a fact already held, and writes the findings (`listing`, in the words of each
+rule family). `iter_batches` streams the rows back with those decisions, ready to store.
+
+This module is the orchestration only: the order of the checks and the decisions. Each rule
+family (`checks.catalogue`, `scope`, `keys`, `wide`, `metrics`, `flags`) holds its own checks and
+the message of each of its rules.
 
 `check` reads nothing stored, so runs over different files can do it side by side; only `finish`
 needs to see what the other runs have stored.
@@ -53,7 +58,6 @@ from collectonce.validate.rows import (
     ROW_BITS,
     STATUS_CODE,
     Checked,
-    Codes,
     Context,
     Decisions,
     FileInput,
@@ -61,6 +65,7 @@ from collectonce.validate.rows import (
     Listed,
     RowBatch,
     RowCodes,
+    TextCodes,
 )
 from collectonce.validate.spill import Spill
 
@@ -85,10 +90,10 @@ class ValidationRun:
         self.files: list[FileInput] = []
         self.metric_codes = sorted(m.code for m in catalog.collected_metrics)
         self.metric_pos = {code: i for i, code in enumerate(self.metric_codes)}
-        self._providers = Codes()
-        self._metrics = Codes()
-        self._columns = Codes()
-        self._statuses = Codes()
+        self._providers = TextCodes()
+        self._metrics = TextCodes()
+        self._columns = TextCodes()
+        self._statuses = TextCodes()
         self._groups: dict[int, int] = {}
         self._group_file: list[int] = []
         self._group_provider: list[int] = []

@@ -34,7 +34,7 @@ def canonical(rows: list[tuple], column: str = "value") -> pa.Table:
 
 
 def run_one(catalog, rows, *, name="rf4__test.csv", history=None, as_provider=None, **kw):
-    from collectonce.validate.engine import ValidationRun
+    from collectonce.validate.run import ValidationRun
 
     run = ValidationRun(catalog, today=TODAY, **kw)
     file = run.add_file(name, as_provider=as_provider)
@@ -282,7 +282,7 @@ def test_it_lists_at_most_the_limit_and_counts_the_rest(catalog_min) -> None:
 
 def test_streaming_through_the_spill_gives_the_same_decisions(catalog_min, tmp_path) -> None:
     """It spills rows to disk beyond `spill_rows` and streams them back in the same order."""
-    from collectonce.validate.engine import ValidationRun
+    from collectonce.validate.run import ValidationRun
 
     rows = [
         ("RF4", f"{2000 + i // 12}-{i % 12 + 1:02d}", "ae_attendances_type1", i, i + 2)
