@@ -24,7 +24,7 @@ from collectonce.validate.rows import (
 from collectonce.validate.wording import Wording
 
 if TYPE_CHECKING:
-    pass
+    from collectonce.validate.run import ValidationRun
 
 #: Rows of a listed rule per file in findings; the rest are counted in one finding.
 MAX_FINDINGS_PER_RULE = 1000
@@ -34,7 +34,7 @@ ROW_RULES = frozenset({"known_provider", "provider_scope", "future_period"})
 
 
 def file_results(
-    run,
+    run: ValidationRun,
     ctx: Context,
     errors: list[Listed],
     warnings: list[Listed],

@@ -17,10 +17,10 @@ from collectonce.validate.rows import Context, day_number
 from collectonce.validate.wording import Wording, Writer
 
 if TYPE_CHECKING:
-    pass
+    from collectonce.validate.run import ValidationRun
 
 
-def long_checks(run, ctx: Context) -> list[tuple[str, np.ndarray, str]]:
+def long_checks(run: ValidationRun, ctx: Context) -> list[tuple[str, np.ndarray, str]]:
     """Run the canonical-rows suite on distinct values; per-row masks of each rule."""
     providers = run._providers.texts
     metrics = run._metrics.texts
@@ -52,7 +52,7 @@ def long_checks(run, ctx: Context) -> list[tuple[str, np.ndarray, str]]:
 
 
 def mask_of(
-    run, failure: Failure, ctx: Context, unknown_metric: set[str]
+    run: ValidationRun, failure: Failure, ctx: Context, unknown_metric: set[str]
 ) -> tuple[str, np.ndarray, str]:
     column = failure.column or ""
     n = len(ctx.key)

@@ -17,10 +17,10 @@ from collectonce.validate.suites import bound_columns
 from collectonce.validate.wording import Wording, Writer
 
 if TYPE_CHECKING:
-    pass
+    from collectonce.validate.run import ValidationRun
 
 
-def own_failures(run, ctx: Context, checked: Checked) -> list[Failure]:
+def own_failures(run: ValidationRun, ctx: Context, checked: Checked) -> list[Failure]:
     """The provider × period suite over this run's own values."""
     m_count = len(run.metric_codes)
     g_count = len(run._group_file)
@@ -54,7 +54,7 @@ def own_failures(run, ctx: Context, checked: Checked) -> list[Failure]:
 
 
 def held_failures(
-    run, ctx: Context, checked: Checked, hist: History, live: np.ndarray
+    run: ValidationRun, ctx: Context, checked: Checked, hist: History, live: np.ndarray
 ) -> list[Failure]:
     """The failures of the provider × period suite once values already held complete a
     cross-metric rule where this run gives one side only (for the groups of `live`)."""
@@ -96,7 +96,9 @@ def held_failures(
     )
 
 
-def listed(run, ctx: Context, checked: Checked, failures: list[Failure]) -> list[Listed]:
+def listed(
+    run: ValidationRun, ctx: Context, checked: Checked, failures: list[Failure]
+) -> list[Listed]:
     """The rows each failure of the provider × period suite concerns."""
     m_count = len(run.metric_codes)
     own = checked.own
@@ -116,8 +118,8 @@ def listed(run, ctx: Context, checked: Checked, failures: list[Failure]) -> list
                 parts.append(failure.groups[bad] * m_count + j)
             bad_cells = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         else:
-            codes = [failure.metric, failure.other]
-            cols = [run.metric_pos[c] for c in codes if c in run.metric_pos]
+            pair = (failure.metric, failure.other)
+            cols = [run.metric_pos[c] for c in pair if c is not None and c in run.metric_pos]
             bad_cells = np.concatenate([failure.groups * m_count + j for j in cols])
         positions = np.flatnonzero(np.isin(cell_of_row, bad_cells))
         ctx.wide_failures.append(failure)
