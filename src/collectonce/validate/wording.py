@@ -6,6 +6,7 @@ period, value) and builds the finding.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from collectonce.findings import Finding, Severity, fmt_number, show_value
@@ -15,9 +16,21 @@ if TYPE_CHECKING:
     from collectonce.validate.run import ValidationRun
 
 
-#: A rule's message writer: (wording, row position, metric code, provider, period, value as
-#: shown) -> (message, column or None to keep the row's source column).
-Writer = Callable[["Wording", int, str, str, str, str], tuple[str, str | None]]
+@dataclass(frozen=True)
+class Spot:
+    """The value a message is about: what every message quotes, as people read it."""
+
+    pos: int  # its position in the run (index into the per-row arrays)
+    metric: str  # the metric code as sent
+    provider: str
+    period: str  # as written for people: 2019-01, 2018/19 Q4
+    value: str  # as shown in a message: 16,428, * or (blank)
+
+
+#: A rule's message, and the column it is about (None keeps the row's source column).
+Message = tuple[str, str | None]
+#: A rule's message writer.
+Writer = Callable[["Wording", Spot], Message]
 
 
 class Wording:
@@ -67,7 +80,7 @@ class Wording:
         if write is None:
             message = f"Rule {rule} failed for {self.label(code)} ({where}, value {value})."
         else:
-            message, column_override = write(self, p, code, provider, period, shown)
+            message, column_override = write(self, Spot(p, code, provider, period, shown))
             if column_override is not None:
                 column = column_override
         if rule in ("known_metric", "metric_active") and (column or "").lower() == "value":

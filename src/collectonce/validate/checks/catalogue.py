@@ -14,7 +14,7 @@ from collectonce.findings import show_value
 from collectonce.suggest import closest
 from collectonce.validate.gx_runner import Failure, run_long_suite
 from collectonce.validate.rows import Context, day_number
-from collectonce.validate.wording import Wording, Writer
+from collectonce.validate.wording import Message, Spot, Wording, Writer
 
 if TYPE_CHECKING:
     from collectonce.validate.run import ValidationRun
@@ -85,34 +85,28 @@ def mask_of(
 # One writer per rule: (message, column or None to keep the row's source column).
 
 
-def known_provider(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
-    close = closest(provider.upper(), w.catalog.providers)
+def known_provider(w: Wording, at: Spot) -> Message:
+    close = closest(at.provider.upper(), w.catalog.providers)
     hint = f" Did you mean {close}?" if close else ""
     return (
-        f"Provider code '{show_value(provider)}' is not in the provider list.{hint} Use the "
+        f"Provider code '{show_value(at.provider)}' is not in the provider list.{hint} Use the "
         "trust's ODS code (for example RF4); if the code is right, ask the data team to add "
         "it to providers.csv.",
         "provider_code",
     )
 
 
-def known_metric(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
-    close = closest(code, w.catalog.metrics, cutoff=0.7)
+def known_metric(w: Wording, at: Spot) -> Message:
+    close = closest(at.metric, w.catalog.metrics, cutoff=0.7)
     hint = f" Did you mean '{close}'?" if close else ""
     return (
-        f"'{show_value(code)}' is not a metric in the catalogue.{hint} Use the metric codes "
+        f"'{show_value(at.metric)}' is not a metric in the catalogue.{hint} Use the metric codes "
         "of the template (collectonce catalog shows them), or remove the row.",
         None,
     )
 
 
-def value_status(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def value_status(w: Wording, at: Spot) -> Message:
     return (
         "The value status must be reported, suppressed (*) or missing (blank). Write the "
         "number, * for a suppressed small number, or leave the cell empty.",
@@ -120,18 +114,14 @@ def value_status(
     )
 
 
-def required_value(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def required_value(w: Wording, at: Spot) -> Message:
     return (
         "The provider code, period and metric must all be given. Fill in the blank cell.",
         None,
     )
 
 
-def required_column(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def required_column(w: Wording, at: Spot) -> Message:
     return (
         "A required column is missing. Use the canonical template: provider_code, period, "
         "metric_id, value.",
@@ -139,11 +129,9 @@ def required_column(
     )
 
 
-def future_period(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def future_period(w: Wording, at: Spot) -> Message:
     return (
-        f"The period {period} has not started yet (today is {w.run.today:%Y-%m-%d}). "
+        f"The period {at.period} has not started yet (today is {w.run.today:%Y-%m-%d}). "
         "Check the period column: data can only be sent for periods that have begun.",
         "period",
     )

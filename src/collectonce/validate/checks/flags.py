@@ -12,7 +12,7 @@ from collectonce.findings import fmt_number
 from collectonce.validate import rules
 from collectonce.validate.history import Held, History
 from collectonce.validate.rows import REPORTED, SUPPRESSED, Context, Listed
-from collectonce.validate.wording import Wording, Writer
+from collectonce.validate.wording import Message, Spot, Wording, Writer
 
 if TYPE_CHECKING:
     from collectonce.validate.run import ValidationRun
@@ -65,26 +65,23 @@ def check(
     return warnings
 
 
-def suppressed_value(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def suppressed_value(w: Wording, at: Spot) -> Message:
     return (
-        f"{w.label(code)} for {provider} {period} is suppressed (*). It is kept as "
+        f"{w.label(at.metric)} for {at.provider} {at.period} is suppressed (*). It is kept as "
         "suppressed, not as zero, and requesters will see it as suppressed. No action is "
         "needed if the number is small enough to be suppressed.",
         None,
     )
 
 
-def outlier_history(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
-    median, low, high, periods = w.ctx.outlier.get(p, (np.nan, np.nan, np.nan, 0))
+def outlier_history(w: Wording, at: Spot) -> Message:
+    median, low, high, periods = w.ctx.outlier.get(at.pos, (np.nan, np.nan, np.nan, 0))
     return (
-        f"{w.label(code)} for {provider} {period} is {value}, far outside {provider}'s "
-        f"own history (usually {fmt_number(low, 4)} to {fmt_number(high, 4)}, median "
-        f"{fmt_number(median, 4)}, over the last {periods} periods held before {period}). It "
-        "has been accepted; check it, and send a correction if it is a typing or unit error.",
+        f"{w.label(at.metric)} for {at.provider} {at.period} is {at.value}, far outside "
+        f"{at.provider}'s own history (usually {fmt_number(low, 4)} to {fmt_number(high, 4)}, "
+        f"median {fmt_number(median, 4)}, over the last {periods} periods held before "
+        f"{at.period}). It has been accepted; check it, and send a correction if it is a typing "
+        "or unit error.",
         None,
     )
 

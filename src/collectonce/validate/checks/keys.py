@@ -9,7 +9,7 @@ import numpy as np
 from collectonce.findings import fmt_number
 from collectonce.validate import rules
 from collectonce.validate.rows import Checked, Context, Listed
-from collectonce.validate.wording import Wording, Writer
+from collectonce.validate.wording import Message, Spot, Wording, Writer
 
 
 def check(ctx: Context, checked: Checked, groups: int, m_count: int) -> None:
@@ -28,38 +28,34 @@ def check(ctx: Context, checked: Checked, groups: int, m_count: int) -> None:
     checked.has_cell = has_cell
 
 
-def conflicting_key(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def conflicting_key(w: Wording, at: Spot) -> Message:
     ctx = w.ctx
     held = ctx.held
-    if held is not None and p in held.prev_template and held.disagree[p]:
-        old = fmt_number(held.prev_value.get(p))
+    if held is not None and at.pos in held.prev_template and held.disagree[at.pos]:
+        old = fmt_number(held.prev_value.get(at.pos))
         return (
-            f"{w.label(code)} for {provider} {period} is {value} here, but {old} was "
-            f"received earlier through {held.prev_template[p]} "
-            f"(submission {held.prev_submission[p]}). The new value is kept as a revision; "
+            f"{w.label(at.metric)} for {at.provider} {at.period} is {at.value} here, but {old} was "
+            f"received earlier through {held.prev_template[at.pos]} "
+            f"(submission {held.prev_submission[at.pos]}). The new value is kept as a revision; "
             "if the earlier figure was right, send it again.",
             None,
         )
-    first = ctx.clashes.first_of(p) if ctx.clashes is not None else p
-    others = [o for o in ctx.clash_rows.get(first, []) if o != p][:5]
+    first = ctx.clashes.first_of(at.pos) if ctx.clashes is not None else at.pos
+    others = [o for o in ctx.clash_rows.get(first, []) if o != at.pos][:5]
     rows_text = ", ".join(str(int(ctx.r.row[o])) for o in others) or "?"
     return (
-        f"{w.label(code)} for {provider} {period} is given more than once with different "
-        f"values (this row: {value}; see also row {rows_text}). Keep one row with the "
+        f"{w.label(at.metric)} for {at.provider} {at.period} is given more than once with "
+        f"different values (this row: {at.value}; see also row {rows_text}). Keep one row with the "
         "right value and delete the others.",
         None,
     )
 
 
-def duplicate_key(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def duplicate_key(w: Wording, at: Spot) -> Message:
     clashes = w.ctx.clashes
-    first = int(w.ctx.r.row[clashes.first_of(p) if clashes is not None else p])
+    first = int(w.ctx.r.row[clashes.first_of(at.pos) if clashes is not None else at.pos])
     return (
-        f"{w.label(code)} for {provider} {period} repeats row {first} with the same "
+        f"{w.label(at.metric)} for {at.provider} {at.period} repeats row {first} with the same "
         "value; it is counted once. Delete the repeated row next time.",
         None,
     )

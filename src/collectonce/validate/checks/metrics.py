@@ -11,7 +11,7 @@ import numpy as np
 
 from collectonce.validate import rules
 from collectonce.validate.rows import Checked, Context, Listed, day_number, from_day_number
-from collectonce.validate.wording import Wording, Writer
+from collectonce.validate.wording import Message, Spot, Wording, Writer
 
 if TYPE_CHECKING:
     from collectonce.validate.run import ValidationRun
@@ -45,55 +45,49 @@ def check(run: ValidationRun, ctx: Context, checked: Checked) -> None:
     warnings.append(Listed("metric_effective_period", "warning", np.flatnonzero(early)))
 
 
-def metric_active(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
-    metric = w.catalog.metrics.get(code)
+def metric_active(w: Wording, at: Spot) -> Message:
+    metric = w.catalog.metrics.get(at.metric)
     if metric is None:
-        return f"'{code}' is not collected. Remove the row.", None
+        return f"'{at.metric}' is not collected. Remove the row.", None
     if metric.is_derived:
         return (
-            f"{w.label(code)} is calculated from other figures and is not submitted. "
+            f"{w.label(at.metric)} is calculated from other figures and is not submitted. "
             "Remove the row; the figure is worked out from its parts.",
             None,
         )
     status = metric.status
     if status.state == "draft":
         return (
-            f"{w.label(code)} is a draft metric, not collected yet"
+            f"{w.label(at.metric)} is a draft metric, not collected yet"
             f" (planned from {status.effective_from:%Y-%m-%d}). Remove the row.",
             None,
         )
-    if status.effective_to and from_day_number(int(w.ctx.day[p])) > status.effective_to:
+    if status.effective_to and from_day_number(int(w.ctx.day[at.pos])) > status.effective_to:
         return (
-            f"{w.label(code)} stopped being collected after "
-            f"{status.effective_to:%Y-%m-%d}, but this row is for {period}. Remove the row "
+            f"{w.label(at.metric)} stopped being collected after "
+            f"{status.effective_to:%Y-%m-%d}, but this row is for {at.period}. Remove the row "
             "or check the period.",
             "period",
         )
     return (
-        f"{w.label(code)} is {status.state} and no longer collected. Remove the row.",
+        f"{w.label(at.metric)} is {status.state} and no longer collected. Remove the row.",
         None,
     )
 
 
-def type_integer(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def type_integer(w: Wording, at: Spot) -> Message:
     return (
-        f"{w.label(code)} is a count, so it must be a whole number, but {provider} "
-        f"{period} gives {value}. Send the whole number (no decimals).",
+        f"{w.label(at.metric)} is a count, so it must be a whole number, but {at.provider} "
+        f"{at.period} gives {at.value}. Send the whole number (no decimals).",
         None,
     )
 
 
-def metric_effective_period(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
-    metric = w.catalog.metrics[code]
+def metric_effective_period(w: Wording, at: Spot) -> Message:
+    metric = w.catalog.metrics[at.metric]
     return (
-        f"{w.label(code)} is defined from {metric.status.collected_from:%Y-%m-%d} "
-        f"(version {metric.status.version}); the value for {period} is kept, but it comes "
+        f"{w.label(at.metric)} is defined from {metric.status.collected_from:%Y-%m-%d} "
+        f"(version {metric.status.version}); the value for {at.period} is kept, but it comes "
         "from before the metric was collected. No action is needed if it is right.",
         "period",
     )

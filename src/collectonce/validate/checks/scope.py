@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from collectonce.validate.rows import Checked, Context, Listed
-from collectonce.validate.wording import Wording, Writer
+from collectonce.validate.wording import Message, Spot, Wording, Writer
 
 if TYPE_CHECKING:
     from collectonce.validate.run import ValidationRun
@@ -26,13 +26,11 @@ def check(run: ValidationRun, ctx: Context, checked: Checked) -> None:
         errors.append(Listed("provider_scope", "error", np.flatnonzero(mask), None))
 
 
-def provider_scope(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
-    me = w.run.files[int(w.ctx.file_of[p])].as_provider
+def provider_scope(w: Wording, at: Spot) -> Message:
+    me = w.run.files[int(w.ctx.file_of[at.pos])].as_provider
     return (
-        f"You are submitting as {me}, but this row is for {provider}. A provider may submit "
-        f"only its own rows: remove the row, or ask {provider} (or the data team) to send it.",
+        f"You are submitting as {me}, but this row is for {at.provider}. A provider may submit "
+        f"only its own rows: remove the row, or ask {at.provider} (or the data team) to send it.",
         "provider_code",
     )
 

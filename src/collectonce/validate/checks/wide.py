@@ -14,7 +14,7 @@ from collectonce.validate.gx_runner import Failure, merge_failures, run_wide_sui
 from collectonce.validate.history import History
 from collectonce.validate.rows import DAY_OFFSET, DAY_SPAN, REPORTED, Checked, Context, Listed
 from collectonce.validate.suites import bound_columns
-from collectonce.validate.wording import Wording, Writer
+from collectonce.validate.wording import Message, Spot, Wording, Writer
 
 if TYPE_CHECKING:
     from collectonce.validate.run import ValidationRun
@@ -135,12 +135,10 @@ def _contains(sorted_values: np.ndarray, value: int) -> bool:
     return at < len(sorted_values) and int(sorted_values[at]) == value
 
 
-def value_range(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
-    metric = w.catalog.metrics[code]
+def value_range(w: Wording, at: Spot) -> Message:
+    metric = w.catalog.metrics[at.metric]
     lo, hi = metric.valid.min, metric.valid.max
-    x = float(w.ctx.r.value[p])
+    x = float(w.ctx.r.value[at.pos])
     if lo is not None and x < lo:
         side = f"below the minimum of {fmt_number(lo)}"
     elif hi is not None and x > hi:
@@ -155,18 +153,16 @@ def value_range(
         span = f"at most {fmt_number(hi)}"
     unit = f" ({metric.unit})" if metric.unit else ""
     return (
-        f"{w.label(code)} for {provider} {period} is {value}, {side}{unit}. Valid values "
-        f"are {span}. Check the figure (and its unit) and send the corrected value.",
+        f"{w.label(at.metric)} for {at.provider} {at.period} is {at.value}, {side}{unit}. "
+        f"Valid values are {span}. Check the figure (and its unit) and send the corrected value.",
         None,
     )
 
 
-def cross_metric_rule(
-    w: Wording, p: int, code: str, provider: str, period: str, value: str
-) -> tuple[str, str | None]:
+def cross_metric_rule(w: Wording, at: Spot) -> Message:
     ctx = w.ctx
-    g = int(ctx.r.group[p])
-    mine = w.run.metric_pos.get(code, -1)
+    g = int(ctx.r.group[at.pos])
+    mine = w.run.metric_pos.get(at.metric, -1)
     for failure in ctx.wide_failures:
         if failure.rule != "cross_metric_rule" or not _contains(failure.groups, g):
             continue
@@ -181,11 +177,11 @@ def cross_metric_rule(
             held = " (one of them is the value already held from an earlier submission)"
         return (
             f"{w.label(a)} = {fmt_number(va)} must be {symbol} {w.label(b)} = "
-            f"{fmt_number(vb)} for {provider} {period}{held}. One of the two figures is "
+            f"{fmt_number(vb)} for {at.provider} {at.period}{held}. One of the two figures is "
             "wrong: check both and send them corrected.",
             None,
         )
-    return (f"{w.label(code)} breaks a cross-metric rule for {provider} {period}.", None)
+    return (f"{w.label(at.metric)} breaks a cross-metric rule for {at.provider} {at.period}.", None)
 
 
 #: The message writer of each rule of this family.
