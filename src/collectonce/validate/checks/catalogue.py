@@ -5,7 +5,8 @@ periods that have begun.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pandas as pd
 from collectonce.findings import show_value
 from collectonce.suggest import closest
 from collectonce.validate.gx_runner import Failure, run_long_suite
-from collectonce.validate.rows import Context, day_number
+from collectonce.validate.rows import Context, TextCodes, day_number
 from collectonce.validate.wording import Message, Spot, Wording, Writer
 
 if TYPE_CHECKING:
@@ -54,25 +55,17 @@ def long_checks(run: ValidationRun, ctx: Context) -> list[tuple[str, np.ndarray,
 def mask_of(
     run: ValidationRun, failure: Failure, ctx: Context, unknown_metric: set[str]
 ) -> tuple[str, np.ndarray, str]:
+    """The rows a failure of the canonical-rows suite concerns."""
     column = failure.column or ""
     n = len(ctx.key)
     if column == "provider_code":
-        bad = np.zeros(len(run._providers.texts) + 1, dtype=bool)
-        for v in failure.values:
-            bad[run._providers.index[str(v)]] = True
-        return failure.rule, bad[ctx.provider], column
+        return failure.rule, _flagged(run._providers, failure.values)[ctx.provider], column
     if column == "metric_id":
-        bad = np.zeros(len(run._metrics.texts) + 1, dtype=bool)
-        for v in failure.values:
-            if failure.rule == "metric_active" and str(v) in unknown_metric:
-                continue  # already reported as unknown
-            bad[run._metrics.index[str(v)]] = True
-        return failure.rule, bad[ctx.r.metric], column
+        # A metric already reported as unknown is not reported as inactive too.
+        skip = unknown_metric if failure.rule == "metric_active" else set()
+        return failure.rule, _flagged(run._metrics, failure.values, skip)[ctx.r.metric], column
     if column == "value_status":
-        bad = np.zeros(len(run._statuses.texts) + 1, dtype=bool)
-        for v in failure.values:
-            bad[run._statuses.index[str(v)]] = True
-        return failure.rule, bad[ctx.r.status], column
+        return failure.rule, _flagged(run._statuses, failure.values)[ctx.r.status], column
     if column == "period":
         bad_days = np.array(
             [day_number(pd.Timestamp(v).date()) for v in failure.values], dtype=np.int64
@@ -82,7 +75,18 @@ def mask_of(
     return failure.rule, np.ones(n, dtype=bool), column
 
 
-# One writer per rule: (message, column or None to keep the row's source column).
+def _flagged(
+    codes: TextCodes, values: list[Any], skip: AbstractSet[str] = frozenset()
+) -> np.ndarray:
+    """Per text code: whether its text is one of `values` (and not in `skip`)."""
+    bad = np.zeros(len(codes.texts) + 1, dtype=bool)
+    for v in values:
+        if str(v) not in skip:
+            bad[codes.index[str(v)]] = True
+    return bad
+
+
+# One message writer per rule of this family (see `wording.Writer`).
 
 
 def known_provider(w: Wording, at: Spot) -> Message:
