@@ -313,3 +313,13 @@ def test_a_count_with_decimals_is_quoted_as_it_was_typed(catalog_min) -> None:
     assert (finding.rule, finding.severity) == ("type_integer", "error")
     assert "gives 21.289." in finding.message
     assert rejected.tolist() == [True] and store.tolist() == [False]
+
+
+def test_the_old_engine_module_keeps_every_name_callers_use() -> None:
+    """`collectonce.validate.engine` re-exports the run and its models from their new homes."""
+    from collectonce.validate import engine, listing, rows, run
+
+    assert engine.ValidationRun is run.ValidationRun
+    for name in ("FileInput", "FileResult", "RowBatch", "ROW_BITS", "day_number", "period_label"):
+        assert getattr(engine, name) is getattr(rows, name)
+    assert engine.MAX_FINDINGS_PER_RULE is listing.MAX_FINDINGS_PER_RULE
