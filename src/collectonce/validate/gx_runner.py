@@ -21,6 +21,7 @@ import pandas as pd
 
 from collectonce.catalog import Catalog
 from collectonce.errors import ValidateError
+from collectonce.findings import Severity
 from collectonce.validate.suites import (
     CURRENT_PERIOD,
     LONG_SUITE,
@@ -55,13 +56,32 @@ class Failure:
         return str(self.meta.get("rule", self.expectation))
 
     @property
-    def severity(self) -> str:
+    def severity(self) -> Severity:
         return "warning" if self.meta.get("severity") == "warning" else "error"
+
+    @property
+    def metric(self) -> str | None:
+        """The metric a cross-metric rule belongs to (None for other expectations)."""
+        return _text(self.meta.get("metric"))
+
+    @property
+    def other(self) -> str | None:
+        """The other metric of a cross-metric rule."""
+        return _text(self.meta.get("other"))
+
+    @property
+    def op(self) -> str | None:
+        """How a cross-metric rule compares the two (lte, lt, gte, gt or eq)."""
+        return _text(self.meta.get("op"))
 
     @property
     def column(self) -> str | None:
         column = self.kwargs.get("column")
         return None if column is None else str(column)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass

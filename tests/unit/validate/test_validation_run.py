@@ -34,7 +34,7 @@ def canonical(rows: list[tuple], column: str = "value") -> pa.Table:
 
 
 def run_one(catalog, rows, *, name="rf4__test.csv", history=None, as_provider=None, **kw):
-    from collectonce.validate.engine import ValidationRun
+    from collectonce.validate.run import ValidationRun
 
     run = ValidationRun(catalog, today=TODAY, **kw)
     file = run.add_file(name, as_provider=as_provider)
@@ -282,7 +282,7 @@ def test_it_lists_at_most_the_limit_and_counts_the_rest(catalog_min) -> None:
 
 def test_streaming_through_the_spill_gives_the_same_decisions(catalog_min, tmp_path) -> None:
     """It spills rows to disk beyond `spill_rows` and streams them back in the same order."""
-    from collectonce.validate.engine import ValidationRun
+    from collectonce.validate.run import ValidationRun
 
     rows = [
         ("RF4", f"{2000 + i // 12}-{i % 12 + 1:02d}", "ae_attendances_type1", i, i + 2)
@@ -313,3 +313,13 @@ def test_a_count_with_decimals_is_quoted_as_it_was_typed(catalog_min) -> None:
     assert (finding.rule, finding.severity) == ("type_integer", "error")
     assert "gives 21.289." in finding.message
     assert rejected.tolist() == [True] and store.tolist() == [False]
+
+
+def test_the_old_engine_module_keeps_every_name_callers_use() -> None:
+    """`collectonce.validate.engine` re-exports the run and its models from their new homes."""
+    from collectonce.validate import engine, listing, rows, run
+
+    assert engine.ValidationRun is run.ValidationRun
+    for name in ("FileInput", "FileResult", "RowBatch", "ROW_BITS", "day_number", "period_label"):
+        assert getattr(engine, name) is getattr(rows, name)
+    assert engine.MAX_FINDINGS_PER_RULE is listing.MAX_FINDINGS_PER_RULE
