@@ -40,7 +40,7 @@ __all__ = [
 #:
 #: The rule: raise the suffix (``+intake.N`` -> ``+intake.N+1``) in the same change whenever
 #: reading or checking can turn a rejection into an acceptance, that is any change to
-#: ``ingest/readers.py``, ``formats/``, ``shapes/``, ``normalise.py``,
+#: ``ingest/readers.py``, ``formats/``, ``shapes/``, ``normalise/``,
 #: ``published_ae.py``, ``department_types.py`` or ``validate/rules.py``, ``suites.py``,
 #: ``engine.py``, ``gx_runner.py`` that reads or accepts more than before. Leave it alone
 #: for changes to messages, speed or layout only. It is set by hand, not derived from a hash

@@ -16,7 +16,7 @@ from collectonce.ingest.formats.source import (
     finish_batch,
     make_finding,
 )
-from collectonce.ingest.normalise import cell_text
+from collectonce.ingest.normalise.text import cell_text
 from collectonce.validate.findings import Finding
 
 

@@ -13,7 +13,7 @@ from collectonce.ingest.formats.source import (
     finish_batch,
     size_text,
 )
-from collectonce.ingest.normalise import TRIM_CHARS, to_text_array
+from collectonce.ingest.normalise.text import TRIM_CHARS, to_text_array
 
 
 def open_parquet_source(path: Path, name: str, limits: ReadLimits) -> Source:

@@ -31,7 +31,7 @@ from collectonce.ingest.formats.source import (
     make_finding,
     record_text,
 )
-from collectonce.ingest.normalise import TRIM_CHARS
+from collectonce.ingest.normalise.text import TRIM_CHARS
 from collectonce.sniff import sniff_delimiter
 from collectonce.validate.findings import Finding
 

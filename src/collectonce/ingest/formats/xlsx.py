@@ -22,7 +22,7 @@ from collectonce.ingest.formats.source import (
     finish_batch,
     make_finding,
 )
-from collectonce.ingest.normalise import TRIM_CHARS, cell_text
+from collectonce.ingest.normalise.text import TRIM_CHARS, cell_text
 
 
 def open_xlsx_source(

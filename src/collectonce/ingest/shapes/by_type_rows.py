@@ -14,17 +14,15 @@ from collectonce.ingest.department_types import (
     department_type,
 )
 from collectonce.ingest.formats import RawBatch, make_finding
-from collectonce.ingest.normalise import (
-    PERIOD_OK,
+from collectonce.ingest.normalise.periods import PERIOD_OK, month_label, normalise_periods_arrow
+from collectonce.ingest.normalise.values import (
     STATUS_MISSING,
     STATUS_REPORTED,
     STATUS_SUPPRESSED,
     VALUE_OK,
-    normalise_periods_arrow,
     parse_values_arrow,
 )
 from collectonce.ingest.shapes.messages import (
-    month_label,
     short,
 )
 from collectonce.ingest.shapes.rows import (

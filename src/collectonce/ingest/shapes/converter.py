@@ -10,9 +10,7 @@ import pyarrow.compute as pc
 
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding, row_texts
-from collectonce.ingest.normalise import (
-    header_key,
-)
+from collectonce.ingest.normalise.text import header_key
 from collectonce.ingest.shapes.by_type_rows import ByTypeRows
 from collectonce.ingest.shapes.long_wide import LongWideRows
 from collectonce.ingest.shapes.published_rows import PublishedRows

@@ -13,9 +13,7 @@ from collectonce.ingest.department_types import (
     find_type_columns,
 )
 from collectonce.ingest.formats import FileRejected, make_finding
-from collectonce.ingest.normalise import (
-    header_key,
-)
+from collectonce.ingest.normalise.text import header_key
 from collectonce.ingest.published_ae import (
     AE_PUBLISHED,
     PublishedColumns,

@@ -8,15 +8,9 @@ import pyarrow.compute as pc
 
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding
-from collectonce.ingest.normalise import (
-    PERIOD_OK,
-    VALUE_OK,
-    header_key,
-    normalise_metric_ids_arrow,
-    normalise_periods_arrow,
-    parse_values_arrow,
-    repeat_text,
-)
+from collectonce.ingest.normalise.periods import PERIOD_OK, normalise_periods_arrow
+from collectonce.ingest.normalise.text import header_key, normalise_metric_ids_arrow, repeat_text
+from collectonce.ingest.normalise.values import VALUE_OK, parse_values_arrow
 from collectonce.ingest.shapes.messages import (
     not_stored_finding,
 )

@@ -4,17 +4,23 @@ fix it.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from collectonce.ingest.formats import make_finding
-from collectonce.ingest.normalise import (
+from collectonce.ingest.normalise.periods import (
     CALENDAR_YEAR,
+    PERIOD_BLANK,
+    PERIOD_TOO_COARSE,
+    PERIOD_YEAR_KIND,
+)
+from collectonce.ingest.normalise.values import (
+    MAX_ABS_VALUE,
+    VALUE_NOT_FINITE,
+    VALUE_NOT_NUMBER,
+    VALUE_TOO_LARGE,
 )
 from collectonce.ingest.shapes.targets import Resolver, Target
 from collectonce.validate.findings import Finding
-
-_EPOCH = dt.date(1970, 1, 1)
 
 
 def unrecognised_message(
@@ -84,11 +90,6 @@ def not_stored_finding(
     )
 
 
-def month_label(days: int) -> str:
-    day = _EPOCH + dt.timedelta(days=days)
-    return f"{day.year}-{day.month:02d}"
-
-
 def short(text: str, limit: int = 60) -> str:
     text = text.replace("\r", " ").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -152,4 +153,48 @@ def grain_message(target: Target, raw: str | None, given: int, resolver: Resolve
         f"{target.metric} is collected {adverb}, but this row gives a {given_name} ({raw}). "
         f"Submit one row per {wanted}, with the period written as "
         + ("YYYY-MM (for example 2019-01)." if wanted == "month" else "2019-Q1.")
+    )
+
+
+def period_message(
+    code: int, target: Target, raw: str | None, given: int, resolver: Resolver
+) -> tuple[str, str]:
+    """The rule and message for a period problem (a ``PERIOD_*`` code)."""
+    if code == PERIOD_BLANK:
+        return (
+            "required_value",
+            "The period is blank. Enter the month as YYYY-MM (for example 2019-01).",
+        )
+    if code == PERIOD_TOO_COARSE:
+        return "period_grain", grain_message(target, raw, given, resolver)
+    if code == PERIOD_YEAR_KIND:
+        return "period_grain", year_kind_message(target, raw)
+    return "type_period", (
+        f"{raw!r} is not a period we can read. Write the month as YYYY-MM (for "
+        "example 2019-01), a date as dd/mm/yyyy (day first) or a quarter as "
+        "2019-Q1."
+    )
+
+
+def value_message(problem: int, raw: str, target: Target, resolver: Resolver) -> str:
+    """The message for a value problem (a ``VALUE_*`` code; any other: a % sign on a figure
+    that is not a percentage)."""
+    if problem == VALUE_NOT_FINITE:
+        return (
+            f"{short(raw)!r} is not a finite number. Enter the actual figure, or leave "
+            "the cell blank if it is not available."
+        )
+    if problem == VALUE_TOO_LARGE:
+        return (
+            f"{short(raw)!r} is far too large to be a real figure (over "
+            f"{MAX_ABS_VALUE:,.0f}). Check the cell for a typing or unit error and enter "
+            "the actual figure."
+        )
+    if problem == VALUE_NOT_NUMBER:
+        return not_number_message(raw)
+    metric = resolver.catalog.metrics[target.metric or ""]
+    return (
+        f"{short(raw)!r} has a % sign, but {metric.code} is measured in "
+        f"{metric.unit.replace('_', ' ')}, not percent. Enter the figure without "
+        "%, or check that it is in the right column."
     )

@@ -8,15 +8,14 @@ import pyarrow.compute as pc
 
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding
-from collectonce.ingest.normalise import (
-    PERIOD_OK,
+from collectonce.ingest.normalise.periods import PERIOD_OK, normalise_periods_arrow
+from collectonce.ingest.normalise.text import repeat_text
+from collectonce.ingest.normalise.values import (
     STATUS_MISSING,
     STATUS_REPORTED,
     STATUS_SUPPRESSED,
     VALUE_OK,
-    normalise_periods_arrow,
     parse_values_arrow,
-    repeat_text,
 )
 from collectonce.ingest.published_ae import (
     PublishedColumns,

@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from collectonce.ingest.normalise import (
-    header_key,
-)
+from collectonce.ingest.normalise.text import header_key
 
 ROLE_ALIASES: dict[str, tuple[str, ...]] = {
     "provider_code": (

@@ -14,31 +14,21 @@ import pyarrow.compute as pc
 
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding, row_texts
-from collectonce.ingest.normalise import (
-    MAX_ABS_VALUE,
+from collectonce.ingest.normalise.periods import (
     PERIOD_BLANK,
     PERIOD_OK,
     PERIOD_TOO_COARSE,
     PERIOD_UNREADABLE,
     PERIOD_YEAR_KIND,
-    VALUE_NOT_FINITE,
-    VALUE_NOT_NUMBER,
+)
+from collectonce.ingest.normalise.text import normalise_provider_codes_arrow, trim_text
+from collectonce.ingest.normalise.values import (
     VALUE_OK,
-    VALUE_TOO_LARGE,
-    normalise_provider_codes_arrow,
     status_array,
-    trim_text,
 )
 from collectonce.ingest.shapes.layout import Layout
-from collectonce.ingest.shapes.messages import (
-    grain_message,
-    not_number_message,
-    short,
-    year_kind_message,
-)
-from collectonce.ingest.shapes.roles import (
-    repeated_columns,
-)
+from collectonce.ingest.shapes.messages import period_message, value_message
+from collectonce.ingest.shapes.roles import repeated_columns
 from collectonce.ingest.shapes.targets import Resolver, Target
 from collectonce.validate.findings import Finding
 
@@ -246,23 +236,9 @@ class ConverterBase:
             target = targets[int(target_index[i])] if target_index is not None else targets
             assert isinstance(target, Target)
             raw = text_at(period_raw, int(i))
-            code = int(problem[i])
-            if code == PERIOD_BLANK:
-                rule = "required_value"
-                message = "The period is blank. Enter the month as YYYY-MM (for example 2019-01)."
-            elif code == PERIOD_TOO_COARSE:
-                rule = "period_grain"
-                message = grain_message(target, raw, int(given[i]), self.resolver)
-            elif code == PERIOD_YEAR_KIND:
-                rule = "period_grain"
-                message = year_kind_message(target, raw)
-            else:
-                rule = "type_period"
-                message = (
-                    f"{raw!r} is not a period we can read. Write the month as YYYY-MM (for "
-                    "example 2019-01), a date as dd/mm/yyyy (day first) or a quarter as "
-                    "2019-Q1."
-                )
+            rule, message = period_message(
+                int(problem[i]), target, raw, int(given[i]), self.resolver
+            )
             findings.append(
                 make_finding(
                     self.file,
@@ -292,26 +268,7 @@ class ConverterBase:
             target = targets[int(target_index[i])] if target_index is not None else targets
             assert isinstance(target, Target)
             raw = text_at(value_raw, int(i)) or ""
-            if parsed_problem[i] == VALUE_NOT_FINITE:
-                message = (
-                    f"{short(raw)!r} is not a finite number. Enter the actual figure, or leave "
-                    "the cell blank if it is not available."
-                )
-            elif parsed_problem[i] == VALUE_TOO_LARGE:
-                message = (
-                    f"{short(raw)!r} is far too large to be a real figure (over "
-                    f"{MAX_ABS_VALUE:,.0f}). Check the cell for a typing or unit error and enter "
-                    "the actual figure."
-                )
-            elif parsed_problem[i] == VALUE_NOT_NUMBER:
-                message = not_number_message(raw)
-            else:
-                metric = self.resolver.catalog.metrics[target.metric or ""]
-                message = (
-                    f"{short(raw)!r} has a % sign, but {metric.code} is measured in "
-                    f"{metric.unit.replace('_', ' ')}, not percent. Enter the figure without "
-                    "%, or check that it is in the right column."
-                )
+            message = value_message(int(parsed_problem[i]), raw, target, self.resolver)
             findings.append(
                 make_finding(
                     self.file,

@@ -13,11 +13,8 @@ from collectonce.catalog.models import Item, Metric
 from collectonce.ingest.department_types import (
     METRICS,
 )
-from collectonce.ingest.normalise import (
-    CALENDAR_YEAR,
-    GRAIN_CODE,
-    header_key,
-)
+from collectonce.ingest.normalise.periods import CALENDAR_YEAR, GRAIN_CODE
+from collectonce.ingest.normalise.text import header_key
 from collectonce.ingest.published_ae import METRICS as PUBLISHED_METRICS
 
 CANONICAL_LONG = "canonical_long"
