@@ -23,6 +23,7 @@ from collectonce.ingest.published_ae import (
 from collectonce.ingest.published_ae import METRICS as PUBLISHED_METRICS
 from collectonce.ingest.shapes.messages import (
     not_stored_finding,
+    unknown_column,
     unrecognised_message,
 )
 from collectonce.ingest.shapes.roles import (
@@ -152,17 +153,9 @@ def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layou
     ignored = set()
     for i, target in wide:
         if target.kind == "unknown" and header_key(header[i]) not in DESCRIPTIVE:
-            findings.append(
-                make_finding(
-                    file,
-                    "unknown_column",
-                    f"The column {header[i]!r} is not a catalogue metric code"
-                    + ("" if template == CANONICAL_WIDE else f" or an item of {template}")
-                    + "; it was ignored. Check its spelling against the template.",
-                    severity="warning",
-                    column=header[i],
-                )
-            )
+            of = "" if template == CANONICAL_WIDE else f" or an item of {template}"
+            why = f"is not a catalogue metric code{of}; it was ignored. Check its spelling "
+            findings.append(unknown_column(file, header[i], why + "against the template."))
         elif target.kind in ("derived", "multi", "unmapped"):
             findings.append(not_stored_finding(file, target, resolver, column=header[i]))
         if not target.stored or target.kind == "unknown":
@@ -170,17 +163,11 @@ def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layou
     if long:
         for i in others:
             if header_key(header[i]) not in DESCRIPTIVE:
-                findings.append(
-                    make_finding(
-                        file,
-                        "unknown_column",
-                        f"The column {header[i]!r} is not part of the template; it was "
-                        "ignored. The template's columns are provider_code, period, "
-                        "metric_id, value and comment.",
-                        severity="warning",
-                        column=header[i],
-                    )
+                why = (
+                    "is not part of the template; it was ignored. The template's columns are "
+                    "provider_code, period, metric_id, value and comment."
                 )
+                findings.append(unknown_column(file, header[i], why))
     return Layout(
         template=template,
         kind="long" if long else "wide",
@@ -193,6 +180,15 @@ def detect_layout(header: Sequence[str], resolver: Resolver, file: str) -> Layou
         findings=findings,
         decided=not long,
     )
+
+
+def _unused_columns(header: Sequence[str], used: set[int], file: str, why: str) -> list[Finding]:
+    """A warning for each headed column that a fixed layout does not read."""
+    return [
+        unknown_column(file, name, why)
+        for i, name in enumerate(header)
+        if i not in used and header_key(name) and header_key(name) not in DESCRIPTIVE
+    ]
 
 
 def _require_keys(roles: dict[str, int]) -> None:
@@ -218,21 +214,13 @@ def _by_type_layout(
     used |= {i for i, _m in columns.measures}
     if "comment" in roles:
         used.add(roles["comment"])
-    for i, name in enumerate(header):
-        key = header_key(name)
-        if i in used or not key or key in DESCRIPTIVE:
-            continue
-        findings.append(
-            make_finding(
-                file,
-                "unknown_column",
-                f"The column {name!r} is not part of the A&E layout by department type; it was "
-                "ignored. That layout's columns are period, org_code, type, attendances, "
-                "breaches and admissions.",
-                severity="warning",
-                column=name,
-            )
-        )
+    findings += _unused_columns(
+        header,
+        used,
+        file,
+        "is not part of the A&E layout by department type; it was ignored. That layout's "
+        "columns are period, org_code, type, attendances, breaches and admissions.",
+    )
     targets = resolver.by_type_targets()
     for (kind, measure), metric in sorted(METRICS.items()):
         if (kind, measure) in targets or measure not in {m for _i, m in columns.measures}:
@@ -272,20 +260,13 @@ def _published_layout(
     used = {roles["provider_code"], roles["period"], *columns.indices}
     if "comment" in roles:
         used.add(roles["comment"])
-    for i, name in enumerate(header):
-        key = header_key(name)
-        if i in used or not key or key in DESCRIPTIVE:
-            continue
-        findings.append(
-            make_finding(
-                file,
-                "unknown_column",
-                f"The column {name!r} is not part of NHS England's published monthly A&E file; "
-                "it was ignored. Check its heading against the published file.",
-                severity="warning",
-                column=name,
-            )
-        )
+    findings += _unused_columns(
+        header,
+        used,
+        file,
+        "is not part of NHS England's published monthly A&E file; it was ignored. Check its "
+        "heading against the published file.",
+    )
     for i in columns.repeated:
         findings.append(
             make_finding(

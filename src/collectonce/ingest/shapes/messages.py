@@ -43,6 +43,13 @@ def unrecognised_message(
     return f"None of the columns is recognised (found {shown}). {how}"
 
 
+def unknown_column(file: str, column: str, why: str) -> Finding:
+    """A warning for a column that is not read: `why` says what it is not part of, and the fix."""
+    return make_finding(
+        file, "unknown_column", f"The column {column!r} {why}", severity="warning", column=column
+    )
+
+
 def not_stored_finding(
     file: str,
     target: Target,
