@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectonce.ingest import formats
+from collectonce.ingest.formats import text as text_reader
 from collectonce.ingest.readers import (
     ParsedFile,
     iter_canonical_csv_batches,
@@ -250,7 +250,7 @@ def test_streamed_batches_match_the_whole_file_read(
 ) -> None:
     """It streams a long CSV in batches of about batch_rows rows, and a ragged row deep in the
     file is reported with its exact row number while every other row is kept."""
-    monkeypatch.setattr(formats, "BLOCK_BYTES", 64 * 1024)
+    monkeypatch.setattr(text_reader, "BLOCK_BYTES", 64 * 1024)
     path = _long_file(tmp_path / "long.csv", 20_000, bad_at=15_000)
     batches = list(iter_canonical_csv_batches(path, catalog_min, settings, batch_rows=4_000))
     assert len(batches) >= 4
