@@ -87,7 +87,7 @@ def render_template(name: str, **context: Any) -> str:
 def _variation_icon(icon: str | None) -> str:
     from markupsafe import Markup
 
-    from collectonce.feedback.chart import variation_icon_svg
+    from collectonce.feedback.icons import variation_icon_svg
 
     if not icon:
         return Markup("")
@@ -98,7 +98,7 @@ def _variation_icon(icon: str | None) -> str:
 def _assurance_icon(assurance: str | None) -> str:
     from markupsafe import Markup
 
-    from collectonce.feedback.chart import assurance_icon_svg
+    from collectonce.feedback.icons import assurance_icon_svg
 
     if not assurance:
         return Markup("")
