@@ -29,7 +29,8 @@ __all__ = ["send_provider_feedback", "task_runner_for"]
 def providers_to_rebuild(
     providers: list[str] | None, changed_only: bool, catalog_dir: str | None, home: str | None
 ) -> list[str]:
-    from collectonce.feedback.pack import NoPublication, providers_needing_packs
+    from collectonce.feedback.errors import NoPublication
+    from collectonce.feedback.rebuild import providers_needing_packs
 
     try:
         return providers_needing_packs(
@@ -53,7 +54,7 @@ def build_packs_task(
     providers: list[str], catalog_dir: str | None, home: str | None
 ) -> list[dict[str, Any]]:
     """SPC for a batch of providers in one vectorised pass, then one pack each."""
-    from collectonce.feedback.pack import build_all_packs
+    from collectonce.feedback.rebuild import build_all_packs
 
     built = build_all_packs(
         open_catalog(catalog_dir), open_settings(home), providers=providers, changed_only=False
@@ -66,8 +67,8 @@ def build_level_packs_task(
     changed_only: bool, catalog_dir: str | None, home: str | None
 ) -> list[dict[str, Any]]:
     """England's pack and each region's, where their figures changed."""
+    from collectonce.feedback.errors import NoPublication
     from collectonce.feedback.level_pack import build_changed_level_packs
-    from collectonce.feedback.pack import NoPublication
 
     try:
         return build_changed_level_packs(

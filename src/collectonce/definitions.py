@@ -23,7 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "collectonce.api.cli",
     "collectonce.feedback.spc_cli",
     "collectonce.feedback.cli",
-    "collectonce.rollup.cli",
+    "collectonce.feedback.rollup_cli",
     "collectonce.demo",
 )
 

@@ -218,7 +218,7 @@ def test_a_crashing_pack_does_not_stop_the_others(
     from flows.ingest import watch_landing
     from flows.publish import publish_dataset
 
-    import collectonce.feedback.pack as pack
+    import collectonce.feedback.rebuild as pack
 
     args = {"catalog_dir": str(catalog_min_dir), "home": str(home)}
     _landing_pair(home)

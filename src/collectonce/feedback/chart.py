@@ -1,12 +1,11 @@
-"""Standalone SVG XmR charts and Making Data Count icons.
+"""Standalone SVG XmR charts (the Making Data Count icons are in `collectonce.feedback.icons`).
 
 Pure string building: no JavaScript and no plotting library. Every chart reads without
 colour: each kind of point has its own marker shape, every marker has a ``<title>`` (shown
 as a tooltip and read by screen readers), the legend names the shapes, and the chart's
 ``<desc>`` summarises what it shows.
 
-Colours are those of NHSRplotthedots (``ptd_spc_colours``), with darker outlines so that
-markers keep their contrast on white.
+Colours are those of NHSRplotthedots (``ptd_spc_colours``), shared with the icons.
 """
 
 from __future__ import annotations
@@ -21,10 +20,13 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from collectonce.feedback.icons import FONT, MARKER_COLOURS
+from collectonce.feedback.icons import assurance_icon_svg as assurance_icon_svg
+from collectonce.feedback.icons import svg_number as _num
+from collectonce.feedback.icons import variation_icon_svg as variation_icon_svg
 from collectonce.feedback.spc.inputs import SPECIAL_CAUSE_TYPES
 from collectonce.feedback.wording import VARIATION_SHORT, marker_key, marker_text, rule_text
 
-FONT = "system-ui, -apple-system, 'Segoe UI', Arial, sans-serif"
 FONT_SIZE = 11
 #: A generous average glyph width of FONT, in ems, for estimating how wide a label is.
 CHAR_WIDTH_EM = 0.62
@@ -36,13 +38,6 @@ NOTE_LINE = 14
 #: longer series step by whole multiples of 12.
 _LABEL_STEPS = (1, 2, 3, 4, 6, 12)
 
-# fill, outline
-MARKER_COLOURS: dict[str, tuple[str, str]] = {
-    "common_cause": ("#a6a6a6", "#595959"),
-    "improvement": ("#00b0f0", "#005a7a"),
-    "concern": ("#e46c0a", "#7a3700"),
-    "neutral": ("#490092", "#24004a"),
-}
 MEAN_COLOUR = "#1a1a1a"
 LIMIT_COLOUR = "#595959"
 TARGET_COLOUR = "#de1b1b"
@@ -55,38 +50,6 @@ _KIND_OF_POINT_TYPE = {
     "special_cause_neutral_high": "neutral",
     "special_cause_neutral_low": "neutral",
 }
-_VARIATION_ICONS: dict[str, tuple[str, str, str]] = {
-    # icon: (colour kind, letter, title)
-    "common_cause": ("common_cause", "", "Common cause variation"),
-    "improvement_high": ("improvement", "H", "Special cause variation: improvement (high values)"),
-    "improvement_low": ("improvement", "L", "Special cause variation: improvement (low values)"),
-    "concern_high": ("concern", "H", "Special cause variation: concern (high values)"),
-    "concern_low": ("concern", "L", "Special cause variation: concern (low values)"),
-    "neutral_high": (
-        "neutral",
-        "H",
-        "Special cause variation: neither improvement nor concern (high values)",
-    ),
-    "neutral_low": (
-        "neutral",
-        "L",
-        "Special cause variation: neither improvement nor concern (low values)",
-    ),
-}
-_ASSURANCE_ICONS: dict[str, tuple[str, str, str]] = {
-    "consistent_pass": ("improvement", "P", "Assurance: will consistently pass the target"),
-    "consistent_fail": ("concern", "F", "Assurance: will consistently fail the target"),
-    "inconsistent": (
-        "common_cause",
-        "?",
-        "Assurance: will inconsistently pass and fail the target",
-    ),
-}
-
-
-def _num(x: float) -> str:
-    """Coordinate with at most 2 decimals."""
-    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def format_value(value: float) -> str:
@@ -610,47 +573,3 @@ def _legend(
         x += 38 + 6.8 * len(label)
     items.append("</g>")
     return "".join(items)
-
-
-def _icon(colour_kind: str, letter: str, title: str, size: int, cls: str) -> str:
-    fill, outline = MARKER_COLOURS[colour_kind]
-    r = size / 2
-    ring = max(size / 12, 1.5)
-    body = (
-        f'<text x="{_num(r)}" y="{_num(r)}" dy="0.35em" text-anchor="middle" '
-        f'font-family="{escape(FONT)}" font-size="{_num(size * 0.5)}" font-weight="700" '
-        f'fill="{outline}">{escape(letter)}</text>'
-        if letter
-        # common cause: a level, gently varying line
-        else (
-            f'<path d="M{_num(size * 0.22)} {_num(r)}q{_num(size * 0.07)} {_num(-size * 0.12)} '
-            f"{_num(size * 0.14)} 0t{_num(size * 0.14)} 0t{_num(size * 0.14)} 0t"
-            f'{_num(size * 0.14)} 0" fill="none" stroke="{outline}" '
-            f'stroke-width="{_num(ring)}" stroke-linecap="round"/>'
-        )
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-        f'viewBox="0 0 {size} {size}" role="img" aria-label="{escape(title)}" class="{cls}">'
-        f"<title>{escape(title)}</title>"
-        f'<circle cx="{_num(r)}" cy="{_num(r)}" r="{_num(r - ring)}" fill="#ffffff" '
-        f'stroke="{fill}" stroke-width="{_num(ring * 1.5)}"/>{body}</svg>'
-    )
-
-
-def variation_icon_svg(icon: str, size: int = 40) -> str:
-    """Making Data Count variation icon: a coloured ring, with H or L for special causes."""
-    if icon not in _VARIATION_ICONS:
-        raise ValueError(f"unknown variation icon {icon!r}")
-    kind, letter, title = _VARIATION_ICONS[icon]
-    return _icon(kind, letter, title, size, f"variation-icon {icon}")
-
-
-def assurance_icon_svg(assurance: str | None, size: int = 40) -> str:
-    """Making Data Count assurance icon (P, F or ?); an empty string when there is no target."""
-    if assurance is None or (isinstance(assurance, float) and math.isnan(assurance)):
-        return ""
-    if assurance not in _ASSURANCE_ICONS:
-        raise ValueError(f"unknown assurance {assurance!r}")
-    kind, letter, title = _ASSURANCE_ICONS[assurance]
-    return _icon(kind, letter, title, size, f"assurance-icon {assurance}")

@@ -40,7 +40,8 @@ def pack(
 ) -> None:
     """Build one provider's feedback pack (HTML, XLSX, CSV) from the latest publication, or
     with --region NAME or --england the pack of a region or of England (HTML)."""
-    from collectonce.feedback.pack import PackError, build_provider_pack
+    from collectonce.feedback.errors import PackError
+    from collectonce.feedback.rebuild import build_provider_pack
 
     if sum(x is not None and x is not False for x in (provider, region, england)) != 1:
         _fail("give exactly one of --provider ODS, --region NAME or --england", json_out)
@@ -78,7 +79,9 @@ def packs(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from collectonce.feedback.pack import PackError, build_all_packs, load_publication
+    from collectonce.feedback.errors import PackError
+    from collectonce.feedback.rebuild import build_all_packs
+    from collectonce.feedback.sources import load_publication
 
     cat = open_catalog(catalog, as_json=json_out)
     settings = settings_for(catalog)
@@ -163,6 +166,8 @@ def overview(
     json_out: JsonOpt = False,
 ) -> None:
     """The Making Data Count matrix of one metric across every provider (or by region)."""
+    from collectonce.feedback.errors import PackError
+    from collectonce.feedback.exports import replace_bytes
     from collectonce.feedback.overview import (
         VARIATION_ROWS,
         build_overview,
@@ -170,7 +175,6 @@ def overview(
         overview_to_dict,
         render_overview_html,
     )
-    from collectonce.feedback.pack import PackError, _atomic_write_bytes
 
     cat = open_catalog(catalog, as_json=json_out)
     settings = settings_for(catalog)
@@ -188,7 +192,7 @@ def overview(
             _fail(f"{out} is a folder: give a file name such as overview.html", json_out)
         try:
             html = render_overview_html(cat, table, metric, info)
-            _atomic_write_bytes(out, html.encode("utf-8"))
+            replace_bytes(out, html.encode("utf-8"))
         except OSError as exc:
             _fail(f"cannot write {out}: {exc.strerror or exc}", json_out)
     if json_out:

@@ -18,15 +18,12 @@ import pandas as pd
 
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import Metric
-from collectonce.feedback.pack import (
-    MetricPanel,
-    NoPublication,
-    PackError,
-    _atomic_write_bytes,
-    _chart,
-    _panels,
-    render_template,
-)
+from collectonce.feedback.assembly import build_panels
+from collectonce.feedback.errors import NoPublication, PackError
+from collectonce.feedback.exports import replace_bytes
+from collectonce.feedback.level_spc import level_spc
+from collectonce.feedback.model import MetricPanel
+from collectonce.feedback.render import chart_markup, render_template
 from collectonce.settings import Settings
 
 
@@ -165,7 +162,6 @@ def build_level_pack(
     from collectonce.publish.unified import read_unified
     from collectonce.rollup.errors import RollupError
     from collectonce.rollup.levels import ENGLAND, check_level, members, resolve_region
-    from collectonce.rollup.series import level_spc
     from collectonce.rollup.table import read_levels
 
     try:
@@ -180,7 +176,7 @@ def build_level_pack(
     rows = frame.loc[(frame["level"] == level) & (frame["code"] == code)].reset_index(drop=True)
     points, summary = level_spc(catalog, rows)
     by_metric = dict(tuple(points.groupby("metric_id", sort=False, observed=True)))
-    panels = _panels(catalog, by_metric, summary.to_dict("records"), [])
+    panels = build_panels(catalog, by_metric, summary.to_dict("records"), [])
     who = members(catalog, level, code)
     unified = read_unified(settings, version) if league and panels else None
     out: list[LevelPanel] = []
@@ -240,7 +236,7 @@ def render_level_pack_html(pack: LevelPack) -> str:
     """A static, self-contained HTML page in the provider pack's NHS.UK format."""
     from collectonce.feedback.overview import ASSURANCE_COLUMNS
 
-    charts = {p.code: _chart(p.panel) for p in pack.panels}
+    charts = {p.code: chart_markup(p.panel) for p in pack.panels}
     return render_template(
         "level_pack.html.j2",
         pack=pack,
@@ -255,7 +251,7 @@ def level_pack_path(settings: Settings, pack: LevelPack) -> Path:
 
 
 def write_level_pack(pack: LevelPack, path: Path) -> Path:
-    _atomic_write_bytes(path, render_level_pack_html(pack).encode("utf-8"))
+    replace_bytes(path, render_level_pack_html(pack).encode("utf-8"))
     return path
 
 

@@ -14,16 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from collectonce.feedback.pack import (
-    DIRECTION_TEXT,
-    UnknownMetric,
-    load_publication,
-    prepare_series,
-    render_template,
-    run_spc,
-    target_text,
-)
+from collectonce.feedback.errors import UnknownMetric
+from collectonce.feedback.render import render_template
+from collectonce.feedback.sources import load_publication
+from collectonce.feedback.spc.series import prepare_series, run_spc
 from collectonce.feedback.wording import ASSURANCE_COLUMNS as ASSURANCE_COLUMNS
+from collectonce.feedback.wording import DIRECTION_TEXT, target_text
 from collectonce.feedback.wording import VARIATION_ROWS as VARIATION_ROWS
 from collectonce.feedback.wording import variation_row as variation_row
 

@@ -20,13 +20,14 @@ def overview_by_region_cli(
     out: Path | None,
     json_out: bool,
 ) -> None:
+    from collectonce.feedback.exports import replace_bytes
     from collectonce.feedback.overview import VARIATION_ROWS
     from collectonce.feedback.overview_levels import (
         overview_by_region,
         region_rollup_verdicts,
         render_overview_by_region_html,
     )
-    from collectonce.feedback.pack import ASSURANCE_SHORT, VARIATION_SHORT, _atomic_write_bytes
+    from collectonce.feedback.wording import ASSURANCE_SHORT, VARIATION_SHORT
 
     if by.strip().lower() != "region":
         message = f"--by {by!r} is not known: use provider or region"
@@ -38,7 +39,7 @@ def overview_by_region_cli(
     if out is not None:
         html = render_overview_by_region_html(cat, groups, metric, info)
         try:
-            _atomic_write_bytes(out, html.encode("utf-8"))
+            replace_bytes(out, html.encode("utf-8"))
         except OSError as exc:
             fail(f"cannot write {out}: {exc.strerror or exc}")
     if json_out:
@@ -63,7 +64,7 @@ def overview_by_region_cli(
              "neutral": "neutral", "no_limits": "no limits"}  # fmt: skip
     for key, _ in VARIATION_ROWS:
         grid.add_column(short[key], justify="right")
-    from collectonce.feedback.pack import format_value
+    from collectonce.display import format_value
 
     m = cat.metrics[metric]
     for g in groups:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from collectonce.feedback.overview import ASSURANCE_COLUMNS, VARIATION_ROWS, overview_matrix
-from collectonce.feedback.pack import ASSURANCE_SHORT, VARIATION_SHORT, render_template
+from collectonce.feedback.render import render_template
+from collectonce.feedback.wording import ASSURANCE_SHORT, VARIATION_SHORT
 
 if TYPE_CHECKING:
     from collectonce.catalog.loader import Catalog
@@ -22,10 +23,10 @@ def region_rollup_verdicts(
 ) -> dict[str, dict[str, Any]]:
     """Each region's latest rolled-up value and SPC verdict ({} when the metric does not roll
     up)."""
+    from collectonce.feedback.level_spc import level_spc, verdicts
     from collectonce.rollup.errors import RollupError
     from collectonce.rollup.levels import aggregable_metric
     from collectonce.rollup.query import select_rollups
-    from collectonce.rollup.series import level_spc, verdicts
 
     try:
         aggregable_metric(catalog, metric_code)

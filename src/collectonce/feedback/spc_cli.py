@@ -506,7 +506,8 @@ def _limit(value: float) -> str:
 
 
 def _write_chart(path: Path, points: pd.DataFrame, summary: pd.Series, title: str) -> None:
-    from collectonce.feedback.chart import assurance_icon_svg, variation_icon_svg, xmr_chart_svg
+    from collectonce.feedback.chart import xmr_chart_svg
+    from collectonce.feedback.icons import assurance_icon_svg, variation_icon_svg
 
     svg = xmr_chart_svg(points, title)
     variation = _label(summary["variation_icon"])

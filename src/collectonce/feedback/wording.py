@@ -11,8 +11,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
+from collectonce.display import format_value as format_value
+from collectonce.nhs_periods import label_of
+
 if TYPE_CHECKING:
     from collectonce.catalog.models import Metric
+    from collectonce.feedback.model import MetricUse
 
 
 VARIATION_TEXT: dict[str, str] = {
@@ -122,28 +128,52 @@ def variation_row(icon: Any) -> str:
     return "no_limits"
 
 
-def format_value(value: Any, metric: Metric | None = None) -> str:
-    """A value as a person reads it: thousands separators, a % sign for percentages."""
-    if value is None:
+# How the pack writes targets, uses, ranks, dates and periods (the templates use these too).
+
+
+def domain_label(domain: str) -> str:
+    return (domain or "other").replace("_", " ").capitalize()
+
+
+def target_text(metric: Metric) -> str:
+    if metric.target is None:
+        return ""
+    sign = "≥" if metric.target.comparison == "gte" else "≤"
+    return f"{sign} {format_value(metric.target.value, metric)}"
+
+
+def use_text(use: MetricUse) -> str:
+    items = ", ".join(use.items)
+    via = f" (through {use.via})" if use.via else ""
+    return f"{use.requester_name}: {use.request} item {items}{via}"
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st ..."""
+    n = int(n)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def format_when(value: Any) -> str:
+    """A timestamp as a person reads it ("22 Nov 2026, 09:05 UTC"); other text unchanged."""
+    if value is None or value == "":
         return ""
     try:
-        number = float(value)
+        ts = pd.Timestamp(value)
     except (TypeError, ValueError):
         return str(value)
-    if math.isnan(number):
+    if ts is pd.NaT:
+        return str(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC")
+    return f"{ts.day} {ts.strftime('%b %Y, %H:%M')} UTC"
+
+
+def format_period(value: Any, grain: str = "month") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    unit = metric.unit if metric else ""
-    integer = metric is not None and metric.value_type == "integer" and unit != "percent"
-    if (integer and abs(number - round(number)) < 1e-9) or abs(number) >= 1000:
-        text = f"{number:,.0f}"
-    elif unit in {"percent", "rate"} or abs(number) >= 10:
-        text = f"{number:,.1f}"
-    else:
-        text = f"{number:,.2f}"
-    if unit == "percent":
-        return f"{text}%"
-    if unit in {"gbp"}:
-        return f"£{text}"
-    if unit == "gbp_thousands":
-        return f"£{text}k"
-    return text
+    ts = pd.Timestamp(value)
+    if grain in ("quarter", "year"):
+        return label_of(ts, grain)  # NHS quarters and financial years: 2018/19 Q1, 2018/19
+    return ts.strftime("%b %Y")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from collectonce.catalog import Catalog
+from collectonce.display import format_value
 from collectonce.rollup.levels import ENGLAND
 from collectonce.settings import Settings
 
@@ -50,8 +51,6 @@ class LevelFigures:
     def digest(self, ods: str, latest: Mapping[str, dt.date]) -> str:
         """A digest of the figures the provider's pack shows beside its own: its region's and
         England's value, as displayed, for each metric's latest period (`latest`)."""
-        from collectonce.feedback.wording import format_value
-
         parts = []
         for metric, period in sorted(latest.items()):
             known = self._catalog.metrics.get(metric)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from collectonce.contracts import UNIFIED
-from collectonce.feedback import pack as pack_module
+from collectonce.feedback import rebuild as pack_module
 from collectonce.feedback.pack import (
     NoPublication,
     UnknownProvider,

@@ -131,7 +131,7 @@ def test_a_publish_killed_before_its_roll_ups_never_shows_stale_levels(
 
 def test_partial_points_are_shown_but_left_out_of_the_limits(shipped_catalog) -> None:
     """A partial month far off the others neither moves the mean nor raises a signal."""
-    from collectonce.rollup.series import level_spc
+    from collectonce.feedback.level_spc import level_spc
 
     values = [100.0, 104, 98, 101, 99, 103, 97, 102, 100, 98, 101, 99, 10.0]
     rows = pd.DataFrame(

@@ -38,8 +38,10 @@ A plain double-precision sum can differ in the last bit, and that bit decides wh
 sits exactly on the mean (which breaks a run) or exactly on a limit.
 
 The package holds one job per module: `inputs` (constants, and a frame's columns as arrays),
-`rules` (the special-cause rules on arrays), `xmr` (limits and `compute_spc`) and `assurance`
-(`summarise_spc`: the variation and assurance icons). The per-point loop the engine is checked
+`order` (many series sorted into one layout), `rules` (the special-cause rules on arrays), `xmr`
+(limits and `compute_spc`), `assurance` (`summarise_spc`: the variation and assurance icons)
+and `series` (rows of the unified table or of the roll-ups made ready for SPC, and SPC for all
+of them at once: `prepare_series`, `run_spc`). The per-point loop the engine is checked
 against lives with the tests, as the reference it is.
 """
 

@@ -20,7 +20,7 @@ from collectonce.feedback.spc.inputs import (
     _date_values,
     direction_code,
 )
-from collectonce.feedback.spc.xmr import (
+from collectonce.feedback.spc.order import (
     _direction_from_values,
     _series_codes,
     _series_starts,

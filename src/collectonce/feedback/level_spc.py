@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from collectonce.catalog import Catalog
+from collectonce.feedback.spc.series import prepare_series, run_spc
+from collectonce.feedback.wording import ASSURANCE_SHORT, VARIATION_SHORT
 
 
 def as_series_frame(rows: pd.DataFrame) -> pd.DataFrame:
@@ -37,8 +39,6 @@ def level_spc(catalog: Catalog, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     Points are shaped as the provider pack's (``provider_code`` holds the level code) plus
     ``providers``, ``providers_expected`` and ``partial``; partial points keep their value for
     display, with no mean-breaking signal, and their flag says how many providers reported."""
-    from collectonce.feedback.pack import prepare_series, run_spc
-
     series = prepare_series(catalog, as_series_frame(rows))
     points, summary = run_spc(series)
     keys = ["provider_code", "metric_id", "period"]
@@ -67,8 +67,6 @@ def level_spc(catalog: Catalog, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
 
 def verdicts(summary: pd.DataFrame) -> dict[tuple[str, str], dict[str, str | None]]:
     """(code, metric) → the variation and assurance verdict, in words."""
-    from collectonce.feedback.pack import ASSURANCE_SHORT, VARIATION_SHORT
-
     out: dict[tuple[str, str], dict[str, str | None]] = {}
     for row in summary.to_dict("records"):
         icon = row.get("variation_icon") or None

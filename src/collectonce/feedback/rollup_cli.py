@@ -95,9 +95,9 @@ def rollup(
 def _print_table(cat: object, metric: str, level: str, rows: object, version: int) -> None:
     from rich.table import Table
 
-    from collectonce.feedback.wording import format_value
+    from collectonce.display import format_value
+    from collectonce.feedback.level_spc import level_spc, verdicts
     from collectonce.rollup.query import rows_to_dicts
-    from collectonce.rollup.series import level_spc, verdicts
 
     m = cat.metrics[metric]  # type: ignore[attr-defined]
     threshold = cat.levels.coverage_threshold  # type: ignore[attr-defined]
