@@ -271,10 +271,10 @@ def test_large_xlsx_is_streamed_from_a_file_and_reads_back(client, headers, monk
     as JSON, and still refuses one too large for a sheet before anything is sent."""
     import openpyxl
 
-    import collectonce.api.app as api_app
+    import collectonce.api.render as api_render
     import collectonce.publish.exports as exports
 
-    monkeypatch.setattr(api_app, "STREAM_ABOVE_ROWS", 5)
+    monkeypatch.setattr(api_render, "STREAM_ABOVE_ROWS", 5)
     url = "/v1/providers/R1H/data?from=2018-02&to=2018-05&format="
     response = client.get(url + "xlsx", headers=headers("admin"))
     assert response.status_code == 200
