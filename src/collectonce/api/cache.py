@@ -66,6 +66,11 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def held(self) -> list[Key]:
+        """The keys held now, least recently used first."""
+        with self._lock:
+            return list(self._items)
+
     def _get(self, key: Key) -> Rendered | None:
         with self._lock:
             hit = self._items.get(key)
