@@ -113,7 +113,7 @@ class BodyResponse(Response):
             await send(
                 {
                     "type": "http.response.body",
-                    "body": bytes(body[start:end]),
+                    "body": body[start:end],  # a view of the cached bytes, not a copy
                     "more_body": end < len(body),
                 }
             )

@@ -136,8 +136,9 @@ class ApiState:
         )
 
 
-def api_state(request: Request) -> ApiState:
-    """The app's state, as a dependency."""
+async def api_state(request: Request) -> ApiState:
+    """The app's state, as a dependency (async, so it is solved on the event loop without a
+    trip through the thread pool)."""
     return request.app.state.api  # type: ignore[no-any-return]
 
 
