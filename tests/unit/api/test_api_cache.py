@@ -4,8 +4,6 @@ is bounded by COLLECTONCE_RESPONSE_CACHE_BYTES."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 VIEW = "/v1/requests/nhse_ae_monthly/view?from=2018-02&to=2018-04"
@@ -86,15 +84,13 @@ def test_a_large_body_is_sent_in_pieces_with_the_same_bytes(client, headers, mon
 
 
 def test_a_new_publication_empties_the_cache(
-    tmp_path, settings, catalog_min, csv_rows, seed_published
+    tmp_path, settings, catalog_min, seed_published, publish_revision
 ) -> None:
     """Answers of the old publication go when a new one lands; the catalogue's answers stay."""
     from fastapi.testclient import TestClient
 
     from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.ingest.service import submit_file
-    from collectonce.publish.unified import publish
 
     first = seed_published(settings, catalog_min, tmp_path)
     _, token = create_token(settings, role="requester", subject="nhs_england", catalog=catalog_min)
@@ -112,15 +108,8 @@ def test_a_new_publication_empties_the_cache(
     assert client.get("/v1/catalog/metrics", headers=who).status_code == 200
     assert ("metrics",) in cache.held() and any(k[0] == "view" for k in cache.held())
 
-    revised = tmp_path / "rf4__january_attendances_revised.csv"
-    revised.write_text(csv_rows("RF4").replace("RF4,2018-01,21317,", "RF4,2018-01,21400,"))
-    now = dt.datetime(2018, 8, 1, tzinfo=dt.UTC)
-    assert submit_file(revised, catalog_min, settings, as_provider="RF4", now=now).status in {
-        "accepted",
-        "accepted_with_warnings",
-    }
-    second = publish(catalog_min, settings, now=now).version
-    assert second is not None and second > first
+    second = publish_revision(settings, catalog_min, tmp_path)
+    assert second > first
 
     assert rf4_a1() == (second, 21400.0)
     held = cache.held()
