@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     outlier_mad_threshold: float = Field(
         default=6.0, description="Warn when a value is this many scaled MADs from its history."
     )
+    response_cache_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="The API keeps serialised answers in memory up to this many bytes, so a"
+        " repeat pull is a memory copy; 0 turns the cache off.",
+    )
 
     @cached_property
     def root(self) -> Path:

@@ -14,38 +14,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.access.auth import Principal
+from collectonce.api.deps import PERIOD_PATTERN, REGION_ROUTES, invalid, region_may_call
+from collectonce.api.state import ApiState, State
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 LEVEL_PATTERN = "^(icb|region|england)$"
 METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-#: The routes a regional team's token may call; any other answers 403.
-REGION_ROUTES = frozenset(
-    {
-        "rollups",
-        "region_pack",
-        "england_pack",
-        "pull_provider_data",
-        "pull_pack",
-        "list_metrics",
-        "publications",
-    }
-)
 
-
-def region_may_call(request: Request) -> None:
-    """Refuse a regional team's token on any route not made for it."""
-    route = request.scope.get("route")
-    if getattr(route, "name", None) not in REGION_ROUTES:
-        raise HTTPException(
-            403,
-            "a regional team's token reads its region's roll-ups and pack and its providers' "
-            "data: GET /v1/rollups/region?metric=CODE",
-        )
+__all__ = ["REGION_ROUTES", "allowed_codes", "build_router", "region_may_call"]
 
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -56,13 +35,6 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
     problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     return {code: {"description": text[code], "content": problem} for code in codes}
-
-
-def _invalid(name: str, message: str, value: object) -> RequestValidationError:
-    """A 422 shaped like FastAPI's own parameter errors (as the API's other refusals)."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}]
-    )
 
 
 def _requester_metrics(catalog: Any, requester: str) -> set[str]:
@@ -126,6 +98,7 @@ def build_router(authenticated: Any) -> APIRouter:
     async def rollups(
         request: Request,
         caller: Caller,
+        st: State,
         level: Annotated[
             str, PathParam(pattern=LEVEL_PATTERN, description="icb, region or england")
         ],
@@ -156,7 +129,6 @@ def build_router(authenticated: Any) -> APIRouter:
         from collectonce.rollup.levels import resolve_code
         from collectonce.rollup.query import rows_to_dicts, select_rollups
 
-        st = request.app.state.api
         catalog = st.catalog
         request.state.audit_target = f"{level}:{metric}"
         if metric not in catalog.metrics:
@@ -168,7 +140,7 @@ def build_router(authenticated: Any) -> APIRouter:
             if given is None:
                 continue
             if level != name:
-                raise _invalid(name, f"{name} goes with level {name}", given)
+                raise invalid("query", name, f"{name} goes with level {name}", given)
             try:
                 wanted = resolve_code(catalog, level, given)
             except UnknownLevel as exc:
@@ -189,11 +161,11 @@ def build_router(authenticated: Any) -> APIRouter:
                 codes=codes,
             )
         except NotAggregable as exc:
-            raise _invalid("metric", str(exc), metric) from None
+            raise invalid("query", "metric", str(exc), metric) from None
         except UnknownLevel as exc:
             raise HTTPException(404, str(exc)) from None
         except BadParameter as exc:
-            raise _invalid("from", str(exc), period_from) from None
+            raise invalid("query", "from", str(exc), period_from) from None
         except UnknownPublication as exc:
             raise HTTPException(404, str(exc)) from None
         request.state.audit_publication_version = version
@@ -207,14 +179,13 @@ def build_router(authenticated: Any) -> APIRouter:
         return JSONResponse(body, headers={"X-Publication-Version": str(version)})
 
     async def _pack(
-        request: Request, caller: Principal, level: str, name: str | None
+        request: Request, caller: Principal, st: ApiState, level: str, name: str | None
     ) -> HTMLResponse:
         from collectonce.feedback.level_pack import build_level_pack, render_level_pack_html
         from collectonce.feedback.pack import NoPublication, PackError
         from collectonce.rollup.errors import UnknownLevel
         from collectonce.rollup.levels import ENGLAND, resolve_region
 
-        st = request.app.state.api
         catalog = st.catalog
         request.state.audit_target = f"{level}:{name or ENGLAND}"
         if caller.role == "requester":
@@ -260,12 +231,13 @@ def build_router(authenticated: Any) -> APIRouter:
     async def region_pack(
         request: Request,
         caller: Caller,
+        st: State,
         name: Annotated[str, PathParam(max_length=80, description="The region, e.g. London.")],
     ) -> HTMLResponse:
         """A region's pack: each metric's XmR chart and assurance for the region, the providers
         behind each value and, for the data team and the regional team, the league of its
         providers."""
-        return await _pack(request, caller, "region", name)
+        return await _pack(request, caller, st, "region", name)
 
     @router.get(
         "/v1/packs/england",
@@ -274,8 +246,8 @@ def build_router(authenticated: Any) -> APIRouter:
         response_class=HTMLResponse,
         responses={**html_200, **_problems(401, 403, 404)},
     )
-    async def england_pack(request: Request, caller: Caller) -> HTMLResponse:
+    async def england_pack(request: Request, caller: Caller, st: State) -> HTMLResponse:
         """England's pack: each metric rolled up from every provider, with SPC and coverage."""
-        return await _pack(request, caller, "england", None)
+        return await _pack(request, caller, st, "england", None)
 
     return router

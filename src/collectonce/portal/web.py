@@ -26,7 +26,7 @@ from collectonce.portal.session import (
 
 if TYPE_CHECKING:
     from collectonce.access.auth import Principal
-    from collectonce.api.app import ApiState
+    from collectonce.api.state import ApiState
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

@@ -60,6 +60,22 @@ def seed(settings, catalog, tmp: Path) -> int:
     return version
 
 
+def revise(settings, catalog, tmp: Path) -> int:
+    """RF4 sends January again with 21,400 attendances (not 21,317), and it is published; the
+    version published."""
+    from collectonce.ingest.service import submit_file
+    from collectonce.publish.unified import publish
+
+    revised = tmp / "rf4__january_attendances_revised.csv"
+    revised.write_text(rows_for("RF4").replace("RF4,2018-01,21317,", "RF4,2018-01,21400,"))
+    now = dt.datetime(2018, 8, 1, tzinfo=dt.UTC)
+    receipt = submit_file(revised, catalog, settings, as_provider="RF4", now=now)
+    assert receipt.status in {"accepted", "accepted_with_warnings"}, receipt.to_dict()
+    version = publish(catalog, settings, now=now).version
+    assert version is not None
+    return version
+
+
 @pytest.fixture(scope="session")
 def published(tmp_path_factory: pytest.TempPathFactory, catalog_min):
     """Settings of a data folder holding one publication of the fixture rows."""
@@ -122,6 +138,12 @@ def headers(tokens) -> Callable[[str], dict[str, str]]:
 def seed_published() -> Callable[..., int]:
     """``seed_published(settings, catalog, tmp)``: submit and publish the fixture rows."""
     return seed
+
+
+@pytest.fixture(scope="session")
+def publish_revision() -> Callable[..., int]:
+    """``publish_revision(settings, catalog, tmp)``: RF4 revises January; publish it."""
+    return revise
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 
 import pandas as pd
@@ -158,26 +157,17 @@ def test_unknown_publication_is_404(client, headers) -> None:
 
 
 def test_as_of_serves_the_publication_asked_for(
-    tmp_path, settings, catalog_min, csv_rows, seed_published
+    tmp_path, settings, catalog_min, seed_published, publish_revision
 ) -> None:
     """It serves a past publication with ?as_of=, and the latest (flagged revised) otherwise."""
     from fastapi.testclient import TestClient
 
     from collectonce.access.auth import create_token
     from collectonce.api.app import build_app
-    from collectonce.ingest.service import submit_file
-    from collectonce.publish.unified import publish
 
     first = seed_published(settings, catalog_min, tmp_path)
-    revised = tmp_path / "rf4__january_attendances_revised.csv"
-    revised.write_text(csv_rows("RF4").replace("RF4,2018-01,21317,", "RF4,2018-01,21400,"))
-    now = dt.datetime(2018, 8, 1, tzinfo=dt.UTC)
-    assert submit_file(revised, catalog_min, settings, as_provider="RF4", now=now).status in {
-        "accepted",
-        "accepted_with_warnings",
-    }
-    second = publish(catalog_min, settings, now=now).version
-    assert second is not None and second > first
+    second = publish_revision(settings, catalog_min, tmp_path)
+    assert second > first
     _, token = create_token(settings, role="requester", subject="nhs_england", catalog=catalog_min)
     hdr = {"Authorization": f"Bearer {token}"}
     url = "/v1/requests/nhse_ae_monthly/view?from=2018-01&to=2018-01"
@@ -271,10 +261,10 @@ def test_large_xlsx_is_streamed_from_a_file_and_reads_back(client, headers, monk
     as JSON, and still refuses one too large for a sheet before anything is sent."""
     import openpyxl
 
-    import collectonce.api.app as api_app
+    import collectonce.api.render as api_render
     import collectonce.publish.exports as exports
 
-    monkeypatch.setattr(api_app, "STREAM_ABOVE_ROWS", 5)
+    monkeypatch.setattr(api_render, "STREAM_ABOVE_ROWS", 5)
     url = "/v1/providers/R1H/data?from=2018-02&to=2018-05&format="
     response = client.get(url + "xlsx", headers=headers("admin"))
     assert response.status_code == 200
