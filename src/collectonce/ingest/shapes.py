@@ -41,14 +41,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectonce.catalog import Catalog
+from collectonce.catalog.layouts import by_type_layout, published_layout
 from collectonce.catalog.models import Item, Metric
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.department_types import (
     AE_BY_TYPE,
     CLASS_OF_TYPE,
     CLASSES,
-    METRICS,
     TypeColumns,
+    by_type_metrics,
     department_type,
     find_type_columns,
 )
@@ -82,10 +83,9 @@ from collectonce.ingest.published_ae import (
     AE_PUBLISHED,
     PublishedColumns,
     find_published_columns,
-    heading,
     is_total,
+    published_metrics,
 )
-from collectonce.ingest.published_ae import METRICS as PUBLISHED_METRICS
 from collectonce.validate.findings import Finding
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -285,7 +285,7 @@ class Resolver:
         """(department class, measure) → the collected metric it is stored as (A&E layout)."""
         if self._by_type is None:
             found: dict[tuple[str, str], Target] = {}
-            for key, code in METRICS.items():
+            for key, code in by_type_metrics(self.catalog).items():
                 target = self.metric_target(header_key(code))
                 if target is not None and target.kind == "metric":
                     found[key] = target
@@ -297,7 +297,7 @@ class Resolver:
         catalogue collects."""
         if self._published is None:
             found: dict[str, Target] = {}
-            for code in PUBLISHED_METRICS:
+            for code in published_metrics(self.catalog):
                 target = self.metric_target(header_key(code))
                 if target is not None and target.kind == "metric":
                     found[code] = target
@@ -433,7 +433,7 @@ def _by_type_columns(
     """The A&E layout by department type, when the header has it and the catalogue its metrics."""
     if "metric_id" in roles and "value" in roles:
         return None
-    found = find_type_columns(header, set(roles.values()))
+    found = find_type_columns(header, set(roles.values()), by_type_layout(resolver.catalog.layouts))
     if found is None or not resolver.by_type_targets():
         return None
     return found
@@ -446,7 +446,9 @@ def _published_columns(
     catalogue its metrics."""
     if "metric_id" in roles and "value" in roles:
         return None
-    found = find_published_columns(header, set(roles.values()))
+    found = find_published_columns(
+        header, set(roles.values()), published_layout(resolver.catalog.layouts)
+    )
     if found is None or not resolver.published_targets():
         return None
     return found
@@ -572,7 +574,8 @@ def _by_type_layout(
             )
         )
     targets = resolver.by_type_targets()
-    for (kind, measure), metric in sorted(METRICS.items()):
+    findings.extend(columns.unmapped_findings(header, file))
+    for (kind, measure), metric in sorted(columns.metrics.items()):
         if (kind, measure) in targets or measure not in {m for _i, m in columns.measures}:
             continue
         findings.append(
@@ -636,14 +639,15 @@ def _published_layout(
             )
         )
     targets = resolver.published_targets()
+    findings.extend(columns.unmapped_findings(header, file))
     sums: list[tuple[str, tuple[int, ...]]] = []
     used: set[str] = set()
-    for metric in PUBLISHED_METRICS:
+    for metric in columns.metrics:
         parts = columns.chosen(metric)
         if metric in targets and parts is not None:
             sums.append((metric, tuple(columns.parts[p] for p in parts)))
             used |= set(parts)
-    for metric, ways in PUBLISHED_METRICS.items():
+    for metric, ways in columns.metrics.items():
         present = {p for way in ways for p in (*way.required, *way.optional)} & set(columns.parts)
         parts = columns.chosen(metric)
         if metric in targets and parts is not None:
@@ -659,7 +663,7 @@ def _published_layout(
                 "figures were ignored. Nothing to fix."
             )
         elif parts is None:
-            lacking = " and ".join(repr(heading(p)) for p in columns.missing(metric))
+            lacking = " and ".join(repr(columns.heading(p)) for p in columns.missing(metric))
             message = (
                 f"{metric} adds up several columns of the published file, and the file has no "
                 f"{lacking} column, so {metric} was not stored from {shown}. Send the file with "
@@ -1214,8 +1218,8 @@ class Converter:
                     make_finding(
                         self.file,
                         "required_value",
-                        "The metric is blank. Enter the metric code (for example "
-                        "ae_attendances_type1) in this row.",
+                        "The metric is blank. Enter the metric's code from the catalogue (the "
+                        "file name under catalog/metrics/) in this row.",
                         row=int(rows[i]),
                         column=metric_column,
                     )
