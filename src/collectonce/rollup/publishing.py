@@ -14,8 +14,8 @@ import datetime as dt
 import pandas as pd
 
 from collectonce.catalog import Catalog
+from collectonce.publish import views
 from collectonce.publish.unified import Publication, publish
-from collectonce.publish.views import render_view
 from collectonce.settings import Settings
 
 
@@ -47,4 +47,4 @@ def render_request_view(
         from collectonce.rollup.views import render_level_view
 
         return render_level_view(catalog, settings, request, period_from, period_to, as_of)
-    return render_view(catalog, settings, request_code, period_from, period_to, as_of=as_of)
+    return views.render_view(catalog, settings, request_code, period_from, period_to, as_of=as_of)
