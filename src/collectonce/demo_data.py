@@ -19,7 +19,6 @@ from collectonce.errors import DemoError
 from collectonce.ingest.department_types import (
     CLASS_OF_TYPE,
     by_type_metrics,
-    department_type,
     find_type_columns,
 )
 
@@ -129,7 +128,7 @@ def ae_to_long(raw: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     frame = raw.assign(
         klass=raw.iloc[:, columns.type_column]
         .astype(str)
-        .map(lambda t: CLASS_OF_TYPE.get(department_type(t) or "")),
+        .map(lambda t: CLASS_OF_TYPE.get(columns.department_type(t) or "")),
         period=pd.to_datetime(raw["period"]).dt.strftime("%Y-%m"),
     )
     parts = []

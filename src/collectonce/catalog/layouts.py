@@ -59,7 +59,18 @@ class ByTypeLayout(_Strict):
     layout: Literal["nhse_ae_by_department_type"]
     description: str = ""
     type_column: Headings = Field(min_length=1, description="headings of the department type")
+    department_types: dict[
+        Literal["type_1", "type_2", "type_3", "type_4", "other", "total"], Headings
+    ] = Field(
+        min_length=1,
+        description="how each department type is written in the type column; `other` is "
+        "types 3 and 4 together, `total` marks a total row (not stored)",
+    )
     measures: dict[str, Measure] = Field(min_length=1)
+
+    def type_words(self) -> dict[str, list[str]]:
+        """Department type (``1``, ``2``, ``3``, ``4``, ``other``, ``total``) → its words."""
+        return {name.removeprefix("type_"): words for name, words in self.department_types.items()}
 
     def metric_map(self) -> dict[tuple[str, str], str]:
         """(department class, measure) → catalogue metric."""
@@ -84,6 +95,10 @@ class PublishedLayout(_Strict):
     description: str = ""
     label_columns: Headings = Field(
         default=[], description="headings describing the organisation (read for total rows)"
+    )
+    total_rows: Headings = Field(
+        default=[],
+        description="what marks the national total row in the organisation, period or name column",
     )
     columns: dict[str, Headings] = Field(
         min_length=1, description="column name → every heading it has been published under"

@@ -17,9 +17,10 @@ collects one metric per department type and measure, as its layout file
 
 The headings of the department-type column and of each measure are the layout file's too.
 
-Department types may be written ``1``, ``2``, ``3``, ``4`` or ``other``, or in words (``Type 1``,
-``Major A&E``, ``Single specialty``, ``Types 3 and 4``, ``Other A&E department``). A total row
-(``Total``, ``All types``) is not stored: the totals are worked out from the rows per type.
+Department types may be written ``1``, ``2``, ``3``, ``4`` or ``other``, or in the words the
+layout file lists under ``department_types`` (``Type 1``, ``Major A&E``, ``Single specialty``,
+``Types 3 and 4``, ``Other A&E department``). A total row (``Total``, ``All types``) is not
+stored: the totals are worked out from the rows per type.
 
 This module only reads the layout (pure functions); `collectonce.ingest.shapes` recognises it
 from a header and converts its rows.
@@ -28,7 +29,7 @@ from a header and converts its rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collectonce.catalog import Catalog
@@ -42,41 +43,6 @@ from collectonce.validate.findings import Finding
 #: Department classes of the catalogue: type 1, type 2, and other (types 3 and 4).
 CLASSES = ("1", "2", "other")
 
-#: A department type as written (after `department_key`) → its type: 1, 2, 3, 4, other, total.
-_TYPES: dict[str, str] = {
-    "1": "1",
-    "t1": "1",
-    "major": "1",
-    "major_ae": "1",
-    "emergency_department": "1",
-    "ed": "1",
-    "2": "2",
-    "t2": "2",
-    "single_specialty": "2",
-    "single_speciality": "2",
-    "specialty": "2",
-    "speciality": "2",
-    "3": "3",
-    "t3": "3",
-    "utc": "3",
-    "urgent_treatment_centre": "3",
-    "4": "4",
-    "t4": "4",
-    "miu": "4",
-    "minor_injury_unit": "4",
-    "minor_injuries_unit": "4",
-    "walk_in_centre": "4",
-    "other": "other",
-    "others": "other",
-    "other_ae": "other",
-    "3_and_4": "other",
-    "3_4": "other",
-    "total": "total",
-    "totals": "total",
-    "all": "total",
-    "all_types": "total",
-    "total_all_types": "total",
-}
 #: The catalogue class of each type.
 CLASS_OF_TYPE = {"1": "1", "2": "2", "3": "other", "4": "other", "other": "other"}
 
@@ -96,12 +62,19 @@ def department_key(text: str) -> str:
     return re.sub(r"_?(?:&|\+|/)_?", "_and_", key)
 
 
-def department_type(text: str | None) -> str | None:
-    """``1``, ``2``, ``3``, ``4``, ``other`` or ``total`` for a department type; None if unknown."""
+def type_words(layout: ByTypeLayout) -> dict[str, str]:
+    """A department type as written (after `department_key`) → its type: 1, 2, 3, 4, other or
+    total, from the layout file's ``department_types``."""
+    return {department_key(w): name for name, words in layout.type_words().items() for w in words}
+
+
+def department_type(text: str | None, words: Mapping[str, str]) -> str | None:
+    """``1``, ``2``, ``3``, ``4``, ``other`` or ``total`` for a department type (`words` as
+    `type_words` gives them); None if unknown."""
     if text is None:
         return None
     key = department_key(text)
-    found = _TYPES.get(key)
+    found = words.get(key)
     if found is None:
         lead = re.match(r"^([1-4])_(?!and_)", key)  # "Type 1 - Major A&E" → 1
         found = lead[1] if lead else None
@@ -123,6 +96,13 @@ class TypeColumns:
     measures: tuple[tuple[int, str], ...]
     #: (department class, measure) → catalogue metric, as the layout file maps them.
     metrics: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: A department type as written (after `department_key`) → 1, 2, 3, 4, other or total.
+    types: dict[str, str] = field(default_factory=dict)
+
+    def department_type(self, text: str | None) -> str | None:
+        """``1``, ``2``, ``3``, ``4``, ``other`` or ``total`` for a department type as the
+        layout file writes them; None if unknown."""
+        return department_type(text, self.types)
 
     def unmapped_findings(self, header: Sequence[str], file: str) -> list[Finding]:
         """A warning for each department class whose measure, present in the file, the
@@ -172,4 +152,4 @@ def find_type_columns(
             measures.append((i, measure))
     if type_column is None or not measures:
         return None
-    return TypeColumns(type_column, tuple(measures), layout.metric_map())
+    return TypeColumns(type_column, tuple(measures), layout.metric_map(), type_words(layout))

@@ -34,13 +34,10 @@ from collectonce.catalog import Catalog
 from collectonce.catalog.layouts import AE_PUBLISHED as AE_PUBLISHED
 from collectonce.catalog.layouts import AE_PUBLISHED_TITLE as AE_PUBLISHED_TITLE
 from collectonce.catalog.layouts import PublishedLayout, Sum, published_layout
-from collectonce.ingest.department_types import department_type
+from collectonce.ingest.department_types import department_key
 from collectonce.ingest.formats import make_finding
 from collectonce.ingest.normalise import header_key
 from collectonce.validate.findings import Finding
-
-#: Words that mark the national total row in an organisation, period or name column.
-_TOTAL_WORDS = frozenset({"england", "england_total", "total_england", "grand_total"})
 
 
 def column_key(name: object) -> str:
@@ -57,13 +54,6 @@ def published_metrics(catalog: Catalog) -> dict[str, tuple[Sum, ...]]:
     catalogue's layout file (empty when the catalogue has none)."""
     layout = published_layout(catalog.layouts)
     return {code: tuple(ways) for code, ways in layout.metrics.items()} if layout else {}
-
-
-def is_total(text: str | None) -> bool:
-    """Whether a cell marks the total row: ``Total``, ``TOTAL``, ``All types``, ``England``."""
-    if text is None:
-        return False
-    return department_type(text) == "total" or header_key(text) in _TOTAL_WORDS
 
 
 @dataclass(frozen=True)
@@ -83,6 +73,13 @@ class PublishedColumns:
     def metrics(self) -> dict[str, list[Sum]]:
         """Catalogue metric → the ways the file gives it, preferred first."""
         return self.layout.metrics
+
+    def is_total(self, text: str | None) -> bool:
+        """Whether a cell marks the total row (``Total``, ``TOTAL``, ``All types``, ``England``),
+        as the layout file's ``total_rows`` say."""
+        if text is None:
+            return False
+        return department_key(text) in {department_key(w) for w in self.layout.total_rows}
 
     def heading(self, part: str) -> str:
         """How the layout's current files head a column (for messages)."""

@@ -50,7 +50,6 @@ from collectonce.ingest.department_types import (
     CLASSES,
     TypeColumns,
     by_type_metrics,
-    department_type,
     find_type_columns,
 )
 from collectonce.ingest.formats import FileRejected, RawBatch, make_finding, row_texts
@@ -83,7 +82,6 @@ from collectonce.ingest.published_ae import (
     AE_PUBLISHED,
     PublishedColumns,
     find_published_columns,
-    is_total,
     published_metrics,
 )
 from collectonce.validate.findings import Finding
@@ -1394,7 +1392,7 @@ class Converter:
         marked = np.full(batch.num_rows, -1, dtype=np.int64)
         for index in (self.layout.provider, self.layout.period, *columns.labels):
             cells = _dictionary(batch.cells[index])
-            marks = np.array([is_total(t) for t in cells.dictionary.to_pylist()] + [False])
+            marks = np.array([columns.is_total(t) for t in cells.dictionary.to_pylist()] + [False])
             if not marks.any():
                 continue
             at = np.where(_is_null(cells), len(marks) - 1, _np(pc.fill_null(cells.indices, 0)))
@@ -1538,7 +1536,8 @@ class Converter:
         names = ["1", "2", "3", "4", "other", "total"]
         code_of = {name: i for i, name in enumerate(names)}
         distinct = np.array(
-            [code_of.get(department_type(t) or "", -1) for t in type_texts] + [-2], dtype=np.int64
+            [code_of.get(columns.department_type(t) or "", -1) for t in type_texts] + [-2],
+            dtype=np.int64,
         )
         type_index = np.where(
             _is_null(type_dict), len(type_texts), _np(pc.fill_null(type_dict.indices, 0))

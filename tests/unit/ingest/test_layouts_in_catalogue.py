@@ -113,6 +113,27 @@ def test_a_new_measure_heading_of_the_by_type_layout_is_read_by_submit(
     assert not [f for f in after["findings"] if f["rule"] == "unknown_column"]
 
 
+def test_a_new_department_type_word_in_the_layout_yaml_is_read_by_submit(
+    home, copied, tmp_path
+) -> None:
+    """A trust writing type 1 as ``Consultant-led ED`` has that row refused (its department type
+    is unknown) until the layout's YAML lists the word under type 1."""
+    header = "period,org_code,type,attendances,breaches\n"
+    earlier = tmp_path / "rf4__ae_new_type_word_december.csv"
+    earlier.write_text(header + "2018-12-01,RF4,Consultant-led ED,15873,6901\n", encoding="utf-8")
+    code, before = submit(earlier, copied)
+    assert code == 1, before
+    assert [(f["row"], f["rule"]) for f in before["findings"] if f["severity"] == "error"] == [
+        (2, "department_type")
+    ]
+    edit(copied, BY_TYPE, lambda d: d["department_types"]["type_1"].append("Consultant-led ED"))
+    path = tmp_path / "rf4__ae_new_type_word.csv"
+    path.write_text(header + "2019-01-01,RF4,Consultant-led ED,16428,7363\n", encoding="utf-8")
+    code, after = submit(path, copied)
+    assert code == 0, after
+    assert (after["rows_accepted"], after["values_stored"], after["errors"]) == (1, 2, 0)
+
+
 @pytest.mark.parametrize(
     ("rel", "change", "field", "value", "fix"),
     [
