@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from collectonce.catalog import load_catalog
+from collectonce.catalog import Catalog, load_catalog
 from collectonce.feedback.pack import build_all_packs, peer_positions, prepare_series, run_spc
 from collectonce.settings import get_settings
 
@@ -40,22 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 60.0
 
 
-def current_from_csv(path: Path) -> pd.DataFrame:
-    """Current values (one per provider x month x metric) shaped as the publish stage reads."""
-    from collectonce.demo_data import ADMISSIONS_METRIC, AE_METRICS
+def current_from_csv(path: Path, catalog: Catalog) -> pd.DataFrame:
+    """Current values (one per provider x month x metric) shaped as the publish stage reads,
+    through the catalogue's A&E by-department-type layout."""
+    from collectonce.demo_data import ae_to_long
 
-    ae = pd.read_csv(path, dtype={"org_code": str, "type": str})
-    ae["period"] = pd.to_datetime(ae["period"])
-    admissions = ae.groupby(["org_code", "period"], as_index=False)["admissions"].sum()
-    parts = [
-        ae[ae["type"] == dept].assign(metric_id=metric, value=lambda d, m=measure: d[m])
-        for (dept, measure), metric in AE_METRICS.items()
-    ]
-    parts.append(admissions.assign(metric_id=ADMISSIONS_METRIC, value=admissions["admissions"]))
-    rows = pd.concat(
-        [p[["org_code", "period", "metric_id", "value"]] for p in parts], ignore_index=True
-    )
-    rows = rows.rename(columns={"org_code": "provider_code"})
+    rows = ae_to_long(pd.read_csv(path, dtype={"org_code": str, "type": str}), catalog)
+    rows = rows.assign(period=pd.to_datetime(rows["period"]))
     n = len(rows)
     return rows.assign(
         value=rows["value"].astype("float64"),
@@ -73,7 +64,7 @@ def run(csv_path: Path, catalog_dir: Path, out: Path | None) -> dict[str, Any]:
 
     catalog = load_catalog(catalog_dir)
     start = time.perf_counter()
-    unified = build_unified(catalog, current_from_csv(csv_path))
+    unified = build_unified(catalog, current_from_csv(csv_path, catalog))
     load_seconds = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -148,7 +148,7 @@ def packs_home(tmp: Path) -> Path:
     """A data folder with the demo's files ingested and published once."""
     from collectonce.catalog import load_catalog
     from collectonce.ingest.service import ingest_landing
-    from collectonce.publish.unified import publish
+    from collectonce.rollup.publishing import publish_all as publish
     from collectonce.settings import Settings
 
     home = landing_home(tmp, 3)

@@ -31,7 +31,8 @@ _CHANGE_KINDS = ("added", "revised", "withdrawn")
 def publish_task(catalog_dir: str | None, home: str | None) -> dict[str, Any]:
     """One commit of the unified table; writers hold the table's Prefect concurrency slot."""
     from collectonce.publish.errors import NothingToPublish
-    from collectonce.publish.unified import latest_version, publish
+    from collectonce.publish.unified import latest_version
+    from collectonce.rollup.publishing import publish_all as publish
 
     settings = open_settings(home)
     try:
@@ -187,7 +188,7 @@ def render_view_task(
 ) -> dict[str, Any]:
     from collectonce.publish.exports import write_export
     from collectonce.publish.unified import latest_version
-    from collectonce.publish.views import render_view
+    from collectonce.rollup.publishing import render_request_view as render_view
 
     catalog = open_catalog(catalog_dir)
     settings = open_settings(home)

@@ -19,6 +19,7 @@ from collectonce.store.storage import Storage, archive_store, landing_store
 COMMAND_MODULES: tuple[str, ...] = (
     "collectonce.burden.cli",
     "collectonce.ingest.cli",
+    "collectonce.rollup.publish_cli",
     "collectonce.publish.cli",
     "collectonce.api.cli",
     "collectonce.feedback.spc_cli",

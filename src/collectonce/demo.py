@@ -286,6 +286,10 @@ def _command() -> str:
 
 def next_steps(home: Path, catalog: Path, pack_provider: str = "RRK") -> list[str]:
     """The lines that tell a person where to look and how to pull a view, all literally true."""
+    from collectonce.catalog import load_catalog
+    from collectonce.demo_data import headline_metric
+
+    metric = headline_metric(load_catalog(catalog))
     exe = shlex.quote(_command())
     if catalog.resolve() != (Path.cwd() / "catalog").resolve():
         exe += f" --catalog {shlex.quote(str(catalog))}"
@@ -309,11 +313,10 @@ def next_steps(home: Path, catalog: Path, pack_provider: str = "RRK") -> list[st
         "    curl -H 'Authorization: Bearer <token>' "
         "'http://127.0.0.1:8000/v1/requests/nhse_ae_monthly/view?from=2018-10&to=2019-03"
         "&format=csv'",
-        f"  roll-ups:         {exe} rollup --metric ae_4hr_performance_all --level region "
-        "--from 2018-10",
+        f"  roll-ups:         {exe} rollup --metric {metric} --level region --from 2018-10",
         "  a regional team:",
         f"    {exe} token create --region London --json     # its token, for the same server",
-        "    GET http://127.0.0.1:8000/v1/rollups/region?metric=ae_4hr_performance_all&from=2018-10"
+        f"    GET http://127.0.0.1:8000/v1/rollups/region?metric={metric}&from=2018-10"
         " and /v1/packs/region/London",
         "  the portal, as a provider in a browser:",
         f"    {exe} token create --provider RF4     # paste it at the sign-in page",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -147,17 +148,72 @@ def test_one_bad_metric_code_is_one_problem_with_its_fix(
         assert problem["field"] and problem["value"] and problem["fix"]
 
 
-def test_every_metric_code_the_built_in_layouts_use_is_collected(shipped_catalog) -> None:
-    """The A&E layouts read by department type and as NHS England publishes them, and the demo's
-    files, store only metrics the shipped catalogue collects."""
-    from collectonce import demo_data
-    from collectonce.ingest import department_types, published_ae
+def _codes_in(node: object) -> set[str]:
+    """Every snake_case word in a parsed YAML value (keys and values)."""
+    if isinstance(node, dict):
+        return {w for k, v in node.items() for w in _codes_in(k) | _codes_in(v)}
+    if isinstance(node, list):
+        return {w for v in node for w in _codes_in(v)}
+    return {node} if isinstance(node, str) and node.replace("_", "").isalnum() else set()
 
-    used = (
-        set(department_types.METRICS.values())
-        | set(published_ae.METRICS)
-        | set(demo_data.AE_METRICS.values())
-        | {demo_data.ADMISSIONS_METRIC}
-    )
+
+def test_every_metric_code_the_built_in_layouts_use_is_collected(shipped_catalog) -> None:
+    """The A&E layouts read by department type and as NHS England publishes them, as their YAML
+    files say, and the demo's files, store only metrics the shipped catalogue collects; and
+    every layout file under catalog/layouts/ is one the catalogue loaded."""
+    import yaml
+
+    from collectonce.demo_data import DemoMetrics, headline_metric
+
+    layouts = sorted((shipped_catalog.root / "layouts").glob("*.yaml"))
+    assert {p.name for p in layouts} >= {
+        "nhse_ae_by_department_type.yaml",
+        "nhse_ae_published_monthly.yaml",
+    }
+    assert sorted(shipped_catalog.layout_files.values()) == [
+        p.relative_to(shipped_catalog.root).as_posix() for p in layouts
+    ]
+    used: set[str] = set()
+    for path in layouts:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if data["layout"] == "nhse_ae_by_department_type":
+            used |= {c for m in data["measures"].values() for c in m["metrics"].values()}
+        else:
+            used |= set(data["metrics"])
+    # a code-shaped word in a layout file that is neither a column, a measure nor a heading is
+    # a metric code, and must be one the catalogue knows
+    assert used and used <= _codes_in([yaml.safe_load(p.read_text()) for p in layouts])
+    demo = DemoMetrics.of(shipped_catalog)
+    used |= set(demo.mapping.values()) | {demo.attendances, demo.breaches, demo.admissions}
     collected = {m.code for m in shipped_catalog.collected_metrics}
-    assert used and not used - collected, sorted(used - collected)
+    assert not used - collected, sorted(used - collected)
+    assert demo.misspelt not in shipped_catalog.metrics
+    assert headline_metric(shipped_catalog) in shipped_catalog.metrics
+
+
+def test_no_metric_code_is_written_into_the_library(shipped_catalog) -> None:
+    """The catalogue is the only truth: no catalogue metric code appears as a literal in the
+    library's code (docstrings and comments may quote one as an example)."""
+    import ast
+
+    src = Path(__file__).resolve().parents[2] / "src" / "collectonce"
+    codes = set(shipped_catalog.metrics)
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if id(node) in docstrings:
+                continue
+            for code in sorted(set(re.findall(r"[a-z][a-z0-9_]*", node.value)) & codes):
+                found.append(f"{path.relative_to(src)}:{node.lineno}: {code}")
+    assert not found, found

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from collectonce.catalog.layouts import layout_json_schema
 from collectonce.catalog.loader import Catalog
 from collectonce.catalog.models import (
     CatalogInfo,
@@ -59,6 +60,10 @@ def catalog_json_schemas(_: Catalog) -> dict[str, str]:
         if name == "provider":
             schema["title"] = "collectonce providers.csv row"
         out[f"catalog/{name}.schema.json"] = _dump(schema)
+    layout = layout_json_schema()
+    layout["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    layout["title"] = "collectonce layout file"
+    out["catalog/layout.schema.json"] = _dump(layout)
     return out
 
 

@@ -25,6 +25,7 @@ from collectonce.catalog.checks import (
     region_warnings,
 )
 from collectonce.catalog.errors import CatalogInvalid, CatalogProblem
+from collectonce.catalog.layouts import Layout, load_layouts
 from collectonce.catalog.models import (
     CatalogInfo,
     Item,
@@ -117,6 +118,9 @@ class Catalog:
     metric_files: dict[str, str] = field(default_factory=dict)
     request_files: dict[str, str] = field(default_factory=dict)
     levels: Levels = field(default_factory=Levels)
+    #: The file layouts mapped through the catalogue (``layouts/*.yaml``), by layout name.
+    layouts: dict[str, Layout] = field(default_factory=dict)
+    layout_files: dict[str, str] = field(default_factory=dict)
     #: Problems that do not stop the catalogue being used (e.g. providers with no region).
     warnings: tuple[CatalogProblem, ...] = ()
 
@@ -495,6 +499,13 @@ def load_catalog(root: Path | str) -> Catalog:
     if levels_path.exists():
         raw_levels = _read_yaml(levels_path, root, problems, seen)
         levels = _validate(Levels, raw_levels or {}, "levels.yaml", problems) or Levels()
+    layouts, layout_files = load_layouts(
+        root,
+        (set(metrics) | broken) if metric_paths else None,
+        problems,
+        lambda path: _read_yaml(path, root, problems, seen),
+        lambda model, data, rel: _validate(model, data, rel, problems),
+    )
     problems.extend(check_aggregation(metrics, metric_files))
     problems.extend(check_levels(requests, request_files, metrics))
     warnings = tuple(region_warnings(providers, levels))
@@ -553,6 +564,8 @@ def load_catalog(root: Path | str) -> Catalog:
         metric_files=metric_files,
         request_files=request_files,
         levels=levels,
+        layouts=layouts,
+        layout_files=layout_files,
         warnings=warnings,
     )
 

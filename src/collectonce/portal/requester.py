@@ -193,7 +193,8 @@ def _view(
 ) -> tuple[Any, int]:
     from collectonce.publish import errors as perrors
     from collectonce.publish.unified import resolve_version
-    from collectonce.publish.views import VIEW_COLUMNS, render_view
+    from collectonce.publish.views import VIEW_COLUMNS
+    from collectonce.rollup.publishing import render_request_view as render_view
 
     st = state(request)
     try:

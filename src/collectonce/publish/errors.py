@@ -9,6 +9,7 @@ __all__ = [
     "ExportTooLarge",
     "NothingToPublish",
     "PublishError",
+    "ServedFromRollups",
     "UnknownProvider",
     "UnknownPublication",
     "UnknownRequest",
@@ -37,3 +38,8 @@ class NothingToPublish(PublishError):
 
 class ExportTooLarge(PublishError, ValueError):
     """The rows do not fit the chosen format (XLSX holds 1,048,575 data rows at most)."""
+
+
+class ServedFromRollups(PublishError, LookupError):
+    """A request made at region or England level: its view is the roll-ups' to serve
+    (`collectonce.rollup.publishing.render_request_view`)."""

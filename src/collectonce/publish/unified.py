@@ -27,7 +27,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -381,8 +381,23 @@ def _publish_lock(settings: Settings) -> Iterator[None]:
         yield
 
 
-def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = None) -> Publication:
+#: What runs after a new publication is committed, still under the publish lock: the caller
+#: hands the published frame on (the roll-ups, `collectonce.rollup.publishing`).
+AfterCommit = Callable[[Catalog, Settings, int | None, pd.DataFrame], object]
+
+
+def publish(
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    after_commit: AfterCommit | None = None,
+) -> Publication:
     """Publish the current accepted values (and derived metrics) as one atomic Delta commit.
+
+    `after_commit` receives the new version and its rows before the publish lock is released,
+    so whatever it writes (the regional and England roll-ups) is in place before another
+    publication can start. Publishing at every level is `collectonce.rollup.publishing`.
 
     Changes to locked periods without an exception are held back (see
     `collectonce.publish.locks.apply_locks`). When the content equals the latest publication's,
@@ -438,7 +453,8 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
         version = latest_version(settings)
         with _LATEST_LOCK:
             _LATEST.pop(str(path / "_delta_log"), None)
-        _publish_levels(catalog, settings, version, frame)
+        if after_commit is not None:
+            after_commit(catalog, settings, version, frame)
     return Publication(
         version=version,
         created=True,
@@ -447,13 +463,6 @@ def publish(catalog: Catalog, settings: Settings, *, now: dt.datetime | None = N
         counts=counts,
         content_hash=digest,
     )
-
-
-def _publish_levels(catalog: Catalog, settings: Settings, version: int | None, frame: Any) -> None:
-    """Roll the new publication up to regions and England (see `collectonce.rollup.table`)."""
-    from collectonce.rollup.writer import publish_levels
-
-    publish_levels(catalog, settings, version, frame)
 
 
 # --------------------------------------------------------------------------- reading

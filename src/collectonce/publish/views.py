@@ -52,7 +52,12 @@ import pandas as pd
 from collectonce import nhs_periods
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import CODE_RE, ODS_PATTERN, Item, Request
-from collectonce.publish.errors import BadParameter, UnknownProvider, UnknownRequest
+from collectonce.publish.errors import (
+    BadParameter,
+    ServedFromRollups,
+    UnknownProvider,
+    UnknownRequest,
+)
 from collectonce.publish.periods import (
     MONTHS_IN,
     parse_range,
@@ -561,10 +566,11 @@ def render_view(
     `UnknownRequest`, or `UnknownPublication`.
     """
     request = _request(catalog, request_code)
-    if request.level != "provider":  # served from the roll-ups, one row per region or England
-        from collectonce.rollup.views import render_level_view
-
-        return render_level_view(catalog, settings, request, period_from, period_to, as_of)
+    if request.level != "provider":  # served from the roll-ups, one layer up
+        raise ServedFromRollups(
+            f"request {request.code} is made at {request.level} level: its view is served from "
+            "the roll-ups (collectonce.rollup.publishing.render_request_view)"
+        )
     start, end = parse_range(period_from, period_to)
     freq, year_start = request.frequency, request.year_start
     size = MONTHS_IN[freq]

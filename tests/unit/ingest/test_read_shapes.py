@@ -163,12 +163,16 @@ def test_the_ae_layout_ignores_types_a_catalogue_does_not_collect(catalog_min, s
     assert {(f.rule, f.severity, f.row) for f in parsed.findings} == {
         ("item_not_stored", "warning", None)
     }
-    assert {f.metric for f in parsed.findings} == {
-        "ae_attendances_type2",
-        "ae_attendances_other",
-        "ae_breaches_4hr_type2",
-        "ae_breaches_4hr_other",
-    }
+    # that catalogue's layout file maps type 2 and other departments' attendances and breaches
+    # to no metric: one warning for each, naming the column and the department type
+    said = sorted((f.column, f.message.split(" are ")[0]) for f in parsed.findings)
+    assert said == [
+        ("Attendances", "Attendances of department type 2"),
+        ("Attendances", "Attendances of department type other"),
+        ("Breaches", "Breaches of department type 2"),
+        ("Breaches", "Breaches of department type other"),
+    ]
+    assert all("layouts/nhse_ae_by_department_type.yaml" in f.message for f in parsed.findings)
 
 
 def test_broken_rows_of_the_ae_layout_are_explained_row_by_row(shipped_catalog, settings):

@@ -14,6 +14,7 @@ from publish_helpers import ATT, ae_rows, row
 from typer.testing import CliRunner
 
 from collectonce.publish.cli import register
+from collectonce.rollup.publish_cli import register as register_publish_and_view
 
 runner = CliRunner()
 
@@ -21,6 +22,7 @@ runner = CliRunner()
 @pytest.fixture
 def cli() -> typer.Typer:
     app = typer.Typer(pretty_exceptions_enable=False)
+    register_publish_and_view(app)
     register(app)
     return app
 

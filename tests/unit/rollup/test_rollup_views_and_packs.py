@@ -43,6 +43,38 @@ def level_catalog(catalog_copy) -> Path:
     return catalog
 
 
+def test_the_publish_stage_hands_level_requests_and_roll_ups_one_layer_up(
+    tmp_path: Path, level_catalog: Path
+) -> None:
+    """`collectonce publish` commits the roll-ups with the publication; the publish stage's own
+    view renderer refuses a region-level request, which the roll-up layer serves, the same rows
+    as `collectonce view` prints."""
+    from collectonce.catalog import load_catalog
+    from collectonce.publish.errors import ServedFromRollups
+    from collectonce.publish.views import render_view
+    from collectonce.rollup.publishing import render_request_view
+    from collectonce.rollup.table import describe
+    from collectonce.settings import get_settings
+
+    home = tmp_path / "home"
+    submit_and_publish(home, AE_CSV, catalog=level_catalog)
+    settings = get_settings(home=home, catalog=level_catalog)
+    assert describe(settings) == [{"levels_version": 0, "unified_version": 0}]
+    catalog = load_catalog(level_catalog)
+    code = "nhse_regional_ae_monthly"
+    with pytest.raises(ServedFromRollups, match="region level"):
+        render_view(catalog, settings, code, "2019-01", "2019-01")
+    served = render_request_view(catalog, settings, code, "2019-01", "2019-01")
+    status, out = invoke(
+        home, "view", code, "--from", "2019-01", "--to", "2019-01", "--format", "csv",
+        catalog=level_catalog,
+    )  # fmt: skip
+    assert status == 0, out
+    printed = pd.read_csv(io.StringIO(out))
+    assert len(served) == len(printed) > 0
+    assert sorted(served["provider_code"].astype(str)) == sorted(printed["provider_code"])
+
+
 def four_hour(frame: pd.DataFrame) -> float:
     return 100 * (1 - frame["breaches"].sum() / frame["attendances"].sum())
 

@@ -115,7 +115,7 @@ async def pull_view(
     note(request, publication_version=version)
 
     def make() -> Rendered:
-        from collectonce.publish.views import render_view
+        from collectonce.rollup.publishing import render_request_view as render_view
 
         df = render_view(st.catalog, st.settings, code, period_from, period_to, version)
         meta = {

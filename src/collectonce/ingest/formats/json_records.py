@@ -50,7 +50,7 @@ def open_json_source(path: Path, name: str, limits: ReadLimits) -> Source:
         raise FileRejected(
             "file_unrecognised",
             'The JSON holds no list of records. Send a list of objects such as [{"provider_code":'
-            ' "RF4", "period": "2019-01", "metric_id": "ae_attendances_type1", "value": 21289}].',
+            ' "RF4", "period": "2019-01", "metric_id": "<catalogue code>", "value": 21289}].',
         )
     header: list[str] = []
     seen: set[str] = set()

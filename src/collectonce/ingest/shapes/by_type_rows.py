@@ -11,7 +11,6 @@ from collectonce.ingest.department_types import (
     CLASS_OF_TYPE,
     CLASSES,
     TypeColumns,
-    department_type,
 )
 from collectonce.ingest.formats import RawBatch, make_finding
 from collectonce.ingest.normalise.periods import PERIOD_OK, month_label, normalise_periods_arrow
@@ -73,7 +72,8 @@ class ByTypeRows(ConverterBase):
         names = ["1", "2", "3", "4", "other", "total"]
         code_of = {name: i for i, name in enumerate(names)}
         distinct = np.array(
-            [code_of.get(department_type(t) or "", -1) for t in type_texts] + [-2], dtype=np.int64
+            [code_of.get(columns.department_type(t) or "", -1) for t in type_texts] + [-2],
+            dtype=np.int64,
         )
         type_index = np.where(
             null_mask(type_dict), len(type_texts), as_numpy(pc.fill_null(type_dict.indices, 0))

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from collectonce.catalog.layouts import by_type_layout, published_layout
 from collectonce.ingest.department_types import (
     AE_BY_TYPE,
-    METRICS,
     TypeColumns,
     find_type_columns,
 )
@@ -18,9 +18,7 @@ from collectonce.ingest.published_ae import (
     AE_PUBLISHED,
     PublishedColumns,
     find_published_columns,
-    heading,
 )
-from collectonce.ingest.published_ae import METRICS as PUBLISHED_METRICS
 from collectonce.ingest.shapes.messages import (
     not_stored_finding,
     unknown_column,
@@ -96,7 +94,7 @@ def _by_type_columns(
     """The A&E layout by department type, when the header has it and the catalogue its metrics."""
     if "metric_id" in roles and "value" in roles:
         return None
-    found = find_type_columns(header, set(roles.values()))
+    found = find_type_columns(header, set(roles.values()), by_type_layout(resolver.catalog.layouts))
     if found is None or not resolver.by_type_targets():
         return None
     return found
@@ -109,7 +107,9 @@ def _published_columns(
     catalogue its metrics."""
     if "metric_id" in roles and "value" in roles:
         return None
-    found = find_published_columns(header, set(roles.values()))
+    found = find_published_columns(
+        header, set(roles.values()), published_layout(resolver.catalog.layouts)
+    )
     if found is None or not resolver.published_targets():
         return None
     return found
@@ -222,7 +222,8 @@ def _by_type_layout(
         "columns are period, org_code, type, attendances, breaches and admissions.",
     )
     targets = resolver.by_type_targets()
-    for (kind, measure), metric in sorted(METRICS.items()):
+    findings.extend(columns.unmapped_findings(header, file))
+    for (kind, measure), metric in sorted(columns.metrics.items()):
         if (kind, measure) in targets or measure not in {m for _i, m in columns.measures}:
             continue
         findings.append(
@@ -279,14 +280,15 @@ def _published_layout(
             )
         )
     targets = resolver.published_targets()
+    findings.extend(columns.unmapped_findings(header, file))
     sums: list[tuple[str, tuple[int, ...]]] = []
     used: set[str] = set()
-    for metric in PUBLISHED_METRICS:
+    for metric in columns.metrics:
         parts = columns.chosen(metric)
         if metric in targets and parts is not None:
             sums.append((metric, tuple(columns.parts[p] for p in parts)))
             used |= set(parts)
-    for metric, ways in PUBLISHED_METRICS.items():
+    for metric, ways in columns.metrics.items():
         present = {p for way in ways for p in (*way.required, *way.optional)} & set(columns.parts)
         parts = columns.chosen(metric)
         if metric in targets and parts is not None:
@@ -302,7 +304,7 @@ def _published_layout(
                 "figures were ignored. Nothing to fix."
             )
         elif parts is None:
-            lacking = " and ".join(repr(heading(p)) for p in columns.missing(metric))
+            lacking = " and ".join(repr(columns.heading(p)) for p in columns.missing(metric))
             message = (
                 f"{metric} adds up several columns of the published file, and the file has no "
                 f"{lacking} column, so {metric} was not stored from {shown}. Send the file with "

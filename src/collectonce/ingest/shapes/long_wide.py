@@ -71,8 +71,8 @@ class LongWideRows(ConverterBase):
                     make_finding(
                         self.file,
                         "required_value",
-                        "The metric is blank. Enter the metric code (for example "
-                        "ae_attendances_type1) in this row.",
+                        "The metric is blank. Enter the metric's code from the catalogue (the "
+                        "file name under catalog/metrics/) in this row.",
                         row=int(rows[i]),
                         column=metric_column,
                     )

@@ -19,7 +19,6 @@ from collectonce.ingest.normalise.values import (
 )
 from collectonce.ingest.published_ae import (
     PublishedColumns,
-    is_total,
 )
 from collectonce.ingest.shapes.rows import (
     Converted,
@@ -42,7 +41,7 @@ class PublishedRows(ConverterBase):
         marked = np.full(batch.num_rows, -1, dtype=np.int64)
         for index in (self.layout.provider, self.layout.period, *columns.labels):
             cells = as_dictionary(batch.cells[index])
-            marks = np.array([is_total(t) for t in cells.dictionary.to_pylist()] + [False])
+            marks = np.array([columns.is_total(t) for t in cells.dictionary.to_pylist()] + [False])
             if not marks.any():
                 continue
             at = np.where(

@@ -10,12 +10,10 @@ from typing import Literal
 
 from collectonce.catalog import Catalog
 from collectonce.catalog.models import Item, Metric
-from collectonce.ingest.department_types import (
-    METRICS,
-)
+from collectonce.ingest.department_types import by_type_metrics
 from collectonce.ingest.normalise.periods import CALENDAR_YEAR, GRAIN_CODE
 from collectonce.ingest.normalise.text import header_key
-from collectonce.ingest.published_ae import METRICS as PUBLISHED_METRICS
+from collectonce.ingest.published_ae import published_metrics
 
 CANONICAL_LONG = "canonical_long"
 
@@ -117,7 +115,7 @@ class Resolver:
         """(department class, measure) → the collected metric it is stored as (A&E layout)."""
         if self._by_type is None:
             found: dict[tuple[str, str], Target] = {}
-            for key, code in METRICS.items():
+            for key, code in by_type_metrics(self.catalog).items():
                 target = self.metric_target(header_key(code))
                 if target is not None and target.kind == "metric":
                     found[key] = target
@@ -129,7 +127,7 @@ class Resolver:
         catalogue collects."""
         if self._published is None:
             found: dict[str, Target] = {}
-            for code in PUBLISHED_METRICS:
+            for code in published_metrics(self.catalog):
                 target = self.metric_target(header_key(code))
                 if target is not None and target.kind == "metric":
                     found[code] = target
