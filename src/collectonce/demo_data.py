@@ -113,7 +113,7 @@ def generate_demo_files(
     for (provider, period), rows in recent_rows.groupby(["provider_code", "period"], sort=True):
         path = landing / f"{provider}_{period}.csv"
         body = rows.assign(comment="")
-        defect = broken.get((provider, period))
+        defect = broken.get((str(provider), str(period)))
         if defect:
             body = _inject(body, defect)
             files.with_errors.append(path)
@@ -130,7 +130,7 @@ def generate_demo_files(
         rows = recent_rows[
             (recent_rows["provider_code"] == provider) & (recent_rows["period"] == period)
         ]
-        wide = {"org_code": provider, "period": period}
+        wide: dict[str, object] = {"org_code": provider, "period": period}
         for _, row in rows.iterrows():
             if row["metric_id"] in mapping:
                 wide[mapping[row["metric_id"]]] = int(row["value"])

@@ -115,7 +115,6 @@ def allowed_codes(catalog: Any, caller: Principal, level: str, metric: str) -> s
 def build_router(authenticated: Any) -> APIRouter:
     """The roll-up routes, checking callers with the app's `authenticated` dependency."""
     router = APIRouter()
-    Caller = Annotated[Principal, Depends(authenticated)]
 
     @router.get(
         "/v1/rollups/{level}",
@@ -125,7 +124,7 @@ def build_router(authenticated: Any) -> APIRouter:
     )
     async def rollups(
         request: Request,
-        caller: Caller,
+        caller: Annotated[Principal, Depends(authenticated)],
         level: Annotated[
             str, PathParam(pattern=LEVEL_PATTERN, description="icb, region or england")
         ],
@@ -259,7 +258,7 @@ def build_router(authenticated: Any) -> APIRouter:
     )
     async def region_pack(
         request: Request,
-        caller: Caller,
+        caller: Annotated[Principal, Depends(authenticated)],
         name: Annotated[str, PathParam(max_length=80, description="The region, e.g. London.")],
     ) -> HTMLResponse:
         """A region's pack: each metric's XmR chart and assurance for the region, the providers
@@ -274,7 +273,9 @@ def build_router(authenticated: Any) -> APIRouter:
         response_class=HTMLResponse,
         responses={**html_200, **_problems(401, 403, 404)},
     )
-    async def england_pack(request: Request, caller: Caller) -> HTMLResponse:
+    async def england_pack(
+        request: Request, caller: Annotated[Principal, Depends(authenticated)]
+    ) -> HTMLResponse:
         """England's pack: each metric rolled up from every provider, with SPC and coverage."""
         return await _pack(request, caller, "england", None)
 

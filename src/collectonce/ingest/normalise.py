@@ -43,14 +43,17 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce import nhs_periods
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 Grain = Literal["month", "quarter", "year"]
 GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
@@ -201,7 +204,7 @@ def cell_text(value: object) -> str | None:
 def to_text_array(values: Iterable[object] | pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
     """Any column (strings, numbers, dates, mixed Python objects) as an Arrow string array."""
     if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+        values = cast(pa.ChunkedArray, values).combine_chunks()
     if isinstance(values, pa.Array):
         return _arrow_to_text(values)
     if isinstance(values, pd.Series):

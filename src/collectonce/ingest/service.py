@@ -41,10 +41,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce import __version__
 from collectonce.atomic import file_lock
@@ -57,6 +58,7 @@ from collectonce.store.archive import ArchivedFile, archive_file, hash_file, san
 from collectonce.store.faults import fault_point
 from collectonce.store.quarantine import REJECTED_ROWS, RejectedRows
 from collectonce.store.receipts import (
+    EarlierAttempt,
     Receipt,
     ReceiptIndex,
     all_receipts,
@@ -64,6 +66,9 @@ from collectonce.store.receipts import (
     write_receipt,
 )
 from collectonce.validate.engine import FileResult, RowBatch, ValidationRun
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 __all__ = [
     "Receipt",
@@ -346,9 +351,10 @@ def _conclude(
     index = ReceiptIndex(settings)
     for job in todo:
         job.judge(prior_receipt(settings, job.sha256, as_provider, index), catalog)
-    withdrawn = {j.file_index for j in todo if j.duplicate_of is not None}
+    withdrawn = {
+        j.file_index for j in todo if j.duplicate_of is not None and j.file_index is not None
+    }
     todo = [j for j in todo if j.duplicate_of is None]
-    withdrawn.discard(None)
     sids = [j.submission_id for j in todo]
     committed = submission_ids(settings) & set(sids) if todo else set()
     # Values stored without a receipt (this run's, stored before a crash, or another file's
@@ -707,19 +713,17 @@ def _receipt(
     )
 
 
-def _summary(receipt: Receipt) -> dict[str, object]:
+def _summary(receipt: Receipt) -> EarlierAttempt:
     """An earlier attempt, as a receipt that was processed again keeps it."""
-    return {
-        "attempt": receipt.attempt,
-        "status": receipt.status,
-        "received_at": receipt.received_at.isoformat(),
-        "original_name": receipt.original_name,
-        "engine_version": receipt.engine_version,
-        "catalog_version": receipt.catalog_version,
-        "errors": [f"{f.rule}: {f.message}" for f in receipt.findings if f.severity == "error"][
-            :20
-        ],
-    }
+    return EarlierAttempt(
+        attempt=receipt.attempt,
+        status=receipt.status,
+        received_at=receipt.received_at.isoformat(),
+        original_name=receipt.original_name,
+        engine_version=receipt.engine_version,
+        catalog_version=receipt.catalog_version,
+        errors=[f"{f.rule}: {f.message}" for f in receipt.findings if f.severity == "error"][:20],
+    )
 
 
 def _finish_files(

@@ -189,7 +189,8 @@ def derive_metrics(catalog: Catalog, collected: pd.DataFrame) -> pd.DataFrame:
     if not derived or collected.empty:
         return _empty_frame()
     derived_codes = {m.code for m in derived}
-    needed = sorted({code for m in derived for code in m.derived.inputs} - derived_codes)
+    formulas = [(m, m.derived) for m in derived if m.derived is not None]
+    needed = sorted({code for _, f in formulas for code in f.inputs} - derived_codes)
     sub = collected.loc[collected["metric_id"].isin(needed)].reset_index(drop=True)
     if sub.empty:
         return _empty_frame()
@@ -221,21 +222,21 @@ def derive_metrics(catalog: Catalog, collected: pd.DataFrame) -> pd.DataFrame:
             ("revision", sub["revision"].to_numpy(dtype=float), np.nan),
             ("received", received_all, np.nan),
         ):
-            plane = np.full(n, fill)
-            plane[slots] = values[rows]
-            planes[name][code] = plane
+            filled = np.full(n, fill)
+            filled[slots] = values[rows]
+            planes[name][code] = filled
         late = np.zeros(n, dtype=bool)
         late[slots] = sub["is_late"].to_numpy(dtype=bool)[rows]
         planes["late"][code] = late
         source = np.full(n, -1, dtype=np.int64)
         source[slots] = rows
         planes["source"][code] = source
-    submission_ids = np.append(sub["submission_id"].to_numpy(dtype=object), None)
-    file_hashes = np.append(sub["file_sha256"].to_numpy(dtype=object), None)
+    no_source = np.array([None], dtype=object)  # the slot of a value with no input row
+    submission_ids = np.concatenate([sub["submission_id"].to_numpy(dtype=object), no_source])
+    file_hashes = np.concatenate([sub["file_sha256"].to_numpy(dtype=object), no_source])
     nan = np.full(n, np.nan)
     out_frames = []
-    for metric in derived:
-        formula = metric.derived
+    for metric, formula in formulas:
         inputs = formula.inputs
 
         def plane(name: str, code: str, default: np.ndarray = nan) -> np.ndarray:

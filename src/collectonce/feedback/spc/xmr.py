@@ -73,7 +73,10 @@ class _SeriesCodes:
         """Codes of the given series keys; -1 for a key that no row can have."""
         rows = [k if n_cols > 1 else (k,) for k in keys]
         ok = np.array([isinstance(r, tuple) and len(r) == n_cols for r in rows], dtype=bool)
-        rows = [r if good else (None,) * n_cols for r, good in zip(rows, ok, strict=True)]
+        rows = [
+            r if good and isinstance(r, tuple) else (None,) * n_cols
+            for r, good in zip(rows, ok, strict=True)
+        ]
         code = np.zeros(len(rows), dtype=np.int64)
         j = 0
         for step in self.steps:
