@@ -68,6 +68,33 @@ class Publication:
         return out
 
 
+@dataclass(frozen=True)
+class PublishedVersion:
+    """One publication as the table's history keeps it (`collectonce publications`)."""
+
+    version: int
+    published_at: dt.datetime | None
+    catalog_version: str
+    counts: dict[str, int]
+    content_hash: str
+    #: When the table commit was made (the publication's time, unless an older writer).
+    committed_at: dt.datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "published_at": _iso(self.published_at),
+            "catalog_version": self.catalog_version,
+            "counts": dict(self.counts),
+            "content_hash": self.content_hash,
+            "committed_at": _iso(self.committed_at),
+        }
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
 # --------------------------------------------------------------------------- building the table
 
 
@@ -535,7 +562,7 @@ def _latest_commit(settings: Settings) -> Publication | None:
     return _history_entry(history[0]) if history else None
 
 
-def list_publications(settings: Settings) -> list[dict[str, Any]]:
+def publications(settings: Settings) -> list[PublishedVersion]:
     """Every publication, oldest first: version, time, catalogue version, counts, content hash."""
     try:
         table = open_table(settings)
@@ -544,16 +571,25 @@ def list_publications(settings: Settings) -> list[dict[str, Any]]:
     out = []
     for entry in sorted(table.history(), key=lambda e: int(e["version"])):
         publication = _history_entry(entry)
-        row = publication.to_dict()
-        row.pop("created")
         committed = entry.get("timestamp")
-        row["committed_at"] = (
-            dt.datetime.fromtimestamp(committed / 1000, tz=dt.UTC).isoformat()
-            if committed is not None
-            else None
+        out.append(
+            PublishedVersion(
+                version=int(entry["version"]),
+                published_at=publication.published_at,
+                catalog_version=publication.catalog_version,
+                counts=publication.counts,
+                content_hash=publication.content_hash,
+                committed_at=None
+                if committed is None
+                else dt.datetime.fromtimestamp(committed / 1000, tz=dt.UTC),
+            )
         )
-        out.append(row)
     return out
+
+
+def list_publications(settings: Settings) -> list[dict[str, Any]]:
+    """`publications` as the JSON the API, the CLI and the pages give."""
+    return [p.to_dict() for p in publications(settings)]
 
 
 def read_unified_table(
