@@ -73,7 +73,7 @@ def publish_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False
 
 def publications_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> None:
     """List every publication: version, time, catalogue version and counts."""
-    from collectonce.publish.unified import publications
+    from collectonce.publish.history import publications
 
     rows = publications(settings_for(catalog))
     if json_out:

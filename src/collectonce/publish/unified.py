@@ -28,7 +28,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,60 +39,21 @@ from collectonce.catalog import Catalog
 from collectonce.contracts import UNIFIED
 from collectonce.publish._current import current_submissions
 from collectonce.publish.errors import NothingToPublish, UnknownPublication
+from collectonce.publish.history import META, Publication, history_entry
+
+# re-exported: the API, the CLI and the pages read publications from here
+from collectonce.publish.history import PublishedVersion as PublishedVersion
+from collectonce.publish.history import list_publications as list_publications
+from collectonce.publish.history import publications as publications
 from collectonce.publish.periods import next_period_start
 from collectonce.publish.versions import latest_version, open_table, unified_path
 from collectonce.settings import Settings
 from collectonce.store.faults import fault_point
 
-META = "collectonce."
 STATUS_CODES = {"reported": 0, "suppressed": 1, "missing": 2}
 STATUS_NAMES = np.array(["reported", "suppressed", "missing"], dtype=object)
 COLUMNS = [f.name for f in UNIFIED]
 SORT_KEY = ["metric_id", "period", "provider_code"]
-
-
-@dataclass(frozen=True)
-class Publication:
-    """The outcome of `publish`: the version now current and whether this run created it."""
-
-    version: int | None
-    created: bool
-    published_at: dt.datetime | None
-    catalog_version: str
-    counts: dict[str, int] = field(default_factory=dict)
-    content_hash: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["published_at"] = self.published_at.isoformat() if self.published_at else None
-        return out
-
-
-@dataclass(frozen=True)
-class PublishedVersion:
-    """One publication as the table's history keeps it (`collectonce publications`)."""
-
-    version: int
-    published_at: dt.datetime | None
-    catalog_version: str
-    counts: dict[str, int]
-    content_hash: str
-    #: When the table commit was made (the publication's time, unless an older writer).
-    committed_at: dt.datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "published_at": _iso(self.published_at),
-            "catalog_version": self.catalog_version,
-            "counts": dict(self.counts),
-            "content_hash": self.content_hash,
-            "committed_at": _iso(self.committed_at),
-        }
-
-
-def _iso(when: dt.datetime | None) -> str | None:
-    return when.isoformat() if when else None
 
 
 # --------------------------------------------------------------------------- building the table
@@ -537,59 +498,13 @@ def resolve_version(settings: Settings, as_of: int | None = None) -> int:
     return as_of
 
 
-def _history_entry(entry: dict[str, Any]) -> Publication:
-    counts = entry.get(f"{META}counts") or "{}"
-    stamp = entry.get(f"{META}published_at")
-    published = dt.datetime.fromisoformat(stamp) if stamp else None
-    if published is None and entry.get("timestamp") is not None:
-        published = dt.datetime.fromtimestamp(entry["timestamp"] / 1000, tz=dt.UTC)
-    return Publication(
-        version=int(entry["version"]),
-        created=False,
-        published_at=published,
-        catalog_version=str(entry.get(f"{META}catalog_version") or ""),
-        counts=json.loads(counts) if isinstance(counts, str) else dict(counts),
-        content_hash=str(entry.get(f"{META}content_hash") or ""),
-    )
-
-
 def _latest_commit(settings: Settings) -> Publication | None:
     try:
         table = open_table(settings)
     except UnknownPublication:
         return None
     history = table.history(1)
-    return _history_entry(history[0]) if history else None
-
-
-def publications(settings: Settings) -> list[PublishedVersion]:
-    """Every publication, oldest first: version, time, catalogue version, counts, content hash."""
-    try:
-        table = open_table(settings)
-    except UnknownPublication:
-        return []
-    out = []
-    for entry in sorted(table.history(), key=lambda e: int(e["version"])):
-        publication = _history_entry(entry)
-        committed = entry.get("timestamp")
-        out.append(
-            PublishedVersion(
-                version=int(entry["version"]),
-                published_at=publication.published_at,
-                catalog_version=publication.catalog_version,
-                counts=publication.counts,
-                content_hash=publication.content_hash,
-                committed_at=None
-                if committed is None
-                else dt.datetime.fromtimestamp(committed / 1000, tz=dt.UTC),
-            )
-        )
-    return out
-
-
-def list_publications(settings: Settings) -> list[dict[str, Any]]:
-    """`publications` as the JSON the API, the CLI and the pages give."""
-    return [p.to_dict() for p in publications(settings)]
+    return history_entry(history[0]) if history else None
 
 
 def read_unified_table(

@@ -11,7 +11,7 @@ from publish_helpers import ae_rows
 from typer.testing import CliRunner
 
 from collectonce.cli import app
-from collectonce.publish.unified import PublishedVersion, list_publications, publications
+from collectonce.publish.history import PublishedVersion, list_publications, publications
 
 KEYS = ["version", "published_at", "catalog_version", "counts", "content_hash", "committed_at"]
 
