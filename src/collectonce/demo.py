@@ -148,6 +148,7 @@ def run_demo(
     from collectonce._quiet import use_data_folder
     from collectonce.demo_data import generate_demo_files
     from collectonce.settings import get_settings
+    from collectonce.store.receipts import Receipt
 
     started = time.perf_counter()
     home = home.resolve()
@@ -208,14 +209,16 @@ def run_demo(
     say(f"3/7 ingest: the data team loads the back-fill {backfill.name} (ingest_submission flow)")
     try:
         with _progress(say):
-            history_receipt = load_flow("ingest_submission")(
-                path=str(backfill), catalog_dir=str(catalog_dir.resolve()), home=str(home)
+            history_receipt = Receipt.from_dict(
+                load_flow("ingest_submission")(
+                    path=str(backfill), catalog_dir=str(catalog_dir.resolve()), home=str(home)
+                )
             )
     except Exception as exc:
         fail(f"the ingest_submission flow failed on the back-fill: {exc}")
     say(
-        f"    {history_receipt['status']}: {history_receipt['rows_accepted']:,} of "
-        f"{history_receipt['rows_read']:,} rows"
+        f"    {history_receipt.status}: {history_receipt.rows_accepted:,} of "
+        f"{history_receipt.rows_read:,} rows"
     )
     step("ingest_backfill", t0)
 
@@ -223,9 +226,9 @@ def run_demo(
     say("3-7/7 the collect_once flow, Prefect in ephemeral mode: ingest → publish → views → packs")
     first = run_flow()
     step("collect_once_first_run", t0)
-    statuses: dict[str, int] = {history_receipt["status"]: 1}
-    for receipt in first["receipts"]:
-        statuses[receipt["status"]] = statuses.get(receipt["status"], 0) + 1
+    statuses: dict[str, int] = {history_receipt.status: 1}
+    for receipt in map(Receipt.from_dict, first["receipts"]):
+        statuses[receipt.status] = statuses.get(receipt.status, 0) + 1
 
     second: dict[str, Any] = {}
     if files.revision:

@@ -128,7 +128,7 @@ def ae_to_long(raw: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     frame = raw.assign(
         klass=raw.iloc[:, columns.type_column]
         .astype(str)
-        .map(lambda t: CLASS_OF_TYPE.get(columns.department_type(t) or "")),
+        .map(lambda t: CLASS_OF_TYPE.get(columns.department_type(str(t)) or "")),
         period=pd.to_datetime(raw["period"]).dt.strftime("%Y-%m"),
     )
     parts = []
@@ -196,7 +196,7 @@ def generate_demo_files(
     for (provider, period), rows in recent_rows.groupby(["provider_code", "period"], sort=True):
         path = landing / f"{provider}_{period}.csv"
         body = rows.assign(comment="")
-        defect = broken.get((provider, period))
+        defect = broken.get((str(provider), str(period)))
         if defect:
             body = _inject(body, defect, metrics)
             files.with_errors.append(path)
@@ -213,7 +213,7 @@ def generate_demo_files(
         rows = recent_rows[
             (recent_rows["provider_code"] == provider) & (recent_rows["period"] == period)
         ]
-        wide = {"org_code": provider, "period": period}
+        wide: dict[str, object] = {"org_code": provider, "period": period}
         for _, row in rows.iterrows():
             if row["metric_id"] in mapping:
                 wide[mapping[row["metric_id"]]] = int(row["value"])

@@ -87,7 +87,6 @@ def allowed_codes(catalog: Any, caller: Principal, level: str, metric: str) -> s
 def build_router(authenticated: Any) -> APIRouter:
     """The roll-up routes, checking callers with the app's `authenticated` dependency."""
     router = APIRouter()
-    Caller = Annotated[Principal, Depends(authenticated)]
 
     @router.get(
         "/v1/rollups/{level}",
@@ -97,7 +96,7 @@ def build_router(authenticated: Any) -> APIRouter:
     )
     async def rollups(
         request: Request,
-        caller: Caller,
+        caller: Annotated[Principal, Depends(authenticated)],
         st: State,
         level: Annotated[
             str, PathParam(pattern=LEVEL_PATTERN, description="icb, region or england")
@@ -230,7 +229,7 @@ def build_router(authenticated: Any) -> APIRouter:
     )
     async def region_pack(
         request: Request,
-        caller: Caller,
+        caller: Annotated[Principal, Depends(authenticated)],
         st: State,
         name: Annotated[str, PathParam(max_length=80, description="The region, e.g. London.")],
     ) -> HTMLResponse:
@@ -246,7 +245,9 @@ def build_router(authenticated: Any) -> APIRouter:
         response_class=HTMLResponse,
         responses={**html_200, **_problems(401, 403, 404)},
     )
-    async def england_pack(request: Request, caller: Caller, st: State) -> HTMLResponse:
+    async def england_pack(
+        request: Request, caller: Annotated[Principal, Depends(authenticated)], st: State
+    ) -> HTMLResponse:
         """England's pack: each metric rolled up from every provider, with SPC and coverage."""
         return await _pack(request, caller, st, "england", None)
 

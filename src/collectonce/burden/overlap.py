@@ -112,4 +112,4 @@ def overlap_summary(catalog: Catalog, table: pd.DataFrame | None = None) -> pd.D
 def records(frame: pd.DataFrame) -> list[dict[str, object]]:
     """Rows as plain dicts for JSON, with missing values as None."""
     clean = frame.astype(object).where(frame.notna(), None)
-    return [dict(row) for row in clean.to_dict(orient="records")]
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict(orient="records")]

@@ -407,7 +407,8 @@ def write_csv_template(plan: CollectionPlan, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(TEMPLATE_COLUMNS))
+        fieldnames: list[str] = list(TEMPLATE_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=fieldnames)
         writer.writeheader()
         writer.writerows(plan.template_rows())
     return path
@@ -442,7 +443,7 @@ def write_xlsx_template(plan: CollectionPlan, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
-    data = wb.active
+    data = wb.worksheets[0]
     data.title = "Data"
     bold = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="DDE7F0")

@@ -177,7 +177,9 @@ class Derived(_Strict):
             try:
                 return Expression.parse(value)
             except ValueError as exc:
-                raise PydanticCustomError("expression_syntax", str(exc)) from None
+                raise PydanticCustomError(
+                    "expression_syntax", "{reason}", {"reason": str(exc)}
+                ) from None
         return value
 
     @property

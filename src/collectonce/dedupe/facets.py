@@ -143,7 +143,7 @@ def _apply_once(read: _Read, text: str, rules: Rules, implied: set[str]) -> None
                 threshold = read.threshold
                 ok = (
                     bool(threshold)
-                    if wanted is None
+                    if not isinstance(wanted, tuple)
                     else any(
                         _close(m, t, tolerance)
                         for m in wanted

@@ -46,7 +46,7 @@ def match_metric(
     `near` are the metrics (as indices in the space) any member was found near; without it every
     metric is tried.
     """
-    mapped = {items[i].metric for i in members if items[i].metric}
+    mapped = {metric for i in members if (metric := items[i].metric)}
     if len(mapped) == 1:
         return MetricMatch(code=mapped.pop(), how="declared", score=1.0)
     if not metrics or (near is not None and not near):

@@ -53,13 +53,13 @@ class Implication(_Strict):
 
 
 class Thresholds(_Strict):
-    duplicate: float = Field(0.6, ge=0, le=1)
-    review: float = Field(0.45, ge=0, le=1)
-    text_weight: float = Field(0.4, ge=0, le=1)
+    duplicate: float = Field(default=0.6, ge=0, le=1)
+    review: float = Field(default=0.45, ge=0, le=1)
+    text_weight: float = Field(default=0.4, ge=0, le=1)
     full_agreement: float = Field(
-        6.0, gt=0, description="Facet weight that must agree for full facet agreement."
+        default=6.0, gt=0, description="Facet weight that must agree for full facet agreement."
     )
-    neighbours: int = Field(20, ge=1, le=500)
+    neighbours: int = Field(default=20, ge=1, le=500)
 
 
 class RulesFile(_Strict):

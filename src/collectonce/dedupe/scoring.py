@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -151,7 +152,10 @@ def build_space(texts: list[Text], rules: Rules) -> Space:
             masks[row, len(names) + k] = tid
     normalised = [f.text for f in facets]
     vectoriser = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True, dtype=np.float32
+        analyzer="char_wb",
+        ngram_range=(3, 4),
+        sublinear_tf=True,
+        dtype=np.float32,  # pyright: ignore[reportArgumentType]  # stubs know only float64
     )
     vectors = vectoriser.fit_transform(normalised).tocsr()
     tokens = [
@@ -160,14 +164,17 @@ def build_space(texts: list[Text], rules: Rules) -> Space:
         for f in facets
     ]
     facet_vec = TfidfVectorizer(
-        token_pattern=r"\S+", lowercase=False, dtype=np.float32
+        token_pattern=r"\S+",
+        lowercase=False,
+        dtype=np.float32,  # pyright: ignore[reportArgumentType]  # stubs know only float64
     ).fit_transform(tokens)
     both = sparse.hstack([vectors, 0.7 * facet_vec]).tocsc()
     # Features shared by a large share of the items find no neighbours but cost the most in
     # the nearest-neighbour product; blocking leaves them out (scores still use every feature).
     df = np.diff(both.indptr)
     cap = max(BLOCK_DF_SHARE * len(texts), BLOCK_DF_MIN)
-    blocking = normalize(both[:, np.flatnonzero(df <= cap)].tocsr())
+    # `normalize` returns the sparse type it is given; its stubs cannot say so
+    blocking = cast(sparse.csr_matrix, normalize(both[:, np.flatnonzero(df <= cap)].tocsr()))
     return Space(rules, texts, facets, masks, names, vectors, blocking, normalised)
 
 

@@ -85,7 +85,7 @@ def suggestions(result: DedupeResult, *, min_score: float = 0.5) -> list[dict[st
             "suspicious",
             i,
             better,
-            best[2] if better else 0.0,
+            best[2] if better and best else 0.0,
             f"the label says {name} {a} but {item.metric} has {b}"
             + (f"; it matches {better} instead" if better else ""),
         )

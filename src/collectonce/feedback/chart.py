@@ -156,7 +156,10 @@ def _frame(points: pd.DataFrame, date_col: str, value_col: str) -> _Frame:
     point_type = _texts(points, "point_type", n, order)
     sct = _texts(points, "special_cause_type", n, order)
     labels = [t if isinstance(t, str) else "" for t in sct]
-    markers = [marker_of(t, rule) for t, rule in zip(point_type, labels, strict=True)]
+    markers = [
+        marker_of(t if isinstance(t, str) else None, rule)
+        for t, rule in zip(point_type, labels, strict=True)
+    ]
     kinds = [kind for kind, _ in markers]
     sides = [side for _, side in markers]
     if "rebase_group" in points.columns:

@@ -175,8 +175,9 @@ def build_level_pack(
         raise NoPublication() from None
     rows = frame.loc[(frame["level"] == level) & (frame["code"] == code)].reset_index(drop=True)
     points, summary = level_spc(catalog, rows)
-    by_metric = dict(tuple(points.groupby("metric_id", sort=False, observed=True)))
-    panels = build_panels(catalog, by_metric, summary.to_dict("records"), [])
+    by_metric = {str(k): v for k, v in points.groupby("metric_id", sort=False, observed=True)}
+    records = [{str(k): v for k, v in r.items()} for r in summary.to_dict("records")]
+    panels = build_panels(catalog, by_metric, records, [])
     who = members(catalog, level, code)
     unified = read_unified(settings, version) if league and panels else None
     out: list[LevelPanel] = []

@@ -7,6 +7,8 @@ which 120 trusts reported with one in which 80 did says nothing about the proces
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import pandas as pd
 
@@ -57,7 +59,8 @@ def level_spc(catalog: Catalog, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     flags = points["flags"].astype(object).to_numpy().copy()
     for i in np.flatnonzero(partial):
         note = (
-            f"partial: {points['providers'].iat[i]} of {points['providers_expected'].iat[i]} "
+            f"partial: {points['providers'].iat[int(i)]} of "
+            f"{points['providers_expected'].iat[int(i)]} "
             "providers, left out of the limits"
         )
         flags[i] = note if not flags[i] else f"{flags[i]}; {note}"
@@ -65,9 +68,19 @@ def level_spc(catalog: Catalog, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     return points, summary
 
 
-def verdicts(summary: pd.DataFrame) -> dict[tuple[str, str], dict[str, str | None]]:
+class Verdict(TypedDict):
+    """A series' SPC verdict, as code and in words (the JSON of `rollup --json`)."""
+
+    variation: str | None
+    variation_text: str
+    assurance: str | None
+    assurance_text: str
+    limits: str | None
+
+
+def verdicts(summary: pd.DataFrame) -> dict[tuple[str, str], Verdict]:
     """(code, metric) → the variation and assurance verdict, in words."""
-    out: dict[tuple[str, str], dict[str, str | None]] = {}
+    out: dict[tuple[str, str], Verdict] = {}
     for row in summary.to_dict("records"):
         icon = row.get("variation_icon") or None
         assurance = row.get("assurance") or None

@@ -81,13 +81,13 @@ def metric_overview(catalog: Catalog, unified: pd.DataFrame, metric_code: str) -
     out = out[out["n_values"] > 0]
     providers = catalog.providers
     out["provider_name"] = out["provider_code"].map(
-        lambda c: providers[c].name if c in providers else ""
+        lambda c: providers[str(c)].name if c in providers else ""
     )
     out["peer_group"] = out["provider_code"].map(
-        lambda c: providers[c].peer_group if c in providers else ""
+        lambda c: providers[str(c)].peer_group if c in providers else ""
     )
     out["region"] = out["provider_code"].map(
-        lambda c: providers[c].region if c in providers else ""
+        lambda c: providers[str(c)].region if c in providers else ""
     )
     out["target"] = metric.target.value if metric.target else None
     out["variation_icon"] = (

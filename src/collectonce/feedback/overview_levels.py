@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pandas as pd
 
@@ -18,9 +18,21 @@ if TYPE_CHECKING:
     from collectonce.settings import Settings
 
 
+class RegionRollup(TypedDict):
+    """A region's latest rolled-up figure and its SPC verdict (the overview's ``rollup``)."""
+
+    latest_period: str
+    latest_value: float
+    providers: int
+    providers_expected: int
+    partial: bool
+    variation: str | None
+    assurance: str | None
+
+
 def region_rollup_verdicts(
     catalog: Catalog, settings: Settings, metric_code: str, version: int | None
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, RegionRollup]:
     """Each region's latest rolled-up value and SPC verdict ({} when the metric does not roll
     up)."""
     from collectonce.feedback.level_spc import level_spc, verdicts
@@ -37,27 +49,27 @@ def region_rollup_verdicts(
         return {}
     _points, summary = level_spc(catalog, rows)
     found = verdicts(summary)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, RegionRollup] = {}
     for code, part in rows.groupby("code", sort=True):
         valued = part[part["value"].notna()]
         if valued.empty:
             continue
         last = valued.iloc[-1]
-        verdict = found.get((str(code), metric_code), {})
+        verdict = found.get((str(code), metric_code))
         out[str(code)] = {
             "latest_period": pd.Timestamp(last["period"]).date().isoformat(),
             "latest_value": float(last["value"]),
             "providers": int(last["providers"]),
             "providers_expected": int(last["providers_expected"]),
             "partial": bool(last["partial"]),
-            "variation": verdict.get("variation"),
-            "assurance": verdict.get("assurance"),
+            "variation": verdict["variation"] if verdict else None,
+            "assurance": verdict["assurance"] if verdict else None,
         }
     return out
 
 
 def overview_by_region(
-    catalog: Catalog, overview: pd.DataFrame, rollups: Mapping[str, dict[str, Any]]
+    catalog: Catalog, overview: pd.DataFrame, rollups: Mapping[str, RegionRollup]
 ) -> list[dict[str, Any]]:
     """One entry per region (Unassigned included): its providers' matrix and its roll-up."""
     label = catalog.levels.unassigned_label

@@ -7,9 +7,10 @@ pandas and the SPC and chart modules are imported inside the functions, so that
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, cast
 
 import typer
 
@@ -23,6 +24,22 @@ USAGE_ERROR = 2
 DATA_ERROR = 1
 #: ``spc.MIN_FIX_AFTER_N_POINTS``, repeated so that the help text needs no pandas.
 MIN_FIX_AFTER_N_POINTS = 12
+
+
+class _Point(Protocol):
+    """One row of the XmR frame that `xmr` returns, as the table and JSON read it."""
+
+    date: pd.Timestamp
+    value: float
+    mean: float
+    lpl: float
+    upl: float
+    point_type: object
+    special_cause_type: object
+
+
+def _points(frame: pd.DataFrame) -> Iterator[_Point]:
+    return cast("Iterator[_Point]", frame.itertuples(index=False))
 
 
 class _Failure(FeedbackError):
@@ -429,7 +446,7 @@ def _json(points: pd.DataFrame, summary: pd.Series) -> dict[str, Any]:
                 "point_type": _label(row.point_type),
                 "special_cause_type": _label(row.special_cause_type),
             }
-            for row in points.itertuples(index=False)
+            for row in _points(points)
         ],
         "variation_icon": _label(summary["variation_icon"]),
         "assurance": _label(summary["assurance"]),
@@ -463,7 +480,7 @@ def _print_table(points: pd.DataFrame, summary: pd.Series, name: str) -> None:
         table.add_column(column, justify="right")
     table.add_column("Type")
     table.add_column("Rule")
-    for row in points.itertuples(index=False):
+    for row in _points(points):
         point_type = _label(row.point_type)
         rule = _label(row.special_cause_type)
         table.add_row(

@@ -7,7 +7,7 @@ error (no such file, unknown provider, a symbolic link). A duplicate exits as it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -22,6 +22,9 @@ from collectonce.cli_common import (
     settings_for,
 )
 
+if TYPE_CHECKING:
+    from collectonce.store.receipts import Receipt
+
 _STATUS_STYLE = {
     "accepted": "green",
     "accepted_with_warnings": "yellow",
@@ -35,7 +38,7 @@ SHOWN_FINDINGS = 40
 submissions_app = typer.Typer(help="Look at received submissions, their findings and quarantine.")
 
 
-def _usage(message: str, json_out: bool) -> None:
+def _usage(message: str, json_out: bool) -> NoReturn:
     if json_out:
         print_json({"ok": False, "error": message})
     fail(message, 2)
@@ -95,62 +98,62 @@ def submit_cmd(
     if json_out:
         print_json(receipt.to_dict())
     else:
-        _print_receipt(receipt.to_dict())
+        _print_receipt(receipt)
     if receipt.exit_code:
         raise typer.Exit(receipt.exit_code)
 
 
-def _print_receipt(r: dict[str, Any], *, shown: int = SHOWN_FINDINGS) -> None:
+def _print_receipt(r: Receipt, *, shown: int = SHOWN_FINDINGS) -> None:
     from rich.table import Table
 
-    style = _STATUS_STYLE.get(str(r["status"]), "white")
-    head = f"[bold {style}]{r['status']}[/]"
-    if r.get("dry_run"):
+    style = _STATUS_STYLE.get(r.status, "white")
+    head = f"[bold {style}]{r.status}[/]"
+    if r.dry_run:
         head += " [dim](dry run: nothing was stored)[/]"
-    if r["status"] == "duplicate":
+    if r.status == "duplicate":
         head += (
-            f" — identical to submission {r['submission_id']} received "
-            f"{r['received_at']} ({r.get('original_status')}); nothing changed"
+            f" — identical to submission {r.submission_id} received "
+            f"{r.received_at.isoformat()} ({r.original_status}); nothing changed"
         )
-    if r.get("resent_because"):
-        again = f"attempt {r.get('attempt')}: processed again because {r['resent_because']}"
+    if r.resent_because:
+        again = f"attempt {r.attempt}: processed again because {r.resent_because}"
         head += f" [dim]({again})[/]"
-    console.print(f"{head}  {r['original_name']}  [dim]{r['submission_id']}[/]", highlight=False)
+    console.print(f"{head}  {r.original_name}  [dim]{r.submission_id}[/]", highlight=False)
     console.print(
-        f"rows read {r['rows_read']:,} = accepted {r['rows_accepted']:,} + rejected "
-        f"{r['rows_rejected']:,}"
-        + (f" + skipped {r['rows_skipped']:,}" if r.get("rows_skipped") else "")
-        + f";  values stored {r.get('values_stored', 0):,}, already held "
-        f"{r.get('values_unchanged', 0):,}, revisions {r.get('values_revised', 0):,}",
+        f"rows read {r.rows_read:,} = accepted {r.rows_accepted:,} + rejected "
+        f"{r.rows_rejected:,}"
+        + (f" + skipped {r.rows_skipped:,}" if r.rows_skipped else "")
+        + f";  values stored {r.values_stored:,}, already held "
+        f"{r.values_unchanged:,}, revisions {r.values_revised:,}",
         highlight=False,
     )
     console.print(
-        f"template {r['template']};  providers {', '.join(r['providers']) or '-'};  "
-        f"periods {_span(r['periods'])}",
+        f"template {r.template};  providers {', '.join(r.providers) or '-'};  "
+        f"periods {_span(r.periods)}",
         highlight=False,
     )
-    findings = r.get("findings") or []
+    findings = r.findings
     if findings:
         table = Table(show_lines=False, header_style="bold", expand=True)
         table.add_column("row", justify="right", no_wrap=True)
         table.add_column("check", overflow="fold", ratio=1)
         table.add_column("what to do", overflow="fold", ratio=3)
         for f in findings[:shown]:
-            colour = "red" if f["severity"] == "error" else "yellow"
-            where = " · ".join(str(f[k]) for k in ("column", "metric") if f.get(k))
+            colour = "red" if f.severity == "error" else "yellow"
+            where = " · ".join(str(v) for v in (f.column, f.metric) if v)
             table.add_row(
-                "file" if f.get("row") is None else str(f["row"]),
-                f"[{colour}]{f['severity']}[/] {f.get('rule') or ''}"
+                "file" if f.row is None else str(f.row),
+                f"[{colour}]{f.severity}[/] {f.rule or ''}"
                 + (f"\n[dim]{where}[/]" if where else ""),
-                str(f.get("message") or ""),
+                f.message or "",
             )
         console.print(table)
         if len(findings) > shown:
             console.print(f"… and {len(findings) - shown:,} more findings (see the report).")
-    if r.get("report"):
-        console.print(f"report: {r['report']}", highlight=False)
-    if r.get("quarantine"):
-        console.print(f"quarantine: {r['quarantine']}", highlight=False)
+    if r.report:
+        console.print(f"report: {r.report}", highlight=False)
+    if r.quarantine:
+        console.print(f"quarantine: {r.quarantine}", highlight=False)
 
 
 def _span(periods: list[str]) -> str:
@@ -302,15 +305,12 @@ def show_cmd(
         if json_out:
             print_json({"ok": False, "error": f"no submission {submission_id}"})
         fail(f"no submission {submission_id}: `collectonce submissions list` shows the ids", 1)
-    data = receipt.to_dict()
-    data["quarantine_files"] = [
-        str(p) for p in quarantine_contents(settings, receipt.submission_id)
-    ]
+    quarantine_files = [str(p) for p in quarantine_contents(settings, receipt.submission_id)]
     if json_out:
-        print_json(data)
+        print_json({**receipt.to_dict(), "quarantine_files": quarantine_files})
         return
-    _print_receipt(data, shown=200)
-    for path in data["quarantine_files"]:
+    _print_receipt(receipt, shown=200)
+    for path in quarantine_files:
         console.print(f"  {path}", highlight=False)
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePath
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -191,7 +192,7 @@ def _rejected(rows: Sequence[int] | np.ndarray, sent: pa.Array | list[str] | Non
     numbers = pa.array(np.asarray(rows, dtype=np.int64))
     texts = pa.nulls(len(numbers), pa.string())
     if isinstance(sent, pa.Array):
-        texts = sent.cast(pa.string())
+        texts = cast(pa.Array, sent).cast(pa.string())
     elif isinstance(sent, list) and len(sent) == len(numbers):
         texts = pa.array(sent, pa.string())
     return pa.Table.from_arrays([numbers, texts], schema=REJECTED_WHILE_READING)

@@ -17,7 +17,13 @@ from collectonce.findings import sort_findings
 from collectonce.ingest.readers import READ_FAILED
 from collectonce.settings import Settings
 from collectonce.store.archive import ArchivedFile
-from collectonce.store.receipts import Receipt, ReceiptIndex, all_receipts, read_receipt
+from collectonce.store.receipts import (
+    EarlierAttempt,
+    Receipt,
+    ReceiptIndex,
+    all_receipts,
+    read_receipt,
+)
 from collectonce.validate.engine import FileResult
 
 __all__ = [
@@ -179,19 +185,17 @@ def receipt_for(
     )
 
 
-def _earlier_attempt(receipt: Receipt) -> dict[str, object]:
+def _earlier_attempt(receipt: Receipt) -> EarlierAttempt:
     """An earlier attempt, as a receipt that was processed again keeps it."""
-    return {
-        "attempt": receipt.attempt,
-        "status": receipt.status,
-        "received_at": receipt.received_at.isoformat(),
-        "original_name": receipt.original_name,
-        "engine_version": receipt.engine_version,
-        "catalog_version": receipt.catalog_version,
-        "errors": [f"{f.rule}: {f.message}" for f in receipt.findings if f.severity == "error"][
-            :20
-        ],
-    }
+    return EarlierAttempt(
+        attempt=receipt.attempt,
+        status=receipt.status,
+        received_at=receipt.received_at.isoformat(),
+        original_name=receipt.original_name,
+        engine_version=receipt.engine_version,
+        catalog_version=receipt.catalog_version,
+        errors=[f"{f.rule}: {f.message}" for f in receipt.findings if f.severity == "error"][:20],
+    )
 
 
 def finish_files(

@@ -41,10 +41,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce.atomic import file_lock
 from collectonce.catalog import Catalog
@@ -66,8 +67,15 @@ from collectonce.settings import Settings
 from collectonce.store.archive import ArchivedFile, archive_file, hash_file, sanitise_name
 from collectonce.store.faults import fault_point
 from collectonce.store.quarantine import REJECTED_ROWS, RejectedRows
-from collectonce.store.receipts import Receipt, ReceiptIndex, write_receipt
+from collectonce.store.receipts import (
+    Receipt,
+    ReceiptIndex,
+    write_receipt,
+)
 from collectonce.validate.engine import RowBatch, ValidationRun
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 __all__ = [
     "ENGINE_VERSION",
@@ -285,9 +293,10 @@ def _conclude(
     index = ReceiptIndex(settings)
     for job in todo:
         job.judge(prior_receipt(settings, job.sha256, as_provider, index), catalog)
-    withdrawn = {j.file_index for j in todo if j.duplicate_of is not None}
+    withdrawn = {
+        j.file_index for j in todo if j.duplicate_of is not None and j.file_index is not None
+    }
     todo = [j for j in todo if j.duplicate_of is None]
-    withdrawn.discard(None)
     sids = [j.submission_id for j in todo]
     committed = submission_ids(settings) & set(sids) if todo else set()
     # Values stored without a receipt (this run's, stored before a crash, or another file's

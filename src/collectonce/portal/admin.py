@@ -23,7 +23,7 @@ CRUMBS = [("Home", "/")]
 
 def admin_home(request: Request, session: Session) -> HTMLResponse:
     from collectonce.ingest.service import list_receipts
-    from collectonce.publish.unified import list_publications
+    from collectonce.publish.history import list_publications
 
     require_role(session, "admin")
     settings = state(request).settings
@@ -51,7 +51,7 @@ def admin_page(request: Request, session: SignedIn) -> HTMLResponse:
 
 @router.get("/portal/admin/publications", name="portal_publications")
 async def publications(request: Request, session: SignedIn) -> HTMLResponse:
-    from collectonce.publish.unified import list_publications
+    from collectonce.publish.history import list_publications
 
     require_role(session, "admin")
     listed = await run_in_threadpool(list_publications, state(request).settings)
@@ -68,11 +68,11 @@ async def publications(request: Request, session: SignedIn) -> HTMLResponse:
 async def publication(request: Request, session: SignedIn, version: int) -> HTMLResponse:
     from collectonce.publish.changes import publication_changes
     from collectonce.publish.errors import UnknownPublication
-    from collectonce.publish.unified import list_publications
+    from collectonce.publish.history import publications as published_versions
 
     require_role(session, "admin")
     settings = state(request).settings
-    listed = {p["version"]: p for p in list_publications(settings)}
+    listed = {p.version: p.to_dict() for p in published_versions(settings)}
     if version not in listed:
         raise PageProblem(404, "Page not found", f"There is no publication {version}.")
     try:

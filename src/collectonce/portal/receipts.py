@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,6 +19,9 @@ from collectonce.portal.web import (
     signed_in,
     state,
 )
+
+if TYPE_CHECKING:
+    from collectonce.store.receipts import Receipt
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Session, Depends(signed_in)]
@@ -38,7 +41,7 @@ def rule_meaning(rule: str) -> str:
     return str(READ_RULES.get(rule, ""))
 
 
-def receipt_for(request: Request, session: Session, submission_id: str) -> Any:
+def receipt_for(request: Request, session: Session, submission_id: str) -> Receipt:
     """The receipt, when this caller may see it (the API's rule); a refusal page otherwise."""
     from collectonce.ingest.service import get_receipt
 
@@ -59,9 +62,9 @@ def receipt_for(request: Request, session: Session, submission_id: str) -> Any:
     return receipt
 
 
-def _provider_of(receipt: Any) -> str | None:
+def _provider_of(receipt: Receipt) -> str | None:
     if receipt.as_provider:
-        return str(receipt.as_provider)
+        return receipt.as_provider
     return receipt.providers[0] if len(receipt.providers) == 1 else None
 
 
@@ -71,8 +74,7 @@ def receipt_page(request: Request, session: SignedIn, submission_id: str) -> HTM
 
     receipt = receipt_for(request, session, submission_id)
     settings = state(request).settings
-    findings = [f.to_dict() for f in receipt.findings]
-    rules = sorted({(f["severity"], f["rule"]) for f in findings})
+    rules = sorted({(f.severity, f.rule) for f in receipt.findings})
     rejected = quarantine_path(settings, receipt.submission_id) / "rejected_rows.csv"
     ods = _provider_of(receipt)
     docs = _data_docs(request, session, receipt.submission_id)
@@ -86,8 +88,8 @@ def receipt_page(request: Request, session: SignedIn, submission_id: str) -> HTM
         "receipt.html.j2",
         title=f"Receipt for {receipt.original_name}",
         r=receipt.to_dict(),
-        errors=[f for f in findings if f["severity"] == "error"][:PAGE_ROWS],
-        warnings=[f for f in findings if f["severity"] == "warning"][:PAGE_ROWS],
+        errors=[f.to_dict() for f in receipt.findings if f.severity == "error"][:PAGE_ROWS],
+        warnings=[f.to_dict() for f in receipt.findings if f.severity == "warning"][:PAGE_ROWS],
         n_errors=receipt.errors,
         n_warnings=receipt.warnings,
         rules=[(sev, rule, rule_meaning(rule)) for sev, rule in rules],

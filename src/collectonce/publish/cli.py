@@ -37,11 +37,11 @@ def _who(by: str | None) -> str:
 
 def publications_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> None:
     """List every publication: version, time, catalogue version and counts."""
-    from collectonce.publish.unified import list_publications
+    from collectonce.publish.history import publications
 
-    rows = list_publications(settings_for(catalog))
+    rows = publications(settings_for(catalog))
     if json_out:
-        print_json({"publications": rows})
+        print_json({"publications": [row.to_dict() for row in rows]})
         return
     if not rows:
         console.print("Nothing has been published yet: run `collectonce publish`.")
@@ -50,11 +50,11 @@ def publications_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = 
 
     table = Table("version", "published at", "catalogue", "rows", "derived", "late", "revised")
     for row in rows:
-        counts = row.get("counts", {})
+        counts = row.counts
         table.add_row(
-            str(row["version"]),
-            str(row.get("published_at") or "")[:16].replace("T", " "),
-            str(row.get("catalog_version") or ""),
+            str(row.version),
+            row.published_at.isoformat()[:16].replace("T", " ") if row.published_at else "",
+            row.catalog_version,
             f"{counts.get('rows', 0):,}",
             f"{counts.get('derived', 0):,}",
             f"{counts.get('late', 0):,}",

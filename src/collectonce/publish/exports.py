@@ -107,7 +107,8 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     for position in range(out.shape[1]):
         column = out.iloc[:, position]
         if _is_text_column(column):
-            out.isetitem(position, _neutralised_text(column))
+            # pandas takes a Series here; its stubs say only a scalar or array
+            out.isetitem(position, _neutralised_text(column))  # pyright: ignore[reportArgumentType]
     return out
 
 
@@ -256,7 +257,9 @@ def _csv_dictionaries(df: pd.DataFrame) -> list[tuple[np.ndarray, Any]]:
 def _csv_rows(columns: list[tuple[np.ndarray, Any]], first: int, stop: int) -> bytes:
     """Rows `first` to `stop` (exclusive) as CSV bytes, each line ending CRLF."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow.compute as compute
+
+    pc: Any = compute  # its kernels are made at load, unseen by a checker
 
     parts = [fields.take(codes[first:stop]) for codes, fields in columns]
     lines = pc.binary_join_element_wise(*parts, pa.scalar(",", type=pa.large_string()))
@@ -323,7 +326,7 @@ COLUMN_DEFINITIONS = {
 
 def _write_xlsx(
     df: pd.DataFrame,
-    target: Any,
+    target: str | Path | BinaryIO,
     meta: dict[str, Any] | None = None,
     units: Mapping[str, str] | None = None,
 ) -> None:

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -248,7 +248,7 @@ def apply_locks(
         return current, _empty_changes()
     frozen_parts = []
     for when, rows in locked_rows.groupby("locked_at", sort=True):
-        frozen = current_submissions(settings, as_of=pd.Timestamp(when).to_pydatetime())
+        frozen = current_submissions(settings, as_of=cast(pd.Timestamp, when).to_pydatetime())
         keys = rows[KEY]
         frozen_parts.append(keys.merge(frozen, on=KEY, how="inner"))
     frozen = pd.concat(frozen_parts, ignore_index=True)

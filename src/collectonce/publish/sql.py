@@ -61,7 +61,10 @@ def connect(
 
     version = resolve_version(settings, as_of)
     extensions = delta_extension_dir()
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+    }
     if extensions is not None:
         config["extension_directory"] = str(extensions)
     con = duckdb.connect(config=config)

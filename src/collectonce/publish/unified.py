@@ -28,7 +28,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,33 +39,21 @@ from collectonce.catalog import Catalog
 from collectonce.contracts import UNIFIED
 from collectonce.publish._current import current_submissions
 from collectonce.publish.errors import NothingToPublish, UnknownPublication
+from collectonce.publish.history import META, Publication, history_entry
+
+# re-exported: the API, the CLI and the pages read publications from here
+from collectonce.publish.history import PublishedVersion as PublishedVersion
+from collectonce.publish.history import list_publications as list_publications
+from collectonce.publish.history import publications as publications
 from collectonce.publish.periods import next_period_start
 from collectonce.publish.versions import latest_version, open_table, unified_path
 from collectonce.settings import Settings
 from collectonce.store.faults import fault_point
 
-META = "collectonce."
 STATUS_CODES = {"reported": 0, "suppressed": 1, "missing": 2}
 STATUS_NAMES = np.array(["reported", "suppressed", "missing"], dtype=object)
 COLUMNS = [f.name for f in UNIFIED]
 SORT_KEY = ["metric_id", "period", "provider_code"]
-
-
-@dataclass(frozen=True)
-class Publication:
-    """The outcome of `publish`: the version now current and whether this run created it."""
-
-    version: int | None
-    created: bool
-    published_at: dt.datetime | None
-    catalog_version: str
-    counts: dict[str, int] = field(default_factory=dict)
-    content_hash: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["published_at"] = self.published_at.isoformat() if self.published_at else None
-        return out
 
 
 # --------------------------------------------------------------------------- building the table
@@ -189,7 +177,8 @@ def derive_metrics(catalog: Catalog, collected: pd.DataFrame) -> pd.DataFrame:
     if not derived or collected.empty:
         return _empty_frame()
     derived_codes = {m.code for m in derived}
-    needed = sorted({code for m in derived for code in m.derived.inputs} - derived_codes)
+    formulas = [(m, m.derived) for m in derived if m.derived is not None]
+    needed = sorted({code for _, f in formulas for code in f.inputs} - derived_codes)
     sub = collected.loc[collected["metric_id"].isin(needed)].reset_index(drop=True)
     if sub.empty:
         return _empty_frame()
@@ -221,21 +210,21 @@ def derive_metrics(catalog: Catalog, collected: pd.DataFrame) -> pd.DataFrame:
             ("revision", sub["revision"].to_numpy(dtype=float), np.nan),
             ("received", received_all, np.nan),
         ):
-            plane = np.full(n, fill)
-            plane[slots] = values[rows]
-            planes[name][code] = plane
+            filled = np.full(n, fill)
+            filled[slots] = values[rows]
+            planes[name][code] = filled
         late = np.zeros(n, dtype=bool)
         late[slots] = sub["is_late"].to_numpy(dtype=bool)[rows]
         planes["late"][code] = late
         source = np.full(n, -1, dtype=np.int64)
         source[slots] = rows
         planes["source"][code] = source
-    submission_ids = np.append(sub["submission_id"].to_numpy(dtype=object), None)
-    file_hashes = np.append(sub["file_sha256"].to_numpy(dtype=object), None)
+    no_source = np.array([None], dtype=object)  # the slot of a value with no input row
+    submission_ids = np.concatenate([sub["submission_id"].to_numpy(dtype=object), no_source])
+    file_hashes = np.concatenate([sub["file_sha256"].to_numpy(dtype=object), no_source])
     nan = np.full(n, np.nan)
     out_frames = []
-    for metric in derived:
-        formula = metric.derived
+    for metric, formula in formulas:
         inputs = formula.inputs
 
         def plane(name: str, code: str, default: np.ndarray = nan) -> np.ndarray:
@@ -518,50 +507,13 @@ def resolve_version(settings: Settings, as_of: int | None = None) -> int:
     return as_of
 
 
-def _history_entry(entry: dict[str, Any]) -> Publication:
-    counts = entry.get(f"{META}counts") or "{}"
-    stamp = entry.get(f"{META}published_at")
-    published = dt.datetime.fromisoformat(stamp) if stamp else None
-    if published is None and entry.get("timestamp") is not None:
-        published = dt.datetime.fromtimestamp(entry["timestamp"] / 1000, tz=dt.UTC)
-    return Publication(
-        version=int(entry["version"]),
-        created=False,
-        published_at=published,
-        catalog_version=str(entry.get(f"{META}catalog_version") or ""),
-        counts=json.loads(counts) if isinstance(counts, str) else dict(counts),
-        content_hash=str(entry.get(f"{META}content_hash") or ""),
-    )
-
-
 def _latest_commit(settings: Settings) -> Publication | None:
     try:
         table = open_table(settings)
     except UnknownPublication:
         return None
     history = table.history(1)
-    return _history_entry(history[0]) if history else None
-
-
-def list_publications(settings: Settings) -> list[dict[str, Any]]:
-    """Every publication, oldest first: version, time, catalogue version, counts, content hash."""
-    try:
-        table = open_table(settings)
-    except UnknownPublication:
-        return []
-    out = []
-    for entry in sorted(table.history(), key=lambda e: int(e["version"])):
-        publication = _history_entry(entry)
-        row = publication.to_dict()
-        row.pop("created")
-        committed = entry.get("timestamp")
-        row["committed_at"] = (
-            dt.datetime.fromtimestamp(committed / 1000, tz=dt.UTC).isoformat()
-            if committed is not None
-            else None
-        )
-        out.append(row)
-    return out
+    return history_entry(history[0]) if history else None
 
 
 def read_unified_table(

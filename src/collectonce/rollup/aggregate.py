@@ -14,6 +14,9 @@ expected.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol, cast
+
 import numpy as np
 import pandas as pd
 
@@ -34,6 +37,22 @@ LEVEL_COLUMNS = [
     "providers_expected",
     "partial",
 ]
+
+
+class LevelRow(Protocol):
+    """One row of the level table (`LEVEL_COLUMNS`), as `itertuples` gives it."""
+
+    level: str
+    code: str
+    metric_id: str
+    providers: int
+    providers_expected: int
+    partial: bool
+
+
+def level_rows(frame: pd.DataFrame) -> Iterator[LevelRow]:
+    """The rows of a level-table frame, typed."""
+    return cast("Iterator[LevelRow]", frame.itertuples(index=False))
 
 
 def empty_levels() -> pd.DataFrame:
@@ -90,7 +109,7 @@ def _contributions(
             last = np.unique(keys[::-1], return_index=True)[1]
             keep = np.sort(len(keys) - 1 - last)
             keys, v = keys[keep], v[keep]
-        at = pd.Index(keys).get_indexer(wanted)
+        at = pd.Index(keys).get_indexer(pd.Index(wanted))
         columns[code] = (
             np.where(at >= 0, v[np.maximum(at, 0)], 0.0) if len(v) else np.zeros(len(wanted))
         )
@@ -153,7 +172,7 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
         sel = sel[reported[sel]]
         by_metric[str(code)] = (p_idx[sel].astype(np.int64), month[sel], value[sel])
     # derived metrics need their inputs even when the inputs themselves do not roll up
-    for metric in {catalog.metrics[str(c)] for c in metrics}:
+    for metric in (catalog.metrics[c] for c in {str(c) for c in metrics}):
         for code in metric.derived.inputs if metric.derived else ():
             if code not in by_metric:
                 by_metric[code] = _input_rows(unified, code, providers)
@@ -215,10 +234,7 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
     )
     threshold = catalog.levels.coverage_threshold
     multiplier = np.array(
-        [
-            catalog.metrics[str(c)].derived.multiplier if catalog.metrics[str(c)].derived else 1.0
-            for c in metrics
-        ]
+        [d.multiplier if (d := catalog.metrics[str(c)].derived) else 1.0 for c in metrics]
     )
     is_derived = np.array([catalog.metrics[str(c)].derived is not None for c in metrics])
     out = []
@@ -267,11 +283,11 @@ def compute_levels(catalog: Catalog, unified: pd.DataFrame) -> pd.DataFrame:
 
 
 def _input_rows(
-    unified: pd.DataFrame, code: str, providers: pd.Index
+    unified: pd.DataFrame, code: str, providers: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reported rows of an input metric that does not itself roll up, as provider indexes."""
     rows = unified.loc[(unified["metric_id"] == code) & (unified["value_status"] == "reported")]
-    at = pd.Index(providers).get_indexer(rows["provider_code"].astype(str).to_numpy())
+    at = pd.Index(providers).get_indexer(pd.Index(rows["provider_code"].astype(str)))
     keep = at >= 0
     return (
         at[keep].astype(np.int64),

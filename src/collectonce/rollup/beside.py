@@ -12,6 +12,7 @@ import pandas as pd
 
 from collectonce.catalog import Catalog
 from collectonce.display import format_value
+from collectonce.rollup.aggregate import level_rows
 from collectonce.rollup.levels import ENGLAND
 from collectonce.settings import Settings
 
@@ -24,7 +25,7 @@ class LevelFigures:
         self._rows: dict[tuple[str, str, str, dt.date], dict[str, Any]] = {}
         periods = pd.DatetimeIndex(pd.to_datetime(frame["period"])).date
         values = frame["value"].to_numpy(dtype="float64")
-        for i, row in enumerate(frame.itertuples(index=False)):
+        for i, row in enumerate(level_rows(frame)):
             value = values[i]
             self._rows[(row.level, row.code, row.metric_id, periods[i])] = {
                 "level": row.level,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from collectonce.catalog import Catalog
 from collectonce.publish.periods import parse_range
+from collectonce.rollup.aggregate import level_rows
 from collectonce.rollup.errors import UnknownLevel
 from collectonce.rollup.levels import aggregable_metric, check_level
 from collectonce.rollup.table import read_levels
@@ -75,7 +76,7 @@ def rows_to_dicts(catalog: Catalog, rows: pd.DataFrame) -> list[dict[str, Any]]:
         code: m.value_type == "integer" and m.rolls_up == "sum"
         for code, m in catalog.metrics.items()
     }
-    for i, row in enumerate(rows.itertuples(index=False)):
+    for i, row in enumerate(level_rows(rows)):
         value = values[i]
         shown: float | int | None = None if np.isnan(value) else round(float(value), 6)
         if shown is not None and counts.get(row.metric_id) and float(shown).is_integer():

@@ -21,13 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 import pyarrow.csv as pacsv
 
 from collectonce.atomic import write_bytes_atomic, write_json_atomic
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.findings import Finding
 from collectonce.settings import Settings
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 FINDING_COLUMNS = ["file", "row", "column", "metric", "rule", "severity", "value", "message"]
 
@@ -69,10 +72,11 @@ class RejectedRows:
         if self.schema is not None:
             table = conform_table(table, self.schema)
         table = neutralise_table(table)
-        if self._writer is None:
+        writer = self._writer
+        if writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._writer = pacsv.CSVWriter(str(self._tmp), table.schema)
-        self._writer.write_table(table)
+            writer = self._writer = pacsv.CSVWriter(str(self._tmp), table.schema)
+        writer.write_table(table)
         self.rows += table.num_rows
 
     def close(self) -> Path | None:

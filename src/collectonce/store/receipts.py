@@ -22,6 +22,43 @@ STATUSES = ("accepted", "accepted_with_warnings", "partially_accepted", "rejecte
 
 
 @dataclass(frozen=True)
+class EarlierAttempt:
+    """An earlier attempt at a file that was processed again, as its receipt keeps it."""
+
+    attempt: int
+    status: str
+    received_at: str
+    original_name: str
+    engine_version: str | None = None
+    catalog_version: str | None = None
+    #: The first errors that attempt found, each ``rule: message``.
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "status": self.status,
+            "received_at": self.received_at,
+            "original_name": self.original_name,
+            "engine_version": self.engine_version,
+            "catalog_version": self.catalog_version,
+            "errors": list(self.errors),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EarlierAttempt:
+        return cls(
+            attempt=int(data.get("attempt") or 1),
+            status=str(data.get("status") or ""),
+            received_at=str(data.get("received_at") or ""),
+            original_name=str(data.get("original_name") or ""),
+            engine_version=data.get("engine_version"),
+            catalog_version=data.get("catalog_version"),
+            errors=[str(e) for e in data.get("errors") or []],
+        )
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The answer to one submitted file."""
 
@@ -57,7 +94,7 @@ class Receipt:
     #: processed again (`resent_because` says why, `earlier` summarises each earlier attempt).
     attempt: int = 1
     resent_because: str | None = None
-    earlier: list[dict[str, Any]] = field(default_factory=list)
+    earlier: list[EarlierAttempt] = field(default_factory=list)
     #: For a duplicate: the status the original submission got, and when the copy arrived.
     original_status: str | None = None
     duplicate_received_at: dt.datetime | None = None
@@ -117,7 +154,7 @@ class Receipt:
             "engine_version": self.engine_version,
             "attempt": self.attempt,
             "resent_because": self.resent_because,
-            "earlier": [dict(e) for e in self.earlier],
+            "earlier": [e.to_dict() for e in self.earlier],
             "original_status": self.original_status,
             "duplicate_received_at": _iso(self.duplicate_received_at),
         }
@@ -155,7 +192,11 @@ class Receipt:
             engine_version=data.get("engine_version"),
             attempt=int(data.get("attempt") or 1),
             resent_because=data.get("resent_because"),
-            earlier=[dict(e) for e in data.get("earlier") or [] if isinstance(e, dict)],
+            earlier=[
+                EarlierAttempt.from_dict(e)
+                for e in data.get("earlier") or []
+                if isinstance(e, dict)
+            ],
             original_status=data.get("original_status"),
             duplicate_received_at=None if not dup else _parse_time(dup),
         )

@@ -50,7 +50,8 @@ class Storage:
         return self.fs.exists(self._full(key))
 
     def read_bytes(self, key: str) -> bytes:
-        return self.fs.cat_file(self._full(key))
+        data = self.fs.cat_file(self._full(key))
+        return data.encode() if isinstance(data, str) else data
 
     def write_bytes(self, key: str, data: bytes, *, read_only: bool = False) -> None:
         """Write atomically: readers see the old object or the new one, never half of one."""

@@ -86,7 +86,7 @@ def file_context(catalog: Catalog, settings: Settings) -> Any:
 
 def _open_project(catalog: Catalog, settings: Settings) -> Any:
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.checkpoint.actions import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from collectonce.validate.suites import build_suites

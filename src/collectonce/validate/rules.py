@@ -23,6 +23,7 @@ changes its inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -122,7 +123,7 @@ class HistoryStats:
     """The reported values held, series by series (provider × metric) in period order, so that
     a value can be judged against the periods before its own."""
 
-    series: pd.MultiIndex  # (provider_code, metric_id) of each series
+    series: pd.Index  # (provider_code, metric_id) of each series, a MultiIndex
     key: np.ndarray  # series number × PERIOD_SPAN + period (day number), ascending
     value: np.ndarray
 
@@ -152,7 +153,10 @@ def history_stats(current: pd.DataFrame) -> HistoryStats:
     codes, series = pd.MultiIndex.from_frame(frame[["provider_code", "metric_id"]]).factorize()
     key = codes.astype(np.int64) * PERIOD_SPAN + (_day_numbers(frame["period"]) + PERIOD_SPAN // 2)
     order = np.argsort(key, kind="stable")
-    return HistoryStats(series, key[order], frame["value"].to_numpy(dtype=np.float64)[order])
+    # a MultiIndex factorises to the MultiIndex of its distinct keys
+    return HistoryStats(
+        cast(pd.Index, series), key[order], frame["value"].to_numpy(dtype=np.float64)[order]
+    )
 
 
 def outliers(
