@@ -67,11 +67,7 @@ from collectonce.settings import Settings
 from collectonce.store.archive import ArchivedFile, archive_file, hash_file, sanitise_name
 from collectonce.store.faults import fault_point
 from collectonce.store.quarantine import REJECTED_ROWS, RejectedRows
-from collectonce.store.receipts import (
-    Receipt,
-    ReceiptIndex,
-    write_receipt,
-)
+from collectonce.store.receipts import Receipt, ReceiptIndex, write_receipt
 from collectonce.validate.engine import RowBatch, ValidationRun
 
 #: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
