@@ -48,7 +48,8 @@ def _ratio(value: float, floor: float) -> str:
 
 def _small_submit(r: dict[str, Any]) -> tuple[str, str, str]:
     figure = (
-        f"CLI {r['cli_median_s']} s; warm API {r['api_median_ms']:.0f} ms; "
+        f"CLI {r['cli_median_s']} s (CPU {r.get('cli_cpu_median_s', '?')} s); "
+        f"warm API {r['api_median_ms']:.0f} ms; "
         f"`--help` of {len(r.get('help_s', {}))} commands {r.get('help_median_s')} s "
         f"(slowest {r.get('help_max_s')} s)"
     )
@@ -188,8 +189,9 @@ def command_of(bench: Benchmark) -> str:
     return " ".join(["python", f"benchmarks/{bench.name}.py", *bench.args])
 
 
-def run_one(bench: Benchmark) -> dict[str, Any]:
-    """Run one benchmark with --json and keep its object with how and when it was made."""
+def run_one(bench: Benchmark) -> dict[str, Any] | None:
+    """Run one benchmark with --json and keep its object with how and when it was made
+    (None when it failed: its last kept figures stay)."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(HERE / f"{bench.name}.py"), *bench.args, "--json"],
@@ -199,7 +201,8 @@ def run_one(bench: Benchmark) -> dict[str, Any]:
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"{command_of(bench)} failed:\n{done.stderr[-3000:]}")
+        print(f"{command_of(bench)} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+        return None
     text = done.stdout.strip()
     result = json.loads(text[text.index("{") :])
     kept = {
@@ -269,12 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     skip = {n for n in args.skip.split(",") if n}
     if unknown := (only | skip) - names:
         raise SystemExit(f"no such benchmark: {', '.join(sorted(unknown))}; one of {sorted(names)}")
+    failed: list[str] = []
     if not args.table:
         for bench in BENCHMARKS:
             if (only and bench.name not in only) or bench.name in skip:
                 continue
             print(f"running {command_of(bench)} …", file=sys.stderr, flush=True)
-            run_one(bench)
+            if run_one(bench) is None:
+                failed.append(bench.name)
     kept = kept_results()
     text = table(kept)
     if args.write_readme:
@@ -283,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(kept))
     else:
         print(text)
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
