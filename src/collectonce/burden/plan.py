@@ -435,101 +435,102 @@ def write_xlsx_template(plan: CollectionPlan, path: Path | str) -> Path:
 
     Value cells carry a whole-number or decimal check from the metric's valid range. The check
     warns rather than blocks, so a provider can still type `*` for a suppressed small number.
+    Written with xlsxwriter, the one XLSX writer (see ``benchmarks/xlsx.py``).
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
+    import xlsxwriter
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb = Workbook()
-    data = wb.worksheets[0]
-    data.title = "Data"
-    bold = Font(bold=True)
-    header_fill = PatternFill("solid", fgColor="DDE7F0")
-    key_fill = PatternFill("solid", fgColor="F2F2F2")
+    book = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+    try:
+        _write_template(book, plan)
+    finally:
+        book.close()
+    return path
 
-    data.append(list(TEMPLATE_COLUMNS))
-    for cell in data[1]:
-        cell.font = bold
-        cell.fill = header_fill
-    data.freeze_panes = "A2"
-    for column, width in zip("ABCDE", (14, 10, 34, 14, 48), strict=True):
-        data.column_dimensions[column].width = width
 
-    metrics_sheet = wb.create_sheet("Metrics")
-    metrics_sheet.append(
-        [
-            "metric_id",
-            "label",
-            "definition",
-            "why_collected",
-            "unit",
-            "value_type",
-            "valid_min",
-            "valid_max",
-            "periods",
-            "due",
-            "requesters",
-        ]
-    )
-    for cell in metrics_sheet[1]:
-        cell.font = bold
-        cell.fill = header_fill
-    for column, width in zip(
-        "ABCDEFGHIJK", (34, 40, 60, 60, 10, 10, 10, 10, 22, 12, 40), strict=True
-    ):
-        metrics_sheet.column_dimensions[column].width = width
-    metrics_sheet.freeze_panes = "B2"
+_METRIC_COLUMNS = (
+    "metric_id",
+    "label",
+    "definition",
+    "why_collected",
+    "unit",
+    "value_type",
+    "valid_min",
+    "valid_max",
+    "periods",
+    "due",
+    "requesters",
+)
 
-    n_metrics = max(len(plan.items), 1)
-    metric_list = DataValidation(
-        type="list",
-        formula1=f"=Metrics!$A$2:$A${n_metrics + 1}",
-        allow_blank=False,
-        showErrorMessage=True,
-        errorTitle="Unknown metric",
-        error="Pick a metric_id from the list (see the Metrics sheet).",
-    )
-    data.add_data_validation(metric_list)
 
-    row = 2
-    for item in plan.items:
+def _write_template(book: Any, plan: CollectionPlan) -> None:
+    header = book.add_format({"bold": True, "bg_color": "#DDE7F0", "pattern": 1})
+    key = book.add_format({"bg_color": "#F2F2F2", "pattern": 1})
+    wrapped = book.add_format({"text_wrap": True, "valign": "top"})
+    bold = book.add_format({"bold": True})
+    title = book.add_format({"bold": True, "font_size": 14})
+
+    data = book.add_worksheet("Data")
+    data.write_row(0, 0, list(TEMPLATE_COLUMNS), header)
+    data.freeze_panes(1, 0)
+    for column, width in enumerate((14, 10, 34, 14, 48)):
+        data.set_column(column, column, width)
+
+    metrics_sheet = book.add_worksheet("Metrics")
+    metrics_sheet.write_row(0, 0, list(_METRIC_COLUMNS), header)
+    for column, width in enumerate((34, 40, 60, 60, 10, 10, 10, 10, 22, 12, 40)):
+        metrics_sheet.set_column(column, column, width)
+    metrics_sheet.freeze_panes(1, 1)
+
+    row = 1
+    for index, item in enumerate(plan.items, start=1):
         metric = item.metric
-        metrics_sheet.append(
-            [
-                metric.code,
-                metric.label,
-                metric.definition,
-                metric.why_collected,
-                metric.unit,
-                metric.value_type,
-                metric.valid.min,
-                metric.valid.max,
-                ", ".join(item.periods),
-                item.due.isoformat(),
-                ", ".join(name for _, name in item.requesters),
-            ]
-        )
+        values = [
+            metric.code,
+            metric.label,
+            metric.definition,
+            metric.why_collected,
+            metric.unit,
+            metric.value_type,
+            metric.valid.min,
+            metric.valid.max,
+            ", ".join(item.periods),
+            item.due.isoformat(),
+            ", ".join(name for _, name in item.requesters),
+        ]
+        for column, value in enumerate(values):
+            if value is None:
+                metrics_sheet.write_blank(index, column, None, wrapped)
+            else:
+                metrics_sheet.write(index, column, value, wrapped)
         first = row
         for period in item.periods:
-            data.append([plan.provider.ods_code, period, metric.code, None, None])
-            for col in "ABC":
-                data[f"{col}{row}"].fill = key_fill
+            data.write_string(row, 0, plan.provider.ods_code, key)
+            data.write_string(row, 1, period, key)
+            data.write_string(row, 2, metric.code, key)
             row += 1
-        if row == first:
-            continue
-        cells = f"D{first}:D{row - 1}"
-        metric_list.add(f"C{first}:C{row - 1}")
-        check = _value_check(metric, item, DataValidation)
-        data.add_data_validation(check)
-        check.add(cells)
-    for sheet_row in metrics_sheet.iter_rows(min_row=2):
-        for cell in sheet_row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if row > first:
+            data.data_validation(first, 3, row - 1, 3, _value_check(metric, item))
+    if row > 1:
+        n_metrics = max(len(plan.items), 1)
+        data.data_validation(
+            1,
+            2,
+            row - 1,
+            2,
+            {
+                "validate": "list",
+                "source": f"=Metrics!$A$2:$A${n_metrics + 1}",
+                "ignore_blank": False,
+                "show_error": True,
+                "error_title": "Unknown metric",
+                "error_message": "Pick a metric_id from the list (see the Metrics sheet).",
+            },
+        )
 
-    readme = wb.create_sheet("README")
-    readme.column_dimensions["A"].width = 110
+    readme = book.add_worksheet("README")
+    readme.set_column(0, 0, 110)
     lines = [
         f"Collection template for {plan.provider.ods_code} {plan.provider.name}".rstrip(),
         f"Period: {plan.period}    Catalogue version: {plan.catalog_version}",
@@ -558,49 +559,48 @@ def write_xlsx_template(plan: CollectionPlan, path: Path | str) -> Path:
         "Derived figures such as percentages are computed from these counts: do not submit them.",
         "The Metrics sheet gives each metric's definition, why it is collected and who uses it.",
     ]
-    for line in lines:
-        readme.append([line])
-    readme["A1"].font = Font(bold=True, size=14)
-    for cell in readme["A"]:
-        if cell.value in {"How to fill it in", "Requests served by this submission"} or (
-            isinstance(cell.value, str) and cell.value.startswith("Still collected")
-        ):
-            cell.font = bold
-    wb.save(path)
-    return path
+    sections = {"How to fill it in", "Requests served by this submission"}
+    for number, line in enumerate(lines):
+        if not line:
+            continue
+        if number == 0:
+            readme.write_string(number, 0, line, title)
+        elif line in sections or line.startswith("Still collected"):
+            readme.write_string(number, 0, line, bold)
+        else:
+            readme.write_string(number, 0, line)
 
 
-def _value_check(metric: Metric, item: PlanItem, factory: Any) -> Any:
-    kind = "whole" if metric.value_type == "integer" else "decimal"
+def _value_check(metric: Metric, item: PlanItem) -> dict[str, Any]:
+    """xlsxwriter's data validation of one metric's value cells."""
     lo, hi = metric.valid.min, metric.valid.max
     if lo is not None and hi is not None:
-        operator, f1, f2 = "between", lo, hi
+        bounds: dict[str, Any] = {"criteria": "between", "minimum": lo, "maximum": hi}
     elif lo is not None:
-        operator, f1, f2 = "greaterThanOrEqual", lo, None
+        bounds = {"criteria": ">=", "value": lo}
     elif hi is not None:
-        operator, f1, f2 = "lessThanOrEqual", hi, None
+        bounds = {"criteria": "<=", "value": hi}
     else:
-        operator, f1, f2 = "between", -1e15, 1e15
+        bounds = {"criteria": "between", "minimum": -1e15, "maximum": 1e15}
+    bounds = {k: (_number(v) if k != "criteria" else v) for k, v in bounds.items()}
     users = ", ".join(name for _, name in item.requesters)
     prompt = f"{metric.why_collected} Used by {users}. Enter {_range_text(metric)} ({metric.unit})."
-    return factory(
-        type=kind,
-        operator=operator,
-        formula1=_number(f1),
-        formula2=_number(f2) if f2 is not None else None,
-        allow_blank=True,
-        showInputMessage=True,
-        promptTitle=_clip(metric.label, 32),
-        prompt=_clip(prompt, 255),
-        showErrorMessage=True,
-        errorStyle="warning",
-        errorTitle=_clip("Outside the valid range", 32),
-        error=_clip(
+    return {
+        "validate": "integer" if metric.value_type == "integer" else "decimal",
+        **bounds,
+        "ignore_blank": True,
+        "show_input": True,
+        "input_title": _clip(metric.label, 32),
+        "input_message": _clip(prompt, 255),
+        "show_error": True,
+        "error_type": "warning",
+        "error_title": _clip("Outside the valid range", 32),
+        "error_message": _clip(
             f"{metric.label}: expected {_range_text(metric)}. Type * only for a suppressed "
             "small number.",
             255,
         ),
-    )
+    }
 
 
 def _number(value: float) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 from collectonce.atomic import file_lock
 from collectonce.catalog import Catalog
 from collectonce.settings import Settings
+from collectonce.validate.gx_import import load_gx
 
 BOOTSTRAP_CSS = Path(__file__).resolve().parent / "static" / "bootstrap.min.css"
 _CONTEXTS: dict[tuple[str, str], Any] = {}
@@ -84,8 +85,47 @@ def file_context(catalog: Catalog, settings: Settings) -> Any:
         return context
 
 
+def _set_up_for(catalog: Catalog) -> str:
+    return f"{catalog.root}:{catalog.fingerprint}"
+
+
+def _marker(settings: Settings) -> Path:
+    """Names the catalogue whose suites, checkpoints and assets the project was last set up
+    with (written once that set-up is saved)."""
+    return project_dir(settings) / "gx" / "uncommitted" / "collectonce_catalog.txt"
+
+
+def _results_store(catalog: Catalog, settings: Settings) -> Any:
+    """The project's validation results store. Once the project is set up for this catalogue
+    (by any process), the store is opened on its own: a new process storing a small file's
+    results then skips loading the whole file-backed context (about a second)."""
+    gx_dir = project_dir(settings) / "gx"
+    key = (str(project_dir(settings)), _set_up_for(catalog))
+    with _LOCK:
+        known = key in _CONTEXTS
+    try:
+        ready = (gx_dir / "great_expectations.yml").is_file() and _marker(settings).read_text(
+            encoding="utf-8"
+        ) == _set_up_for(catalog)
+    except OSError:
+        ready = False
+    if known or not ready:
+        return file_context(catalog, settings).validation_results_store
+    load_gx()
+    from great_expectations.data_context.store.validation_results_store import (
+        ValidationResultsStore,
+    )
+
+    return ValidationResultsStore(
+        store_backend={
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(gx_dir / "uncommitted" / "validations"),
+        }
+    )
+
+
 def _open_project(catalog: Catalog, settings: Settings) -> Any:
-    import great_expectations as gx
+    gx = load_gx()
     from great_expectations.checkpoint.actions import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -117,6 +157,8 @@ def _open_project(catalog: Catalog, settings: Settings) -> Any:
                 result_format={"result_format": "BASIC"},
             )
         )
+    _marker(settings).parent.mkdir(parents=True, exist_ok=True)
+    _marker(settings).write_text(_set_up_for(catalog), encoding="utf-8")
     return context
 
 
@@ -152,7 +194,7 @@ def store_results(
         ValidationResultIdentifier,
     )
 
-    context = file_context(catalog, settings)
+    store = _results_store(catalog, settings)
     run_time = dt.datetime.now(dt.UTC)
     keys = []
     with _project_lock(settings):
@@ -162,7 +204,7 @@ def store_results(
                 run_id=RunIdentifier(run_name=recorder.run_name, run_time=run_time),
                 batch_identifier=f"{suite}-{position + 1}",
             )
-            context.validation_results_store.set(identifier, result)
+            store.set(identifier, result)
             keys.append(list(identifier.to_tuple()))
     pages = [_page_of(k) for k in keys]
     note = {"run": recorder.run_name, "pages": pages, "keys": keys, "files": len(submission_ids)}

@@ -22,6 +22,7 @@ import pandas as pd
 from collectonce.catalog import Catalog
 from collectonce.errors import ValidateError
 from collectonce.findings import Severity
+from collectonce.validate.gx_import import load_gx
 from collectonce.validate.suites import (
     CURRENT_PERIOD,
     LONG_SUITE,
@@ -111,7 +112,7 @@ def _runner(catalog: Catalog) -> _Runner:
 
 
 def _build_runner(catalog: Catalog) -> _Runner:
-    import great_expectations as gx
+    gx = load_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

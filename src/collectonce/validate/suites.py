@@ -32,6 +32,7 @@ from typing import Any
 
 from collectonce.catalog import Catalog
 from collectonce.contracts import VALUE_STATUSES
+from collectonce.validate.gx_import import load_gx
 
 LONG_SUITE = "canonical_rows"
 WIDE_SUITE = "provider_period"
@@ -212,7 +213,7 @@ def suite_files(catalog: Catalog) -> dict[str, str]:
 
 def build_suites(catalog: Catalog) -> dict[str, Any]:
     """Great Expectations `ExpectationSuite` objects for both suites, keyed by suite name."""
-    import great_expectations as gx
+    gx = load_gx()
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
