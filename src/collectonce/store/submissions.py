@@ -30,7 +30,16 @@ from collectonce.settings import Settings
 KEY = ["provider_code", "period", "metric_id"]
 #: Columns that repeat one value per file (or a few notes) may be handed to `append_values`
 #: dictionary-encoded: they are stored as strings, and the Parquet writer skips re-encoding them.
-DICTIONARY_COLUMNS = ("submission_id", "file_sha256", "source_template", "submitted_by", "warnings")
+DICTIONARY_COLUMNS = (
+    "submission_id",
+    "file_sha256",
+    "source_template",
+    "submitted_by",
+    "warnings",
+    "provider_code",
+    "metric_id",
+    "value_status",
+)
 WRITE_SCHEMA = pa.schema(
     [
         pa.field(f.name, pa.dictionary(pa.int32(), pa.string()), nullable=f.nullable)

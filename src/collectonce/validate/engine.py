@@ -1,8 +1,8 @@
 """One validation run over one or many files, in bounded memory.
 
 A `ValidationRun` is fed canonical rows batch by batch (from one file, or from a thousand). While
-the batches stream in it keeps only compact per-row codes (about 30 bytes a row) and spills the
-rows themselves to an Arrow IPC file once they outgrow memory. `check` then runs both Great
+the batches stream in it keeps only compact per-row codes (about 30 bytes a row), from which the
+rows are rebuilt when they are streamed back (`held_rows`). `check` then runs both Great
 Expectations suites once for the whole run (the distinct-values frame and the provider × period
 pivot, see `suites`) and the extra rules in `rules` that need nothing but the run's own rows.
 `finish` adds what depends on the values already held (a cross-metric rule completed by a held
@@ -30,7 +30,6 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from collectonce.suggest import closest
 from collectonce.validate import rules
 from collectonce.validate.findings import Finding, fmt_number, show_value
 from collectonce.validate.gx_runner import Failure, merge_failures, run_long_suite, run_wide_suite
+from collectonce.validate.held_rows import Codes, HeldRows
 from collectonce.validate.suites import bound_columns
 
 #: A row's key: file index in the high bits, the row number a person sees in the low bits.
@@ -138,68 +138,6 @@ class RowBatch:
     reasons: pa.Array  # the error rules of each rejected row, joined with ";" (dictionary)
 
 
-class _Spill:
-    """Rows kept in memory until there are too many, then in an Arrow IPC file."""
-
-    def __init__(self, directory: Path | None, limit: int) -> None:
-        self.directory = directory
-        self.limit = limit
-        self.tables: list[pa.Table] = []
-        self.rows = 0
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._writer: pa.ipc.RecordBatchFileWriter | None = None
-        self._path: Path | None = None
-
-    def add(self, table: pa.Table) -> None:
-        self.rows += table.num_rows
-        if self._writer is None:
-            self.tables.append(table)
-            if self.rows > self.limit:
-                self._open()
-                for held in self.tables:
-                    self._write(held)
-                self.tables = []
-        else:
-            self._write(table)
-
-    def _open(self) -> None:
-        if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        self._tmp = tempfile.TemporaryDirectory(
-            prefix="spill-", dir=None if self.directory is None else str(self.directory)
-        )
-        self._path = Path(self._tmp.name) / "rows.arrow"
-        # Uncompressed: written once and read back once, batch by batch.
-        self._writer = pa.ipc.new_file(str(self._path), CANONICAL_ROWS)
-
-    def _write(self, table: pa.Table) -> None:
-        assert self._writer is not None
-        for batch in table.to_batches():
-            self._writer.write_batch(batch)
-
-    def batches(self) -> Iterator[pa.Table]:
-        if self._writer is None:
-            yield from self.tables
-            return
-        self._writer.close()
-        self._writer = None
-        assert self._path is not None
-        with pa.OSFile(str(self._path)) as source:  # not mapped: read pages would count as RSS
-            reader = pa.ipc.open_file(source)
-            for i in range(reader.num_record_batches):
-                yield pa.Table.from_batches([reader.get_batch(i)])
-        self.close()
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-        self.tables = []
-
-
 class _Codes:
     """Text ↔ small integer, growing as new texts arrive."""
 
@@ -276,7 +214,11 @@ class ValidationRun:
         self._parts: dict[str, list[np.ndarray]] = {
             k: [] for k in ("row", "group", "metric", "status", "value", "column")
         }
-        self._spill = _Spill(spill_dir, spill_rows)
+        #: Besides the codes: each batch's length, null cells and comments (see `held_rows`).
+        #: Rows are rebuilt from the codes, so nothing is spilled to disk (`spill_dir` and
+        #: `spill_rows` are accepted for compatibility).
+        self._held = HeldRows()
+        self._kept: dict[str, np.ndarray] | None = None
         self._checked: _Checked | None = None
         self._decisions: dict[str, np.ndarray] | None = None
         self._warn_codes = np.zeros(0, dtype=np.int32)
@@ -353,7 +295,7 @@ class ValidationRun:
             else pc.fill_null(table["value"], np.nan).to_numpy()
         )
         parts["column"].append(self._columns.encode(table["source_column"]))
-        self._spill.add(table)
+        self._held.add(table)
 
     @property
     def provider_codes(self) -> list[str]:
@@ -396,6 +338,7 @@ class ValidationRun:
         if self._checked is not None or self._decisions is not None:
             return
         r = self._rows()
+        self._kept = r  # to rebuild the rows in `iter_batches`
         n = len(r["row"])
         group_file = np.asarray(self._group_file or [0], dtype=np.int32)
         group_provider = np.asarray(self._group_provider or [0], dtype=np.int32)
@@ -876,7 +819,22 @@ class ValidationRun:
             raise RuntimeError("call finish() before iter_batches()")
         decisions = self._decisions
         offset = 0
-        for table in self._spill.batches():
+        kept = self._kept if self._kept is not None else self._rows()
+        codes = Codes(
+            group=kept["group"],
+            group_provider=np.asarray(self._group_provider or [0], dtype=np.int32),
+            group_day=np.asarray(self._group_day or [0], dtype=np.int32),
+            metric=kept["metric"],
+            status=kept["status"],
+            column=kept["column"],
+            value=kept["value"],
+            row=kept["row"],
+            providers=self._providers.texts,
+            metrics=self._metrics.texts,
+            statuses=self._statuses.texts,
+            columns=self._columns.texts,
+        )
+        for table in self._held.tables(codes):
             n = table.num_rows
             stop = offset + n
             yield RowBatch(
@@ -890,7 +848,8 @@ class ValidationRun:
             offset = stop
 
     def close(self) -> None:
-        self._spill.close()
+        self._held = HeldRows()
+        self._kept = None
 
 
 def _contains(sorted_values: np.ndarray, value: int) -> bool:
