@@ -148,6 +148,10 @@ def _link_in(source: Path, path: Path, read_only: bool) -> bool:
     try:
         if read_only:
             os.chmod(tmp, 0o444)
+    except OSError:  # another user's file: it cannot be made read-only, so it is copied
+        tmp.unlink(missing_ok=True)
+        return False
+    try:
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from collectonce.contracts import SUBMISSION_VALUES
+from collectonce.contracts import SUBMISSION_VALUES, with_dictionaries
 from collectonce.settings import Settings
 
 KEY = ["provider_code", "period", "metric_id"]
@@ -40,15 +40,7 @@ DICTIONARY_COLUMNS = (
     "metric_id",
     "value_status",
 )
-WRITE_SCHEMA = pa.schema(
-    [
-        pa.field(f.name, pa.dictionary(pa.int32(), pa.string()), nullable=f.nullable)
-        if f.name in DICTIONARY_COLUMNS
-        else f
-        for f in SUBMISSION_VALUES
-    ],
-    metadata=SUBMISSION_VALUES.metadata,
-)
+WRITE_SCHEMA = with_dictionaries(SUBMISSION_VALUES, DICTIONARY_COLUMNS)
 _ORDER = "received_at DESC, submission_id DESC, source_row DESC"
 
 

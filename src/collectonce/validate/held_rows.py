@@ -18,20 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from collectonce.contracts import CANONICAL_ROWS
+from collectonce.contracts import CANONICAL_ROWS, with_dictionaries
 
 #: The text columns given back dictionary-encoded, with the run's codes as indices.
 CODED_COLUMNS = ("provider_code", "metric_id", "value_status", "source_column")
 #: The schema of the tables given back: CANONICAL_ROWS with the coded columns as dictionaries.
-HELD_ROWS = pa.schema(
-    [
-        pa.field(f.name, pa.dictionary(pa.int32(), pa.string()), nullable=f.nullable)
-        if f.name in CODED_COLUMNS
-        else f
-        for f in CANONICAL_ROWS
-    ],
-    metadata=CANONICAL_ROWS.metadata,
-)
+HELD_ROWS = with_dictionaries(CANONICAL_ROWS, CODED_COLUMNS)
 _NULLABLE = ("provider_code", "period", "metric_id", "value", "value_status", "source_column")
 
 
