@@ -15,13 +15,16 @@ and months into one canonical long CSV of N values (default 10,000,000):
 Two arms run one after the other, each in a fresh process, on the same CSV:
 
 - **floor**: ``pyarrow.csv.read_csv`` + ``pyarrow.parquet.write_table``;
-- **ingest**: ``collectonce.ingest.service.submit_files`` on the file: archive (hash + copy),
-  streamed read and normalisation in batches of ``batch_rows``, both GX suites once, the extra
-  rules, and one Delta commit of every value.
+- **ingest**: ``collectonce.ingest.service.submit_files`` on the file: archive (hash, then a
+  hard link into the archive: the file and the data folder share a filesystem here, as they do
+  for the landing folder), streamed read and normalisation in batches of ``batch_rows`` (the
+  next block parsed while this one is normalised), both GX suites once, the extra rules, and
+  one Delta commit of every value, the next batch built while this one is written.
 
 Timing starts after imports in each process (GX's import and context take a few seconds, shown
 as ``startup_seconds``). Peak RSS is the process's own ``ru_maxrss``. Targets at 10M values:
-ratio_to_floor ≤ 3 and peak RSS ≤ 2 GiB.
+ratio_to_floor ≤ 2 and peak RSS ≤ 2 GiB; each is printed beside its figure (``targets`` in
+``--json``).
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ AE_DATA = ROOT / "data" / "ae_attendances.csv"
 CATALOG = ROOT / "catalog"
 FIRST_MONTH = (2016, 4)
 MONTHS = 120
-GIB = 1024**3
+#: The targets at 10M values.
+MAX_RATIO = 2.0
+MAX_RSS_MB = 2 * 1024
 
 # The A&E series each A&E metric follows: (department type, column).
 AE_SOURCES = {
@@ -296,8 +301,16 @@ def run(rows: int, keep: Path | None) -> dict[str, Any]:
         "startup_seconds": round(ingest["startup_seconds"], 2),
         "stages_seconds": ingest["stages"],
         "targets": {
-            "ratio_to_floor_le_3": ratio <= 3,
-            "peak_rss_le_2gib": ingest["peak_rss_mb"] * 1024**2 <= 2 * GIB,
+            "ratio_to_floor": {
+                "figure": round(ratio, 2),
+                "target": MAX_RATIO,
+                "met": ratio <= MAX_RATIO,
+            },
+            "peak_rss_mb": {
+                "figure": round(ingest["peak_rss_mb"], 1),
+                "target": MAX_RSS_MB,
+                "met": ingest["peak_rss_mb"] <= MAX_RSS_MB,
+            },
         },
         "result": {
             k: ingest[k]
@@ -350,11 +363,21 @@ def print_table(result: dict[str, Any]) -> None:
         f"{data['metrics']} metrics × {data['months']} months, {data['csv_mb']} MB CSV; "
         f"{data['source']}"
     )
-    targets = result["targets"]
-    console.print(
-        f"targets: ratio ≤ 3 {'met' if targets['ratio_to_floor_le_3'] else 'MISSED'}; "
-        f"peak RSS ≤ 2 GiB {'met' if targets['peak_rss_le_2gib'] else 'MISSED'}"
-    )
+    targets = Table(title="targets (set for 10,000,000 values)")
+    for column in ("figure", "value", "target", ""):
+        targets.add_column(column, justify="right")
+    for name, label, unit in (
+        ("ratio_to_floor", "ingest time ÷ floor time", "×"),
+        ("peak_rss_mb", "peak RSS of the ingest", "MB"),
+    ):
+        t = result["targets"][name]
+        targets.add_row(
+            label,
+            f"{t['figure']:,}",
+            f"≤ {t['target']:,} {unit}",
+            "met" if t["met"] else "MISSED",
+        )
+    console.print(targets)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,3 +94,17 @@ def schema_to_json(schema: pa.Schema) -> dict[str, object]:
         "description": meta.get("description", ""),
         "fields": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
     }
+
+
+def with_dictionaries(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
+    """`schema` with the text columns in `names` dictionary-encoded (int32 indices), as batches
+    are handed to the Parquet writer, which stores them as plain text."""
+    return pa.schema(
+        [
+            pa.field(f.name, pa.dictionary(pa.int32(), pa.string()), nullable=f.nullable)
+            if f.name in names
+            else f
+            for f in schema
+        ],
+        metadata=schema.metadata,
+    )

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     )
     dask_workers: int = Field(default=2, description="Workers for the local Dask cluster.")
     batch_rows: int = Field(default=1_000_000, description="Rows per streamed ingest batch.")
+    archive_link: bool = Field(
+        default=True,
+        description="Hard-link a received file into a local archive on the same filesystem"
+        " instead of copying it (the file becomes read-only: it is the archived copy).",
+    )
     data_docs: bool = Field(
         default=True,
         description="Render Great Expectations Data Docs of every validation (gx_project/).",

@@ -259,6 +259,7 @@ def _prepare(
                     )
             tick("read", done, len(todo))
         providers = run.provider_codes
+        pa.default_memory_pool().release_unused()  # the read buffers, before checking
         run.check()
     except BaseException:
         run.close()

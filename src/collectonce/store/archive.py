@@ -128,7 +128,7 @@ def archive_file(
         if isinstance(source, bytes | bytearray):
             store.write_bytes(key, bytes(source), read_only=True)
         else:
-            store.put_file(key, Path(source), read_only=True)
+            store.put_file(key, Path(source), read_only=True, link=settings.archive_link)
     arrival = {
         "sha256": sha,
         "size": size,

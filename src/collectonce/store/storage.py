@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,12 +64,19 @@ class Storage:
         self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
         self.fs.pipe_file(target, data)
 
-    def put_file(self, key: str, source: Path, *, read_only: bool = False) -> None:
-        """Copy a local file in, streamed and all-or-nothing like `write_bytes`."""
+    def put_file(
+        self, key: str, source: Path, *, read_only: bool = False, link: bool = False
+    ) -> None:
+        """Copy a local file in, streamed and all-or-nothing like `write_bytes`. With `link`, a
+        local store hard-links the file instead when it is on the same filesystem (no bytes are
+        copied; the file and the stored object are then one, read-only with `read_only`), and
+        copies it otherwise."""
         target = self._full(key)
         if self.is_local:
             path = Path(target)
             path.parent.mkdir(parents=True, exist_ok=True)
+            if link and _link_in(Path(source), path, read_only):
+                return
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as handle, Path(source).open("rb") as src:
@@ -127,6 +135,35 @@ class Storage:
         dest.parent.mkdir(parents=True, exist_ok=True)
         self.fs.get_file(self._full(key), str(dest))
         return dest
+
+
+def _link_in(source: Path, path: Path, read_only: bool) -> bool:
+    """Hard-link `source` to `path` all-or-nothing (link to a temporary name, make it durable,
+    rename); False when the filesystem cannot (another device, no hard links), so the caller
+    copies."""
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    try:
+        if read_only:
+            os.chmod(tmp, 0o444)
+    except OSError:  # another user's file: it cannot be made read-only, so it is copied
+        tmp.unlink(missing_ok=True)
+        return False
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return True
 
 
 def _modified(info: dict[str, object]) -> float:

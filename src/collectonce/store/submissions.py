@@ -24,22 +24,23 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from collectonce.contracts import SUBMISSION_VALUES
+from collectonce.contracts import SUBMISSION_VALUES, with_dictionaries
 from collectonce.settings import Settings
 
 KEY = ["provider_code", "period", "metric_id"]
 #: Columns that repeat one value per file (or a few notes) may be handed to `append_values`
 #: dictionary-encoded: they are stored as strings, and the Parquet writer skips re-encoding them.
-DICTIONARY_COLUMNS = ("submission_id", "file_sha256", "source_template", "submitted_by", "warnings")
-WRITE_SCHEMA = pa.schema(
-    [
-        pa.field(f.name, pa.dictionary(pa.int32(), pa.string()), nullable=f.nullable)
-        if f.name in DICTIONARY_COLUMNS
-        else f
-        for f in SUBMISSION_VALUES
-    ],
-    metadata=SUBMISSION_VALUES.metadata,
+DICTIONARY_COLUMNS = (
+    "submission_id",
+    "file_sha256",
+    "source_template",
+    "submitted_by",
+    "warnings",
+    "provider_code",
+    "metric_id",
+    "value_status",
 )
+WRITE_SCHEMA = with_dictionaries(SUBMISSION_VALUES, DICTIONARY_COLUMNS)
 _ORDER = "received_at DESC, submission_id DESC, source_row DESC"
 
 

@@ -48,6 +48,7 @@ from collectonce.catalog import Catalog
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.findings import Finding
 from collectonce.validate.checks import catalogue, flags, keys, metrics, scope, wide
+from collectonce.validate.held_rows import Codes, HeldRows
 from collectonce.validate.history import History
 from collectonce.validate.listing import MAX_FINDINGS_PER_RULE, file_results, join_rules, notes
 from collectonce.validate.rows import (
@@ -67,7 +68,6 @@ from collectonce.validate.rows import (
     RowCodes,
     TextCodes,
 )
-from collectonce.validate.spill import Spill
 
 
 class ValidationRun:
@@ -101,7 +101,11 @@ class ValidationRun:
         self._parts: dict[str, list[np.ndarray]] = {
             k: [] for k in ("row", "group", "metric", "status", "value", "column")
         }
-        self._spill = Spill(spill_dir, spill_rows)
+        #: Besides the codes: each batch's length, null cells and comments (see `held_rows`).
+        #: Rows are rebuilt from the codes, so nothing is spilled to disk (`spill_dir` and
+        #: `spill_rows` are accepted for compatibility).
+        self._held = HeldRows()
+        self._kept: RowCodes | None = None
         self._checked: Checked | None = None
         self._decisions: Decisions | None = None
         self._warn_codes = np.zeros(0, dtype=np.int32)
@@ -178,7 +182,7 @@ class ValidationRun:
             else pc.fill_null(table["value"], np.nan).to_numpy()
         )
         parts["column"].append(self._columns.encode(table["source_column"]))
-        self._spill.add(table)
+        self._held.add(table)
 
     @property
     def provider_codes(self) -> list[str]:
@@ -224,6 +228,7 @@ class ValidationRun:
         if self._checked is not None or self._decisions is not None:
             return
         r = self._rows()
+        self._kept = r  # to rebuild the rows in `iter_batches`
         n = len(r.row)
         group_file = np.asarray(self._group_file or [0], dtype=np.int32)
         group_provider = np.asarray(self._group_provider or [0], dtype=np.int32)
@@ -365,7 +370,22 @@ class ValidationRun:
             raise RuntimeError("call finish() before iter_batches()")
         decisions = self._decisions
         offset = 0
-        for table in self._spill.batches():
+        kept = self._kept if self._kept is not None else self._rows()
+        codes = Codes(
+            group=kept.group,
+            group_provider=np.asarray(self._group_provider or [0], dtype=np.int32),
+            group_day=np.asarray(self._group_day or [0], dtype=np.int32),
+            metric=kept.metric,
+            status=kept.status,
+            column=kept.column,
+            value=kept.value,
+            row=kept.row,
+            providers=self._providers.texts,
+            metrics=self._metrics.texts,
+            statuses=self._statuses.texts,
+            columns=self._columns.texts,
+        )
+        for table in self._held.tables(codes):
             n = table.num_rows
             stop = offset + n
             yield RowBatch(
@@ -379,4 +399,5 @@ class ValidationRun:
             offset = stop
 
     def close(self) -> None:
-        self._spill.close()
+        self._held = HeldRows()
+        self._kept = None

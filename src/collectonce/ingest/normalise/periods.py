@@ -258,29 +258,37 @@ def _period_table(uniques: list[object]) -> tuple[np.ndarray, np.ndarray, np.nda
     problem = np.full((5, n_unique + 1), PERIOD_BLANK, dtype=np.int8)
     given = np.full(n_unique + 1, -1, dtype=np.int8)
     for u, text in enumerate(uniques):
-        parsed = parse_period_text(str(text)) if text is not None else PeriodText(None, None)
-        if parsed.start is None or parsed.grain is None:
-            blank = text is None or parsed.problem == "blank"
-            problem[:, u] = PERIOD_BLANK if blank else PERIOD_UNREADABLE
-            continue
-        given[u] = GRAIN_CODE[parsed.grain]
-        wanted = (
-            ("month", "april"),
-            ("quarter", "april"),
-            ("year", "april"),
-            (parsed.grain, parsed.year_start),
-            ("year", "january"),
-        )
-        for g, (grain, year_start) in enumerate(wanted):
-            if GRAIN_CODE[parsed.grain] > GRAIN_CODE[grain]:
-                problem[g, u] = PERIOD_TOO_COARSE
-                continue
-            if parsed.grain == "year" and parsed.year_start != year_start:
-                problem[g, u] = PERIOD_YEAR_KIND
-                continue
-            problem[g, u] = PERIOD_OK
-            days[g, u] = (period_start(parsed.start, grain, year_start) - _EPOCH).days
+        days[:, u], problem[:, u], given[u] = _period_column(None if text is None else str(text))
     return days, problem, given
+
+
+@lru_cache(maxsize=65_536)
+def _period_column(text: str | None) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """One distinct period text: days since epoch and problem per target grain (see
+    `_period_table`), and the grain it was written in. Cached: a large file's batches repeat
+    the same few hundred periods."""
+    days = [0] * 5
+    parsed = parse_period_text(text) if text is not None else PeriodText(None, None)
+    if parsed.start is None or parsed.grain is None:
+        blank = text is None or parsed.problem == "blank"
+        return tuple(days), (PERIOD_BLANK if blank else PERIOD_UNREADABLE,) * 5, -1
+    problem = [PERIOD_OK] * 5
+    wanted = (
+        ("month", "april"),
+        ("quarter", "april"),
+        ("year", "april"),
+        (parsed.grain, parsed.year_start),
+        ("year", "january"),
+    )
+    for g, (grain, year_start) in enumerate(wanted):
+        if GRAIN_CODE[parsed.grain] > GRAIN_CODE[grain]:
+            problem[g] = PERIOD_TOO_COARSE
+            continue
+        if parsed.grain == "year" and parsed.year_start != year_start:
+            problem[g] = PERIOD_YEAR_KIND
+            continue
+        days[g] = (period_start(parsed.start, grain, year_start) - _EPOCH).days
+    return tuple(days), tuple(problem), GRAIN_CODE[parsed.grain]
 
 
 def normalise_periods_arrow(
