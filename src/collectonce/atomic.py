@@ -17,23 +17,30 @@ except ImportError:  # not POSIX: writers are serialised by their caller
     fcntl = None  # type: ignore[assignment]
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> Path:
-    """Write `data` to a temporary file beside `path`, fsync it, then rename it into place."""
+def write_bytes_atomic(
+    path: Path, data: bytes, *, mode: int | None = None, durable: bool = True
+) -> Path:
+    """Write `data` to a temporary file beside `path`, fsync it, then rename it into place.
+
+    ``durable=False`` skips both fsyncs: readers still never see a half-written file, but a
+    power cut may lose the new version (for files rebuilt from the table, such as packs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
     return path
 
 

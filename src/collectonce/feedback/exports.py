@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from collectonce.atomic import write_bytes_atomic
 from collectonce.feedback.model import DATA_COLUMNS, Pack
 from collectonce.feedback.render import render_pack_html
 from collectonce.publish import workbook
@@ -44,12 +45,8 @@ def _atomic_target(path: Path) -> Path:
 
 
 def replace_bytes(path: Path, data: bytes) -> None:
-    tmp = _atomic_target(path)
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Replace `path` atomically; packs are rebuilt from the table, so no fsync is paid."""
+    write_bytes_atomic(path, data, durable=False)
 
 
 #: Decimals kept in the CSV, by number kind: as in the workbook, but rates and other
