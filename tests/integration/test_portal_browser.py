@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from collectonce.testing import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -65,12 +66,6 @@ from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A data folder holding the bundled real A&E data, published, and a real server on it."""
@@ -99,7 +94,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     def token(role: str, subject: str | None) -> str:
         return create_token(settings, role=role, subject=subject, catalog=catalog)[1]
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             build_app(catalog, settings), host="127.0.0.1", port=port, log_level="warning"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from collectonce.testing import free_port
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _stop(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -85,7 +80,7 @@ def _triggered_run(api: str, deployment_id: str, after: str, worker_log: Path) -
 def test_deploy_and_run_against_a_real_server(tmp_path: Path) -> None:
     """It starts a server on loopback, deploys every deployment, runs one through the API, and
     sees runs with wrong parameters fail before any work with a message and an artifact."""
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
