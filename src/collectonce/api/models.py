@@ -201,6 +201,25 @@ class Receipt(_Out):
         return cls.model_validate(body)
 
 
+class RollupRow(_Out):
+    level: Literal["icb", "region", "england"]
+    code: str = Field(description="The board, the region or England.")
+    period: str = Field(description="At the metric's own grain, as views write it.")
+    value: int | float | None = Field(
+        description="A whole number for a count; null when no provider contributed."
+    )
+    providers: int = Field(description="Providers whose figures make up the value.")
+    providers_expected: int
+    partial: bool = Field(description="Whether some expected providers are missing.")
+
+
+class Rollups(_Out):
+    metric: str
+    level: Literal["icb", "region", "england"]
+    publication_version: int
+    rows: list[RollupRow]
+
+
 class SubmissionList(_Out):
     submissions: list[Receipt]
 

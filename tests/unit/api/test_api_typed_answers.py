@@ -62,6 +62,8 @@ def test_the_openapi_document_names_the_answer_models(world):
         "ItemInfo",
         "RequestList",
         "Health",
+        "Rollups",
+        "RollupRow",
     ):
         assert name in schemas, name
 
@@ -74,6 +76,7 @@ def test_the_openapi_document_names_the_answer_models(world):
     assert answer("/v1/publications") == "PublicationList"
     assert answer("/v1/requests") == "RequestList"
     assert answer("/health") == "Health"
+    assert answer("/v1/rollups/{level}") == "Rollups"
     assert _ref(schemas["PublicationList"]["properties"]["publications"]["items"]) == "Publication"
     assert _ref(schemas["Receipt"]["properties"]["findings"]["items"]) == "Finding"
     # the server's file locations are not part of the documented receipt
