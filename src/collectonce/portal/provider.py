@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from collectonce.access.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.portal.session import CSRF_FIELD, Session
+from collectonce.portal.views import ChartPanel
 from collectonce.portal.web import (
     PageProblem,
     attachment,
@@ -301,7 +302,7 @@ async def charts(request: Request, session: SignedIn, ods: str) -> HTMLResponse:
     may_see_provider(request, session, ods)
     built = await run_in_threadpool(_pack, request, ods)
 
-    def draw() -> list[dict[str, Any]]:
+    def draw() -> list[ChartPanel]:
         out = []
         for panel in built.panels:
             svg = None
@@ -313,13 +314,13 @@ async def charts(request: Request, session: SignedIn, ods: str) -> HTMLResponse:
                     )
                 )
             out.append(
-                {
-                    "code": panel.code,
-                    "label": panel.metric.label,
-                    "svg": svg,
-                    "limits": panel.limits_label,
-                    "points": len(panel.points),
-                }
+                ChartPanel(
+                    code=panel.code,
+                    label=panel.metric.label,
+                    svg=svg,
+                    limits=panel.limits_label,
+                    points=len(panel.points),
+                )
             )
         return out
 

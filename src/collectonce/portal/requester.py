@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.portal.session import Session
-from collectonce.portal.views import ItemRow, RequestRow
+from collectonce.portal.views import ItemRow, RequestRow, ViewPreview
 from collectonce.portal.web import (
     PageProblem,
     attachment,
@@ -116,7 +116,7 @@ async def request_page(
     lo, hi, version, errors = _parse(request.query_params.get("from"), to, as_of)
     publications = await run_in_threadpool(_publications, request)
     shown = "from" in request.query_params or "to" in request.query_params
-    preview: dict[str, Any] | None = None
+    preview: ViewPreview | None = None
     if shown and not errors:
         if not publications:
             errors.append(("#from", "Nothing has been published yet"))
@@ -127,11 +127,11 @@ async def request_page(
                 errors.append(("#from", exc.message))
             else:
                 head = df.head(PREVIEW_ROWS).astype(object)
-                preview = {
-                    "rows": head.where(head.notna(), "").to_dict("records"),
-                    "total": len(df),
-                    "version": version,
-                }
+                preview = ViewPreview(
+                    rows=head.where(head.notna(), "").to_dict("records"),
+                    total=len(df),
+                    version=version,
+                )
                 audit_page(
                     request,
                     session,

@@ -94,3 +94,23 @@ class PeriodStatus:
     def order(self) -> tuple[int, str]:
         """Missing first, then late, then on time; by code within each."""
         return ({"missing": 0, "late": 1}.get(self.status, 2), self.ods)
+
+
+@dataclass(frozen=True)
+class ChartPanel:
+    """One metric's SPC chart on the charts page (no chart: too few points for limits)."""
+
+    code: str
+    label: str
+    svg: str | None
+    limits: str
+    points: int
+
+
+@dataclass(frozen=True)
+class ViewPreview:
+    """The first rows of a request's view shown on its page, and how many there are in all."""
+
+    rows: list[dict[str, object]]
+    total: int
+    version: int

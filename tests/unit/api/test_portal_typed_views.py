@@ -8,10 +8,18 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from markupsafe import escape
 
 from collectonce.findings import Finding
 from collectonce.portal.admin import period_status
-from collectonce.portal.views import ItemRow, MetricRef, PeriodStatus, RequestRow
+from collectonce.portal.views import (
+    ChartPanel,
+    ItemRow,
+    MetricRef,
+    PeriodStatus,
+    RequestRow,
+    ViewPreview,
+)
 from collectonce.portal.web import environment
 from collectonce.publish.history import PublishedVersion
 from collectonce.store.receipts import Receipt
@@ -155,3 +163,55 @@ def test_a_missing_field_fails_the_render(name):
 
     with pytest.raises(jinja2.UndefinedError):
         page(name, rows=[object()], receipts=[object()], ods="RF4")
+
+
+def test_a_requests_page_renders_its_items_preview_and_publications(catalog_min):
+    req = catalog_min.requests["nhse_ae_monthly"]
+    items = ItemRow.of_request(catalog_min, req)
+    preview = ViewPreview(
+        rows=[
+            {
+                "provider_code": "RF4",
+                "period": "2018-01",
+                "item": items[0].their_code,
+                "item_label": items[0].their_label,
+                "value": 21317.0,
+                "flag": "",
+            }
+        ],
+        total=1,
+        version=3,
+    )
+    pub = PublishedVersion(3, WHEN, "2019.1", {"rows": 1}, "abc", WHEN)
+    html = page(
+        "request.html.j2",
+        req=req,
+        requester_name="NHS England",
+        items=items,
+        publications=[pub],
+        form={"from": "2018-01", "to": "2018-01", "as_of": 3},
+        errors=[],
+        preview=preview,
+        preview_rows=25,
+        query="from=2018-01&to=2018-01",
+    )
+    assert "The view: 1 row, publication 3" in html
+    assert '<option value="3" selected>' in html
+    assert "21,317" in html
+    ref = next(i for i in items if i.metrics).metrics[0]
+    assert f'{escape(ref.label)} <span class="co-codes">{ref.code}</span>' in html
+
+
+def test_the_charts_page_renders_from_chart_panels():
+    panels = [
+        ChartPanel("ae_attendances_type1", "A&E attendances", None, "Too few points", 1),
+    ]
+    html = page(
+        "charts.html.j2",
+        ods="RF4",
+        panels=panels,
+        publication_version=3,
+        published_at=WHEN,
+    )
+    assert 'id="chart-ae_attendances_type1"' in html
+    assert "Too few points: 1 period held." in html
