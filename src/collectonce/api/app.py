@@ -35,12 +35,12 @@ from collectonce.api.middleware import (
     OptionsMiddleware,
     SecurityHeadersMiddleware,
 )
+from collectonce.api.models import SERVER_ONLY_RECEIPT_FIELDS
 from collectonce.api.openapi import TAGS, description, install_openapi
 from collectonce.api.render import GZIP_ABOVE, STREAM_ABOVE_ROWS, units_of
 from collectonce.api.rollups import build_router as rollups_router
 from collectonce.api.routes import ROUTERS
 from collectonce.api.routes.service import describe_service
-from collectonce.api.routes.submissions import SERVER_ONLY_RECEIPT_FIELDS
 from collectonce.api.state import ApiState, PublicationProbe
 from collectonce.portal.routes import include_portal
 from collectonce.settings import Settings, get_settings

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from collectonce.store.receipts import Receipt as StoredReceipt
+
+#: Receipt fields that locate files on the server (the archived upload, the quarantine folder,
+#: the HTML validation report): the data team's CLI shows them, the API never does.
+SERVER_ONLY_RECEIPT_FIELDS = frozenset({"archive", "quarantine", "report"})
 
 
 class _Out(BaseModel):
@@ -106,31 +113,63 @@ class ProviderData(_Out):
     rows: list[ProviderRow]
 
 
-class Receipt(BaseModel):
+class Finding(_Out):
+    """One error (the row was not stored) or warning (stored, flagged) a file got."""
+
+    file: str
+    row: int | None = Field(description="The row as a person sees it (header = 1); null: the file.")
+    column: str | None
+    metric: str | None
+    rule: str
+    severity: Literal["error", "warning"]
+    message: str
+    value: str | None = Field(description="The value sent, as text.")
+
+
+class EarlierAttempt(_Out):
+    """An earlier attempt at a file that was processed again."""
+
+    attempt: int
+    status: str
+    received_at: str
+    original_name: str
+    engine_version: str | None
+    catalog_version: str | None
+    errors: list[str] = Field(description="The first errors that attempt found, `rule: message`.")
+
+
+class Receipt(_Out):
     """The receipt `collectonce submit --json` prints, without the server's file locations
     (archive, quarantine and report)."""
-
-    model_config = ConfigDict(extra="allow")
 
     submission_id: str
     status: Literal[
         "accepted", "accepted_with_warnings", "partially_accepted", "rejected", "duplicate"
     ]
+    dry_run: bool = False
     rows_read: int
     rows_accepted: int
     rows_rejected: int
     rows_skipped: int = 0
-    findings: list[dict[str, Any]]
+    errors: int = Field(default=0, description="How many findings are errors.")
+    warnings: int = Field(default=0, description="How many findings are warnings.")
+    findings: list[Finding]
     file_sha256: str
     original_name: str | None = None
+    size_bytes: int = 0
     submitted_by: str
+    as_provider: str | None = Field(
+        default=None, description="The provider whose token sent the file (null: the data team)."
+    )
     received_at: str
     template: str | None = None
     providers: list[str]
     periods: list[str]
-    original_status: str | None = Field(
-        default=None, description="For a duplicate: what the first sending got."
-    )
+    values_stored: int = 0
+    values_unchanged: int = 0
+    values_revised: int = 0
+    values_duplicate: int = 0
+    catalog_version: str | None = None
     catalog_fingerprint: str | None = Field(
         default=None, description="The catalogue the file was checked against."
     )
@@ -145,6 +184,40 @@ class Receipt(BaseModel):
     resent_because: str | None = Field(
         default=None, description="Why a file sent again was processed again."
     )
+    earlier: list[EarlierAttempt] = Field(default_factory=list)
+    original_status: str | None = Field(
+        default=None, description="For a duplicate: what the first sending got."
+    )
+    duplicate_received_at: str | None = Field(
+        default=None, description="For a duplicate: when the copy arrived."
+    )
+
+    @classmethod
+    def of(cls, receipt: StoredReceipt) -> Receipt:
+        """A stored receipt as an API caller sees it: without the server's file locations."""
+        body = receipt.to_dict()
+        for name in SERVER_ONLY_RECEIPT_FIELDS:
+            body.pop(name, None)
+        return cls.model_validate(body)
+
+
+class RollupRow(_Out):
+    level: Literal["icb", "region", "england"]
+    code: str = Field(description="The board, the region or England.")
+    period: str = Field(description="At the metric's own grain, as views write it.")
+    value: int | float | None = Field(
+        description="A whole number for a count; null when no provider contributed."
+    )
+    providers: int = Field(description="Providers whose figures make up the value.")
+    providers_expected: int
+    partial: bool = Field(description="Whether some expected providers are missing.")
+
+
+class Rollups(_Out):
+    metric: str
+    level: Literal["icb", "region", "england"]
+    publication_version: int
+    rows: list[RollupRow]
 
 
 class SubmissionList(_Out):
@@ -187,5 +260,16 @@ class MetricList(_Out):
     metrics: list[MetricInfo]
 
 
+class Publication(_Out):
+    """One publication: an atomic, versioned commit of the unified table."""
+
+    version: int
+    published_at: str | None
+    catalog_version: str
+    counts: dict[str, int] = Field(description="Rows, providers, revised and late values.")
+    content_hash: str
+    committed_at: str | None = Field(description="When the table commit was made.")
+
+
 class PublicationList(_Out):
-    publications: list[dict[str, Any]]
+    publications: list[Publication]

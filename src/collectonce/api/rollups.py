@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from collectonce.access.auth import Principal
 from collectonce.api.deps import PERIOD_PATTERN, REGION_ROUTES, invalid, region_may_call
+from collectonce.api.models import Rollups
 from collectonce.api.state import ApiState, State
 
 LEVEL_PATTERN = "^(icb|region|england)$"
@@ -92,6 +93,7 @@ def build_router(authenticated: Any) -> APIRouter:
         "/v1/rollups/{level}",
         name="rollups",
         tags=["rollups"],
+        response_model=Rollups,
         responses=_problems(401, 403, 404),
     )
     async def rollups(
@@ -169,13 +171,17 @@ def build_router(authenticated: Any) -> APIRouter:
             raise HTTPException(404, str(exc)) from None
         request.state.audit_publication_version = version
         request.state.audit_rows = len(rows)
-        body = {
-            "metric": metric,
-            "level": level,
-            "publication_version": version,
-            "rows": rows_to_dicts(catalog, rows),
-        }
-        return JSONResponse(body, headers={"X-Publication-Version": str(version)})
+        body = Rollups.model_validate(
+            {
+                "metric": metric,
+                "level": level,
+                "publication_version": version,
+                "rows": rows_to_dicts(catalog, rows),
+            }
+        )
+        return JSONResponse(
+            body.model_dump(mode="json"), headers={"X-Publication-Version": str(version)}
+        )
 
     async def _pack(
         request: Request, caller: Principal, st: ApiState, level: str, name: str | None

@@ -6,14 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.portal.session import Session
+from collectonce.portal.views import Owed, PeriodStatus
 from collectonce.portal.web import PageProblem, render, require_role, signed_in, state
+
+if TYPE_CHECKING:
+    from collectonce.catalog.loader import Catalog
+    from collectonce.store.receipts import Receipt
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Session, Depends(signed_in)]
@@ -23,12 +28,12 @@ CRUMBS = [("Home", "/")]
 
 def admin_home(request: Request, session: Session) -> HTMLResponse:
     from collectonce.ingest.service import list_receipts
-    from collectonce.publish.history import list_publications
+    from collectonce.publish.history import publications as published_versions
 
     require_role(session, "admin")
     settings = state(request).settings
     receipts = list_receipts(settings)
-    publications = list_publications(settings)
+    publications = published_versions(settings)
     counts: dict[str, int] = defaultdict(int)
     for r in receipts:
         counts[r.status] += 1
@@ -51,10 +56,10 @@ def admin_page(request: Request, session: SignedIn) -> HTMLResponse:
 
 @router.get("/portal/admin/publications", name="portal_publications")
 async def publications(request: Request, session: SignedIn) -> HTMLResponse:
-    from collectonce.publish.history import list_publications
+    from collectonce.publish.history import publications as published_versions
 
     require_role(session, "admin")
-    listed = await run_in_threadpool(list_publications, state(request).settings)
+    listed = await run_in_threadpool(published_versions, state(request).settings)
     return render(
         request,
         "publications.html.j2",
@@ -72,7 +77,7 @@ async def publication(request: Request, session: SignedIn, version: int) -> HTML
 
     require_role(session, "admin")
     settings = state(request).settings
-    listed = {p.version: p.to_dict() for p in published_versions(settings)}
+    listed = {p.version: p for p in published_versions(settings)}
     if version not in listed:
         raise PageProblem(404, "Page not found", f"There is no publication {version}.")
     try:
@@ -89,12 +94,12 @@ async def publication(request: Request, session: SignedIn, version: int) -> HTML
     )
 
 
-def period_status(catalog: Any, receipts: list[Any], period: str) -> list[dict[str, Any]]:
+def period_status(catalog: Catalog, receipts: list[Receipt], period: str) -> list[PeriodStatus]:
     """Each provider that owes `period`: received (on time or late, with the deadline) or
     missing. The deadline is the earliest due date of the requests due for that month."""
     from collectonce.burden.plan import collection_plan
 
-    firsts: dict[str, Any] = {}
+    firsts: dict[str, Receipt] = {}
     for r in receipts:
         if period not in r.periods or not r.accepted_anything:
             continue
@@ -114,18 +119,11 @@ def period_status(catalog: Any, receipts: list[Any], period: str) -> list[dict[s
             continue
         first = firsts.get(ods)
         if first is None:
-            status = "missing"
-        else:
-            status = "late" if first.received_at.date() > due else "on time"
+            rows.append(PeriodStatus(ods, provider.name, due, "missing"))
+            continue
+        status: Owed = "late" if first.received_at.date() > due else "on time"
         rows.append(
-            {
-                "ods": ods,
-                "name": provider.name,
-                "due": due,
-                "status": status,
-                "received_at": first.received_at if first else None,
-                "submission_id": first.submission_id if first else None,
-            }
+            PeriodStatus(ods, provider.name, due, status, first.received_at, first.submission_id)
         )
     return rows
 
@@ -142,14 +140,14 @@ async def submissions(
     periods = sorted({p for r in receipts for p in r.periods if _PERIOD_RE.match(p)})
     errors: list[tuple[str, str]] = []
     chosen = (period or "").strip() or (periods[-1] if periods else None)
-    rows: list[dict[str, Any]] = []
+    rows: list[PeriodStatus] = []
     if chosen and not _PERIOD_RE.match(chosen):
         errors.append(("#period", "Enter the month as YYYY-MM, for example 2019-03"))
     elif chosen:
         rows = await run_in_threadpool(period_status, st.catalog, receipts, chosen)
     tally: dict[str, int] = defaultdict(int)
     for row in rows:
-        tally[row["status"]] += 1
+        tally[row.status] += 1
     newest = sorted(receipts, key=lambda r: r.received_at, reverse=True)[:200]
     return render(
         request,
@@ -158,10 +156,10 @@ async def submissions(
         status=400 if errors else 200,
         period=chosen or "",
         periods=list(reversed(periods))[:36],
-        rows=sorted(rows, key=lambda r: ({"missing": 0, "late": 1}.get(r["status"], 2), r["ods"])),
+        rows=sorted(rows, key=lambda r: r.order),
         tally=dict(tally),
         errors=errors,
-        receipts=[r.to_dict() for r in newest],
+        receipts=newest,
         total=len(receipts),
         breadcrumbs=CRUMBS,
     )
@@ -174,7 +172,7 @@ async def quarantine(request: Request, session: SignedIn) -> HTMLResponse:
     require_role(session, "admin")
     receipts = await run_in_threadpool(list_receipts, state(request).settings)
     held = [
-        r.to_dict()
+        r
         for r in sorted(receipts, key=lambda r: r.received_at, reverse=True)
         if r.rows_rejected or r.status == "rejected"
     ]
@@ -183,7 +181,7 @@ async def quarantine(request: Request, session: SignedIn) -> HTMLResponse:
         "quarantine.html.j2",
         title="Quarantine",
         held=held,
-        rows=sum(r["rows_rejected"] for r in held),
+        rows=sum(r.rows_rejected for r in held),
         breadcrumbs=CRUMBS,
     )
 

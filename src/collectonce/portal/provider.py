@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from collectonce.access.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.portal.session import CSRF_FIELD, Session
+from collectonce.portal.views import ChartPanel
 from collectonce.portal.web import (
     PageProblem,
     attachment,
@@ -26,6 +27,9 @@ from collectonce.portal.web import (
     signed_in,
     state,
 )
+
+if TYPE_CHECKING:
+    from collectonce.store.receipts import Receipt
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Session, Depends(signed_in)]
@@ -72,7 +76,7 @@ def provider_home(request: Request, session: Session, ods: str) -> HTMLResponse:
     plan = _plan(request, ods, period).to_dict()
     from collectonce.ingest.service import list_receipts
 
-    receipts = _own_receipts(request, ods, list_receipts(state(request).settings, provider=ods))
+    receipts = _own_receipts(list_receipts(state(request).settings, provider=ods), ods)
     return render(
         request,
         "provider_home.html.j2",
@@ -203,14 +207,11 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _own_receipts(request: Request, ods: str, receipts: list[Any]) -> list[dict[str, Any]]:
+def _own_receipts(receipts: list[Receipt], ods: str) -> list[Receipt]:
     """A provider's receipts, newest first: those it sent, or holding its rows only (the API's
     rule: a data team's bulk file also carries other providers' findings)."""
-    out = []
-    for r in receipts:
-        if r.as_provider == ods or set(r.providers) == {ods}:
-            out.append(r.to_dict())
-    out.sort(key=lambda r: str(r.get("received_at")), reverse=True)
+    out = [r for r in receipts if r.belongs_to(ods)]
+    out.sort(key=lambda r: r.received_at.isoformat(), reverse=True)
     return out
 
 
@@ -219,7 +220,7 @@ def submissions(request: Request, session: SignedIn, ods: str) -> HTMLResponse:
     from collectonce.ingest.service import list_receipts
 
     may_see_provider(request, session, ods)
-    receipts = _own_receipts(request, ods, list_receipts(state(request).settings, provider=ods))
+    receipts = _own_receipts(list_receipts(state(request).settings, provider=ods), ods)
     return render(
         request,
         "submissions.html.j2",
@@ -301,7 +302,7 @@ async def charts(request: Request, session: SignedIn, ods: str) -> HTMLResponse:
     may_see_provider(request, session, ods)
     built = await run_in_threadpool(_pack, request, ods)
 
-    def draw() -> list[dict[str, Any]]:
+    def draw() -> list[ChartPanel]:
         out = []
         for panel in built.panels:
             svg = None
@@ -313,13 +314,13 @@ async def charts(request: Request, session: SignedIn, ods: str) -> HTMLResponse:
                     )
                 )
             out.append(
-                {
-                    "code": panel.code,
-                    "label": panel.metric.label,
-                    "svg": svg,
-                    "limits": panel.limits_label,
-                    "points": len(panel.points),
-                }
+                ChartPanel(
+                    code=panel.code,
+                    label=panel.metric.label,
+                    svg=svg,
+                    limits=panel.limits_label,
+                    points=len(panel.points),
+                )
             )
         return out
 

@@ -51,9 +51,7 @@ def receipt_for(request: Request, session: Session, submission_id: str) -> Recei
     receipt = get_receipt(state(request).settings, submission_id)
     if receipt is None:
         raise PageProblem(404, "Page not found", f"There is no submission {submission_id!r}.")
-    if p.role == "provider" and not (
-        receipt.as_provider == p.subject or set(receipt.providers) == {p.subject}
-    ):
+    if p.role == "provider" and not receipt.belongs_to(str(p.subject)):
         raise PageProblem(
             403,
             "You cannot see another provider's submission",
@@ -87,9 +85,9 @@ def receipt_page(request: Request, session: SignedIn, submission_id: str) -> HTM
         request,
         "receipt.html.j2",
         title=f"Receipt for {receipt.original_name}",
-        r=receipt.to_dict(),
-        errors=[f.to_dict() for f in receipt.findings if f.severity == "error"][:PAGE_ROWS],
-        warnings=[f.to_dict() for f in receipt.findings if f.severity == "warning"][:PAGE_ROWS],
+        r=receipt,
+        errors=[f for f in receipt.findings if f.severity == "error"][:PAGE_ROWS],
+        warnings=[f for f in receipt.findings if f.severity == "warning"][:PAGE_ROWS],
         n_errors=receipt.errors,
         n_warnings=receipt.warnings,
         rules=[(sev, rule, rule_meaning(rule)) for sev, rule in rules],
@@ -136,7 +134,7 @@ def rejected_page(request: Request, session: SignedIn, submission_id: str) -> HT
         request,
         "rejected.html.j2",
         title=f"Quarantined rows of {receipt.original_name}",
-        r=receipt.to_dict(),
+        r=receipt,
         header=header,
         rows=rows,
         page_rows=PAGE_ROWS,

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.portal.session import Session
+from collectonce.portal.views import ItemRow, RequestRow, ViewPreview
 from collectonce.portal.web import (
     PageProblem,
     attachment,
@@ -21,6 +22,9 @@ from collectonce.portal.web import (
     signed_in,
     state,
 )
+
+if TYPE_CHECKING:
+    from collectonce.publish.history import PublishedVersion
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Session, Depends(signed_in)]
@@ -55,27 +59,6 @@ def _request(request: Request, session: Session, code: str) -> Any:
     return req
 
 
-def _items(request: Request, req: Any) -> list[dict[str, Any]]:
-    cat = state(request).catalog
-    out = []
-    for item in req.items:
-        metrics = [
-            {"code": c, "label": cat.metrics[c].label if c in cat.metrics else c}
-            for c in item.metric_codes
-        ]
-        out.append(
-            {
-                "their_code": item.their_code,
-                "their_label": item.their_label,
-                "metrics": metrics,
-                "aggregate": item.transform.aggregate if item.transform else None,
-                "scale": item.transform.scale if item.transform else 1.0,
-                "unmapped_reason": item.unmapped_reason,
-            }
-        )
-    return out
-
-
 def requester_home(request: Request, session: Session) -> HTMLResponse:
     return requests_page(request, session)
 
@@ -84,18 +67,7 @@ def requester_home(request: Request, session: Session) -> HTMLResponse:
 def requests_page(request: Request, session: SignedIn) -> HTMLResponse:
     reqs = _my_requests(request, session)
     names = {c: r.name for c, r in state(request).catalog.requesters.items()}
-    rows = [
-        {
-            "code": r.code,
-            "title": r.title,
-            "requester": names.get(r.requester, r.requester),
-            "frequency": r.frequency,
-            "items": len(r.items),
-            "mapped": sum(1 for i in r.items if i.is_mapped),
-            "due_days": r.due_days_after_period,
-        }
-        for r in reqs
-    ]
+    rows = [RequestRow.of(r, names.get(r.requester, r.requester)) for r in reqs]
     return render(
         request,
         "requests.html.j2",
@@ -105,10 +77,10 @@ def requests_page(request: Request, session: SignedIn) -> HTMLResponse:
     )
 
 
-def _publications(request: Request) -> list[dict[str, Any]]:
-    from collectonce.publish.unified import list_publications
+def _publications(request: Request) -> list[PublishedVersion]:
+    from collectonce.publish.history import publications
 
-    return list(reversed(list_publications(state(request).settings)))
+    return list(reversed(publications(state(request).settings)))
 
 
 def _parse(
@@ -144,7 +116,7 @@ async def request_page(
     lo, hi, version, errors = _parse(request.query_params.get("from"), to, as_of)
     publications = await run_in_threadpool(_publications, request)
     shown = "from" in request.query_params or "to" in request.query_params
-    preview: dict[str, Any] | None = None
+    preview: ViewPreview | None = None
     if shown and not errors:
         if not publications:
             errors.append(("#from", "Nothing has been published yet"))
@@ -155,11 +127,11 @@ async def request_page(
                 errors.append(("#from", exc.message))
             else:
                 head = df.head(PREVIEW_ROWS).astype(object)
-                preview = {
-                    "rows": head.where(head.notna(), "").to_dict("records"),
-                    "total": len(df),
-                    "version": version,
-                }
+                preview = ViewPreview(
+                    rows=head.where(head.notna(), "").to_dict("records"),
+                    total=len(df),
+                    version=version,
+                )
                 audit_page(
                     request,
                     session,
@@ -177,7 +149,7 @@ async def request_page(
         status=400 if errors else 200,
         req=req,
         requester_name=names.get(req.requester, req.requester),
-        items=_items(request, req),
+        items=ItemRow.of_request(state(request).catalog, req),
         publications=publications,
         form={"from": lo or "", "to": hi or "", "as_of": "" if version is None else version},
         errors=errors,

@@ -117,6 +117,11 @@ class Receipt:
         outcome = self.original_status if self.status == "duplicate" else self.status
         return 1 if outcome == "rejected" else 0
 
+    def belongs_to(self, provider: str) -> bool:
+        """Whether `provider` may see this receipt: it sent the file, or the file held its own
+        rows only (a data team's bulk file also carries other providers' rows and findings)."""
+        return self.as_provider == provider or set(self.providers) == {provider}
+
     @property
     def accepted_anything(self) -> bool:
         return self.status in ("accepted", "accepted_with_warnings", "partially_accepted")

@@ -7,11 +7,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from collectonce.api.cache import Rendered
 from collectonce.api.deps import Caller, note, problems
-from collectonce.api.models import MetricList, PublicationList
+from collectonce.api.models import MetricList, Publication, PublicationList
 from collectonce.api.render import jsonable
 from collectonce.api.state import State
 
@@ -111,8 +111,8 @@ def burden(caller: Caller, st: State) -> Response:
     tags=["publications"],
     responses=problems(401, 403),
 )
-async def publications(request: Request, caller: Caller, st: State) -> JSONResponse:
+async def publications(request: Request, caller: Caller, st: State) -> PublicationList:
     """Every publication: version, time, catalogue version and counts. Pull any with ?as_of=."""
     listed = await st.publications.publications()
     note(request, rows=len(listed))
-    return JSONResponse({"publications": jsonable(listed)})
+    return PublicationList(publications=[Publication.model_validate(p) for p in listed])

@@ -3,7 +3,7 @@ requester's own codes and frequency."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -22,7 +22,7 @@ from collectonce.api.deps import (
     note,
     problems,
 )
-from collectonce.api.models import RequestList, View
+from collectonce.api.models import ItemInfo, RequestInfo, RequestList, View
 from collectonce.api.render import render, respond, stem, units_of
 from collectonce.api.state import ApiState, State
 from collectonce.publish.views import VIEW_COLUMNS
@@ -33,32 +33,32 @@ if TYPE_CHECKING:
 router = APIRouter()
 
 
-def request_info(st: ApiState, req: CatalogRequest, may_pull: bool) -> dict[str, Any]:
+def request_info(st: ApiState, req: CatalogRequest, may_pull: bool) -> RequestInfo:
     requester = st.catalog.requesters.get(req.requester)
-    return {
-        "code": req.code,
-        "requester": req.requester,
-        "requester_name": requester.name if requester else req.requester,
-        "title": req.title,
-        "purpose": req.purpose,
-        "frequency": req.frequency,
-        "year_start": req.year_start,
-        "due_days_after_period": req.due_days_after_period,
-        "respondents": req.respondents if req.respondents == "all" else list(req.respondents),
-        "may_pull": may_pull,
-        "view_url": f"/v1/requests/{req.code}/view",
-        "items": [
-            {
-                "their_code": item.their_code,
-                "their_label": item.their_label,
-                "metrics": item.metric_codes,
-                "aggregate": item.transform.aggregate if item.transform else None,
-                "scale": item.transform.scale if item.transform else 1.0,
-                "unmapped_reason": item.unmapped_reason,
-            }
+    return RequestInfo(
+        code=req.code,
+        requester=req.requester,
+        requester_name=requester.name if requester else req.requester,
+        title=req.title,
+        purpose=req.purpose,
+        frequency=req.frequency,
+        year_start=req.year_start,
+        due_days_after_period=req.due_days_after_period,
+        respondents="all" if req.respondents == "all" else list(req.respondents),
+        may_pull=may_pull,
+        view_url=f"/v1/requests/{req.code}/view",
+        items=[
+            ItemInfo(
+                their_code=item.their_code,
+                their_label=item.their_label,
+                metrics=list(item.metric_codes),
+                aggregate=item.transform.aggregate if item.transform else None,
+                scale=item.transform.scale if item.transform else 1.0,
+                unmapped_reason=item.unmapped_reason,
+            )
             for item in req.items
         ],
-    }
+    )
 
 
 @router.get(
@@ -68,7 +68,7 @@ def request_info(st: ApiState, req: CatalogRequest, may_pull: bool) -> dict[str,
     tags=["requests"],
     responses=problems(401, 403),
 )
-def list_requests(request: Request, caller: Caller, st: State) -> dict[str, Any]:
+def list_requests(request: Request, caller: Caller, st: State) -> RequestList:
     """The requests this caller may pull: a requester its own, an admin all. A provider sees the
     requests it must answer, as read-only metadata."""
     cat = st.catalog
@@ -80,7 +80,7 @@ def list_requests(request: Request, caller: Caller, st: State) -> dict[str, Any]
         chosen = [(r, True) for r in cat.requests.values()]
     chosen.sort(key=lambda pair: pair[0].code)
     note(request, rows=len(chosen))
-    return {"requests": [request_info(st, r, may_pull) for r, may_pull in chosen]}
+    return RequestList(requests=[request_info(st, r, may_pull) for r, may_pull in chosen])
 
 
 @router.get(

@@ -57,11 +57,11 @@ async def service(request: Request, st: State) -> Response:
 
 
 @router.get("/health", response_model=Health, name="health", tags=["service"])
-async def health(st: State) -> dict[str, Any]:
+async def health(st: State) -> Health:
     """Liveness, the catalogue version and the latest publication. Needs no token."""
     try:
         latest = await st.publications.latest()
     except Exception:  # the table being unreadable is not the server being down
         log.exception("cannot read the publication list")
         latest = None
-    return {"status": "ok", "catalog_version": st.catalog.version, "publication_version": latest}
+    return Health(status="ok", catalog_version=st.catalog.version, publication_version=latest)

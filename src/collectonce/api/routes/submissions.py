@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -11,16 +11,16 @@ from starlette.concurrency import run_in_threadpool
 from collectonce.access.auth import Principal
 from collectonce.access.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.api.deps import Caller, invalid, note, problems
-from collectonce.api.models import Receipt, SubmissionList
-from collectonce.api.render import jsonable
+from collectonce.api.models import SERVER_ONLY_RECEIPT_FIELDS, Receipt, SubmissionList
 from collectonce.api.state import State
+
+if TYPE_CHECKING:
+    from collectonce.store.receipts import Receipt as StoredReceipt
 
 router = APIRouter()
 
 _SUBMIT_STATUS = {"duplicate": 200, "rejected": 422}
-#: Receipt fields that locate files on the server (the archived upload, the quarantine folder,
-#: the HTML validation report): the data team's CLI shows them, the API never does.
-SERVER_ONLY_RECEIPT_FIELDS = frozenset({"archive", "quarantine", "report"})
+__all__ = ["SERVER_ONLY_RECEIPT_FIELDS", "router", "submitter"]
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -87,10 +87,10 @@ async def upload(request: Request, caller: Caller, st: State) -> JSONResponse:
         raise invalid("body", "file", str(exc)) from None
     note(request, params={"file": received.original_name, "bytes": received.size})
 
-    def submit() -> dict[str, Any]:
+    def submit() -> StoredReceipt:
         from collectonce.ingest.service import submit_file
 
-        receipt = submit_file(
+        return submit_file(
             received.path,
             st.catalog,
             st.settings,
@@ -98,24 +98,18 @@ async def upload(request: Request, caller: Caller, st: State) -> JSONResponse:
             as_provider=caller.subject if caller.role == "provider" else None,
             original_name=received.original_name,
         )
-        return receipt.to_dict()  # type: ignore[no-any-return]
 
     try:
         async with st.upload_slots:
             receipt = await run_in_threadpool(submit)
     finally:
         received.path.unlink(missing_ok=True)
-    note(request, target=receipt.get("submission_id"), rows=receipt.get("rows_accepted"))
-    outcome = str(receipt.get("status"))
-    if outcome == "duplicate" and receipt.get("original_status") == "rejected":
+    note(request, target=receipt.submission_id, rows=receipt.rows_accepted)
+    outcome = receipt.status
+    if outcome == "duplicate" and receipt.original_status == "rejected":
         outcome = "rejected"  # a rejected file sent again is still rejected
     status = _SUBMIT_STATUS.get(outcome, 201)
-    return JSONResponse(jsonable(for_caller(receipt)), status_code=status)
-
-
-def for_caller(receipt: dict[str, Any]) -> dict[str, Any]:
-    """A receipt as an API caller sees it: without the server's file locations."""
-    return {k: v for k, v in receipt.items() if k not in SERVER_ONLY_RECEIPT_FIELDS}
+    return JSONResponse(Receipt.of(receipt).model_dump(mode="json"), status_code=status)
 
 
 def submitter(caller: Principal) -> str:
@@ -138,24 +132,18 @@ def list_submissions(
     limit: Annotated[
         int, Query(ge=1, le=1000, description="Newest first, at most this many.")
     ] = 100,
-) -> JSONResponse:
+) -> SubmissionList:
     """The caller's submissions, newest first: a provider's own; all for an admin."""
     if caller.role == "requester":
         raise HTTPException(403, "requesters do not submit data")
     from collectonce.ingest.service import list_receipts
 
     provider = caller.subject if caller.role == "provider" else None
-    receipts = [for_caller(r.to_dict()) for r in list_receipts(st.settings, provider=provider)]
+    receipts = list_receipts(st.settings, provider=provider)
     if provider is not None:
-        receipts = [r for r in receipts if belongs_to(r, provider)]
-    receipts.sort(key=lambda r: str(r.get("received_at")), reverse=True)
-    receipts = receipts[:limit]
-    note(request, rows=len(receipts))
-    return JSONResponse({"submissions": jsonable(receipts)})
-
-
-def belongs_to(receipt: dict[str, Any], provider: str) -> bool:
-    """A provider sees a receipt of a file it submitted, or of one holding its own rows only: a
-    data team's bulk file also carries other providers' rows and findings."""
-    providers = set(receipt.get("providers") or [])
-    return receipt.get("as_provider") == provider or providers == {provider}
+        receipts = [r for r in receipts if r.belongs_to(provider)]
+    # newest first, ordered by the receipt's time as written (as the listing always was)
+    receipts.sort(key=lambda r: r.received_at.isoformat(), reverse=True)
+    shown = [Receipt.of(r) for r in receipts[:limit]]
+    note(request, rows=len(shown))
+    return SubmissionList(submissions=shown)
