@@ -197,8 +197,10 @@ def bind(settings: Settings) -> WorkerServer:
             path.unlink(missing_ok=True)
         try:
             return WorkerServer(path, settings)
-        except OSError:  # another worker bound it in between
-            continue
+        except OSError:
+            if not path.exists():  # not a race with another worker (a path too long, ...)
+                raise
+            continue  # another worker bound it in between
     raise AlreadyRunning(str(path))
 
 
