@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from collectonce.errors import IngestError
 from collectonce.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 CatalogOpener = Callable[[Path], "Catalog"]
 
 
-class Refused(Exception):
+class Refused(IngestError, ValueError):
     """A usage error (no such file, a symbolic link, an unknown provider): nothing received."""
 
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from collectonce.errors import IngestError
 from collectonce.ingest import worker_link
 from collectonce.ingest.door import Refused, SubmitRequest, ingest
 from collectonce.settings import Settings, get_settings
@@ -36,7 +37,7 @@ log = logging.getLogger("collectonce.worker")
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(IngestError):
     """Another worker answers on this data folder's socket."""
 
 
