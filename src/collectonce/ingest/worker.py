@@ -127,6 +127,7 @@ class WorkerServer(socketserver.UnixStreamServer):
         settings = Settings(**message["settings"])
         if request.cwd:
             os.chdir(request.cwd)
+        began = time.perf_counter()
         try:
             receipt = ingest(request, settings, self.catalogues)
         except Refused as exc:
@@ -136,6 +137,7 @@ class WorkerServer(socketserver.UnixStreamServer):
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         finally:
             self.served += 1
+        log.info("%s: %s in %.3f s", request.file, receipt.status, time.perf_counter() - began)
         return {"ok": True, "receipt": receipt.to_dict()}
 
     def remove_socket(self) -> None:
