@@ -205,3 +205,16 @@ def test_extras_unchecked_keep_the_fingerprint(tmp_path: Path) -> None:
 
     root = Path(__file__).resolve().parents[3] / "catalog"
     assert load_catalog(root).fingerprint == load_catalog(root, check_extras=False).fingerprint
+
+
+def test_the_submit_path_skips_the_checks_only_catalog_check_needs(
+    catalog_min_dir: Path, tmp_path: Path
+) -> None:
+    from collectonce.catalog import CatalogInvalid, load_catalog
+
+    folder = tmp_path / "catalog"
+    shutil.copytree(catalog_min_dir, folder)
+    (folder / "dedupe_rules.yaml").write_text("not_a_rule: [\n")
+    with pytest.raises(CatalogInvalid):
+        load_catalog(folder)
+    assert load_catalog(folder, check_extras=False).providers
