@@ -49,7 +49,12 @@ def _ratio(value: float, floor: float) -> str:
 def _small_submit(r: dict[str, Any]) -> tuple[str, str, str]:
     figure = (
         f"CLI {r['cli_median_s']} s (CPU {r.get('cli_cpu_median_s', '?')} s); "
-        f"warm API {r['api_median_ms']:.0f} ms; "
+        + (
+            f"CLI through the warm worker {r['cli_worker_median_s']} s; "
+            if "cli_worker_median_s" in r
+            else ""
+        )
+        + f"warm API {r['api_median_ms']:.0f} ms; "
         f"`--help` of {len(r.get('help_s', {}))} commands {r.get('help_median_s')} s "
         f"(slowest {r.get('help_max_s')} s)"
     )

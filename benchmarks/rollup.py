@@ -56,6 +56,7 @@ def synthetic(catalog_dir: Path, scale: int, months: int) -> tuple[Any, pd.DataF
             "metric_id": np.tile(np.array(metrics, dtype=object), len(codes) * len(periods)),
             "value": rng.integers(0, 5000, n).astype("float64"),
             "value_status": "reported",
+            "comment": None,
             "submission_id": "bench",
             "file_sha256": "0" * 64,
             "revision": 1,

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from collectonce.catalog.loader import Catalog, load_catalog
 from collectonce.settings import Settings, get_settings
-from collectonce.store.storage import Storage, archive_store, landing_store
+
+if TYPE_CHECKING:  # imported when an installation is assembled, so `--help` reads neither
+    from collectonce.catalog.loader import Catalog
+    from collectonce.store.storage import Storage
 
 #: Modules that add commands to `collectonce` through `register(app)`, in the order of the help.
 #: Heavy imports stay inside the commands.
 COMMAND_MODULES: tuple[str, ...] = (
     "collectonce.burden.cli",
     "collectonce.ingest.cli",
+    "collectonce.ingest.worker_cli",
     "collectonce.rollup.publish_cli",
     "collectonce.publish.cli",
     "collectonce.api.cli",
@@ -45,6 +49,9 @@ def load_definitions(catalog_dir: Path | None = None, home: Path | None = None) 
     Raises:
         CatalogInvalid: the catalogue has problems; each is listed.
     """
+    from collectonce.catalog.loader import load_catalog
+    from collectonce.store.storage import archive_store, landing_store
+
     settings = get_settings(catalog=catalog_dir, home=home)
     return Definitions(
         settings=settings,

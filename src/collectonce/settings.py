@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,18 @@ class Settings(BaseSettings):
         ge=0,
         description="The API keeps serialised answers in memory up to this many bytes, so a"
         " repeat pull is a memory copy; 0 turns the cache off.",
+    )
+
+    worker: Literal["auto", "use", "off"] = Field(
+        default="use",
+        description="`collectonce submit` and the validation worker (`collectonce worker start`):"
+        " `use` sends the file to a running worker, else checks it in the command itself;"
+        " `auto` also starts a worker when none runs; `off` never uses one.",
+    )
+    worker_idle_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="The validation worker exits after this many seconds without a request.",
     )
 
     @cached_property

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from collectonce.catalog.errors import CatalogInvalid
-from collectonce.catalog.loader import Catalog, load_catalog
 from collectonce.cli_common import err_console, print_json
 
+if TYPE_CHECKING:
+    from collectonce.catalog.loader import Catalog
 
-def open_catalog(path: Path, *, as_json: bool = False) -> Catalog:
-    """Load the catalogue or exit 1 listing every problem."""
+
+def open_catalog(path: Path, *, as_json: bool = False, check_extras: bool = True) -> Catalog:
+    """Load the catalogue or exit 1 listing every problem (``check_extras``: see
+    `load_catalog`). The loader is imported here, so `--help` never reads it."""
+    from collectonce.catalog.loader import load_catalog
+
     try:
-        return load_catalog(path)
+        return load_catalog(path, check_extras=check_extras)
     except CatalogInvalid as exc:
         if as_json:
             print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})

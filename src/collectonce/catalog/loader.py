@@ -360,8 +360,12 @@ def _fingerprint(seen: dict[str, bytes]) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_catalog(root: Path | str) -> Catalog:
-    """Load and check the catalogue at `root`; raise CatalogInvalid listing every problem."""
+def load_catalog(root: Path | str, *, check_extras: bool = True) -> Catalog:
+    """Load and check the catalogue at `root`; raise CatalogInvalid listing every problem.
+
+    ``check_extras=False`` skips the optional files other stages keep in the catalogue (the
+    dedupe rules): submitting a file does not read them, `collectonce catalog check` does.
+    """
     root = Path(root)
     problems: list[CatalogProblem] = []
     seen: dict[str, bytes] = {}
@@ -548,7 +552,7 @@ def load_catalog(root: Path | str) -> Catalog:
                     )
                 )
 
-    problems.extend(_extra_checks(root, seen))
+    problems.extend(_extra_checks(root, seen, check=check_extras))
 
     if problems or info is None:
         raise CatalogInvalid(problems)
@@ -574,15 +578,17 @@ def load_catalog(root: Path | str) -> Catalog:
 _EXTRA_FILES = (("dedupe_rules.yaml", "collectonce.dedupe.rules", "check_rules_file"),)
 
 
-def _extra_checks(root: Path, seen: dict[str, bytes]) -> list[CatalogProblem]:
-    """Check the optional files other stages keep in the catalogue (e.g. the dedupe rules)."""
+def _extra_checks(root: Path, seen: dict[str, bytes], *, check: bool) -> list[CatalogProblem]:
+    """Check the optional files other stages keep in the catalogue (e.g. the dedupe rules);
+    unchecked (``check=False``) they still count in the fingerprint."""
     found: list[CatalogProblem] = []
     for name, module, attr in _EXTRA_FILES:
         path = root / name
         if not path.exists():
             continue
         seen[name] = path.read_bytes()
-        found.extend(getattr(__import__(module, fromlist=[attr]), attr)(root))
+        if check:
+            found.extend(getattr(__import__(module, fromlist=[attr]), attr)(root))
     return found
 
 

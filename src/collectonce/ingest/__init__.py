@@ -15,4 +15,6 @@ Where each concept lives, in the order a file meets them:
 - `readers`: a whole file, read and converted batch by batch.
 - `service`: the submission run (archive, read, validate, store); `receipting`: the receipt and
   what it answers; `landing`: the landing folder; `cli`: the commands.
+- `door`: the one entry of `collectonce submit`, which hands the file to the validation worker
+  (`worker`, reached through `worker_link`, run by `worker_cli`'s commands) or ingests it here.
 """

@@ -56,37 +56,22 @@ def submit_cmd(
     catalog: CatalogOpt = Path("catalog"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Submit one file and print its receipt."""
-    from collectonce.ingest.service import symlink_refusal
+    """Submit one file and print its receipt (through the validation worker when one runs:
+    `collectonce worker start`)."""
+    from collectonce.ingest.door import Refused, request_for, submit
 
-    path = Path(file)
-    if (refusal := symlink_refusal(path)) is not None:
-        _usage(refusal, json_out)
-    if not path.is_file():
-        _usage(f"no such file: {file}", json_out)
-    cat = open_catalog(catalog, as_json=json_out)
-    if as_provider is not None:
-        as_provider = as_provider.strip().upper()
-        if as_provider not in cat.providers:
-            _usage(
-                f"unknown provider {as_provider!r} for --as: use an ODS code from "
-                f"{catalog / 'providers.csv'}",
-                json_out,
-            )
-    from collectonce.ingest.service import SubmitError, submit_file
-
+    request = request_for(file, catalog, as_provider=as_provider, dry_run=dry_run)
     settings = settings_for(catalog)
     try:
-        receipt = submit_file(
-            path,
-            cat,
+        receipt = submit(
+            request,
             settings,
-            submitter=as_provider or "data_team",
-            as_provider=as_provider,
-            dry_run=dry_run,
+            lambda folder: open_catalog(folder, as_json=json_out, check_extras=False),
         )
-    except SubmitError as exc:
+    except Refused as exc:
         _usage(str(exc), json_out)
+    except typer.Exit:  # the catalogue's problems, listed
+        raise
     except OSError as exc:
         fail(f"could not store the submission: {exc.strerror or exc}", 1)
     except Exception as exc:  # a defect: still one line, never a traceback

@@ -1,0 +1,136 @@
+"""`collectonce worker start|status|stop` and `collectonce submit` through the warm worker, as
+real processes: the receipt is the one the command would have written itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from user_files import collectonce_command
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CATALOG = FIXTURES / "catalog_min"
+GOOD = (
+    "provider_code,period,metric_id,value\n"
+    "RF4,2019-01,ae_attendances_type1,16428\n"
+    "RF4,2019-01,ae_breaches_4hr_type1,7363\n"
+    "RF4,2019-01,ae_emergency_admissions,4607\n"
+)
+PER_RUN = {"submission_id", "received_at", "report", "archive", "quarantine"}
+
+
+def cli(home: Path, *args: str, worker: str = "use") -> tuple[int, Any, str]:
+    result = subprocess.run(
+        [collectonce_command(), *args, "--catalog", str(CATALOG), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLLECTONCE_HOME": str(home), "COLLECTONCE_WORKER": worker},
+        timeout=300,
+    )
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        data = None
+    return result.returncode, data, result.stdout + result.stderr
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A data folder with a short path (a Unix socket address holds about 100 bytes); any
+    worker left running is stopped."""
+    path = Path(tempfile.mkdtemp(prefix="co-wi-"))
+    yield path
+    cli(path, "worker", "stop")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_submit_through_the_worker_gives_the_in_process_receipt(home: Path, tmp_path: Path):
+    code, started, out = cli(home, "worker", "start")
+    assert code == 0 and started["started"] and started["running"], out
+    assert os.lstat(home / "worker.sock").st_mode & 0o777 == 0o600
+
+    sent = tmp_path / "rf4.csv"
+    sent.write_text(GOOD)
+    code, via_worker, out = cli(home, "submit", str(sent))
+    assert code == 0, out
+    code, status, out = cli(home, "worker", "status")
+    assert status["running"] and status["served"] == 1, out
+    assert (home / "receipts" / f"{via_worker['submission_id']}.json").is_file()
+
+    alone = tmp_path / "alone"
+    code, in_process, out = cli(alone, "submit", str(sent), worker="off")
+    assert code == 0, out
+    assert {k: v for k, v in via_worker.items() if k not in PER_RUN} == {
+        k: v for k, v in in_process.items() if k not in PER_RUN
+    }
+    assert via_worker["values_stored"] == 3
+
+    code, again, out = cli(home, "submit", str(sent))  # the same bytes again: a duplicate
+    assert code == 0 and again["status"] == "duplicate", out
+    code, missing, out = cli(home, "submit", str(tmp_path / "nope.csv"))
+    assert code == 2 and missing["error"].startswith("no such file"), out
+
+    code, stopped, out = cli(home, "worker", "stop")
+    assert code == 0 and stopped["stopped"], out
+    assert not (home / "worker.sock").exists()
+    code, status, out = cli(home, "worker", "status")
+    assert code == 0 and status["running"] is False, out
+
+
+def test_a_stale_socket_is_harmless(home: Path, tmp_path: Path) -> None:
+    """A socket left by a killed worker: submit works in-process, start replaces it."""
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(home / "worker.sock"))
+    stale.close()
+    os.chmod(home / "worker.sock", 0o600)
+    sent = tmp_path / "rf4.csv"
+    sent.write_text(GOOD)
+    code, receipt, out = cli(home, "submit", str(sent))
+    assert code == 0 and receipt["values_stored"] == 3, out
+
+    code, started, out = cli(home, "worker", "start")
+    assert code == 0 and started["started"], out
+    code, again, out = cli(home, "worker", "start")
+    assert code == 0 and again["started"] is False and again["pid"] == started["pid"], out
+
+
+def test_auto_starts_a_worker_for_the_next_file(home: Path, tmp_path: Path) -> None:
+    sent = tmp_path / "rf4.csv"
+    sent.write_text(GOOD)
+    code, receipt, out = cli(home, "submit", str(sent), worker="auto")
+    assert code == 0 and receipt["values_stored"] == 3, out
+    deadline = time.monotonic() + 120
+    status: Any = None
+    while time.monotonic() < deadline:
+        code, status, out = cli(home, "worker", "status")
+        if status and status["running"]:
+            break
+        time.sleep(0.5)
+    assert status and status["running"], out
+
+
+def test_an_idle_worker_exits(home: Path) -> None:
+    env = {**os.environ, "COLLECTONCE_HOME": str(home), "COLLECTONCE_WORKER_IDLE_SECONDS": "1"}
+    started = subprocess.run(
+        [collectonce_command(), "worker", "start", "--catalog", str(CATALOG), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert started.returncode == 0, started.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (home / "worker.sock").exists():
+        time.sleep(0.2)
+    assert not (home / "worker.sock").exists()
