@@ -2,11 +2,11 @@
 
 ``deltalake.write_deltalake`` decodes every batch and encodes it again in its own writer. Here
 the batches go straight into ``pyarrow.parquet.ParquetWriter`` files in the table's folder
-(Snappy, dictionary pages, statistics: what deltalake writes), and the files are then committed
-to the Delta log in one transaction with deltalake's own transaction API, each with its size,
-partition values, modification time and statistics (``numRecords``, ``minValues``,
-``maxValues``, ``nullCount``, taken from the Parquet footers), so deltalake, DuckDB and Spark
-skip files as they do for files deltalake wrote.
+(Snappy and statistics, as deltalake writes them; dictionary pages for the columns that repeat
+values), and the files are then committed to the Delta log in one transaction with deltalake's
+own transaction API, each with its size, partition values, modification time and statistics
+(``numRecords``, ``minValues``, ``maxValues``, ``nullCount``, taken from the Parquet footers),
+so deltalake, DuckDB and Spark skip files as they do for files deltalake wrote.
 
 As with ``write_deltalake``: nothing is visible before the commit; files of a failed commit are
 deleted; concurrent appends to one table both commit (deltalake retries a blind append).
@@ -76,7 +76,7 @@ class _Files:
                 sink,
                 self.schema,
                 compression=COMPRESSION,
-                use_dictionary=True,
+                use_dictionary=_dictionary_columns(self.schema),
                 write_statistics=True,
                 store_schema=False,
             )
@@ -157,6 +157,15 @@ def append_batches(
         files.discard()
         raise
     return rows
+
+
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Dictionary pages for every column except floating-point and 64-bit integer ones: their
+    values are mostly distinct, so the writer would build a dictionary only to drop it when it
+    grows too large (slower, and a bigger file)."""
+    return [
+        f.name for f in schema if not (pa.types.is_floating(f.type) or pa.types.is_int64(f.type))
+    ]
 
 
 def _plain(schema: pa.Schema) -> pa.Schema:
