@@ -72,11 +72,13 @@ class _Files:
             target = self.root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             sink = pa.OSFile(str(target), "wb")
+            # pyarrow takes a list of columns for use_dictionary (its stubs say bool).
+            dictionary: Any = _dictionary_columns(self.schema)
             writer = pq.ParquetWriter(
                 sink,
                 self.schema,
                 compression=COMPRESSION,
-                use_dictionary=_dictionary_columns(self.schema),
+                use_dictionary=dictionary,
                 write_statistics=True,
                 store_schema=False,
             )
