@@ -36,8 +36,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +49,7 @@ from collectonce.atomic import file_lock
 from collectonce.catalog import Catalog
 from collectonce.errors import IngestError
 from collectonce.findings import Finding
+from collectonce.ingest.background import Beside, prefetched
 from collectonce.ingest.receipting import (
     ENGINE_VERSION,
     get_receipt,
@@ -312,12 +311,18 @@ def _conclude(
         for job in todo:
             if job.resending is not None:
                 set_aside(settings, job.submission_id, job.resending.attempt)
-    quarantined = _store(run, todo, settings, catalog, submitter, committed, dry_run)
-    if not dry_run:
-        fault_point("submit:stored")
-    tick("store", len(todo), len(todo))
+    # The validation results are saved while the values are stored; receipts wait for both.
+    docs = None
     if not dry_run and todo and run.on_gx_result is not None:
-        _data_docs(run, catalog, settings, sids)
+        docs = Beside(lambda: _data_docs(run, catalog, settings, sids), "collectonce-gx-results")
+    try:
+        quarantined = _store(run, todo, settings, catalog, submitter, committed, dry_run)
+        if not dry_run:
+            fault_point("submit:stored")
+        tick("store", len(todo), len(todo))
+    finally:
+        if docs is not None:
+            docs.join()
 
     receipts: dict[int, Receipt] = {}
     by_file = {r.index: r for r in results}
@@ -495,49 +500,11 @@ def _store(
 
     to_store = run.store_count(skip)
     if to_store:
-        append_values(settings, _prefetched(batches()), schema=WRITE_SCHEMA)
+        append_values(settings, prefetched(batches()), schema=WRITE_SCHEMA)
     else:
         for _ in batches():
             pass
     return {index: path for index, w in writers.items() if (path := w.close()) is not None}
-
-
-def _prefetched(batches: Iterator[pa.RecordBatch], depth: int = 1) -> Iterator[pa.RecordBatch]:
-    """Build the next batches in a thread while the Delta writer writes this one (Arrow work
-    releases the GIL, so the two overlap). At most `depth` batches wait in memory."""
-    items: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        items.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(done)
-        except BaseException as exc:  # handed to the consumer, raised there
-            items.put(exc)
-
-    worker = threading.Thread(target=produce, name="collectonce-store", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = items.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, pa.RecordBatch)
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=5)
 
 
 class _ReadReasons:

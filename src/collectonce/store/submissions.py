@@ -17,7 +17,7 @@ DuckDB ``delta`` extension needs a download, so it is not used).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -93,32 +93,17 @@ def append_values(
     """Append values in one commit; the number of rows written (nothing is committed for 0).
 
     Batches (streamed, for large submissions) are in `schema`: ``SUBMISSION_VALUES`` or
-    ``WRITE_SCHEMA``."""
-    from deltalake import write_deltalake
+    ``WRITE_SCHEMA``. The Parquet files are written by pyarrow and committed by deltalake
+    (`collectonce.store.delta_append`)."""
+    from collectonce.store.delta_append import append_batches
 
     path = table_path(settings)
-    path.mkdir(parents=True, exist_ok=True)
     if isinstance(data, pa.Table | pd.DataFrame):
         table = as_table(data)
         if table.num_rows == 0:
             return 0
-        write_deltalake(str(path), table, mode="append")
-        return int(table.num_rows)
-    counter = _Counter(data)
-    reader = pa.RecordBatchReader.from_batches(schema, iter(counter))
-    write_deltalake(str(path), reader, mode="append")
-    return counter.rows
-
-
-class _Counter:
-    def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
-        self.batches = batches
-        self.rows = 0
-
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
-        for batch in self.batches:
-            self.rows += batch.num_rows
-            yield batch
+        data, schema = table.to_batches(), SUBMISSION_VALUES
+    return append_batches(path, data, schema=schema, table_schema=SUBMISSION_VALUES)
 
 
 def _dataset(settings: Settings) -> Any | None:
