@@ -258,12 +258,12 @@ def _published_layout(
 ) -> Layout:
     """The published monthly A&E file: which columns make up each metric stored, with a
     warning for every column that is not used and why."""
-    used = {roles["provider_code"], roles["period"], *columns.indices}
+    read = {roles["provider_code"], roles["period"], *columns.indices}
     if "comment" in roles:
-        used.add(roles["comment"])
+        read.add(roles["comment"])
     findings += _unused_columns(
         header,
-        used,
+        read,
         file,
         "is not part of NHS England's published monthly A&E file; it was ignored. Check its "
         "heading against the published file.",
