@@ -4,6 +4,7 @@ says which layout it was read as, what happened to every row, and what was warne
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,51 @@ def test_department_types_a_catalogue_maps_to_no_metric_are_named(catalog_min, s
         "Breaches of department type 2",
         "Breaches of department type other",
     ]
+
+
+def test_a_layout_metric_this_catalogue_does_not_collect_is_warned_about(
+    catalog_min_dir, settings, tmp_path
+):
+    """When a catalogue's layout file gives figures to a metric it does not collect (here one
+    it computes), both A&E layouts warn once, name the metric and store the rest."""
+    from collectonce.catalog import load_catalog
+
+    folder = tmp_path / "catalog"
+    shutil.copytree(catalog_min_dir, folder)
+    by_type = folder / "layouts" / "nhse_ae_by_department_type.yaml"
+    text = by_type.read_text()
+    mapped = "      type_1: ae_attendances_type1\n"
+    by_type.write_text(text.replace(mapped, mapped + "      type_2: ae_4hr_performance_type1\n"))
+    published = folder / "layouts" / "nhse_ae_published_monthly.yaml"
+    published.write_text(
+        published.read_text()
+        + "  ae_4hr_performance_type1:\n    - {required: [attendances_type2]}\n"
+    )
+    catalog = load_catalog(folder)
+    not_collected = ", which this catalogue does not collect; those figures were ignored."
+
+    name = "rf4__ae_by_type_title_rows_reordered.csv"
+    receipt = submit_file(SUBMISSIONS / name, catalog, settings, now=NOW)
+    assert (receipt.status, receipt.values_stored) == ("accepted_with_warnings", 3)
+    (warning,) = [f for f in receipt.findings if f.metric == "ae_4hr_performance_type1"]
+    assert (warning.rule, warning.severity, warning.column) == (
+        "item_not_stored",
+        "warning",
+        "Attendances",
+    )
+    assert warning.message == (
+        "Attendances of department type 2 map to ae_4hr_performance_type1"
+        + not_collected
+        + " Nothing to fix."
+    )
+
+    name = "rf4__nhse_published_monthly_ae.csv"
+    receipt = submit_file(SUBMISSIONS / name, catalog, settings, now=NOW)
+    assert (receipt.status, receipt.values_stored) == ("accepted_with_warnings", 3)
+    (warning,) = [f for f in receipt.findings if f.metric == "ae_4hr_performance_type1"]
+    assert (warning.rule, warning.column) == ("item_not_stored", "Number of A&E attendances Type 2")
+    assert warning.message == (
+        "'Number of A&E attendances Type 2' maps to ae_4hr_performance_type1"
+        + not_collected
+        + " Nothing to fix."
+    )
