@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce.errors import IngestError
 from collectonce.validate.findings import Finding, show_value
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 #: Columns beyond this many are ignored in workbooks (a sheet claiming 16,384 columns).
 MAX_COLUMNS = 1000

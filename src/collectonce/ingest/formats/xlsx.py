@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,8 +48,9 @@ def open_xlsx_source(
         for sheet in workbook.worksheets:
             if not hasattr(sheet, "iter_rows"):
                 continue  # a chart sheet
-            with contextlib.suppress(AttributeError):
-                sheet.reset_dimensions()  # do not trust the sheet's own size claim
+            reset = getattr(sheet, "reset_dimensions", None)
+            if callable(reset):
+                reset()  # do not trust the sheet's own size claim
             found = _sheet_head(sheet, is_header)
             if found is None:
                 continue

@@ -8,15 +8,18 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce import nhs_periods
 from collectonce.ingest.normalise.text import TRIM_CHARS, to_text_array
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 Grain = Literal["month", "quarter", "year"]
 GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")

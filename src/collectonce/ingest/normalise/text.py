@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 #: Characters trimmed from both ends of every cell: ASCII whitespace and the Unicode spaces
 #: that spreadsheets paste (no-break, thin and narrow no-break spaces), plus a stray BOM.
@@ -64,7 +68,8 @@ def cell_text(value: object) -> str | None:
 def to_text_array(values: Iterable[object] | pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
     """Any column (strings, numbers, dates, mixed Python objects) as an Arrow string array."""
     if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+        # pyarrow has no type stubs: its classes narrow nothing for a checker, so say which.
+        values = cast(pa.ChunkedArray, values).combine_chunks()
     if isinstance(values, pa.Array):
         return _arrow_to_text(values)
     if isinstance(values, pd.Series):
@@ -107,11 +112,11 @@ def trim_text(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
-def _map_distinct(arr: pa.Array, func: object) -> pa.Array:
+def _map_distinct(arr: pa.Array, func: Callable[[pa.Array], pa.Array]) -> pa.Array:
     """Apply a per-dictionary-value arrow function to a (possibly dictionary) array."""
     if pa.types.is_dictionary(arr.type):
-        return pc.take(func(arr.dictionary), arr.indices)  # type: ignore[operator]
-    return func(arr)  # type: ignore[operator]
+        return pc.take(func(arr.dictionary), arr.indices)
+    return func(arr)
 
 
 def normalise_provider_codes_arrow(arr: pa.Array) -> pa.Array:

@@ -5,13 +5,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce.ingest.normalise.text import TRIM_CHARS, repeat_text, to_text_array
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 #: Problem codes for values (per row).
 VALUE_OK, VALUE_NOT_NUMBER, VALUE_NOT_FINITE, VALUE_TOO_LARGE = 0, 1, 2, 3

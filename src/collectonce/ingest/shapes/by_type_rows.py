@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.department_types import (
@@ -35,6 +37,9 @@ from collectonce.ingest.shapes.rows import (
 )
 from collectonce.ingest.shapes.targets import Target
 from collectonce.validate.findings import Finding
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 #: Provider × day keys: days are offset to be positive and spread over this span.
 _DAY_OFFSET = 1 << 21

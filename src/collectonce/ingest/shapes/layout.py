@@ -20,6 +20,8 @@ from collectonce.ingest.published_ae import (
     find_published_columns,
 )
 from collectonce.ingest.shapes.messages import (
+    item_not_stored,
+    not_collected_message,
     not_stored_finding,
     unknown_column,
     unrecognised_message,
@@ -226,16 +228,10 @@ def _by_type_layout(
     for (kind, measure), metric in sorted(columns.metrics.items()):
         if (kind, measure) in targets or measure not in {m for _i, m in columns.measures}:
             continue
+        what = f"{measure.capitalize()} of department type {kind}"
+        column = header[next(i for i, m in columns.measures if m == measure)]
         findings.append(
-            make_finding(
-                file,
-                "item_not_stored",
-                f"{measure.capitalize()} of department type {kind} map to {metric}, which this "
-                "catalogue does not collect; those figures were ignored. Nothing to fix.",
-                severity="warning",
-                column=header[next(i for i, m in columns.measures if m == measure)],
-                metric=metric,
-            )
+            item_not_stored(file, not_collected_message(what, "map", metric), column, metric)
         )
     return Layout(
         template=AE_BY_TYPE,
@@ -258,12 +254,12 @@ def _published_layout(
 ) -> Layout:
     """The published monthly A&E file: which columns make up each metric stored, with a
     warning for every column that is not used and why."""
-    used = {roles["provider_code"], roles["period"], *columns.indices}
+    read = {roles["provider_code"], roles["period"], *columns.indices}
     if "comment" in roles:
-        used.add(roles["comment"])
+        read.add(roles["comment"])
     findings += _unused_columns(
         header,
-        used,
+        read,
         file,
         "is not part of NHS England's published monthly A&E file; it was ignored. Check its "
         "heading against the published file.",
@@ -298,11 +294,7 @@ def _published_layout(
         at = sorted(columns.parts[p] for p in present)
         shown = ", ".join(repr(header[i]) for i in at)
         if metric not in targets:
-            verb = "maps" if len(at) == 1 else "map"
-            message = (
-                f"{shown} {verb} to {metric}, which this catalogue does not collect; those "
-                "figures were ignored. Nothing to fix."
-            )
+            message = not_collected_message(shown, "maps" if len(at) == 1 else "map", metric)
         elif parts is None:
             lacking = " and ".join(repr(columns.heading(p)) for p in columns.missing(metric))
             message = (
@@ -316,16 +308,7 @@ def _published_layout(
                 f"{shown} was not used: {metric} was taken from {chosen}, which the file also "
                 "gives. Nothing to fix."
             )
-        findings.append(
-            make_finding(
-                file,
-                "item_not_stored",
-                message,
-                severity="warning",
-                column=header[at[0]],
-                metric=metric,
-            )
-        )
+        findings.append(item_not_stored(file, message, header[at[0]], metric))
     return Layout(
         template=AE_PUBLISHED,
         kind="published",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding
@@ -23,6 +25,9 @@ from collectonce.ingest.shapes.rows import (
 )
 from collectonce.ingest.shapes.targets import Target
 from collectonce.validate.findings import Finding
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 
 class LongWideRows(ConverterBase):

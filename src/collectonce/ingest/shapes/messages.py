@@ -50,6 +50,21 @@ def unknown_column(file: str, column: str, why: str) -> Finding:
     )
 
 
+def not_collected_message(what: str, verb: str, metric: str) -> str:
+    """Figures (`what`, which `verb` to `metric`) that this catalogue does not collect."""
+    return (
+        f"{what} {verb} to {metric}, which this catalogue does not collect; those figures were "
+        "ignored. Nothing to fix."
+    )
+
+
+def item_not_stored(file: str, message: str, column: str, metric: str) -> Finding:
+    """A warning that the figures of `column` were not stored as `metric`: `message` says why."""
+    return make_finding(
+        file, "item_not_stored", message, severity="warning", column=column, metric=metric
+    )
+
+
 def not_stored_finding(
     file: str,
     target: Target,

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding, row_texts
@@ -31,6 +32,9 @@ from collectonce.ingest.shapes.messages import period_message, value_message
 from collectonce.ingest.shapes.roles import repeated_columns
 from collectonce.ingest.shapes.targets import Resolver, Target
 from collectonce.validate.findings import Finding
+
+#: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
+pc: Any = _compute
 
 
 class FindingBudget:
@@ -140,6 +144,14 @@ def plain_text(arr: pa.Array) -> pa.Array:
     return arr.cast(pa.string()) if pa.types.is_dictionary(arr.type) else arr
 
 
+def _target_at(targets: list[Target] | Target, target_index: np.ndarray | None, i: int) -> Target:
+    """Row i's target: the one for the whole column, or its own (`target_index` into the list)."""
+    if isinstance(targets, Target):
+        return targets
+    assert target_index is not None, "a list of targets comes with each row's index into it"
+    return targets[int(target_index[i])]
+
+
 class ConverterBase:
     """What converting any layout shares: the file, its header and the finding budget."""
 
@@ -233,8 +245,7 @@ class ConverterBase:
                 continue
             listed.append(self._listed(rule, "error", flagged[problem[flagged] == code]))
         for i in np.sort(np.concatenate(listed)) if listed else flagged[:0]:
-            target = targets[int(target_index[i])] if target_index is not None else targets
-            assert isinstance(target, Target)
+            target = _target_at(targets, target_index, int(i))
             raw = text_at(period_raw, int(i))
             rule, message = period_message(
                 int(problem[i]), target, raw, int(given[i]), self.resolver
@@ -265,8 +276,7 @@ class ConverterBase:
     ) -> None:
         flagged = np.flatnonzero(((parsed_problem != VALUE_OK) | percent_bad) & ~skip)
         for i in self._listed("type_number", "error", flagged):
-            target = targets[int(target_index[i])] if target_index is not None else targets
-            assert isinstance(target, Target)
+            target = _target_at(targets, target_index, int(i))
             raw = text_at(value_raw, int(i)) or ""
             message = value_message(int(parsed_problem[i]), raw, target, self.resolver)
             findings.append(
