@@ -98,7 +98,7 @@ async def upload(request: Request, caller: Caller, st: State) -> JSONResponse:
             as_provider=caller.subject if caller.role == "provider" else None,
             original_name=received.original_name,
         )
-        return receipt.to_dict()  # type: ignore[no-any-return]
+        return receipt.to_dict()
 
     try:
         async with st.upload_slots:
