@@ -157,7 +157,7 @@ def _audit_line(scope: Scope, status: int) -> dict[str, Any]:
         role=principal.role if principal else None,
         subject=principal.subject if principal else None,
         client=client[0] if client else None,
-        target=_short(target) if isinstance(target, str) else target,
+        target=None if target is None else str(target)[:200],
         params=params,
         publication_version=state.get("audit_publication_version"),
         status=status,

@@ -71,4 +71,4 @@ def install_openapi(app: FastAPI, catalog: Catalog) -> None:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi

@@ -65,7 +65,7 @@ def render(
         chunks = file_chunks(xlsx_file(df, meta, units))
         return Rendered(MEDIA_TYPES[fmt], rows, chunks=chunks, filename=filename)
     buffer = BytesIO()
-    write_export(df, fmt, buffer, meta=meta, units=units)  # type: ignore[arg-type]
+    write_export(df, fmt, buffer, meta=meta, units=units)
     return Rendered(
         MEDIA_TYPES[fmt], rows, body=buffer.getvalue(), filename=filename, version=version
     )

@@ -139,7 +139,7 @@ class ApiState:
 async def api_state(request: Request) -> ApiState:
     """The app's state, as a dependency (async, so it is solved on the event loop without a
     trip through the thread pool)."""
-    return request.app.state.api  # type: ignore[no-any-return]
+    return request.app.state.api
 
 
 State = Annotated[ApiState, Depends(api_state)]

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from collectonce.feedback.errors import UnknownProvider
+from collectonce.feedback.frames import frame_records, frames_by
 from collectonce.feedback.model import MetricPanel, MetricUse, Pack, PeerPosition
 from collectonce.feedback.spc.series import (
     SERIES_COLS,
@@ -401,9 +402,9 @@ def build_pack(
     return assemble_pack(
         catalog,
         provider,
-        dict(tuple(points.groupby("metric_id", sort=False, observed=True))),
-        summary.to_dict("records"),
-        own_peers.to_dict("records"),
+        frames_by(points, "metric_id"),
+        frame_records(summary),
+        frame_records(own_peers),
         receipts,
         publication,
         now,

@@ -21,6 +21,7 @@ from collectonce.catalog.models import Metric
 from collectonce.feedback.assembly import build_panels
 from collectonce.feedback.errors import NoPublication, PackError
 from collectonce.feedback.exports import replace_bytes
+from collectonce.feedback.frames import frame_records, frames_by
 from collectonce.feedback.level_spc import level_spc
 from collectonce.feedback.model import MetricPanel
 from collectonce.feedback.render import chart_markup, render_template
@@ -175,9 +176,8 @@ def build_level_pack(
         raise NoPublication() from None
     rows = frame.loc[(frame["level"] == level) & (frame["code"] == code)].reset_index(drop=True)
     points, summary = level_spc(catalog, rows)
-    by_metric = {str(k): v for k, v in points.groupby("metric_id", sort=False, observed=True)}
-    records = [{str(k): v for k, v in r.items()} for r in summary.to_dict("records")]
-    panels = build_panels(catalog, by_metric, records, [])
+    by_metric = frames_by(points, "metric_id")
+    panels = build_panels(catalog, by_metric, frame_records(summary), [])
     who = members(catalog, level, code)
     unified = read_unified(settings, version) if league and panels else None
     out: list[LevelPanel] = []

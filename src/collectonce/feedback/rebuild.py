@@ -26,12 +26,14 @@ from collectonce.feedback.assembly import (
     receipt_dicts,
 )
 from collectonce.feedback.exports import pack_paths, replace_bytes, write_pack
+from collectonce.feedback.frames import frame_records
 from collectonce.feedback.render import render_pack_html
 from collectonce.feedback.sources import load_publication, load_receipts, with_levels
 from collectonce.feedback.spc.series import SERIES_COLS, prepare_series, run_spc
 
 if TYPE_CHECKING:
     from collectonce.catalog.loader import Catalog
+    from collectonce.feedback.model import Pack
     from collectonce.settings import Settings
 
 #: Bump when the pack's content or layout changes, so every pack is rebuilt once.
@@ -47,33 +49,32 @@ def build_provider_pack(
         UnknownProvider: the ODS code is not in the catalogue.
         NoPublication: nothing has been published yet.
     """
-    provider = provider_of(catalog, ods)
-    unified, info = load_publication(settings, providers=peer_codes(catalog, provider))
-    info = with_levels(catalog, settings, info)
-    pack = build_pack(
-        catalog,
-        unified,
-        provider.ods_code,
-        load_receipts(settings, provider.ods_code),
-        publication=info,
-    )
-    directory = Path(out_dir) if out_dir is not None else settings.packs_dir / provider.ods_code
+    pack = _latest_pack(catalog, settings, ods)
+    directory = Path(out_dir) if out_dir is not None else settings.packs_dir / pack.ods
     return write_pack(pack, directory)
 
 
 def build_pack_html(catalog: Catalog, settings: Settings, ods: str) -> str:
     """The HTML pack of one provider from the latest publication (for the API)."""
+    return render_pack_html(_latest_pack(catalog, settings, ods))
+
+
+def _latest_pack(catalog: Catalog, settings: Settings, ods: str) -> Pack:
+    """One provider's pack from the latest publication, read for it and its peers only.
+
+    Raises:
+        UnknownProvider: the ODS code is not in the catalogue.
+        NoPublication: nothing has been published yet.
+    """
     provider = provider_of(catalog, ods)
     unified, info = load_publication(settings, providers=peer_codes(catalog, provider))
-    info = with_levels(catalog, settings, info)
-    pack = build_pack(
+    return build_pack(
         catalog,
         unified,
         provider.ods_code,
         load_receipts(settings, provider.ods_code),
-        publication=info,
+        publication=with_levels(catalog, settings, info),
     )
-    return render_pack_html(pack)
 
 
 def _index_path(settings: Settings) -> Path:
@@ -145,17 +146,13 @@ def build_all_packs(
         publication = {**info, **(publication or {})}
     publication = with_levels(catalog, settings, publication)
     wanted = _wanted_providers(catalog, unified, providers)
-    by_provider = _receipts_by_provider(
-        load_receipts(settings) if receipts is None else receipt_dicts(receipts)
-    )
+    by_provider = _receipts_of(settings, receipts)
 
     series = prepare_series(catalog, unified)
     peers = peer_positions(catalog, series)
-    hashes = content_hashes(catalog, series, peers, by_provider, wanted)
-    hashes = _level_hashes(hashes, publication, series)
-    index = read_index(settings)
+    hashes = _digests(catalog, series, peers, by_provider, wanted, publication)
     if changed_only:
-        wanted = [ods for ods in wanted if not _up_to_date(settings, index, ods, hashes[ods])]
+        wanted = _stale(settings, wanted, hashes)
     skipped = set(hashes) - set(wanted)
     if progress:
         for ods in sorted(skipped):
@@ -167,12 +164,8 @@ def build_all_packs(
     points_by: dict[str, dict[str, pd.DataFrame]] = {}
     for (ods, metric), frame in points.groupby(SERIES_COLS, sort=False, observed=True):
         points_by.setdefault(str(ods), {})[str(metric)] = frame
-    summary_by: dict[str, list[dict[str, Any]]] = {}
-    for row in summary.to_dict("records"):
-        summary_by.setdefault(str(row["provider_code"]), []).append(row)
-    peers_by: dict[str, list[dict[str, Any]]] = {}
-    for row in peers.to_dict("records"):
-        peers_by.setdefault(str(row["provider_code"]), []).append(row)
+    summary_by = _records_by_provider(summary)
+    peers_by = _records_by_provider(peers)
     built: list[str] = []
     entries: dict[str, dict[str, Any]] = {}
     for ods in wanted:
@@ -224,14 +217,32 @@ def providers_needing_packs(
     wanted = _wanted_providers(catalog, unified, providers)
     if not changed_only:
         return wanted
-    by_provider = _receipts_by_provider(
-        load_receipts(settings) if receipts is None else receipt_dicts(receipts)
-    )
     series = prepare_series(catalog, unified)
-    hashes = content_hashes(catalog, series, peer_positions(catalog, series), by_provider, wanted)
-    hashes = _level_hashes(hashes, with_levels(catalog, settings, info), series)
+    peers = peer_positions(catalog, series)
+    publication = with_levels(catalog, settings, info)
+    receipts_by = _receipts_of(settings, receipts)
+    return _stale(
+        settings, wanted, _digests(catalog, series, peers, receipts_by, wanted, publication)
+    )
+
+
+def _digests(
+    catalog: Catalog,
+    series: pd.DataFrame,
+    peers: pd.DataFrame,
+    receipts_by_provider: Mapping[str, Sequence[Mapping[str, Any]]],
+    providers: Iterable[str],
+    publication: Mapping[str, Any] | None,
+) -> dict[str, str]:
+    """Each provider's pack digest: its content's, with the region's and England's figures."""
+    hashes = content_hashes(catalog, series, peers, receipts_by_provider, providers)
+    return _level_hashes(hashes, publication, series)
+
+
+def _stale(settings: Settings, providers: Iterable[str], digests: Mapping[str, str]) -> list[str]:
+    """The providers whose pack is missing or was built from other content, in order."""
     index = read_index(settings)
-    return [ods for ods in wanted if not _up_to_date(settings, index, ods, hashes[ods])]
+    return [ods for ods in providers if not _up_to_date(settings, index, ods, digests[ods])]
 
 
 def _level_hashes(
@@ -245,7 +256,7 @@ def _level_hashes(
     valued = series.loc[series["value"].notna(), ["provider_code", "metric_id", "period"]]
     latest = valued.groupby(["provider_code", "metric_id"], sort=False, observed=True)["period"]
     by_provider: dict[str, dict[str, Any]] = {}
-    for (ods, metric), period in latest.max().items():
+    for ods, metric, period in latest.max().reset_index().itertuples(index=False, name=None):
         by_provider.setdefault(str(ods), {})[str(metric)] = pd.Timestamp(period).date()
     return {
         ods: hashlib.sha256(
@@ -262,6 +273,23 @@ def _wanted_providers(
         present = set(unified["provider_code"].astype(str).unique())
         return sorted(p for p in catalog.providers if p in present)
     return list(dict.fromkeys(provider_of(catalog, p).ods_code for p in providers))
+
+
+def _records_by_provider(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The rows of a frame with a ``provider_code`` column, as records per provider."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in frame_records(frame):
+        out.setdefault(str(row["provider_code"]), []).append(row)
+    return out
+
+
+def _receipts_of(
+    settings: Settings, receipts: Sequence[Any] | None
+) -> dict[str, list[dict[str, Any]]]:
+    """The given receipts (or the ingest stage's) of each provider."""
+    return _receipts_by_provider(
+        load_receipts(settings) if receipts is None else receipt_dicts(receipts)
+    )
 
 
 def _receipts_by_provider(receipts: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

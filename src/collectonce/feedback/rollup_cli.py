@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -18,6 +18,21 @@ from collectonce.cli_common import (
     fail,
     print_json,
     settings_for,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import JustifyMethod
+
+    from collectonce.catalog import Catalog
+
+#: The table's columns beside the level's code, and how each is aligned.
+_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("period", "left"),
+    ("value", "right"),
+    ("providers", "right"),
+    ("expected", "right"),
+    ("coverage", "left"),
 )
 
 
@@ -92,26 +107,20 @@ def rollup(
     _print_table(cat, metric, level, rows, version)
 
 
-def _print_table(cat: object, metric: str, level: str, rows: object, version: int) -> None:
+def _print_table(cat: Catalog, metric: str, level: str, rows: pd.DataFrame, version: int) -> None:
     from rich.table import Table
 
     from collectonce.display import format_value
     from collectonce.feedback.level_spc import level_spc, verdicts
     from collectonce.rollup.query import rows_to_dicts
 
-    m = cat.metrics[metric]  # type: ignore[attr-defined]
-    threshold = cat.levels.coverage_threshold  # type: ignore[attr-defined]
-    records = rows_to_dicts(cat, rows)  # type: ignore[arg-type]
+    m = cat.metrics[metric]
+    threshold = cat.levels.coverage_threshold
+    records = rows_to_dicts(cat, rows)
     table = Table(title=f"{m.label} by {level} (publication v{version})")
-    for name, justify in (
-        (level, "left"),
-        ("period", "left"),
-        ("value", "right"),
-        ("providers", "right"),
-        ("expected", "right"),
-        ("coverage", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column(level, justify="left")
+    for name, justify in _COLUMNS:
+        table.add_column(name, justify=justify)
     for r in records:
         table.add_row(
             r["code"],
@@ -125,7 +134,7 @@ def _print_table(cat: object, metric: str, level: str, rows: object, version: in
     if not records:
         console.print("no roll-ups for this metric, level and range")
         return
-    _points, summary = level_spc(cat, rows)  # type: ignore[arg-type]
+    _points, summary = level_spc(cat, rows)
     found = verdicts(summary)
     console.print(f"SPC verdict per {level} (partial periods left out of the limits):")
     for code in dict.fromkeys(r["code"] for r in records):

@@ -120,7 +120,7 @@ class History:
                 order = np.concatenate([np.flatnonzero(~shared), sub])
                 pos, facts = pos[order], facts[order]
         starts = np.r_[True, facts[1:] != facts[:-1]]
-        at = self.index.get_indexer(facts) if len(self.index) else np.full(len(pos), -1)
+        at = self.index.get_indexer(pd.Index(facts)) if len(self.index) else np.full(len(pos), -1)
         value = ctx.r.value
         status = ctx.status
         template_of_file = np.asarray(templates, dtype=object)

@@ -39,6 +39,12 @@ class _Sorted:
     target: np.ndarray  # float64, NaN when none
 
 
+def _key_row(key: Hashable, n_cols: int) -> tuple[Any, ...] | None:
+    """A series key as a row of `n_cols` values; None when it has another shape."""
+    row = key if n_cols > 1 else (key,)
+    return row if isinstance(row, tuple) and len(row) == n_cols else None
+
+
 @dataclass
 class _SeriesCodes:
     """Integer code per row whose order is the lexicographic order of the series keys."""
@@ -51,9 +57,9 @@ class _SeriesCodes:
 
     def encode(self, keys: Sequence[Hashable], n_cols: int) -> np.ndarray:
         """Codes of the given series keys; -1 for a key that no row can have."""
-        rows = [k if n_cols > 1 else (k,) for k in keys]
-        ok = np.array([isinstance(r, tuple) and len(r) == n_cols for r in rows], dtype=bool)
-        rows = [r if good else (None,) * n_cols for r, good in zip(rows, ok, strict=True)]
+        shaped = [_key_row(k, n_cols) for k in keys]
+        ok = np.array([r is not None for r in shaped], dtype=bool)
+        rows = [(None,) * n_cols if r is None else r for r in shaped]
         code = np.zeros(len(rows), dtype=np.int64)
         j = 0
         for step in self.steps:

@@ -36,7 +36,7 @@ def long_checks(run: ValidationRun, ctx: Context) -> list[tuple[str, np.ndarray,
     distinct = pd.DataFrame(
         {
             "provider_code": pd.Series(pad(list(providers)), dtype=object),
-            "period": pd.to_datetime(pad([int(d) for d in days]), unit="D"),
+            "period": pd.to_datetime(pd.Index(pad([int(d) for d in days])), unit="D"),
             "metric_id": pd.Series(pad(list(metrics)), dtype=object),
             "value_status": pd.Series(pad(list(statuses)), dtype=object),
         }

@@ -75,7 +75,7 @@ def held_failures(
         if not len(empty):
             continue
         facts = (gp[empty] * DAY_SPAN + (gd[empty] + DAY_OFFSET)) * m_count + j
-        at = hist.index.get_indexer(facts)
+        at = hist.index.get_indexer(pd.Index(facts))
         ok = at >= 0
         ok[ok] = hist.status[at[ok]] == REPORTED
         if not ok.any():
