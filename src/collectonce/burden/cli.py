@@ -74,13 +74,9 @@ def plan(
     ] = None,
 ) -> None:
     """What a provider owes for a month: each collected metric once, why and for whom."""
-    from collectonce.burden.plan import (
-        PlanError,
-        collection_plan,
-        parse_period,
-        write_csv_template,
-        write_xlsx_template,
-    )
+    from collectonce.burden.plan import collection_plan
+    from collectonce.burden.plan_model import PlanError, parse_period
+    from collectonce.burden.templates import write_csv_template, write_xlsx_template
 
     try:
         parse_period(period)

@@ -58,7 +58,8 @@ def _crumbs(ods: str, *more: tuple[str, str]) -> list[tuple[str, str]]:
 
 
 def _plan(request: Request, ods: str, period: str) -> Any:
-    from collectonce.burden.plan import PlanError, collection_plan
+    from collectonce.burden.plan import collection_plan
+    from collectonce.burden.plan_model import PlanError
 
     try:
         return collection_plan(state(request).catalog, ods, period)
@@ -110,7 +111,7 @@ def owe(request: Request, session: SignedIn, ods: str, period: str | None = None
 def template(
     request: Request, session: SignedIn, ods: str, fmt: str, period: str | None = None
 ) -> Response:
-    from collectonce.burden.plan import write_csv_template, write_xlsx_template
+    from collectonce.burden.templates import write_csv_template, write_xlsx_template
 
     may_see_provider(request, session, ods)
     if fmt not in ("csv", "xlsx"):
