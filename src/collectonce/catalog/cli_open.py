@@ -9,7 +9,8 @@ from rich.markup import escape
 
 from collectonce.catalog.errors import CatalogInvalid
 from collectonce.catalog.loader import Catalog, load_catalog
-from collectonce.cli_common import err_console, print_json
+from collectonce.cli_common import err_console, print_json, settings_for
+from collectonce.settings import Settings
 
 
 def open_catalog(path: Path, *, as_json: bool = False) -> Catalog:
@@ -26,3 +27,8 @@ def open_catalog(path: Path, *, as_json: bool = False) -> Catalog:
                 )
             err_console.print(f"[bold red]{len(exc.problems)} problem(s) in {path}[/]")
         raise typer.Exit(1) from None
+
+
+def open_with_settings(path: Path, *, as_json: bool = False) -> tuple[Catalog, Settings]:
+    """The catalogue (or exit 1 listing every problem) and the settings for its folder."""
+    return open_catalog(path, as_json=as_json), settings_for(path)

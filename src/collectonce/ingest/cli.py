@@ -7,11 +7,11 @@ error (no such file, unknown provider, a symbolic link). A duplicate exits as it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from collectonce.catalog.cli_open import open_catalog
+from collectonce.catalog.cli_open import open_catalog, open_with_settings
 from collectonce.cli_common import (
     CatalogOpt,
     JsonOpt,
@@ -38,12 +38,6 @@ SHOWN_FINDINGS = 40
 submissions_app = typer.Typer(help="Look at received submissions, their findings and quarantine.")
 
 
-def _usage(message: str, json_out: bool) -> NoReturn:
-    if json_out:
-        print_json({"ok": False, "error": message})
-    fail(message, 2)
-
-
 def submit_cmd(
     file: Annotated[str, typer.Argument(help="The file to submit (CSV, XLSX, Parquet or JSON).")],
     as_provider: Annotated[
@@ -61,17 +55,18 @@ def submit_cmd(
 
     path = Path(file)
     if (refusal := symlink_refusal(path)) is not None:
-        _usage(refusal, json_out)
+        fail(refusal, 2, as_json=json_out)
     if not path.is_file():
-        _usage(f"no such file: {file}", json_out)
+        fail(f"no such file: {file}", 2, as_json=json_out)
     cat = open_catalog(catalog, as_json=json_out)
     if as_provider is not None:
         as_provider = as_provider.strip().upper()
         if as_provider not in cat.providers:
-            _usage(
+            fail(
                 f"unknown provider {as_provider!r} for --as: use an ODS code from "
                 f"{catalog / 'providers.csv'}",
-                json_out,
+                2,
+                as_json=json_out,
             )
     from collectonce.ingest.service import SubmitError, submit_file
 
@@ -86,7 +81,7 @@ def submit_cmd(
             dry_run=dry_run,
         )
     except SubmitError as exc:
-        _usage(str(exc), json_out)
+        fail(str(exc), 2, as_json=json_out)
     except OSError as exc:
         fail(f"could not store the submission: {exc.strerror or exc}", 1)
     except Exception as exc:  # a defect: still one line, never a traceback
@@ -181,7 +176,7 @@ def list_cmd(
     from collectonce.store.receipts import STATUSES
 
     if status is not None and status not in STATUSES:
-        _usage(f"unknown status {status!r}: use one of {', '.join(STATUSES)}", json_out)
+        fail(f"unknown status {status!r}: use one of {', '.join(STATUSES)}", 2, as_json=json_out)
     settings = settings_for(catalog)
     receipts = list_receipts(settings, provider=provider.upper() if provider else None)
     if status:
@@ -321,8 +316,7 @@ def ingest_landing_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt 
     from collectonce.ingest.landing import ingest_landing, landing_files, refused_landing_entries
     from collectonce.store.storage import landing_store
 
-    cat = open_catalog(catalog, as_json=json_out)
-    settings = settings_for(catalog)
+    cat, settings = open_with_settings(catalog, as_json=json_out)
     waiting = landing_files(settings)
     refused = [e.to_dict() for e in refused_landing_entries(settings)]
     if not json_out:
