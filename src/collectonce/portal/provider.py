@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.access.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.portal.session import CSRF_FIELD, Session
 from collectonce.portal.web import (
+    PERIOD_RE,
     PageProblem,
+    SignedIn,
     attachment,
     audit_page,
     check_csrf,
@@ -23,13 +24,10 @@ from collectonce.portal.web import (
     page_headers,
     render,
     see_other,
-    signed_in,
     state,
 )
 
 router = APIRouter(include_in_schema=False)
-SignedIn = Annotated[Session, Depends(signed_in)]
-_PERIOD_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -44,7 +42,7 @@ def _period(value: str | None) -> str:
     if not value:
         return default_period()
     value = value.strip()
-    if not _PERIOD_RE.match(value):
+    if not PERIOD_RE.match(value):
         raise PageProblem(
             400,
             "That month is not recognised",
