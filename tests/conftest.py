@@ -56,3 +56,22 @@ def shipped_catalog(shipped_catalog_dir: Path):
     from collectonce.catalog import load_catalog
 
     return load_catalog(shipped_catalog_dir)
+
+
+@pytest.fixture(scope="session")
+def pulled_rows():
+    """Reads a pull's rows whatever format it was asked in (json, csv, parquet or xlsx)."""
+    import io
+
+    import pandas as pd
+
+    def read(response, fmt: str) -> pd.DataFrame:
+        if fmt == "json":
+            return pd.DataFrame(response.json()["rows"])
+        if fmt == "csv":
+            return pd.read_csv(io.StringIO(response.text))
+        if fmt == "parquet":
+            return pd.read_parquet(io.BytesIO(response.content))
+        return pd.read_excel(io.BytesIO(response.content))
+
+    return read

@@ -54,8 +54,11 @@ def settings_for(catalog: Path | None = None) -> Settings:
     return get_settings(catalog=catalog)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print a one-line error (never a traceback) and exit."""
+def fail(message: str, code: int = 1, *, as_json: bool = False) -> NoReturn:
+    """Print a one-line error (never a traceback) and exit; with `as_json`, first print
+    ``{"ok": false, "error": message}`` on stdout for machines."""
+    if as_json:
+        print_json({"ok": False, "error": message})
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 

@@ -70,10 +70,9 @@ def server(tmp_path_factory, catalog_min_dir: Path) -> Iterator[tuple[str, dict[
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "parquet", "xlsx"])
-def test_requester_pulls_its_quarterly_return_in_each_format(server, fmt) -> None:
+def test_requester_pulls_its_quarterly_return_in_each_format(server, fmt, pulled_rows) -> None:
     """It serves the CQC's 2018 Q1 return over HTTP in every format, each parseable."""
     import httpx
-    import pandas as pd
 
     base, tokens = server
     response = httpx.get(
@@ -83,14 +82,7 @@ def test_requester_pulls_its_quarterly_return_in_each_format(server, fmt) -> Non
         timeout=30,
     )
     assert response.status_code == 200, response.text
-    if fmt == "json":
-        rows = pd.DataFrame(response.json()["rows"])
-    elif fmt == "csv":
-        rows = pd.read_csv(io.StringIO(response.text))
-    elif fmt == "parquet":
-        rows = pd.read_parquet(io.BytesIO(response.content))
-    else:
-        rows = pd.read_excel(io.BytesIO(response.content))
+    rows = pulled_rows(response, fmt)
     assert set(rows["period"]) == {"2017/18 Q4"}  # January to March 2018, an NHS quarter
     assert {"UEC01", "UEC02", "UEC03"} <= set(rows["item"])
     uec01 = rows[(rows["provider_code"] == "RF4") & (rows["item"] == "UEC01")]

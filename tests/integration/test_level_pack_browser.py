@@ -5,11 +5,10 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from headless import find_browser, run
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.integration
@@ -31,34 +30,6 @@ document.body.setAttribute("data-probe", JSON.stringify({
   notRolledUp: document.querySelectorAll("#not-rolled-up li").length
 }));
 </script>"""
-
-
-def find_browser() -> str | None:
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def run(browser: str, args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,2400",
-    ]
-    return subprocess.run(
-        [browser, *flags, *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def cli(home: Path, *args: str) -> str:

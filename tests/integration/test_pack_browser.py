@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from headless import find_browser, run
 
 from collectonce.feedback.pack import build_pack, render_pack_html
 
@@ -44,16 +43,6 @@ document.body.setAttribute("data-probe", JSON.stringify({
       "#metric-ae_breaches_4hr_type1 svg.xmr-chart .points > ." + k).length]))
 }));
 </script>"""
-
-
-def find_browser() -> str | None:
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 def months(n: int, start: str = "2016-04-01") -> list:
@@ -101,24 +90,6 @@ def rrk_unified() -> pd.DataFrame:
         peers += [f.assign(provider_code=ods, value=f["value"] * scale) for f in frames]
     out = pd.concat(frames + peers, ignore_index=True)
     return out.assign(is_derived=False, is_late=False, revision=1)
-
-
-def run(browser: str, args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,2400",
-    ]
-    return subprocess.run(
-        [browser, *flags, *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_pack_renders_in_headless_chromium(catalog_min, tmp_path):

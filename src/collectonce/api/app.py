@@ -75,7 +75,7 @@ log = logging.getLogger("collectonce.api")
 
 def _warm(settings: Settings) -> None:
     try:
-        from collectonce.publish.views import warm_cache
+        from collectonce.publish.snapshot import warm_cache
 
         warm_cache(settings)
     except Exception:  # a cold first pull is slower, not wrong

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from collectonce.catalog.cli_open import open_catalog
+from collectonce.catalog.cli_open import open_catalog, open_with_settings
 from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
 
 if TYPE_CHECKING:
@@ -89,8 +89,7 @@ def token_create(
     if len(given) != 1:
         fail("give exactly one of --provider ODS, --requester CODE, --region NAME or --admin", 2)
     role, subject = given[0]
-    cat = open_catalog(catalog, as_json=json_out)
-    settings = settings_for(catalog)
+    cat, settings = open_with_settings(catalog, as_json=json_out)
     try:
         token_id, token = create_token(
             settings,

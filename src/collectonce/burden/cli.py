@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from collectonce.catalog.cli_open import open_catalog
 from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json
 from collectonce.dedupe.cli import dedupe, suggest
-
-
-def _error(message: str, code: int, as_json: bool) -> NoReturn:
-    if as_json:
-        print_json({"ok": False, "error": message})
-    fail(message, code)
 
 
 def overlap(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False) -> None:
@@ -74,23 +68,19 @@ def plan(
     ] = None,
 ) -> None:
     """What a provider owes for a month: each collected metric once, why and for whom."""
-    from collectonce.burden.plan import (
-        PlanError,
-        collection_plan,
-        parse_period,
-        write_csv_template,
-        write_xlsx_template,
-    )
+    from collectonce.burden.plan import collection_plan
+    from collectonce.burden.plan_model import PlanError, parse_period
+    from collectonce.burden.templates import write_csv_template, write_xlsx_template
 
     try:
         parse_period(period)
     except PlanError as exc:
-        _error(str(exc), exc.exit_code, json_out)
+        fail(str(exc), exc.exit_code, as_json=json_out)
     cat = open_catalog(catalog, as_json=json_out)
     try:
         result = collection_plan(cat, provider, period)
     except PlanError as exc:
-        _error(str(exc), exc.exit_code, json_out)
+        fail(str(exc), exc.exit_code, as_json=json_out)
     written: dict[str, str] = {}
     for kind, target, writer in (
         ("csv_template", csv_template, write_csv_template),
@@ -101,7 +91,7 @@ def plan(
         try:
             written[kind] = str(writer(result, target))
         except OSError as exc:
-            _error(f"cannot write {target}: {exc.strerror or exc}", 1, json_out)
+            fail(f"cannot write {target}: {exc.strerror or exc}", as_json=json_out)
     if json_out:
         print_json({**result.to_dict(), **written})
         return
@@ -188,7 +178,7 @@ def burden(
     try:
         paths = write_burden_report(report, out_dir, savings)
     except OSError as exc:
-        _error(f"cannot write the report to {out_dir}: {exc.strerror or exc}", 1, json_out)
+        fail(f"cannot write the report to {out_dir}: {exc.strerror or exc}", as_json=json_out)
     d = report.to_dict()
     if json_out:
         print_json(

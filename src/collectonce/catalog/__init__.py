@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collectonce.catalog.catalogue import Catalog
     from collectonce.catalog.errors import CatalogInvalid, CatalogProblem
-    from collectonce.catalog.loader import Catalog, load_catalog
+    from collectonce.catalog.loader import load_catalog
 
 __all__ = ["Catalog", "CatalogInvalid", "CatalogProblem", "load_catalog"]
 
 _HOMES = {
-    "Catalog": "collectonce.catalog.loader",
+    "Catalog": "collectonce.catalog.catalogue",
     "load_catalog": "collectonce.catalog.loader",
     "CatalogInvalid": "collectonce.catalog.errors",
     "CatalogProblem": "collectonce.catalog.errors",

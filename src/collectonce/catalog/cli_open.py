@@ -9,10 +9,11 @@ import typer
 from rich.markup import escape
 
 from collectonce.catalog.errors import CatalogInvalid
-from collectonce.cli_common import err_console, print_json
+from collectonce.cli_common import err_console, print_json, settings_for
 
 if TYPE_CHECKING:
-    from collectonce.catalog.loader import Catalog
+    from collectonce.catalog.catalogue import Catalog
+    from collectonce.settings import Settings
 
 
 def open_catalog(path: Path, *, as_json: bool = False, check_extras: bool = True) -> Catalog:
@@ -32,3 +33,10 @@ def open_catalog(path: Path, *, as_json: bool = False, check_extras: bool = True
                 )
             err_console.print(f"[bold red]{len(exc.problems)} problem(s) in {path}[/]")
         raise typer.Exit(1) from None
+
+
+def open_with_settings(
+    path: Path, *, as_json: bool = False, check_extras: bool = True
+) -> tuple[Catalog, Settings]:
+    """The catalogue (or exit 1 listing every problem) and the settings for its folder."""
+    return open_catalog(path, as_json=as_json, check_extras=check_extras), settings_for(path)

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from collectonce.catalog.cli_open import open_catalog
 from collectonce.cli_common import CatalogOpt, JsonOpt, console, err_console, fail, print_json
-
-
-def _error(message: str, as_json: bool, code: int = 1) -> NoReturn:
-    if as_json:
-        print_json({"ok": False, "error": message})
-    fail(message, code)
 
 
 def _analyse(catalog: Any, register: Path | None, as_json: bool) -> Any:
@@ -25,9 +19,9 @@ def _analyse(catalog: Any, register: Path | None, as_json: bool) -> Any:
     try:
         result = analyse(catalog, register)
     except RegisterError as exc:
-        _error(str(exc), as_json)
+        fail(str(exc), as_json=as_json)
     except RulesInvalid as exc:
-        _error("; ".join(str(p) for p in exc.problems), as_json)
+        fail("; ".join(str(p) for p in exc.problems), as_json=as_json)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     return result
@@ -74,7 +68,7 @@ def dedupe(
         _accept(result, accept, catalog, metric, json_out)
         return
     if metric is not None:
-        _error("--metric goes with --accept CLUSTER", json_out)
+        fail("--metric goes with --accept CLUSTER", as_json=json_out)
     arg = f" --register {register}" if register else ""
     if html is not None:
         from collectonce.dedupe.render import render_html
@@ -83,7 +77,7 @@ def dedupe(
             html.parent.mkdir(parents=True, exist_ok=True)
             html.write_text(render_html(result, register_arg=arg), encoding="utf-8")
         except OSError as exc:
-            _error(f"cannot write {html}: {exc.strerror or exc}", json_out)
+            fail(f"cannot write {html}: {exc.strerror or exc}", as_json=json_out)
     if json_out:
         data = result.to_dict()
         if html is not None:
@@ -107,7 +101,7 @@ def _accept(
         try:
             report = accept_cluster(result, cid, catalog, metric=metric)
         except AcceptError as exc:
-            _error(str(exc), as_json)
+            fail(str(exc), as_json=as_json)
         reports.append(report)
         if not report.ok:
             break

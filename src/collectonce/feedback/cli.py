@@ -6,19 +6,15 @@ Heavy imports (pandas, the SPC engine, Delta Lake) happen inside the commands so
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from collectonce.catalog.cli_open import open_catalog
-from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json, settings_for
-
-
-def _fail(message: str, as_json: bool) -> NoReturn:
-    if as_json:
-        print_json({"ok": False, "error": message})
-    fail(message)
+from collectonce.catalog.cli_open import open_with_settings
+from collectonce.cli_common import CatalogOpt, JsonOpt, console, fail, print_json
 
 
 def pack(
@@ -44,9 +40,8 @@ def pack(
     from collectonce.feedback.rebuild import build_provider_pack
 
     if sum(x is not None and x is not False for x in (provider, region, england)) != 1:
-        _fail("give exactly one of --provider ODS, --region NAME or --england", json_out)
-    cat = open_catalog(catalog, as_json=json_out)
-    settings = settings_for(catalog)
+        fail("give exactly one of --provider ODS, --region NAME or --england", as_json=json_out)
+    cat, settings = open_with_settings(catalog, as_json=json_out)
     if provider is None:
         from collectonce.feedback.level_pack import write_level_pack_cli
 
@@ -55,9 +50,9 @@ def pack(
     try:
         paths = build_provider_pack(cat, settings, provider, out_dir=out)
     except PackError as exc:
-        _fail(str(exc), json_out)
+        fail(str(exc), as_json=json_out)
     except OSError as exc:
-        _fail(f"cannot write the pack: {exc.strerror or exc}", json_out)
+        fail(f"cannot write the pack: {exc.strerror or exc}", as_json=json_out)
     ods = provider.strip().upper()
     if json_out:
         print_json({"ok": True, "provider": ods, "paths": {k: str(v) for k, v in paths.items()}})
@@ -77,25 +72,28 @@ def packs(
     """Rebuild the packs of every provider whose data changed since the last build."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from collectonce.feedback.errors import PackError
     from collectonce.feedback.rebuild import build_all_packs
     from collectonce.feedback.sources import load_publication
 
-    cat = open_catalog(catalog, as_json=json_out)
-    settings = settings_for(catalog)
+    cat, settings = open_with_settings(catalog, as_json=json_out)
     start = time.perf_counter()
     try:
         unified, info = load_publication(settings)
     except PackError as exc:
-        _fail(str(exc), json_out)
+        fail(str(exc), as_json=json_out)
     present = set(unified["provider_code"].astype(str).unique())
     providers = sorted(p for p in cat.providers if p in present)
     skipped: list[str] = []
 
     try:
-        if json_out or not console.is_terminal:
+        with _pack_bar(len(providers), shown=not json_out and console.is_terminal) as advance:
+
+            def tick(ods: str, done: bool) -> None:
+                if not done:
+                    skipped.append(ods)
+                advance(ods)
+
             built = build_all_packs(
                 cat,
                 settings,
@@ -103,36 +101,12 @@ def packs(
                 changed_only=not rebuild_all,
                 unified=unified,
                 publication=info,
-                progress=lambda ods, done: None if done else skipped.append(ods),
+                progress=tick,
             )
-        else:
-            with Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("Building packs", total=len(providers))
-
-                def tick(ods: str, done: bool) -> None:
-                    if not done:
-                        skipped.append(ods)
-                    bar.update(task, advance=1, description=f"Pack {ods}")
-
-                built = build_all_packs(
-                    cat,
-                    settings,
-                    providers,
-                    changed_only=not rebuild_all,
-                    unified=unified,
-                    publication=info,
-                    progress=tick,
-                )
     except PackError as exc:
-        _fail(str(exc), json_out)
+        fail(str(exc), as_json=json_out)
     except OSError as exc:
-        _fail(f"cannot write the packs: {exc.strerror or exc}", json_out)
+        fail(f"cannot write the packs: {exc.strerror or exc}", as_json=json_out)
     seconds = round(time.perf_counter() - start, 2)
     if json_out:
         print_json(
@@ -176,12 +150,11 @@ def overview(
         render_overview_html,
     )
 
-    cat = open_catalog(catalog, as_json=json_out)
-    settings = settings_for(catalog)
+    cat, settings = open_with_settings(catalog, as_json=json_out)
     try:
         table, info = build_overview(cat, settings, metric)
     except PackError as exc:
-        _fail(str(exc), json_out)
+        fail(str(exc), as_json=json_out)
     if by.strip().lower() != "provider":
         from collectonce.feedback.overview_cli import overview_by_region_cli
 
@@ -189,12 +162,12 @@ def overview(
         return
     if out is not None:
         if out.is_dir():
-            _fail(f"{out} is a folder: give a file name such as overview.html", json_out)
+            fail(f"{out} is a folder: give a file name such as overview.html", as_json=json_out)
         try:
             html = render_overview_html(cat, table, metric, info)
             replace_bytes(out, html.encode("utf-8"))
         except OSError as exc:
-            _fail(f"cannot write {out}: {exc.strerror or exc}", json_out)
+            fail(f"cannot write {out}: {exc.strerror or exc}", as_json=json_out)
     if json_out:
         result = overview_to_dict(cat, table, metric, info)
         if out is not None:
@@ -231,3 +204,22 @@ def register(app: typer.Typer) -> None:
     app.command("pack")(pack)
     app.command("packs")(packs)
     app.command("overview")(overview)
+
+
+@contextmanager
+def _pack_bar(total: int, *, shown: bool) -> Iterator[Callable[[str], None]]:
+    """A progress bar over the packs on a terminal (nothing otherwise); yields its step."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    if not shown:
+        yield lambda ods: None
+        return
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Building packs", total=total)
+        yield lambda ods: bar.update(task, advance=1, description=f"Pack {ods}")

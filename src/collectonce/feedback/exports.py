@@ -93,15 +93,7 @@ def write_pack_xlsx(pack: Pack, path: Path | str) -> Path:
             },
         )
         formats = {
-            "head": book.add_format(
-                {
-                    "bold": True,
-                    "bg_color": "#005EB8",
-                    "font_color": "#FFFFFF",
-                    "text_wrap": True,
-                    "valign": "top",
-                }
-            ),
+            "head": book.add_format(dict(workbook.HEAD_FORMAT)),
             "date": book.add_format({"num_format": "yyyy-mm-dd"}),
             "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
             **{

@@ -283,9 +283,7 @@ def write_level_pack_cli(
             path = out / path.name
         write_level_pack(pack, path)
     except PackError as exc:
-        if as_json:
-            print_json({"ok": False, "error": str(exc)})
-        fail(str(exc))
+        fail(str(exc), as_json=as_json)
     except OSError as exc:
         fail(f"cannot write the pack: {exc.strerror or exc}")
     if as_json:

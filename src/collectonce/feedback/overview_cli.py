@@ -31,9 +31,7 @@ def overview_by_region_cli(
 
     if by.strip().lower() != "region":
         message = f"--by {by!r} is not known: use provider or region"
-        if json_out:
-            print_json({"ok": False, "error": message})
-        fail(message, 2)
+        fail(message, 2, as_json=json_out)
     rollups = region_rollup_verdicts(cat, settings, metric, info.get("version"))
     groups = overview_by_region(cat, table, rollups)
     if out is not None:

@@ -28,6 +28,7 @@ from collectonce.feedback.wording import (
     target_text,
     use_text,
 )
+from collectonce.web import strict_environment
 
 RECENT_POINTS = 12
 
@@ -46,15 +47,7 @@ def stylesheet() -> str:
 
 @lru_cache(maxsize=1)
 def _environment() -> Any:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(WEB_TEMPLATES)]),
-        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    env = strict_environment(TEMPLATES)
     env.filters["value"] = format_value
     env.filters["period"] = format_period
     env.filters["domain"] = domain_label

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from collectonce.catalog.cli_open import open_catalog
+from collectonce.catalog.cli_open import open_with_settings
 from collectonce.cli_common import (
     AsOfOpt,
     CatalogOpt,
@@ -17,7 +17,6 @@ from collectonce.cli_common import (
     console,
     fail,
     print_json,
-    settings_for,
 )
 
 if TYPE_CHECKING:
@@ -34,12 +33,6 @@ _COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("expected", "right"),
     ("coverage", "left"),
 )
-
-
-def _fail(message: str, as_json: bool, code: int = 1) -> NoReturn:
-    if as_json:
-        print_json({"ok": False, "error": message})
-    fail(message, code)
 
 
 def rollup(
@@ -76,18 +69,17 @@ def rollup(
     from collectonce.rollup.levels import resolve_code
     from collectonce.rollup.query import rows_to_dicts, select_rollups
 
-    cat = open_catalog(catalog, as_json=json_out)
-    settings = settings_for(catalog)
+    cat, settings = open_with_settings(catalog, as_json=json_out)
     named = {"region": region, "icb": icb}
     given = [k for k, v in named.items() if v is not None]
     if len(given) > 1:
-        _fail("give one of --region or --icb", json_out, 2)
+        fail("give one of --region or --icb", 2, as_json=json_out)
     level = (level or (given[0] if given else "region")).strip().lower()
     try:
         codes = None
         if given:
             if level != given[0]:
-                _fail(f"--{given[0]} goes with --level {given[0]}", json_out, 2)
+                fail(f"--{given[0]} goes with --level {given[0]}", 2, as_json=json_out)
             codes = [resolve_code(cat, level, str(named[level]))]
         rows, version = select_rollups(
             cat,
@@ -100,7 +92,7 @@ def rollup(
             codes=codes,
         )
     except (RollupError, PublishError) as exc:
-        _fail(str(exc), json_out)
+        fail(str(exc), as_json=json_out)
     if json_out:
         print_json({"rows": rows_to_dicts(cat, rows)})
         return

@@ -7,11 +7,11 @@ error (no such file, unknown provider, a symbolic link). A duplicate exits as it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from collectonce.catalog.cli_open import open_catalog
+from collectonce.catalog.cli_open import open_catalog, open_with_settings
 from collectonce.cli_common import (
     CatalogOpt,
     JsonOpt,
@@ -36,12 +36,6 @@ _STATUS_STYLE = {
 SHOWN_FINDINGS = 40
 
 submissions_app = typer.Typer(help="Look at received submissions, their findings and quarantine.")
-
-
-def _usage(message: str, json_out: bool) -> NoReturn:
-    if json_out:
-        print_json({"ok": False, "error": message})
-    fail(message, 2)
 
 
 def submit_cmd(
@@ -69,7 +63,7 @@ def submit_cmd(
             lambda folder: open_catalog(folder, as_json=json_out, check_extras=False),
         )
     except Refused as exc:
-        _usage(str(exc), json_out)
+        fail(str(exc), 2, as_json=json_out)
     except typer.Exit:  # the catalogue's problems, listed
         raise
     except OSError as exc:
@@ -166,7 +160,7 @@ def list_cmd(
     from collectonce.store.receipts import STATUSES
 
     if status is not None and status not in STATUSES:
-        _usage(f"unknown status {status!r}: use one of {', '.join(STATUSES)}", json_out)
+        fail(f"unknown status {status!r}: use one of {', '.join(STATUSES)}", 2, as_json=json_out)
     settings = settings_for(catalog)
     receipts = list_receipts(settings, provider=provider.upper() if provider else None)
     if status:
@@ -306,8 +300,7 @@ def ingest_landing_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt 
     from collectonce.ingest.landing import ingest_landing, landing_files, refused_landing_entries
     from collectonce.store.storage import landing_store
 
-    cat = open_catalog(catalog, as_json=json_out)
-    settings = settings_for(catalog)
+    cat, settings = open_with_settings(catalog, as_json=json_out)
     waiting = landing_files(settings)
     refused = [e.to_dict() for e in refused_landing_entries(settings)]
     if not json_out:

@@ -4,25 +4,29 @@ is late or missing for a period, the quarantine, the burden report, and the dedu
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import defaultdict
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.portal.session import Session
 from collectonce.portal.views import Owed, PeriodStatus
-from collectonce.portal.web import PageProblem, render, require_role, signed_in, state
+from collectonce.portal.web import (
+    PERIOD_RE,
+    PageProblem,
+    SignedIn,
+    render,
+    require_role,
+    state,
+)
 
 if TYPE_CHECKING:
     from collectonce.catalog.loader import Catalog
     from collectonce.store.receipts import Receipt
 
 router = APIRouter(include_in_schema=False)
-SignedIn = Annotated[Session, Depends(signed_in)]
-_PERIOD_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 CRUMBS = [("Home", "/")]
 
 
@@ -137,11 +141,11 @@ async def submissions(
     require_role(session, "admin")
     st = state(request)
     receipts = await run_in_threadpool(list_receipts, st.settings)
-    periods = sorted({p for r in receipts for p in r.periods if _PERIOD_RE.match(p)})
+    periods = sorted({p for r in receipts for p in r.periods if PERIOD_RE.match(p)})
     errors: list[tuple[str, str]] = []
     chosen = (period or "").strip() or (periods[-1] if periods else None)
     rows: list[PeriodStatus] = []
-    if chosen and not _PERIOD_RE.match(chosen):
+    if chosen and not PERIOD_RE.match(chosen):
         errors.append(("#period", "Enter the month as YYYY-MM, for example 2019-03"))
     elif chosen:
         rows = await run_in_threadpool(period_status, st.catalog, receipts, chosen)

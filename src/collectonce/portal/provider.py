@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +15,9 @@ from collectonce.access.uploads import UploadInvalid, UploadTooLarge, receive_up
 from collectonce.portal.session import CSRF_FIELD, Session
 from collectonce.portal.views import ChartPanel
 from collectonce.portal.web import (
+    PERIOD_RE,
     PageProblem,
+    SignedIn,
     attachment,
     audit_page,
     check_csrf,
@@ -24,7 +25,6 @@ from collectonce.portal.web import (
     page_headers,
     render,
     see_other,
-    signed_in,
     state,
 )
 
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from collectonce.store.receipts import Receipt
 
 router = APIRouter(include_in_schema=False)
-SignedIn = Annotated[Session, Depends(signed_in)]
-_PERIOD_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -48,7 +46,7 @@ def _period(value: str | None) -> str:
     if not value:
         return default_period()
     value = value.strip()
-    if not _PERIOD_RE.match(value):
+    if not PERIOD_RE.match(value):
         raise PageProblem(
             400,
             "That month is not recognised",
@@ -62,7 +60,8 @@ def _crumbs(ods: str, *more: tuple[str, str]) -> list[tuple[str, str]]:
 
 
 def _plan(request: Request, ods: str, period: str) -> Any:
-    from collectonce.burden.plan import PlanError, collection_plan
+    from collectonce.burden.plan import collection_plan
+    from collectonce.burden.plan_model import PlanError
 
     try:
         return collection_plan(state(request).catalog, ods, period)
@@ -114,7 +113,7 @@ def owe(request: Request, session: SignedIn, ods: str, period: str | None = None
 def template(
     request: Request, session: SignedIn, ods: str, fmt: str, period: str | None = None
 ) -> Response:
-    from collectonce.burden.plan import write_csv_template, write_xlsx_template
+    from collectonce.burden.templates import write_csv_template, write_xlsx_template
 
     may_see_provider(request, session, ods)
     if fmt not in ("csv", "xlsx"):

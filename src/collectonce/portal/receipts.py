@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from collectonce.portal.session import Session
 from collectonce.portal.web import (
     PageProblem,
+    SignedIn,
     attachment,
     page_headers,
     render,
-    signed_in,
     state,
 )
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from collectonce.store.receipts import Receipt
 
 router = APIRouter(include_in_schema=False)
-SignedIn = Annotated[Session, Depends(signed_in)]
 #: Rows shown on a page; the CSV downloads hold them all.
 PAGE_ROWS = 500
 

@@ -4,22 +4,22 @@ range (as of any publication) to read or download, and my pull history from the 
 from __future__ import annotations
 
 import io
-import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.portal.session import Session
 from collectonce.portal.views import ItemRow, RequestRow, ViewPreview
 from collectonce.portal.web import (
+    PERIOD_RE,
     PageProblem,
+    SignedIn,
     attachment,
     audit_page,
     render,
     require_role,
-    signed_in,
     state,
 )
 
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from collectonce.publish.history import PublishedVersion
 
 router = APIRouter(include_in_schema=False)
-SignedIn = Annotated[Session, Depends(signed_in)]
-_PERIOD_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 FORMATS = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -89,9 +87,9 @@ def _parse(
     errors: list[tuple[str, str]] = []
     lo = (period_from or "").strip() or None
     hi = (period_to or "").strip() or None
-    if lo and not _PERIOD_RE.match(lo):
+    if lo and not PERIOD_RE.match(lo):
         errors.append(("#from", "Enter the first month as YYYY-MM, for example 2018-04"))
-    if hi and not _PERIOD_RE.match(hi):
+    if hi and not PERIOD_RE.match(hi):
         errors.append(("#to", "Enter the last month as YYYY-MM, for example 2019-03"))
     if lo and hi and not errors and lo > hi:
         errors.append(("#from", f"The first month ({lo}) must be before the last ({hi})"))

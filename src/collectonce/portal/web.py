@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collectonce import __version__, web
@@ -99,6 +100,12 @@ def signed_in(request: Request) -> Session:
     return session
 
 
+#: A route's signed-in session (FastAPI redirects to sign-in when there is none).
+SignedIn = Annotated[Session, Depends(signed_in)]
+#: A month as the portal's forms give it: ``YYYY-MM``.
+PERIOD_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
 def require_role(session: Session, *roles: str) -> Principal:
     p = session.principal
     if p.role not in roles:
@@ -183,15 +190,7 @@ def navigation(p: Principal) -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=1)
 def environment() -> Any:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(web.TEMPLATES)]),
-        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    env = web.strict_environment(TEMPLATES)
     env.filters["n"] = number
     env.filters["when"] = when
     env.filters["q"] = lambda v: quote(str(v), safe="")

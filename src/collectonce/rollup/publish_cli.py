@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from collectonce.catalog.cli_open import open_catalog
+from collectonce.catalog.cli_open import open_with_settings
 from collectonce.cli_common import (
     AsOfOpt,
     CatalogOpt,
@@ -21,7 +21,6 @@ from collectonce.cli_common import (
     console,
     fail,
     print_json,
-    settings_for,
 )
 
 
@@ -31,14 +30,11 @@ def publish_cmd(catalog: CatalogOpt = Path("catalog"), json_out: JsonOpt = False
     from collectonce.publish.errors import PublishError
     from collectonce.rollup.publishing import publish_all
 
-    cat = open_catalog(catalog, as_json=json_out)
-    settings = settings_for(catalog)
+    cat, settings = open_with_settings(catalog, as_json=json_out)
     try:
         result = publish_all(cat, settings)
     except PublishError as exc:
-        if json_out:
-            print_json({"ok": False, "error": str(exc)})
-        fail(str(exc))
+        fail(str(exc), as_json=json_out)
     if json_out:
         print_json({"ok": True, **result.to_dict()})
         return
@@ -83,8 +79,7 @@ def view_cmd(
 
     if fmt not in FORMATS:
         fail(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}", 2)
-    cat = open_catalog(catalog)
-    settings = settings_for(catalog)
+    cat, settings = open_with_settings(catalog)
     try:
         df = render_request_view(cat, settings, request, period_from, period_to, as_of=as_of)
     except PublishError as exc:

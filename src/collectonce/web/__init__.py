@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: The vendored NHS.UK frontend stylesheet (MIT licence), kept beside the pack templates.
@@ -34,6 +35,20 @@ def environment() -> object:
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+    )
+
+
+def strict_environment(folder: Path) -> Any:
+    """A Jinja environment over `folder`, then the shared base template, escaping HTML and
+    refusing undefined names (the portal's and the packs' own templates)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(folder), str(TEMPLATES)]),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
     )
 
 

@@ -82,19 +82,12 @@ def test_admin_pulls_parquet_and_xlsx_attachments(client, headers) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "parquet", "xlsx"])
-def test_provider_sees_only_its_own_data(client, headers, fmt) -> None:
+def test_provider_sees_only_its_own_data(client, headers, fmt, pulled_rows) -> None:
     """It gives RF4 its own rows (derived metrics included) and no other provider's, in every
     format."""
     response = client.get(f"/v1/providers/RF4/data?format={fmt}", headers=headers("provider_RF4"))
     assert response.status_code == 200
-    if fmt == "json":
-        rows = pd.DataFrame(response.json()["rows"])
-    elif fmt == "csv":
-        rows = pd.read_csv(io.StringIO(response.text))
-    elif fmt == "parquet":
-        rows = pd.read_parquet(io.BytesIO(response.content))
-    else:
-        rows = pd.read_excel(io.BytesIO(response.content))
+    rows = pulled_rows(response, fmt)
     assert set(rows["provider_code"]) == {"RF4"}
     assert "ae_4hr_performance_type1" in set(rows["metric"])
     assert len(rows) == 6 * 5  # six months of four collected and one derived metric

@@ -31,9 +31,10 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_importing_the_library_leaves_the_environment_and_sys_path_alone(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", _SNAPSHOT],
+def _python(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run `script` in a fresh interpreter in `tmp_path`, with a clean environment."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
         env=_clean_env(tmp_path),
         cwd=tmp_path,
         capture_output=True,
@@ -41,6 +42,10 @@ def test_importing_the_library_leaves_the_environment_and_sys_path_alone(tmp_pat
         timeout=300,
         check=True,
     )
+
+
+def test_importing_the_library_leaves_the_environment_and_sys_path_alone(tmp_path: Path) -> None:
+    out = _python(_SNAPSHOT, tmp_path)
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {"changed": [], "path_changed": False}
 
@@ -55,15 +60,7 @@ def test_the_command_quietens_the_environment_itself(tmp_path: Path) -> None:
         "print(os.environ.get('DO_NOT_TRACK'), os.environ.get('GX_ANALYTICS_ENABLED'))\n"
         "print(os.environ.get('PREFECT_HOME'))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_clean_env(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    out = _python(script, tmp_path)
     lines = out.stdout.strip().splitlines()
     assert lines[-2] == "1 false"
     assert Path(lines[-1]) == (tmp_path / "home" / "prefect").resolve()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from collectonce.burden.plan import (
+from collectonce.burden.plan import collection_plan
+from collectonce.burden.plan_model import (
     BadPeriod,
     PlanError,
     UnknownProvider,
-    collection_plan,
     is_due,
     reporting_period,
 )

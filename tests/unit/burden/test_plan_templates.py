@@ -7,7 +7,8 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from collectonce.burden.plan import collection_plan, write_csv_template, write_xlsx_template
+from collectonce.burden.plan import collection_plan
+from collectonce.burden.templates import write_csv_template, write_xlsx_template
 
 
 def test_csv_template_prefills_keys_and_leaves_values_blank(catalog_min, tmp_path: Path) -> None:

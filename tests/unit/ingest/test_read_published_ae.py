@@ -5,22 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from ingest_helpers import RF4_JANUARY_2019
+
 from collectonce.ingest.readers import ParsedFile, iter_submission_batches, read_submission
 
 SUBMISSIONS = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
 PUBLISHED = "nhse_ae_published_monthly"
 DEC, JAN = dt.date(2018, 12, 1), dt.date(2019, 1, 1)
 FEB, MAR = dt.date(2019, 2, 1), dt.date(2019, 3, 1)
-#: RF4's published figures for January 2019.
-RF4_JANUARY = {
-    "ae_attendances_type1": 16428.0,
-    "ae_breaches_4hr_type1": 7363.0,
-    "ae_attendances_type2": 789.0,
-    "ae_breaches_4hr_type2": 2.0,
-    "ae_attendances_other": 10424.0,
-    "ae_breaches_4hr_other": 77.0,
-    "ae_emergency_admissions": 4607.0,
-}
 CURRENT_HEADER = (
     "Period,Org Code,Parent Org,Org name,A&E attendances Type 1,A&E attendances Type 2,"
     "A&E attendances Other A&E Department,A&E attendances Booked Appointments Type 1,"
@@ -57,7 +49,7 @@ def test_the_published_file_of_january_2019_gives_the_catalogue_metrics(shipped_
     assert parsed.template == PUBLISHED
     assert parsed.rows_read == 2 and parsed.error_rows == []
     got = values(parsed)
-    for metric, figure in RF4_JANUARY.items():
+    for metric, figure in RF4_JANUARY_2019.items():
         assert got[(JAN, metric)] == (figure, "reported")
     # The file's blank cells are blank figures, not zeros.
     for metric in ("ae_dta_waits_over_4hr", "ae_dta_waits_over_12hr"):

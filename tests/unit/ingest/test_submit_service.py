@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from ingest_helpers import RF4_JANUARY_2019
 
 FIXTURES = Path(__file__).resolve().parents[1] / "validate" / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
@@ -489,18 +490,6 @@ def test_landing_and_archive_can_live_in_an_object_store(catalog_min, home, tmp_
     assert not settings.archive_dir.exists() and not settings.landing_dir.exists()
     assert not list(home.glob(".landing-*"))
     assert ingest_landing(catalog_min, settings, now=NOW) == []
-
-
-#: RF4's figures in NHS England's published A&E file for January 2019.
-RF4_JANUARY_2019 = {
-    "ae_attendances_type1": 16428.0,
-    "ae_breaches_4hr_type1": 7363.0,
-    "ae_attendances_type2": 789.0,
-    "ae_breaches_4hr_type2": 2.0,
-    "ae_attendances_other": 10424.0,
-    "ae_breaches_4hr_other": 77.0,
-    "ae_emergency_admissions": 4607.0,
-}
 
 
 def test_a_trust_sending_nhs_englands_published_monthly_file_is_stored(

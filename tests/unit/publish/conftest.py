@@ -20,7 +20,7 @@ def submit(settings: Any) -> Callable[[list[dict[str, Any]]], None]:
 @pytest.fixture(autouse=True)
 def fresh_views() -> None:
     """Each test starts with an empty in-memory view cache."""
-    from collectonce.publish.views import clear_cache
+    from collectonce.publish.snapshot import clear_cache
 
     clear_cache()
 

@@ -15,7 +15,7 @@ from collectonce.ingest.department_types import (
     TypeColumns,
 )
 from collectonce.ingest.formats import RawBatch, make_finding
-from collectonce.ingest.normalise.periods import PERIOD_OK, month_label, normalise_periods_arrow
+from collectonce.ingest.normalise.periods import PERIOD_OK, month_label
 from collectonce.ingest.normalise.values import (
     STATUS_MISSING,
     STATUS_REPORTED,
@@ -126,19 +126,8 @@ class ByTypeRows(ConverterBase):
         targets_by = self.resolver.by_type_targets()
         grains = {t.grain for t in targets_by.values()}
         grain = grains.pop() if len(grains) == 1 else 0
-        periods = normalise_periods_arrow(period_raw, grain)
         period_target = Target("metric", None, grain, label="A&E figures")
-        if periods.any_problem:
-            self._period_findings(
-                periods.problem,
-                periods.given_grain,
-                period_raw,
-                rows,
-                period_target,
-                None,
-                bad,
-                findings,
-            )
+        periods = self._read_periods(period_raw, grain, rows, period_target, None, bad, findings)
         row_error = bad | (periods.problem != PERIOD_OK)
         key_error = row_error.copy()  # every bad figure of a row with good keys is listed
         parsed = []

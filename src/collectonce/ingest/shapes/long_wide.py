@@ -108,20 +108,8 @@ class LongWideRows(ConverterBase):
 
         grains = grain_k[used]
         uniform_grain = len(grains) > 0 and bool((grains == grains[0]).all())
-        periods = normalise_periods_arrow(
-            period_raw, int(grains[0]) if uniform_grain else grain_k[key_index]
-        )
-        if periods.any_problem:
-            self._period_findings(
-                periods.problem,
-                periods.given_grain,
-                period_raw,
-                rows,
-                targets,
-                key_index,
-                skip,
-                findings,
-            )
+        grain = int(grains[0]) if uniform_grain else grain_k[key_index]
+        periods = self._read_periods(period_raw, grain, rows, targets, key_index, skip, findings)
         value_raw = batch.cells[layout.value]
         values = parse_values_arrow(value_raw)
         percent_bad = np.zeros(n, dtype=bool)

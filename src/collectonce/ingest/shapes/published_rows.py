@@ -10,7 +10,7 @@ import pyarrow.compute as _compute
 
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding
-from collectonce.ingest.normalise.periods import PERIOD_OK, normalise_periods_arrow
+from collectonce.ingest.normalise.periods import PERIOD_OK
 from collectonce.ingest.normalise.text import repeat_text
 from collectonce.ingest.normalise.values import (
     STATUS_MISSING,
@@ -87,18 +87,10 @@ class PublishedRows(ConverterBase):
         targets = self.resolver.published_targets()
         grains = {targets[m].grain for m, _c in layout.sums}
         grain = grains.pop() if len(grains) == 1 else 0
-        periods = normalise_periods_arrow(period_raw, grain)
-        if periods.any_problem:
-            self._period_findings(
-                periods.problem,
-                periods.given_grain,
-                period_raw,
-                rows,
-                Target("metric", None, grain, label="A&E figures"),
-                None,
-                bad | total,
-                findings,
-            )
+        period_target = Target("metric", None, grain, label="A&E figures")
+        periods = self._read_periods(
+            period_raw, grain, rows, period_target, None, bad | total, findings
+        )
         key_error = (bad | (periods.problem != PERIOD_OK)) & ~total
 
         # Each column used is parsed once, whatever number of metrics it goes into.

@@ -21,6 +21,8 @@ from collectonce.ingest.normalise.periods import (
     PERIOD_TOO_COARSE,
     PERIOD_UNREADABLE,
     PERIOD_YEAR_KIND,
+    PeriodParse,
+    normalise_periods_arrow,
 )
 from collectonce.ingest.normalise.text import normalise_provider_codes_arrow, trim_text
 from collectonce.ingest.normalise.values import (
@@ -218,6 +220,31 @@ class ConverterBase:
                 )
             )
         return provider, period_raw, bad
+
+    def _read_periods(
+        self,
+        period_raw: pa.Array,
+        grain: np.ndarray | int,
+        rows: np.ndarray,
+        targets: list[Target] | Target,
+        target_index: np.ndarray | None,
+        skip: np.ndarray,
+        findings: list[Finding],
+    ) -> PeriodParse:
+        """The rows' periods at `grain`, each unreadable one listed in `findings`."""
+        periods = normalise_periods_arrow(period_raw, grain)
+        if periods.any_problem:
+            self._period_findings(
+                periods.problem,
+                periods.given_grain,
+                period_raw,
+                rows,
+                targets,
+                target_index,
+                skip,
+                findings,
+            )
+        return periods
 
     def _period_findings(
         self,
