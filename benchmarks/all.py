@@ -70,7 +70,12 @@ def _ingest(r: dict[str, Any]) -> tuple[str, str, str]:
     return (
         f"{r['seconds']} s, peak RSS {r['peak_rss_mb']:,.0f} MB ({r['rows']:,} values)",
         f"pyarrow CSV → Parquet {r['floor_seconds']} s; ≤ 2× the floor, ≤ 2 GiB",
-        f"{r['ratio_to_floor']}×",
+        f"{r['ratio_to_floor']}×"
+        + (
+            f" (median of {r['runs']}: " + ", ".join(f"{x}×" for x in r["ratios_to_floor"]) + ")"
+            if r.get("runs", 1) > 1
+            else ""
+        ),
     )
 
 
@@ -85,12 +90,18 @@ def _catalog_load(r: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def _dedupe(r: dict[str, Any]) -> tuple[str, str, str]:
-    return (
-        f"{r['seconds']} s for {r['items']:,} items ({r['candidate_pairs']:,} candidate pairs "
-        f"of {r['all_pairs']:,})",
-        f"< {r['target_seconds']} s",
-        "",
+    scale = r.get("scale", r)
+    figure = (
+        f"{scale['seconds']} s for {scale['items']:,} items ({scale['candidate_pairs']:,} "
+        f"candidate pairs of {scale['all_pairs']:,})"
     )
+    holdout = r.get("dedupe_holdout", {}).get("pairs_duplicate")
+    if holdout:
+        figure += (
+            f"; held-out register: duplicate precision {holdout['precision']}, "
+            f"recall {holdout['recall']}"
+        )
+    return figure, f"< {scale['target_seconds']} s", ""
 
 
 def _api(r: dict[str, Any]) -> tuple[str, str, str]:
@@ -141,7 +152,8 @@ def _rollup(r: dict[str, Any]) -> tuple[str, str, str]:
 
 def _scaleout(r: dict[str, Any]) -> tuple[str, str, str]:
     parts = [
-        f"{row.get('what', row.get('name', '?'))}: {row.get('speedup', '?')}×"
+        f"{row.get('workload', '?')} ({row.get('size', '')}) {row.get('one_worker_s')} s → "
+        f"{row.get('two_workers_s')} s, {row.get('speedup', '?')}×"
         for row in r.get("results", [])
         if isinstance(row, dict)
     ]
@@ -177,7 +189,7 @@ class Benchmark:
 
 BENCHMARKS = (
     Benchmark("small_submit", "a 50-value file, CLI and warm API", ("--runs", "3"), _small_submit),
-    Benchmark("ingest", "ingest 10 million values", ("--rows", "10000000"), _ingest),
+    Benchmark("ingest", "ingest 10 million values", ("--rows", "10000000", "--runs", "3"), _ingest),
     Benchmark("catalog_load", "catalogue load and checks", (), _catalog_load),
     Benchmark("dedupe", "`requests dedupe`, 10,000-item register", (), _dedupe),
     Benchmark("api", "API pull of a one-quarter view, 32 clients", (), _api),

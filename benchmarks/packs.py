@@ -51,6 +51,7 @@ def current_from_csv(path: Path, catalog: Catalog) -> pd.DataFrame:
     return rows.assign(
         value=rows["value"].astype("float64"),
         value_status="reported",
+        comment=None,
         revision=1,
         submission_id="benchmark",
         file_sha256="0" * 64,

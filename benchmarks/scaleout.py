@@ -147,7 +147,7 @@ def run_landing(template: Path, tmp: Path, workers: int, batches: int) -> dict[s
 def packs_home(tmp: Path) -> Path:
     """A data folder with the demo's files ingested and published once."""
     from collectonce.catalog import load_catalog
-    from collectonce.ingest.service import ingest_landing
+    from collectonce.ingest.landing import ingest_landing
     from collectonce.rollup.publishing import publish_all as publish
     from collectonce.settings import Settings
 
