@@ -116,9 +116,12 @@ def _api(r: dict[str, Any]) -> tuple[str, str, str]:
 
 def _soak(r: dict[str, Any]) -> tuple[str, str, str]:
     return (
-        f"{r['errors']} errors, reconciled {r['reconciled']}; uploads p99 "
-        f"{r['upload_p99_ms']:,.0f} ms, pulls p99 {r['pull_p99_ms']:,.0f} ms; peak RSS "
-        f"{r.get('peak_rss_mb', 0):,.0f} MB",
+        f"{r['errors']} errors, reconciled {r['reconciled']}; {r.get('uploads', '?')} uploads "
+        f"({r.get('uploads_per_s', '?')}/s), p50 {r['upload_p50_ms']:,.0f} ms, p99 "
+        f"{r['upload_p99_ms']:,.0f} ms; {r.get('pulls', '?'):,} pulls "
+        f"({r.get('pulls_per_s', '?')}/s), p99 {r['pull_p99_ms']:,.0f} ms; server RSS "
+        f"{r.get('server_rss_mb_start', 0):,.0f} → peak {r.get('peak_rss_mb', 0):,.0f} → end "
+        f"{r.get('server_rss_mb_end', 0):,.0f} MB",
         "0 errors, reconciled",
         "",
     )
