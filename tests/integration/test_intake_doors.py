@@ -6,14 +6,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from user_files import collectonce_command, pandas_xlsx
+from user_files import pandas_xlsx, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -27,18 +25,7 @@ GOOD = (
 
 def cli(home: Path, catalog: Path, *args: str) -> tuple[int, Any, str]:
     """Run `collectonce ARGS --catalog CATALOG [--json]`: exit code, JSON (or None), stderr."""
-    result = subprocess.run(
-        [collectonce_command(), *args, "--catalog", str(catalog)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLLECTONCE_HOME": str(home)},
-        timeout=300,
-    )
-    try:
-        data = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        data = None
-    return result.returncode, data, result.stdout + result.stderr
+    return run_cli(home, *args, "--catalog", str(catalog))
 
 
 def write(path: Path, text: str) -> Path:

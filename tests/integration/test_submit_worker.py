@@ -3,7 +3,6 @@ real processes: the receipt is the one the command would have written itself."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from user_files import collectonce_command
+from user_files import collectonce_command, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +30,9 @@ PER_RUN = {"submission_id", "received_at", "report", "archive", "quarantine"}
 
 
 def cli(home: Path, *args: str, worker: str = "use") -> tuple[int, Any, str]:
-    result = subprocess.run(
-        [collectonce_command(), *args, "--catalog", str(CATALOG), "--json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLLECTONCE_HOME": str(home), "COLLECTONCE_WORKER": worker},
-        timeout=300,
+    return run_cli(
+        home, *args, "--catalog", str(CATALOG), "--json", env={"COLLECTONCE_WORKER": worker}
     )
-    try:
-        data = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        data = None
-    return result.returncode, data, result.stdout + result.stderr
 
 
 @pytest.fixture

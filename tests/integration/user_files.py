@@ -9,13 +9,15 @@ Admissions, Open Government Licence).
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -354,6 +356,23 @@ def collectonce_command() -> str:
     """The `collectonce` command installed beside this Python."""
     beside = Path(sys.executable).with_name("collectonce")
     return str(beside) if beside.exists() else "collectonce"
+
+
+def run_cli(home: Path, *args: str, env: Mapping[str, str] | None = None) -> tuple[int, Any, str]:
+    """Run `collectonce ARGS` with its data folder at `home`: the exit code, the JSON printed
+    on stdout (or None) and all the output."""
+    result = subprocess.run(
+        [collectonce_command(), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLLECTONCE_HOME": str(home), **(env or {})},
+        timeout=300,
+    )
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        data = None
+    return result.returncode, data, result.stdout + result.stderr
 
 
 def plan_xlsx(folder: Path, month: str = MONTH) -> UserFile:

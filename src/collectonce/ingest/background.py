@@ -1,51 +1,59 @@
-"""Work a submission run does beside its store stage, in threads (Arrow and Parquet work
-releases the GIL, so the two overlap)."""
+"""Work a submission run does beside its reading and its store stage, in threads (Arrow's
+CSV reading and Parquet writing release the GIL, so the two overlap)."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar, cast
 
-import pyarrow as pa
+T = TypeVar("T")
 
 
-def prefetched(batches: Iterator[pa.RecordBatch], depth: int = 1) -> Iterator[pa.RecordBatch]:
-    """Build the next batches in a thread while the Delta writer writes this one. At most
-    `depth` batches wait in memory."""
-    items: queue.Queue[object] = queue.Queue(maxsize=depth)
+def prefetch(items: Iterable[T], depth: int = 2, name: str = "collectonce-prefetch") -> Iterator[T]:
+    """Iterate `items` in a background thread, `depth` items ahead.
+
+    Arrow parses CSV blocks and writes Parquet without holding the GIL, so the next block is
+    built while the caller works on this one. Exceptions are re-raised in the caller, in
+    order; stopping early stops the thread.
+    """
+    out: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
-    def produce() -> None:
+    def run() -> None:
         try:
-            for batch in batches:
+            for item in items:
                 while not stop.is_set():
                     try:
-                        items.put(batch, timeout=0.1)
+                        out.put(item, timeout=0.1)
                         break
                     except queue.Full:
                         continue
                 if stop.is_set():
                     return
-            items.put(done)
-        except BaseException as exc:  # handed to the consumer, raised there
-            items.put(exc)
+            out.put(done)
+        except BaseException as exc:  # handed to the consumer
+            out.put(exc)
 
-    worker = threading.Thread(target=produce, name="collectonce-store", daemon=True)
+    worker = threading.Thread(target=run, name=name, daemon=True)
     worker.start()
     try:
         while True:
-            item = items.get()
+            item = out.get()
             if item is done:
-                break
+                return
             if isinstance(item, BaseException):
                 raise item
-            assert isinstance(item, pa.RecordBatch)
-            yield item
+            yield cast(T, item)
     finally:
         stop.set()
-        worker.join(timeout=5)
+        while worker.is_alive():
+            try:
+                out.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)
 
 
 class Beside:

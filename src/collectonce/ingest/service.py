@@ -49,7 +49,7 @@ from collectonce.atomic import file_lock
 from collectonce.catalog import Catalog
 from collectonce.errors import IngestError
 from collectonce.findings import Finding
-from collectonce.ingest.background import Beside, prefetched
+from collectonce.ingest.background import Beside, prefetch
 from collectonce.ingest.receipting import (
     ENGINE_VERSION,
     get_receipt,
@@ -500,7 +500,9 @@ def _store(
 
     to_store = run.store_count(skip)
     if to_store:
-        append_values(settings, prefetched(batches()), schema=WRITE_SCHEMA)
+        append_values(
+            settings, prefetch(batches(), depth=1, name="collectonce-store"), schema=WRITE_SCHEMA
+        )
     else:
         for _ in batches():
             pass

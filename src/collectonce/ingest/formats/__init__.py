@@ -58,7 +58,6 @@ from collectonce.ingest.formats.text import (
     HEADER_CHARS,
     TextProbe,
     open_csv_source,
-    prefetch,
     probe_text,
 )
 from collectonce.ingest.formats.xlsx import open_xlsx_source
@@ -84,7 +83,6 @@ __all__ = [
     "open_parquet_source",
     "open_source",
     "open_xlsx_source",
-    "prefetch",
     "probe_text",
     "record_text",
     "row_texts",

@@ -7,18 +7,17 @@ from __future__ import annotations
 import codecs
 import csv
 import mmap
-import queue
 import re
 import sys
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 
+from collectonce.ingest.background import prefetch
 from collectonce.ingest.formats.source import (
     MAX_TITLE_ROWS,
     FileRejected,
@@ -55,9 +54,6 @@ _CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 
 
 _UNDEFINED_CP1252 = bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D])
-
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -204,7 +200,7 @@ def _csv_batches(
             parse_options=parse_options,
             convert_options=convert_options,
         )
-        for record_batch in prefetch(reader):
+        for record_batch in prefetch(reader, name="collectonce-csv-prefetch"):
             n = record_batch.num_rows
             if n == 0:
                 continue
@@ -219,53 +215,6 @@ def _csv_batches(
             probe = TextProbe("cp1252", "cp1252", probe.nul_count, probe.has_quotes, probe.head)
             source.encoding = "cp1252"
         yield from _python_csv_batches(path, source, probe, limits, records_done)
-
-
-_DONE = object()
-
-
-def prefetch(batches: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Iterate `batches` in a background thread, `depth` items ahead.
-
-    Arrow parses CSV blocks without holding the GIL, so the next block is read while the
-    caller normalises this one. Exceptions are re-raised in the caller, in order; stopping
-    early stops the thread.
-    """
-    out: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def run() -> None:
-        try:
-            for item in batches:
-                while not stop.is_set():
-                    try:
-                        out.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            out.put(_DONE)
-        except BaseException as exc:  # handed to the consumer
-            out.put(exc)
-
-    worker = threading.Thread(target=run, name="collectonce-csv-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = out.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                out.get_nowait()
-            except queue.Empty:
-                worker.join(timeout=0.05)
 
 
 def _lines(text: str) -> list[str]:
