@@ -15,6 +15,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Every command a test runs does its own work; the worker's tests ask for one explicitly.
+os.environ.setdefault("COLLECTONCE_WORKER", "off")
 quiet_environment()
 
 

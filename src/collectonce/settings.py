@@ -65,13 +65,13 @@ class Settings(BaseSettings):
     )
 
     worker: Literal["auto", "use", "off"] = Field(
-        default="use",
+        default="auto",
         description="`collectonce submit` and the validation worker (`collectonce worker start`):"
-        " `use` sends the file to a running worker, else checks it in the command itself;"
-        " `auto` also starts a worker when none runs; `off` never uses one.",
+        " `auto` sends the file to a running worker, else checks it in the command itself and"
+        " then starts a worker for the next one; `use` never starts one; `off` never uses one.",
     )
     worker_idle_seconds: float = Field(
-        default=900.0,
+        default=600.0,
         gt=0,
         description="The validation worker exits after this many seconds without a request.",
     )

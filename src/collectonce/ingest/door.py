@@ -1,12 +1,12 @@
 """The one way `collectonce submit` hands a file in: to a warm validation worker, or here.
 
-`submit` sends the request to the data folder's validation worker (`collectonce worker start`)
-when ``COLLECTONCE_WORKER`` allows it and one answers; the worker runs `ingest`, the very
-function this process would run (archive first, read, validate, store, receipt), with a
-catalogue and Great Expectations context it keeps warm. Anything else (no worker, a worker
-error, a refused or stale socket) is done here by the same `ingest`, so no file is ever lost:
-a submission the worker began and did not finish is finished by the re-run, and nothing is
-stored twice.
+`submit` sends the request to the data folder's validation worker (started by an earlier
+submission, or by `collectonce worker start`) when ``COLLECTONCE_WORKER`` allows it and one
+answers; the worker runs `ingest`, the very function this process would run (archive first,
+read, validate, store, receipt), with a catalogue and Great Expectations context it keeps warm.
+Anything else (no worker, a worker error, a refused or stale socket, a worker of another build)
+is done here by the same `ingest`, so no file is ever lost: a submission the worker began and
+did not finish is finished by the re-run, and nothing is stored twice.
 
 Importing this module costs nothing: the ingest machinery is imported when a file is ingested
 here, never when the worker does it.
@@ -14,6 +14,7 @@ here, never when the worker does it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -99,20 +100,29 @@ def ingest(request: SubmitRequest, settings: Settings, open_catalog: CatalogOpen
 
 
 def submit(request: SubmitRequest, settings: Settings, open_catalog: CatalogOpener) -> Receipt:
-    """`ingest` the file through the data folder's worker when there is one, else here."""
-    if settings.worker != "off":
-        from collectonce.ingest import worker_link
+    """`ingest` the file through the data folder's worker when there is one, else here.
 
-        answer = worker_link.submit(settings, request)
-        if answer is not None and isinstance(answer.get("receipt"), dict):
-            from collectonce.store.receipts import Receipt
+    With ``COLLECTONCE_WORKER=auto`` (the default), a submission that found no worker (or a
+    stale one) starts one once its own file is done, so the next submission is served warm.
+    """
+    if settings.worker == "off":
+        return ingest(request, settings, open_catalog)
+    from collectonce.ingest import worker_link
 
-            return Receipt.from_dict(answer["receipt"])
-        if answer is not None and answer.get("refused"):
-            raise Refused(str(answer["refused"]))
-        if answer is None and settings.worker == "auto":
+    answer = worker_link.submit(settings, request)
+    if answer is not None and isinstance(answer.get("receipt"), dict):
+        from collectonce.store.receipts import Receipt
+
+        return Receipt.from_dict(answer["receipt"])
+    if answer is not None and answer.get("refused"):
+        raise Refused(str(answer["refused"]))
+    start = settings.worker == "auto" and (answer is None or bool(answer.get("stale")))
+    receipt = ingest(request, settings, open_catalog)
+    if start and worker_link.available():
+        # The receipt stands whatever happens; without a worker the next file is done here too.
+        with contextlib.suppress(OSError):
             worker_link.start_detached(settings, request.catalog)
-    return ingest(request, settings, open_catalog)
+    return receipt
 
 
 def request_for(

@@ -1,11 +1,14 @@
 """The validation worker: one process per data folder that keeps the catalogue and the Great
 Expectations contexts warm, so `collectonce submit` skips the imports and set-up.
 
-It listens on ``worker.sock`` in the data folder (mode 0600), answers one JSON line per
-connection (`worker_link`), one request at a time, and exits after
-``COLLECTONCE_WORKER_IDLE_SECONDS`` without a request, on ``stop`` or on SIGTERM, removing its
-socket. A submission runs `door.ingest`, exactly as `collectonce submit` runs it in its own
-process, in the submitter's working directory and with the submitter's settings.
+It listens on ``worker.sock`` in the data folder (mode 0600) from its first moment, so a
+submission that arrives while it warms up waits for it rather than starting cold; it answers
+one JSON line per connection (`worker_link`), one request at a time, and exits after
+``COLLECTONCE_WORKER_IDLE_SECONDS`` without a request, when its socket is removed (the data
+folder deleted, say), on ``stop`` or on SIGTERM, removing its socket. A submission runs
+`door.ingest`, exactly as `collectonce submit` runs it in its own process, in the submitter's
+working directory and with the submitter's settings; a submission from a different build of
+collectonce is handed back (``stale``) and the worker stops.
 
     python -m collectonce.ingest.worker [--catalog DIR]    (`collectonce worker start` does it)
 """
@@ -35,6 +38,8 @@ log = logging.getLogger("collectonce.worker")
 
 #: The longest request read (a path and the settings: small).
 MAX_REQUEST_BYTES = 1024 * 1024
+#: Seconds between checks, while idle, that the socket is still this worker's.
+CHECK_SECONDS = 5.0
 
 
 class AlreadyRunning(IngestError):
@@ -85,6 +90,7 @@ class WorkerServer(socketserver.UnixStreamServer):
         self.last_request = self.started
         self.served = 0
         self.stopping = False
+        self.build = worker_link.build_id()
         old = os.umask(0o177)
         try:
             super().__init__(str(path), _Handler)
@@ -94,8 +100,18 @@ class WorkerServer(socketserver.UnixStreamServer):
         self.inode = os.lstat(path).st_ino
 
     def handle_timeout(self) -> None:
-        log.info("idle for %s s: stopping", self.settings.worker_idle_seconds)
-        self.stopping = True
+        if not self.owns_socket():
+            log.info("socket %s removed or replaced: stopping", self.path)
+            self.stopping = True
+        elif time.time() - self.last_request >= self.settings.worker_idle_seconds:
+            log.info("idle for %s s: stopping", self.settings.worker_idle_seconds)
+            self.stopping = True
+
+    def owns_socket(self) -> bool:
+        try:
+            return os.lstat(self.path).st_ino == self.inode
+        except OSError:
+            return False
 
     def status(self) -> dict[str, Any]:
         now = time.time()
@@ -109,6 +125,7 @@ class WorkerServer(socketserver.UnixStreamServer):
             "uptime_seconds": round(now - self.started, 1),
             "idle_seconds": round(now - self.last_request, 1),
             "idle_exit_seconds": self.settings.worker_idle_seconds,
+            "build": self.build,
         }
 
     def answer(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +141,11 @@ class WorkerServer(socketserver.UnixStreamServer):
 
     def _submit(self, message: dict[str, Any]) -> dict[str, Any]:
         request = SubmitRequest.from_dict(message["request"])
+        build = message.get("build")
+        if build is not None and build != self.build:
+            log.info("submitter runs build %s, this worker %s: stopping", build, self.build)
+            self.stopping = True
+            return {"ok": False, "stale": True, "error": "the worker runs other code"}
         settings = Settings(**message["settings"])
         if request.cwd:
             os.chdir(request.cwd)
@@ -142,11 +164,8 @@ class WorkerServer(socketserver.UnixStreamServer):
 
     def remove_socket(self) -> None:
         """Remove the socket, unless another worker has replaced it."""
-        try:
-            if os.lstat(self.path).st_ino == self.inode:
-                self.path.unlink()
-        except OSError:
-            pass
+        if self.owns_socket():
+            self.path.unlink(missing_ok=True)
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -208,23 +227,23 @@ def bind(settings: Settings) -> WorkerServer:
 
 
 def serve(settings: Settings, catalog_dir: Path | None = None) -> int:
-    """Warm up, then answer requests until stopped or idle; 0, or 1 if one already runs."""
-    catalogues = Catalogues()
-    warm(settings, catalogues, catalog_dir)
+    """Listen, warm up, then answer requests until stopped or idle; 0, or 1 if one already
+    runs."""
     try:
         server = bind(settings)
     except AlreadyRunning as exc:
         log.warning("a worker already answers on %s", exc)
         return 1
-    server.catalogues = catalogues
-    server.timeout = settings.worker_idle_seconds
+    server.timeout = min(settings.worker_idle_seconds, CHECK_SECONDS)
 
     def on_term(_signum: int, _frame: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)
-    log.info("worker %s listening on %s", os.getpid(), server.path)
     try:
+        warm(settings, server.catalogues, catalog_dir)
+        server.last_request = time.time()
+        log.info("worker %s listening on %s", os.getpid(), server.path)
         while not server.stopping:
             server.handle_request()
     finally:

@@ -1,7 +1,7 @@
 """`collectonce worker start|stop|status`: the validation worker of the data folder.
 
-`collectonce submit` sends files to it when it runs (``COLLECTONCE_WORKER=use``, the default;
-``auto`` also starts one, ``off`` never uses one).
+`collectonce submit` sends files to it when it runs and starts one when none does
+(``COLLECTONCE_WORKER=auto``, the default; ``use`` never starts one, ``off`` never uses one).
 """
 
 from __future__ import annotations

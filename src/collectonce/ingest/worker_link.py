@@ -32,6 +32,30 @@ SUBMIT_SECONDS = 3600.0
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
 
 
+def available() -> bool:
+    """This platform has Unix sockets (a worker can run); elsewhere every file is done here."""
+    return hasattr(socket, "AF_UNIX")
+
+
+def build_id() -> str:
+    """The code this process runs: the version and the newest of the package's source files.
+
+    A worker whose build differs from its submitter's (collectonce upgraded or edited since
+    the worker started) hands the file back and stops, so no file is checked by older code.
+    """
+    import collectonce
+
+    package = Path(collectonce.__file__).parent
+    newest = count = 0
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = [name for name in dirs if name != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime_ns)
+                count += 1
+    return f"{collectonce.__version__}+{count}.{newest}"
+
+
 def socket_path(settings: Settings) -> Path:
     return settings.root / SOCKET_NAME
 
@@ -80,10 +104,11 @@ def ping(path: Path) -> dict[str, Any] | None:
 
 
 def submit(settings: Settings, request: SubmitRequest) -> dict[str, Any] | None:
-    """Ask the worker to ingest the file: ``{"receipt": ...}``, ``{"refused": message}``, or
-    None (no worker, or it failed: do it here)."""
+    """Ask the worker to ingest the file: ``{"receipt": ...}``, ``{"refused": message}``,
+    ``{"stale": true}`` (it runs other code, and stops), or None (no worker, or it failed).
+    Anything but a receipt or a refusal means: do it here."""
     path = socket_path(settings)
-    if not usable(path):
+    if not available() or not usable(path):
         return None
     return ask(
         path,
@@ -91,6 +116,7 @@ def submit(settings: Settings, request: SubmitRequest) -> dict[str, Any] | None:
             "op": "submit",
             "request": request.to_dict(),
             "settings": settings.model_dump(mode="json"),
+            "build": build_id(),
         },
         timeout=SUBMIT_SECONDS,
     )

@@ -6,6 +6,12 @@ at module level: about a third of GX's import time, spent before a 50-value file
 The catalogue's suites use neither. `load_gx` puts a stand-in for each of those modules in
 ``sys.modules`` first; the stand-in imports the real module the first time anything asks it
 for an attribute (or a submodule), so code that does use them still gets the real thing.
+
+GX also imports SQLAlchemy, when it is installed, to offer SQL data sources; collectonce checks
+pandas frames only. While GX is imported, and only when nothing in the process has imported
+SQLAlchemy yet, `load_gx` tells Python it is absent (GX then leaves its SQL data sources out, as
+it does wherever SQLAlchemy is not installed); afterwards SQLAlchemy imports normally for
+anything else in the process (the Prefect server, for one).
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ import importlib.util
 import sys
 import threading
 import types
-from typing import Any
+from typing import Any, cast
 
 #: Modules that GX imports at start-up only for expectations and renderers the catalogue never
 #: uses; each is imported for real on first use.
 DEFERRED = ("scipy.stats", "altair")
+#: Optional back-ends GX looks for at start-up and collectonce never asks it to use: hidden while
+#: GX is imported, unless already imported.
+HIDDEN = ("sqlalchemy",)
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 class _Deferred(types.ModuleType):
@@ -52,12 +61,23 @@ def _defer(name: str) -> None:
 
 def load_gx() -> types.ModuleType:
     """``great_expectations``, imported with `DEFERRED` modules loaded only when used."""
-    if "great_expectations" not in sys.modules:
-        with _LOCK:
-            for name in DEFERRED:
-                _defer(name)
-    import great_expectations
+    if "great_expectations" in sys.modules:
+        import great_expectations
 
+        return great_expectations
+    with _LOCK:
+        for name in DEFERRED:
+            _defer(name)
+        modules = cast(dict[str, Any], sys.modules)
+        hidden = [name for name in HIDDEN if name not in modules]
+        for name in hidden:
+            modules[name] = None  # Python's mark for "not installed"
+        try:
+            import great_expectations
+        finally:
+            for name in hidden:
+                if name in modules and modules[name] is None:
+                    del modules[name]
     return great_expectations
 
 

@@ -218,3 +218,78 @@ def test_the_submit_path_skips_the_checks_only_catalog_check_needs(
     with pytest.raises(CatalogInvalid):
         load_catalog(folder)
     assert load_catalog(folder, check_extras=False).providers
+
+
+def test_a_worker_of_another_build_hands_the_file_back_and_stops(
+    running: worker.WorkerServer, catalog_min_dir: Path, tmp_path: Path
+) -> None:
+    path = _copy("rf4__broken_rows_mixed.csv", tmp_path)
+    request = door.request_for(str(path), catalog_min_dir)
+    settings = get_settings(home=running.settings.root)
+    answer = worker_link.ask(
+        running.path,
+        {
+            "op": "submit",
+            "request": request.to_dict(),
+            "settings": settings.model_dump(mode="json"),
+            "build": running.build + "-edited",
+        },
+    )
+    assert answer is not None and answer["stale"] and not answer["ok"], answer
+    assert running.stopping and running.served == 0
+    assert not (running.settings.root / "receipts").exists()  # nothing was received there
+
+
+def test_auto_starts_a_worker_once_its_own_file_is_received(
+    short_home: Path, catalog_min_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(
+        worker_link, "start_detached", lambda settings, catalog: started.append(str(catalog))
+    )
+    settings = get_settings(home=short_home, worker="auto")
+    with pytest.raises(door.Refused, match="no such file"):
+        door.submit(
+            door.request_for(str(tmp_path / "nope.csv"), catalog_min_dir), settings, _opener
+        )
+    assert started == []  # nothing received, nothing started
+
+    path = _copy("rf4__broken_rows_mixed.csv", tmp_path)
+    receipt = door.submit(door.request_for(str(path), catalog_min_dir), settings, _opener)
+    assert receipt.values_stored > 0 and started == [str(catalog_min_dir)]
+
+    for mode in ("use", "off"):  # neither starts one
+        door.submit(
+            door.request_for(str(path), catalog_min_dir),
+            get_settings(home=short_home, worker=mode),
+            _opener,
+        )
+    assert started == [str(catalog_min_dir)]
+
+
+def test_a_worker_whose_socket_is_removed_stops(short_home: Path) -> None:
+    server = worker.bind(get_settings(home=short_home, worker_idle_seconds=600))
+    try:
+        server.handle_timeout()
+        assert not server.stopping  # idle for less than 600 s, socket in place: keep going
+        server.path.unlink()
+        server.handle_timeout()
+        assert server.stopping
+    finally:
+        server.server_close()
+
+
+def test_the_build_changes_when_the_code_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import collectonce
+
+    package = tmp_path / "collectonce"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("")
+    monkeypatch.setattr(collectonce, "__file__", str(package / "__init__.py"))
+    first = worker_link.build_id()
+    assert worker_link.build_id() == first
+    os.utime(package / "a.py", ns=(1, 2_000_000_000_000_000_000))
+    assert worker_link.build_id() != first
