@@ -294,10 +294,11 @@ def _conclude(
     }
     todo = [j for j in todo if j.duplicate_of is None]
     sids = [j.submission_id for j in todo]
-    committed = submission_ids(settings) & set(sids) if todo else set()
+    stored = submission_ids(settings) if todo else set()
+    committed = stored & set(sids)
     # Values stored without a receipt (this run's, stored before a crash, or another file's
     # whose run died) are not held: they are not publishable, so nothing is compared with them.
-    unheld = committed | (unreceipted_submissions(settings) if todo else set())
+    unheld = committed | unreceipted_submissions(settings, stored)
     history = (
         current_values(settings, exclude_submissions=unheld, providers=prepared.providers)
         if todo

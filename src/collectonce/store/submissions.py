@@ -232,13 +232,16 @@ def submission_ids(settings: Settings) -> set[str]:
     return {str(v) for v in column.unique().to_pylist()}
 
 
-def unreceipted_submissions(settings: Settings) -> set[str]:
+def unreceipted_submissions(settings: Settings, stored: set[str] | None = None) -> set[str]:
     """Submissions with stored values but no receipt yet: one still being received, or one whose
     process died between storing and writing its receipt (sending the file again finishes it).
-    Their values are not publishable: values count only together with their receipt."""
+    Their values are not publishable: values count only together with their receipt.
+    `stored` is `submission_ids`, when the caller has just read it."""
     from collectonce.store.receipts import receipt_path
 
-    return {sid for sid in submission_ids(settings) if not receipt_path(settings, sid).is_file()}
+    if stored is None:
+        stored = submission_ids(settings)
+    return {sid for sid in stored if not receipt_path(settings, sid).is_file()}
 
 
 def submission_values(settings: Settings, submission_id: str) -> pd.DataFrame:
