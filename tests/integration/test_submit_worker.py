@@ -111,6 +111,9 @@ def test_auto_starts_a_worker_for_the_next_file(home: Path, tmp_path: Path) -> N
     assert code == 0 and second["values_stored"] == 3, out
     code, status, out = cli(home, "worker", "status")
     assert status["running"] and status["served"] == 1, out
+    from collectonce.ingest.worker_link import running_workers
+
+    assert running_workers() in (None, *range(1, 1000))  # this one at least, where /proc is
 
     (home / "worker.sock").unlink()
     deadline = time.monotonic() + 60

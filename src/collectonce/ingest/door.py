@@ -103,7 +103,9 @@ def submit(request: SubmitRequest, settings: Settings, open_catalog: CatalogOpen
     """`ingest` the file through the data folder's worker when there is one, else here.
 
     With ``COLLECTONCE_WORKER=auto`` (the default), a submission that found no worker (or a
-    stale one) starts one once its own file is done, so the next submission is served warm.
+    stale one) starts one once its own file is done, so the next submission is served warm,
+    unless `worker_link.MOST_WORKERS` of this user's workers already run (for other data
+    folders).
     """
     if settings.worker == "off":
         return ingest(request, settings, open_catalog)
@@ -118,7 +120,7 @@ def submit(request: SubmitRequest, settings: Settings, open_catalog: CatalogOpen
         raise Refused(str(answer["refused"]))
     start = settings.worker == "auto" and (answer is None or bool(answer.get("stale")))
     receipt = ingest(request, settings, open_catalog)
-    if start and worker_link.available():
+    if start and worker_link.available() and worker_link.room_for_another():
         # The receipt stands whatever happens; without a worker the next file is done here too.
         with contextlib.suppress(OSError):
             worker_link.start_detached(settings, request.catalog)

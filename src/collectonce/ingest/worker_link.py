@@ -30,6 +30,10 @@ QUICK_SECONDS = 5.0
 SUBMIT_SECONDS = 3600.0
 #: The longest answer read (a receipt with every finding of a large file).
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
+#: A submission starts no worker while this many of this user's workers run (one per data
+#: folder: many short-lived data folders must not fill the machine with idle workers).
+MOST_WORKERS = 4
+WORKER_MODULE = "collectonce.ingest.worker"
 
 
 def available() -> bool:
@@ -122,6 +126,32 @@ def submit(settings: Settings, request: SubmitRequest) -> dict[str, Any] | None:
     )
 
 
+def running_workers() -> int | None:
+    """How many validation workers of this user run on this machine (None: cannot tell here)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    uid, count = os.getuid(), 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        if WORKER_MODULE.encode() in command:
+            count += 1
+    return count
+
+
+def room_for_another() -> bool:
+    """A submission may start a worker: fewer than `MOST_WORKERS` of this user's run."""
+    running = running_workers()
+    return running is None or running < MOST_WORKERS
+
+
 def start_detached(settings: Settings, catalog: str | Path) -> subprocess.Popen[bytes]:
     """Start a worker for this data folder in its own session, its output in worker.log."""
     root = settings.root
@@ -133,7 +163,7 @@ def start_detached(settings: Settings, catalog: str | Path) -> subprocess.Popen[
     }
     with open(log_path(settings), "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "collectonce.ingest.worker", "--catalog", str(catalog)],
+            [sys.executable, "-m", WORKER_MODULE, "--catalog", str(catalog)],
             cwd=os.getcwd(),
             env=env,
             stdin=subprocess.DEVNULL,

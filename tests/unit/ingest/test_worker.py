@@ -293,3 +293,17 @@ def test_the_build_changes_when_the_code_does(
     assert worker_link.build_id() == first
     os.utime(package / "a.py", ns=(1, 2_000_000_000_000_000_000))
     assert worker_link.build_id() != first
+
+
+def test_no_worker_is_started_while_enough_run_elsewhere(
+    short_home: Path, catalog_min_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(
+        worker_link, "start_detached", lambda settings, catalog: started.append(str(catalog))
+    )
+    monkeypatch.setattr(worker_link, "running_workers", lambda: worker_link.MOST_WORKERS)
+    path = _copy("rf4__broken_rows_mixed.csv", tmp_path)
+    settings = get_settings(home=short_home, worker="auto")
+    receipt = door.submit(door.request_for(str(path), catalog_min_dir), settings, _opener)
+    assert receipt.values_stored > 0 and started == []
