@@ -50,8 +50,8 @@ def submit_cmd(
     catalog: CatalogOpt = Path("catalog"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Submit one file and print its receipt (through the validation worker when one runs:
-    `collectonce worker start`)."""
+    """Submit one file and print its receipt (through the data folder's validation worker when
+    one runs; the first submission starts it: COLLECTONCE_WORKER)."""
     from collectonce.ingest.door import Refused, request_for, submit
 
     request = request_for(file, catalog, as_provider=as_provider, dry_run=dry_run)
