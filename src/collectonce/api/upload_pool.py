@@ -87,8 +87,6 @@ def _ready() -> bool:
 
 def _submit_in_process(job: UploadJob, fingerprint: str) -> dict[str, Any]:
     """`submit_file` in a pool process; the receipt as a dict."""
-    from collectonce.ingest.service import submit_file
-
     catalogues: Catalogues = _held["catalogues"]
     try:
         catalog = catalogues(_held["catalog_dir"])
@@ -96,15 +94,20 @@ def _submit_in_process(job: UploadJob, fingerprint: str) -> dict[str, Any]:
         raise OtherCatalogue(f"catalogue not read: {exc}") from None
     if catalog.fingerprint != fingerprint:
         raise OtherCatalogue(f"catalogue {catalog.fingerprint}, the server's {fingerprint}")
-    receipt = submit_file(
+    return _submit(job, catalog, _held["settings"]).to_dict()
+
+
+def _submit(job: UploadJob, catalog: Catalog, settings: Settings) -> Receipt:
+    from collectonce.ingest.service import submit_file
+
+    return submit_file(
         job.path,
         catalog,
-        _held["settings"],
+        settings,
         submitter=job.submitter,
         as_provider=job.as_provider,
         original_name=job.original_name,
     )
-    return receipt.to_dict()
 
 
 # --------------------------------------------------------------------------- in the server
@@ -179,16 +182,4 @@ class UploadPool:
                     self.in_processes += 1
                     return Receipt.from_dict(answer)
         self.in_server += 1
-        return await run_in_threadpool(self._submit_here, job)
-
-    def _submit_here(self, job: UploadJob) -> Receipt:
-        from collectonce.ingest.service import submit_file
-
-        return submit_file(
-            job.path,
-            self.catalog,
-            self.settings,
-            submitter=job.submitter,
-            as_provider=job.as_provider,
-            original_name=job.original_name,
-        )
+        return await run_in_threadpool(_submit, job, self.catalog, self.settings)
