@@ -155,3 +155,35 @@ def test_a_dying_upload_process_loses_nothing(
         second.json()["submission_id"]: 9,
     }
     assert not any((home / "uploads").iterdir())
+
+
+@pytest.mark.timeout(120)
+def test_upload_processes_run_below_the_server_and_end_with_it(
+    tmp_path: Path, catalog_min_dir: Path
+) -> None:
+    """The upload processes run at a lower priority than the server, and exit when the server
+    is killed without stopping them."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    from collectonce.api.upload_pool import NICENESS
+    from collectonce.testing import start_server
+
+    home = tmp_path / "home"
+    home.mkdir()
+    proc, _base = start_server(home, catalog_min_dir, env={"COLLECTONCE_UPLOAD_PROCESSES": "1"})
+    server = psutil.Process(proc.pid)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pool := [p for p in server.children() if p.nice() > server.nice()]):
+            assert time.monotonic() < deadline, server.children()
+            time.sleep(0.2)
+        assert [p.nice() - server.nice() for p in pool] == [NICENESS]
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    _gone, alive = psutil.wait_procs(pool, timeout=30)
+    assert not alive

@@ -5,8 +5,10 @@ wait for the GIL while Great Expectations checks a file.
 (started with ``spawn``: never forked from the threaded server). Each process imports the ingest
 machinery, reads the catalogue from its folder and warms Great Expectations as the validation
 worker does (`collectonce.ingest.worker.warm`) before its first upload; `start` launches them
-when the app starts, so the first upload is warm. An upload is sent to the pool as the saved
-file's path and the arguments of `submit_file`; its receipt comes back as a dict.
+when the app starts, so the first upload is warm. They run at a lower priority than the server,
+so a busy machine answers pulls first, and exit when the server is gone. An upload is sent to the
+pool as the saved file's path and the arguments of `submit_file`; its receipt comes back as a
+dict.
 
 Nothing is lost when a process dies (killed, out of memory): the pool answers every upload in
 flight with ``BrokenProcessPool``, and each is submitted again in the server process itself;
@@ -21,9 +23,13 @@ in a thread of the server, as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -59,17 +65,27 @@ class OtherCatalogue(IngestError):
 
 # --------------------------------------------------------------------------- in the processes
 
+#: Upload processes run at this lower priority (``nice``), so that on a busy machine the server's
+#: answers to pulls get the CPU first; uploads use what is left (and all of an idle machine).
+NICENESS = 10
+#: How often an upload process checks that the server that started it still runs.
+PARENT_CHECK_SECONDS = 2.0
+
 #: The process's own state, set by `_start_process`.
 _held: dict[str, Any] = {}
 
 
 def _start_process(catalog_dir: str, settings: dict[str, Any]) -> None:
-    """Initialise a pool process: quiet libraries, ignore Ctrl+C (the server stops the pool),
-    import the ingest machinery, read the catalogue and warm Great Expectations."""
+    """Initialise a pool process: ignore Ctrl+C (the server stops the pool), lower its priority,
+    watch the server, quiet the libraries, import the ingest machinery, read the catalogue and
+    warm Great Expectations."""
     from collectonce._quiet import quiet_environment
     from collectonce.ingest.worker import Catalogues, warm
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     quiet_environment()
     held_settings = Settings(**settings)
     catalogues = Catalogues()
@@ -78,6 +94,14 @@ def _start_process(catalog_dir: str, settings: dict[str, Any]) -> None:
         warm(held_settings, catalogues, Path(catalog_dir))
     except Exception:  # the first upload is then slower, not wrong
         log.exception("the upload process did not warm up")
+
+
+def _exit_with(server: int) -> None:
+    """End this process when the server is gone (killed without stopping its pool): what it was
+    doing is finished when the upload is sent again."""
+    while os.getppid() == server:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _ready() -> bool:
