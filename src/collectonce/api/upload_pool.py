@@ -145,6 +145,7 @@ class UploadPool:
         self.settings = settings
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
         #: Uploads answered by a pool process, submitted again in the server, and pools replaced.
         self.in_processes = 0
         self.in_server = 0
@@ -168,11 +169,13 @@ class UploadPool:
 
     def start(self) -> None:
         """Start the processes now, so the first upload finds them warm."""
-        if self.processes > 0 and self._executor is None:
+        if self.processes > 0 and self._executor is None and not self._closed:
             self._executor = self._new_executor()
 
     def shutdown(self) -> None:
-        """Stop the processes after the uploads they are checking."""
+        """Stop the processes after the uploads they are checking; later uploads (the server
+        is stopping) are checked in the server."""
+        self._closed = True
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -194,7 +197,7 @@ class UploadPool:
                     future: Future[dict[str, Any]] = executor.submit(
                         _submit_in_process, job, self.catalog.fingerprint
                     )
-                    answer = await asyncio.wrap_future(future)
+                    answer = await _outcome(future)
                 except BrokenProcessPool:
                     log.warning("%s: its upload process died; checking it here", job.path.name)
                     self._replace(executor)
@@ -207,3 +210,15 @@ class UploadPool:
                     return Receipt.from_dict(answer)
         self.in_server += 1
         return await run_in_threadpool(_submit, job, self.catalog, self.settings)
+
+
+async def _outcome(future: Future[dict[str, Any]]) -> dict[str, Any]:
+    """The future's result. Should the request be cancelled meanwhile, an upload a process has
+    begun is finished first (as one in a thread would be), before its file is removed."""
+    waiting = asyncio.wrap_future(future)
+    try:
+        return await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        if not future.cancel():
+            await asyncio.wait([waiting])
+        raise
