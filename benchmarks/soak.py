@@ -19,7 +19,7 @@ user has (``collectonce submissions list``, ``collectonce query``): every upload
 receipt, every receipt listed, each accepted fact stored once (no key twice in the published
 table, each file's facts published with its values), and the published row count equal to the
 sum of the receipts' stored values. Errors (any answer other than 200/201, a timeout, a failed
-publish) must be 0. The server's RSS is sampled throughout.
+publish) must be 0. The server's RSS (with its upload processes') is sampled throughout.
 
     python benchmarks/soak.py                       # 50 uploaders, 32 pullers, 60 s
     python benchmarks/soak.py --uploaders 8 --pullers 6 --duration 10 --json
@@ -222,22 +222,53 @@ def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPro
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def _proc_rss_mb(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _proc_descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and by them, from /proc (no psutil)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, p in parents.items() if p == parent]
+        found += children
+        todo += children
+    return found
+
+
 def rss_mb(pid: int) -> float:
+    """The RSS of the server and of the processes it started (its upload processes)."""
     try:
         import psutil
     except ImportError:
-        try:
-            text = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            return 0.0
-        for line in text.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return sum(_proc_rss_mb(p) for p in [pid, *_proc_descendants(pid)])
+    total = 0.0
     try:
-        return float(psutil.Process(pid).memory_info().rss) / 2**20
+        server = psutil.Process(pid)
+        processes = [server, *server.children(recursive=True)]
     except psutil.Error:
         return 0.0
+    for process in processes:
+        try:
+            total += float(process.memory_info().rss) / 2**20
+        except psutil.Error:  # a process that ended meanwhile
+            continue
+    return total
 
 
 class RssSampler(threading.Thread):

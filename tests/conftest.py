@@ -17,6 +17,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Every command a test runs does its own work; the worker's tests ask for one explicitly.
 os.environ.setdefault("COLLECTONCE_WORKER", "off")
+# API uploads are checked in the server's threads; the upload pool's tests ask for processes.
+os.environ.setdefault("COLLECTONCE_UPLOAD_PROCESSES", "0")
 quiet_environment()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -62,6 +63,12 @@ class Settings(BaseSettings):
         ge=0,
         description="The API keeps serialised answers in memory up to this many bytes, so a"
         " repeat pull is a memory copy; 0 turns the cache off.",
+    )
+    upload_processes: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        ge=0,
+        description="`collectonce serve` checks uploads in this many worker processes, so pulls"
+        " never wait on the checking; 0 checks them in the server's own threads.",
     )
 
     worker: Literal["auto", "use", "off"] = Field(

@@ -12,6 +12,7 @@ dependencies they share (``deps.py``, ``state.py``), the middleware, the respons
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -42,6 +43,7 @@ from collectonce.api.rollups import build_router as rollups_router
 from collectonce.api.routes import ROUTERS
 from collectonce.api.routes.service import describe_service
 from collectonce.api.state import ApiState, PublicationProbe
+from collectonce.api.upload_pool import UploadPool
 from collectonce.portal.routes import include_portal
 from collectonce.settings import Settings, get_settings
 
@@ -84,13 +86,19 @@ def _warm(settings: Settings) -> None:
 
 def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> FastAPI:
     """The API for a loaded catalogue and a data folder. ``warm`` loads the latest publication
-    into memory in the background at startup, so the first pull is not the slow one."""
+    into memory in the background at startup, so the first pull is not the slow one. The upload
+    processes (``COLLECTONCE_UPLOAD_PROCESSES``) start with the app and stop with it."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if warm:
             threading.Thread(target=_warm, args=(settings,), daemon=True).start()
-        yield
+        uploads: UploadPool = app.state.api.uploads
+        uploads.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(uploads.shutdown)
 
     # Swagger UI and ReDoc are served from the installed `fastapi-offline` package, never a CDN.
     app = FastAPIOffline(

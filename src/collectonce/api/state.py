@@ -1,5 +1,5 @@
 """What the API's routes share, reached through FastAPI's ``Depends``: the catalogue, the
-settings, the published versions, the response cache and the upload slots."""
+settings, the published versions, the response cache, the upload slots and the upload pool."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from collectonce.api.cache import ResponseCache
+from collectonce.api.upload_pool import UploadPool
 from collectonce.settings import Settings
 
 if TYPE_CHECKING:
@@ -115,9 +116,12 @@ class ApiState:
     publications: PublicationProbe
     cache: ResponseCache
     upload_lock: threading.Lock
-    #: Uploads wait here, on the event loop, before taking a worker thread, so uploads waiting
-    #: their turn never hold the threads that pulls use. Submissions read and check side by
-    #: side; `submit_file` itself stores one at a time per data folder.
+    #: Where uploads are checked: worker processes (``COLLECTONCE_UPLOAD_PROCESSES``), or the
+    #: server's threads.
+    uploads: UploadPool
+    #: Uploads wait here, on the event loop, before going to a worker process or thread, so
+    #: uploads waiting their turn never hold the threads that pulls use. Submissions read and
+    #: check side by side; `submit_file` itself stores one at a time per data folder.
     upload_slots: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(UPLOADS_AT_ONCE)
     )
@@ -133,6 +137,7 @@ class ApiState:
             publications=PublicationProbe(settings, on_change=cache.drop_published),
             cache=cache,
             upload_lock=threading.Lock(),
+            uploads=UploadPool(catalog, settings, settings.upload_processes),
         )
 
 

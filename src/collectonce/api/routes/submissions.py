@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from collectonce.access.auth import Principal
 from collectonce.access.uploads import UploadInvalid, UploadTooLarge, receive_upload
 from collectonce.api.deps import Caller, invalid, note, problems
 from collectonce.api.models import SERVER_ONLY_RECEIPT_FIELDS, Receipt, SubmissionList
 from collectonce.api.state import State
-
-if TYPE_CHECKING:
-    from collectonce.store.receipts import Receipt as StoredReceipt
+from collectonce.api.upload_pool import UploadJob
 
 router = APIRouter()
 
@@ -87,21 +84,15 @@ async def upload(request: Request, caller: Caller, st: State) -> JSONResponse:
         raise invalid("body", "file", str(exc)) from None
     note(request, params={"file": received.original_name, "bytes": received.size})
 
-    def submit() -> StoredReceipt:
-        from collectonce.ingest.service import submit_file
-
-        return submit_file(
-            received.path,
-            st.catalog,
-            st.settings,
-            submitter=submitter(caller),
-            as_provider=caller.subject if caller.role == "provider" else None,
-            original_name=received.original_name,
-        )
-
+    job = UploadJob(
+        path=received.path,
+        submitter=submitter(caller),
+        as_provider=caller.subject if caller.role == "provider" else None,
+        original_name=received.original_name,
+    )
     try:
         async with st.upload_slots:
-            receipt = await run_in_threadpool(submit)
+            receipt = await st.uploads.submit(job)
     finally:
         received.path.unlink(missing_ok=True)
     note(request, target=receipt.submission_id, rows=receipt.rows_accepted)
