@@ -115,7 +115,6 @@ class ApiState:
     settings: Settings
     publications: PublicationProbe
     cache: ResponseCache
-    upload_lock: threading.Lock
     #: Where uploads are checked: worker processes (``COLLECTONCE_UPLOAD_PROCESSES``), or the
     #: server's threads.
     uploads: UploadPool
@@ -136,7 +135,6 @@ class ApiState:
             settings=settings,
             publications=PublicationProbe(settings, on_change=cache.drop_published),
             cache=cache,
-            upload_lock=threading.Lock(),
             uploads=UploadPool(catalog, settings, settings.upload_processes),
         )
 

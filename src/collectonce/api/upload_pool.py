@@ -187,6 +187,12 @@ class UploadPool:
             self._executor = self._new_executor()
             self.replaced += 1
 
+    async def submit_file(
+        self, path: Path, *, submitter: str, as_provider: str | None, original_name: str | None
+    ) -> Receipt:
+        """`submit` for callers that hold the arguments, not an `UploadJob` (the portal)."""
+        return await self.submit(UploadJob(path, submitter, as_provider, original_name))
+
     async def submit(self, job: UploadJob) -> Receipt:
         """The upload's receipt: checked in a pool process, or in a thread of the server."""
         if self.processes > 0:

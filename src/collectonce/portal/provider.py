@@ -174,20 +174,13 @@ async def upload(request: Request, session: SignedIn, ods: str) -> Response:
         as_provider = p.subject if p.role == "provider" else None
         who = p.subject if p.role == "provider" else "data_team"
 
-        def submit() -> Any:
-            from collectonce.ingest.service import submit_file
-
-            with st.upload_lock:
-                return submit_file(
-                    received.path,
-                    st.catalog,
-                    st.settings,
-                    submitter=f"{who} (portal, token {p.token_id})",
-                    as_provider=as_provider,
-                    original_name=received.original_name,
-                )
-
-        receipt = await run_in_threadpool(submit)
+        async with st.upload_slots:
+            receipt = await st.uploads.submit_file(
+                received.path,
+                submitter=f"{who} (portal, token {p.token_id})",
+                as_provider=as_provider,
+                original_name=received.original_name,
+            )
     finally:
         received.path.unlink(missing_ok=True)
     audit_page(
