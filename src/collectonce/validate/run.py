@@ -63,6 +63,7 @@ from collectonce.validate.rows import (
     Decisions,
     FileInput,
     FileResult,
+    GroupCodes,
     Listed,
     RowBatch,
     RowCodes,
@@ -230,14 +231,12 @@ class ValidationRun:
         r = self._rows()
         self._kept = r  # to rebuild the rows in `iter_batches`
         n = len(r.row)
-        group_file = np.asarray(self._group_file or [0], dtype=np.int32)
-        group_provider = np.asarray(self._group_provider or [0], dtype=np.int32)
-        group_day = np.asarray(self._group_day or [0], dtype=np.int32)
-        g = r.group
-        file_of = group_file[g]
-        provider = group_provider[g]
-        day = group_day[g]
-        key = (file_of.astype(np.int64) << ROW_BITS) | r.row
+        groups = GroupCodes(
+            file=np.asarray(self._group_file or [0], dtype=np.int32),
+            provider=np.asarray(self._group_provider or [0], dtype=np.int32),
+            day=np.asarray(self._group_day or [0], dtype=np.int32),
+        )
+        group_file = groups.file
         metric_texts = self._metrics.texts
         m_count = len(self.metric_codes)
         mpos_of_text = np.array(
@@ -249,7 +248,7 @@ class ValidationRun:
             dtype=np.int16,
         )
         status = status_code_of_text[r.status]
-        ctx = Context(self, r, file_of, provider, day, mpos, status, key)
+        ctx = Context(self, r, groups, mpos, status)
         checked = Checked(ctx=ctx, group_file=group_file)
         errors = checked.errors
 

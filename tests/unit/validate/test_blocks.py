@@ -1,0 +1,120 @@
+"""Per-row checks worked block by block decide exactly as over whole columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from collectonce.contracts import CANONICAL_ROWS
+from collectonce.validate import blocks, rules
+from collectonce.validate.blocks import row_mask, row_positions
+
+TODAY = dt.date(2019, 7, 10)
+
+#: Rows that break most rule families: repeats, clashes, ranges, cross-metric rules, counts
+#: with decimals, unknown metrics and providers, suppressed and blank values.
+MIXED = [
+    ("RF4", "2019-01", "ae_attendances_type1", 16428, 2),
+    ("RF4", "2019-01", "staff_sickness_absence_rate", 140, 2),
+    ("RF4", "2019-02", "ae_attendances_type1", 14569, 3),
+    ("RF4", "2019-02", "ae_breaches_4hr_type1", 16140, 3),
+    ("RF4", "2019-02", "ae_emergency_admissions", 4097.5, 4),
+    ("RF4", "2019-04", "ae_emergency_admissions", 4703, 5),
+    ("RF4", "2019-04", "ae_emergency_admissions", 4703, 6),
+    ("RF4", "2019-03", "ae_attendances_type1", 15994, 7),
+    ("RF4", "2019-03", "ae_attendances_type1", 15995, 8),
+    ("RF4", "2019-03", "no_such_metric", 3, 9),
+    ("ZZZ99", "2019-03", "ae_attendances_type1", 10, 10),
+    ("RF4", "2019-05", "ae_attendances_type1", "*", 11),
+    ("RF4", "2019-05", "ae_breaches_4hr_type1", None, 12),
+    ("RF4", "2031-01", "ae_attendances_type1", 10, 13),
+]
+
+
+def canonical(rows: list[tuple]) -> pa.Table:
+    out = []
+    for provider, period, metric, value, row in rows:
+        status = "suppressed" if value == "*" else ("missing" if value is None else "reported")
+        out.append(
+            {
+                "provider_code": provider,
+                "period": dt.date.fromisoformat(period + "-01"),
+                "metric_id": metric,
+                "value": float(value) if status == "reported" else None,
+                "value_status": status,
+                "comment": None,
+                "source_row": row,
+                "source_column": "value",
+            }
+        )
+    return pa.Table.from_pylist(out, schema=CANONICAL_ROWS)
+
+
+def decide(catalog, files: list[list[tuple]]) -> tuple[list, list]:
+    from collectonce.validate.run import ValidationRun
+
+    run = ValidationRun(catalog, today=TODAY)
+    for i, rows in enumerate(files):
+        file = run.add_file(f"rf4__part{i}.csv")
+        run.add_batch(file, canonical(rows), rows_read=len({r[-1] for r in rows}))
+    results = run.finish(None)
+    decided = [
+        (b.store.tolist(), b.rejected.tolist(), b.warnings.to_pylist(), b.reasons.to_pylist())
+        for b in run.iter_batches()
+    ]
+    run.close()
+    findings = [
+        [(f.row, f.rule, f.column, f.metric, f.severity, f.message) for f in r.findings]
+        for r in results
+    ]
+    return findings, decided
+
+
+def test_blocks_cover_every_row_once() -> None:
+    assert [(s.start, s.stop) for s in blocks.blocks(7, 3)] == [(0, 3), (3, 6), (6, 7)]
+    assert list(blocks.blocks(0, 3)) == []
+    values = np.arange(10)
+    assert (
+        row_mask(10, lambda rows: values[rows] % 3 == 0, 4).tolist() == (values % 3 == 0).tolist()
+    )
+    assert row_positions(10, lambda rows: values[rows] > 6, 4).tolist() == [7, 8, 9]
+    assert row_positions(0, lambda rows: values[rows] > 6, 4).tolist() == []
+
+
+@pytest.mark.parametrize("size", [1, 2, 5])
+def test_a_run_checked_in_small_blocks_decides_as_in_one(catalog_min, monkeypatch, size) -> None:
+    files = [MIXED, MIXED[:5]]
+    whole = decide(catalog_min, files)
+    monkeypatch.setattr(blocks, "BLOCK_ROWS", size)
+    assert decide(catalog_min, files) == whole
+    rules_found = {f[1] for f in whole[0][0]}
+    assert {"duplicate_key", "conflicting_key", "cross_metric_rule", "type_integer"} <= rules_found
+
+
+def test_a_run_of_one_file_keeps_no_file_index_per_row(catalog_min) -> None:
+    from collectonce.validate.run import ValidationRun
+
+    run = ValidationRun(catalog_min, today=TODAY)
+    file = run.add_file("rf4__one.csv")
+    run.add_batch(file, canonical(MIXED[:4]), rows_read=3)
+    run.check()
+    checked = run._checked
+    assert checked is not None
+    ctx = checked.ctx
+    assert ctx.file_of.strides == (0,) and not ctx.file_of.flags.writeable
+    assert ctx.key is ctx.r.row
+    assert ctx.provider.tolist() == [0, 0, 0, 0]
+    run.close()
+
+
+def test_with_no_repeated_cell_there_are_no_clashes() -> None:
+    clashes = rules.no_clashes(3)
+    assert not clashes.duplicate.any() and not clashes.conflict.any()
+    assert clashes.first_of(2) == 2
+    cell = np.array([4, 1, 4, -1])
+    found = rules.key_clashes(cell, np.array([1.0, 2.0, 1.0, 3.0]), np.zeros(4), cells=6)
+    assert found.duplicate.tolist() == [False, False, True, False]
+    assert rules.key_clashes(np.array([0, 1, 2]), np.ones(3), np.zeros(3), 3).repeated.size == 0
