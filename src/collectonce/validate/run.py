@@ -48,6 +48,7 @@ from collectonce.catalog import Catalog
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.findings import Finding
 from collectonce.validate.checks import catalogue, flags, keys, metrics, scope, wide
+from collectonce.validate.growing import GrowingColumn
 from collectonce.validate.held_rows import Codes, HeldRows
 from collectonce.validate.history import History
 from collectonce.validate.listing import MAX_FINDINGS_PER_RULE, file_results, join_rules, notes
@@ -99,8 +100,13 @@ class ValidationRun:
         self._group_file: list[int] = []
         self._group_provider: list[int] = []
         self._group_day: list[int] = []
-        self._parts: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("row", "group", "metric", "status", "value", "column")
+        self._parts: dict[str, GrowingColumn] = {
+            "row": GrowingColumn(np.int64),
+            "group": GrowingColumn(np.int32),
+            "metric": GrowingColumn(np.int32),
+            "status": GrowingColumn(np.int16),
+            "value": GrowingColumn(np.float64),
+            "column": GrowingColumn(np.int32),
         }
         #: Besides the codes: each batch's length, null cells and comments (see `held_rows`).
         #: Rows are rebuilt from the codes, so nothing is spilled to disk (`spill_dir` and
@@ -174,11 +180,11 @@ class ValidationRun:
             mapping[i] = found
         parts = self._parts
         parts["group"].append(mapping[codes])
-        parts["row"].append(table["source_row"].to_numpy().astype(np.int64, copy=False))
+        parts["row"].append(table["source_row"].to_numpy())
         parts["metric"].append(self._metrics.encode(table["metric_id"]))
-        parts["status"].append(self._statuses.encode(table["value_status"]).astype(np.int16))
+        parts["status"].append(self._statuses.encode(table["value_status"]))
         parts["value"].append(
-            table["value"].to_numpy().astype(np.float64, copy=False)
+            table["value"].to_numpy()
             if table["value"].null_count == 0
             else pc.fill_null(table["value"], np.nan).to_numpy()
         )
@@ -202,19 +208,14 @@ class ValidationRun:
     # ------------------------------------------------------------------ decide
 
     def _rows(self) -> RowCodes:
-        def take(name: str, dtype: type) -> np.ndarray:
-            arrays = self._parts[name]
-            out = np.concatenate(arrays) if arrays else np.zeros(0)
-            arrays.clear()
-            return out.astype(dtype, copy=False)
-
+        parts = self._parts
         return RowCodes(
-            row=take("row", np.int64),
-            group=take("group", np.int32),
-            metric=take("metric", np.int32),
-            status=take("status", np.int16),
-            value=take("value", np.float64),
-            column=take("column", np.int32),
+            row=parts["row"].take(),
+            group=parts["group"].take(),
+            metric=parts["metric"].take(),
+            status=parts["status"].take(),
+            value=parts["value"].take(),
+            column=parts["column"].take(),
         )
 
     def check(self) -> None:

@@ -118,3 +118,18 @@ def test_with_no_repeated_cell_there_are_no_clashes() -> None:
     found = rules.key_clashes(cell, np.array([1.0, 2.0, 1.0, 3.0]), np.zeros(4), cells=6)
     assert found.duplicate.tolist() == [False, False, True, False]
     assert rules.key_clashes(np.array([0, 1, 2]), np.ones(3), np.zeros(3), 3).repeated.size == 0
+
+
+def test_a_growing_column_holds_every_batch_in_order() -> None:
+    from collectonce.validate.growing import GrowingColumn
+
+    column = GrowingColumn(np.int16)
+    column.append(np.array([1, 2, 3], dtype=np.int32))
+    column.append(np.zeros(0, dtype=np.int32))
+    column.append(np.array([4], dtype=np.int64))
+    assert len(column) == 4
+    taken = column.take()
+    assert taken.dtype == np.int16 and taken.tolist() == [1, 2, 3, 4]
+    assert len(column) == 0 and column.take().tolist() == []
+    column.append(np.array([5]))
+    assert taken.tolist() == [1, 2, 3, 4] and column.take().tolist() == [5]

@@ -52,7 +52,9 @@ def own_failures(run: ValidationRun, ctx: Context, checked: Checked) -> list[Fai
         for j in cols[1:]:
             pick(reduced, wide[:, j], out=reduced)
         columns[name] = reduced
-    frame = pd.DataFrame(columns)  # its index is the group number
+    # Its index is the group number; its columns stay the arrays above (not copied into one
+    # block: Great Expectations reads them column by column).
+    frame = pd.DataFrame(columns, copy=False)
     return run_wide_suite(run.catalog, frame, run.on_gx_result)
 
 
@@ -91,7 +93,7 @@ def held_failures(
     ctx.wide = wide
     touched = np.flatnonzero(ctx.from_store.any(axis=1))
     frame = pd.DataFrame(
-        {run.metric_codes[j]: wide[touched, j] for j in checked.partners}, index=touched
+        {run.metric_codes[j]: wide[touched, j] for j in checked.partners}, index=touched, copy=False
     )
     return merge_failures(
         run.catalog, failures, run_wide_suite(run.catalog, frame, run.on_gx_result)
