@@ -125,22 +125,27 @@ class TextCodes:
 
     def encode(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Codes of a string array (nulls become the empty string)."""
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
         n = len(arr)
         if n and arr.null_count == n:
             return np.full(n, self.code(""), dtype=np.int32)
-        if n and arr.null_count == 0:
-            first = arr[0]
-            if pc.all(pc.equal(arr, first)).as_py():  # one value throughout (a long file's
-                return np.full(n, self.code(str(first.as_py())), dtype=np.int32)  # column)
         arr = pc.fill_null(arr, "") if arr.null_count else arr
+        # One pass of Arrow's hashing, chunk by chunk (the chunks share one growing memo: the
+        # last dictionary holds every text, in order of first appearance).
         encoded = arr.dictionary_encode()
-        mapping = np.array(
-            [self.code(str(t)) for t in encoded.dictionary.to_pylist()], dtype=np.int32
-        )
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        return mapping[indices] if len(mapping) else np.zeros(len(indices), dtype=np.int32)
+        if isinstance(encoded, pa.ChunkedArray):
+            chunks = encoded.chunks
+            dictionary = max((c.dictionary for c in chunks), key=len, default=pa.array([]))
+            indices = np.concatenate(
+                [c.indices.to_numpy(zero_copy_only=False) for c in chunks]
+                or [np.zeros(0, dtype=np.int32)]
+            )
+        else:
+            dictionary = encoded.dictionary
+            indices = encoded.indices.to_numpy(zero_copy_only=False)
+        mapping = np.array([self.code(str(t)) for t in dictionary.to_pylist()], dtype=np.int32)
+        if len(mapping) == 1:  # one value throughout (a long file's column)
+            return np.full(n, mapping[0], dtype=np.int32)
+        return mapping[indices] if len(mapping) else np.zeros(n, dtype=np.int32)
 
 
 @dataclass

@@ -51,7 +51,12 @@ from collectonce.validate.checks import catalogue, flags, keys, metrics, scope, 
 from collectonce.validate.growing import GrowingColumn
 from collectonce.validate.held_rows import Codes, HeldRows
 from collectonce.validate.history import History
-from collectonce.validate.listing import MAX_FINDINGS_PER_RULE, file_results, join_rules, notes
+from collectonce.validate.listing import (
+    MAX_FINDINGS_PER_RULE,
+    RowNotes,
+    file_results,
+    join_rules,
+)
 from collectonce.validate.rows import (
     DAY_OFFSET,
     DAY_SPAN,
@@ -115,10 +120,8 @@ class ValidationRun:
         self._kept: RowCodes | None = None
         self._checked: Checked | None = None
         self._decisions: Decisions | None = None
-        self._warn_codes = np.zeros(0, dtype=np.int32)
-        self._warn_text: list[str] = []
-        self._reason_codes = np.zeros(0, dtype=np.int32)
-        self._reason_text: list[str] = []
+        self._warn_notes = RowNotes.none()
+        self._reason_notes = RowNotes.none()
         #: Receives each Great Expectations result of this run (for Data Docs), when set.
         self.on_gx_result: Callable[[str, Any], None] | None = None
 
@@ -354,8 +357,8 @@ class ValidationRun:
         ]
 
         # 10. Per-row notes for storing and quarantine.
-        self._warn_codes, self._warn_text = join_rules(warnings, n)
-        self._reason_codes, self._reason_text = join_rules(errors, n, only=rejected)
+        self._warn_notes = join_rules(warnings, n)
+        self._reason_notes = join_rules(errors, n, only=rejected)
         self._decisions = Decisions(store=store, rejected=rejected, file=file_of)
 
         # 11. Results per file.
@@ -393,8 +396,8 @@ class ValidationRun:
                 file=decisions.file[offset:stop],
                 store=decisions.store[offset:stop],
                 rejected=decisions.rejected[offset:stop],
-                warnings=notes(self._warn_codes[offset:stop], self._warn_text),
-                reasons=notes(self._reason_codes[offset:stop], self._reason_text),
+                warnings=self._warn_notes.of(offset, stop),
+                reasons=self._reason_notes.of(offset, stop),
             )
             offset = stop
 

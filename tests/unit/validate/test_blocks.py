@@ -133,3 +133,41 @@ def test_a_growing_column_holds_every_batch_in_order() -> None:
     assert len(column) == 0 and column.take().tolist() == []
     column.append(np.array([5]))
     assert taken.tolist() == [1, 2, 3, 4] and column.take().tolist() == [5]
+
+
+@pytest.mark.parametrize("dense", [1, 10**9])
+def test_notes_are_the_same_kept_per_row_or_for_the_rows_noted(monkeypatch, dense) -> None:
+    from collectonce.validate import listing
+    from collectonce.validate.rows import Listed
+
+    monkeypatch.setattr(listing, "DENSE_NOTES", dense)
+    items = [
+        Listed("b_rule", "warning", np.array([1, 5, 7])),
+        Listed("a_rule", "warning", np.array([5, 9])),
+        Listed("c_rule", "warning", np.zeros(0, dtype=np.int64)),
+        Listed("a_rule", "warning", np.array([2])),
+    ]
+    notes = listing.join_rules(items, 12)
+    assert notes.texts == ["a_rule", "b_rule", "a_rule;b_rule"]
+    assert notes.codes_of(0, 12).tolist() == [-1, 1, 0, -1, -1, 2, -1, 1, -1, 0, -1, -1]
+    assert notes.of(4, 8).to_pylist() == [None, "a_rule;b_rule", None, "b_rule"]
+    only = np.zeros(12, dtype=bool)
+    only[[5, 9]] = True
+    kept = listing.join_rules(items, 12, only=only)
+    assert kept.texts == ["a_rule", "a_rule;b_rule"]
+    assert kept.codes_of(0, 12).tolist() == [-1] * 5 + [1, -1, -1, -1, 0, -1, -1]
+    assert listing.join_rules(items, 12, only=np.zeros(12, dtype=bool)).texts == []
+    assert listing.join_rules(items[2:3], 12).of(0, 3).to_pylist() == [None, None, None]
+
+
+def test_text_codes_of_chunked_columns_follow_first_appearance() -> None:
+    from collectonce.validate.rows import TextCodes
+
+    codes = TextCodes()
+    chunked = pa.chunked_array([["RF4", "RRK"], [], ["RRK", None, "R1H"]])
+    assert codes.encode(chunked).tolist() == [0, 1, 1, 2, 3]
+    assert codes.texts == ["RF4", "RRK", "", "R1H"]
+    assert codes.encode(pa.chunked_array([["R1H"] * 3])).tolist() == [3, 3, 3]
+    assert codes.encode(pa.array([None, None], pa.string())).tolist() == [2, 2]
+    assert codes.encode(pa.array(["X", "RF4"])).tolist() == [4, 0]
+    assert codes.encode(pa.chunked_array([], pa.string())).tolist() == []
