@@ -4,8 +4,8 @@ entry temporaries.
 A check such as "a count with a fraction" is a few element-wise steps over every row; done over
 whole columns, each step makes a new array as long as the run (80 MB for ten million float64),
 and arrays that large are mapped fresh from the system each time and faulted in page by page.
-Done a block at a time, the temporaries are a few megabytes and the allocator reuses them: only
-the result, one boolean per row, is as long as the run.
+Done a block at a time, the temporaries are a few megabytes and the allocator reuses them; what
+is kept is the positions of the rows found.
 """
 
 from __future__ import annotations
@@ -23,14 +23,6 @@ def blocks(n: int, size: int | None = None) -> Iterator[slice]:
     size = max(1, size or BLOCK_ROWS)
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
-
-
-def row_mask(n: int, test: Callable[[slice], np.ndarray], size: int | None = None) -> np.ndarray:
-    """One boolean per row: `test` applied to each block of rows (a slice) in turn."""
-    out = np.empty(n, dtype=bool)
-    for rows in blocks(n, size):
-        out[rows] = test(rows)
-    return out
 
 
 def row_positions(

@@ -7,10 +7,10 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 import pytest
+from test_validation_run import canonical
 
-from collectonce.contracts import CANONICAL_ROWS
 from collectonce.validate import blocks, rules
-from collectonce.validate.blocks import row_mask, row_positions
+from collectonce.validate.blocks import row_positions
 
 TODAY = dt.date(2019, 7, 10)
 
@@ -32,25 +32,6 @@ MIXED = [
     ("RF4", "2019-05", "ae_breaches_4hr_type1", None, 12),
     ("RF4", "2031-01", "ae_attendances_type1", 10, 13),
 ]
-
-
-def canonical(rows: list[tuple]) -> pa.Table:
-    out = []
-    for provider, period, metric, value, row in rows:
-        status = "suppressed" if value == "*" else ("missing" if value is None else "reported")
-        out.append(
-            {
-                "provider_code": provider,
-                "period": dt.date.fromisoformat(period + "-01"),
-                "metric_id": metric,
-                "value": float(value) if status == "reported" else None,
-                "value_status": status,
-                "comment": None,
-                "source_row": row,
-                "source_column": "value",
-            }
-        )
-    return pa.Table.from_pylist(out, schema=CANONICAL_ROWS)
 
 
 def decide(catalog, files: list[list[tuple]]) -> tuple[list, list]:
@@ -77,9 +58,6 @@ def test_blocks_cover_every_row_once() -> None:
     assert [(s.start, s.stop) for s in blocks.blocks(7, 3)] == [(0, 3), (3, 6), (6, 7)]
     assert list(blocks.blocks(0, 3)) == []
     values = np.arange(10)
-    assert (
-        row_mask(10, lambda rows: values[rows] % 3 == 0, 4).tolist() == (values % 3 == 0).tolist()
-    )
     assert row_positions(10, lambda rows: values[rows] > 6, 4).tolist() == [7, 8, 9]
     assert row_positions(0, lambda rows: values[rows] > 6, 4).tolist() == []
 
