@@ -4,6 +4,7 @@ kept on each stored or quarantined row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +32,8 @@ MAX_FINDINGS_PER_RULE = 1000
 #: Rules about a row's provider or period rather than one of its values: a wide row (one value
 #: per metric) gets one finding for them, not one per value.
 ROW_RULES = frozenset({"known_provider", "provider_scope", "future_period"})
+#: Notes are worked out row by row once more than one row in this many has one.
+DENSE_NOTES = 8
 
 
 def file_results(
@@ -136,29 +139,60 @@ def file_results(
 # ------------------------------------------------------------------ stream back
 
 
-def join_rules(
-    items: list[Listed], n: int, only: np.ndarray | None = None
-) -> tuple[np.ndarray, list[str]]:
-    """Per-row notes: a code per row (-1 for none) into texts of rules joined with ';'."""
-    names = sorted({i.rule for i in items if len(i.positions)})
-    codes = np.full(n, -1, dtype=np.int32)
+@dataclass(frozen=True)
+class RowNotes:
+    """Per-row notes (the rules of a row joined with ';'), kept for the rows that have one."""
+
+    rows: np.ndarray  # ascending positions of the rows with a note
+    codes: np.ndarray  # int32: each one's note, an index into `texts`
+    texts: list[str]
+
+    @classmethod
+    def none(cls) -> RowNotes:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), [])
+
+    def codes_of(self, start: int, stop: int) -> np.ndarray:
+        """The note code of rows start … stop-1 (-1 for none)."""
+        lo, hi = np.searchsorted(self.rows, [start, stop])
+        codes = np.full(stop - start, -1, dtype=np.int32)
+        codes[self.rows[lo:hi] - start] = self.codes[lo:hi]
+        return codes
+
+    def of(self, start: int, stop: int) -> pa.Array:
+        """The notes of rows start … stop-1, dictionary-encoded (null where there is none)."""
+        return notes(self.codes_of(start, stop), self.texts)
+
+
+def join_rules(items: list[Listed], n: int, only: np.ndarray | None = None) -> RowNotes:
+    """Per-row notes of `items` over `n` rows (only of the rows of `only`, when given)."""
+    listed = [i for i in items if len(i.positions)]
+    names = sorted({i.rule for i in listed})
     if not names:
-        return codes, []
+        return RowNotes.none()
     kind = np.uint32 if len(names) <= 32 else np.uint64
     bit = {name: kind(1) << kind(i) for i, name in enumerate(names)}
-    mask = np.zeros(n, dtype=kind)
-    for item in items:
-        if len(item.positions):
+    if sum(len(i.positions) for i in listed) * DENSE_NOTES > n:  # many notes: one per row
+        mask = np.zeros(n, dtype=kind)
+        for item in listed:
             mask[item.positions] |= bit[item.rule]
-    if only is not None:
-        mask[~only] = 0
-    present = np.flatnonzero(mask)
-    if not len(present):
-        return codes, []
-    uniques, inverse = np.unique(mask[present], return_inverse=True)
+        if only is not None:
+            mask[~only] = 0
+        rows = np.flatnonzero(mask)
+        rules_of = mask[rows]
+    else:  # a few rows have a note: only those
+        at = np.concatenate([i.positions for i in listed]).astype(np.int64, copy=False)
+        bits = np.concatenate([np.full(len(i.positions), bit[i.rule], dtype=kind) for i in listed])
+        if only is not None:
+            keep = only[at]
+            at, bits = at[keep], bits[keep]
+        rows, inverse = np.unique(at, return_inverse=True)
+        rules_of = np.zeros(len(rows), dtype=kind)
+        np.bitwise_or.at(rules_of, inverse, bits)
+    if not len(rows):
+        return RowNotes.none()
+    uniques, inverse = np.unique(rules_of, return_inverse=True)
     texts = [";".join(name for name in names if int(u) & int(bit[name])) for u in uniques]
-    codes[present] = inverse.astype(np.int32)
-    return codes, texts
+    return RowNotes(rows.astype(np.int64, copy=False), inverse.astype(np.int32), texts)
 
 
 def notes(codes: np.ndarray, texts: list[str]) -> pa.Array:

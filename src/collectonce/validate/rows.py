@@ -5,6 +5,7 @@ that the checks, the history and the message writers share.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -124,22 +125,27 @@ class TextCodes:
 
     def encode(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Codes of a string array (nulls become the empty string)."""
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
         n = len(arr)
         if n and arr.null_count == n:
             return np.full(n, self.code(""), dtype=np.int32)
-        if n and arr.null_count == 0:
-            first = arr[0]
-            if pc.all(pc.equal(arr, first)).as_py():  # one value throughout (a long file's
-                return np.full(n, self.code(str(first.as_py())), dtype=np.int32)  # column)
         arr = pc.fill_null(arr, "") if arr.null_count else arr
+        # One pass of Arrow's hashing, chunk by chunk (the chunks share one growing memo: the
+        # last dictionary holds every text, in order of first appearance).
         encoded = arr.dictionary_encode()
-        mapping = np.array(
-            [self.code(str(t)) for t in encoded.dictionary.to_pylist()], dtype=np.int32
-        )
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        return mapping[indices] if len(mapping) else np.zeros(len(indices), dtype=np.int32)
+        if isinstance(encoded, pa.ChunkedArray):
+            chunks = encoded.chunks
+            dictionary = max((c.dictionary for c in chunks), key=len, default=pa.array([]))
+            indices = np.concatenate(
+                [c.indices.to_numpy(zero_copy_only=False) for c in chunks]
+                or [np.zeros(0, dtype=np.int32)]
+            )
+        else:
+            dictionary = encoded.dictionary
+            indices = encoded.indices.to_numpy(zero_copy_only=False)
+        mapping = np.array([self.code(str(t)) for t in dictionary.to_pylist()], dtype=np.int32)
+        if len(mapping) == 1:  # one value throughout (a long file's column)
+            return np.full(n, mapping[0], dtype=np.int32)
+        return mapping[indices] if len(mapping) else np.zeros(n, dtype=np.int32)
 
 
 @dataclass
@@ -174,28 +180,27 @@ class Decisions:
 
 
 class Context:
-    """Per-row arrays shared by the checks and the message writer."""
+    """Per-row arrays shared by the checks and the message writer.
+
+    The row's file, provider, period (day number) and key follow from its file × provider ×
+    period group; each is worked out the first time a check asks for it (a clean bulk load
+    asks for few of them). In a run of one file, `file_of` is a read-only broadcast of its
+    index and `key` is the source row itself, so neither takes memory per row.
+    """
 
     def __init__(
         self,
         run: ValidationRun,
         r: RowCodes,
-        file_of: np.ndarray,
-        provider: np.ndarray,
-        day: np.ndarray,
+        groups: GroupCodes,
         mpos: np.ndarray,
         status: np.ndarray,
-        key: np.ndarray,
     ) -> None:
         self.run = run
         self.r = r
-        self.file_of = file_of
-        self.provider = provider
-        self.day = day
+        self.groups = groups
         self.mpos = mpos
         self.status = status
-        self.key = key
-        self.cell = np.zeros(0, dtype=np.int64)
         self.clashes: KeyClashes | None = None
         self.wide = np.zeros((0, 0))
         self.from_store = np.zeros((0, 0), dtype=bool)
@@ -204,6 +209,66 @@ class Context:
         #: Per flagged row: median, low, high and periods of its history.
         self.outlier: dict[int, tuple[float, float, float, int]] = {}
         self.held: Held | None = None
+
+    def cells_of(self, rows: slice) -> np.ndarray:
+        """The cell of each row of a block: its group × collected metric, numbered
+        ``group * metrics + metric position`` (-1 for a row of no collected metric)."""
+        mpos = self.mpos[rows]
+        cell = self.r.group[rows].astype(np.int64)
+        cell *= max(len(self.run.metric_codes), 1)
+        cell += mpos
+        cell[mpos < 0] = -1
+        return cell
+
+    @functools.cached_property
+    def cell(self) -> np.ndarray:
+        """The cell of every row (see `cells_of`)."""
+        return self.cells_of(slice(None))
+
+    @functools.cached_property
+    def file_of(self) -> np.ndarray:
+        """The file index of each row."""
+        only = self.groups.only_file
+        if only is not None:
+            return np.broadcast_to(np.int32(only), (len(self.r.group),))
+        return self.groups.file[self.r.group]
+
+    @functools.cached_property
+    def provider(self) -> np.ndarray:
+        """The provider code of each row."""
+        return self.groups.provider[self.r.group]
+
+    @functools.cached_property
+    def day(self) -> np.ndarray:
+        """The period of each row, as days since 1970-01-01."""
+        return self.groups.day[self.r.group]
+
+    @functools.cached_property
+    def key(self) -> np.ndarray:
+        """Each row's key: file index in the high bits, source row in the low bits."""
+        only = self.groups.only_file
+        if only == 0:
+            return self.r.row
+        if only is not None:
+            return self.r.row | (np.int64(only) << ROW_BITS)
+        return (self.file_of.astype(np.int64) << ROW_BITS) | self.r.row
+
+
+@dataclass(frozen=True)
+class GroupCodes:
+    """A run's file × provider × period groups: the file, provider code and period of each."""
+
+    file: np.ndarray  # int32
+    provider: np.ndarray  # int32
+    day: np.ndarray  # int32: days since 1970-01-01
+
+    @functools.cached_property
+    def only_file(self) -> int | None:
+        """The file of every group, when they all belong to one file."""
+        if not len(self.file):
+            return 0
+        first = int(self.file[0])
+        return first if bool((self.file == first).all()) else None
 
 
 @dataclass

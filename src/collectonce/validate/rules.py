@@ -66,6 +66,12 @@ class KeyClashes:
         return position
 
 
+def no_clashes(n: int) -> KeyClashes:
+    """The clashes of `n` rows whose cells are all different: none."""
+    none = np.zeros(0, dtype=np.int64)
+    return KeyClashes(np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), none, none)
+
+
 def key_clashes(
     cell: np.ndarray, value: np.ndarray, status: np.ndarray, cells: int | None = None
 ) -> KeyClashes:
@@ -81,10 +87,14 @@ def key_clashes(
     if cells is not None and cells <= 4 * n + 1024:
         if valid.all():
             counts = np.bincount(cell, minlength=cells)
+            if int(counts.max(initial=0)) <= 1:  # no cell repeats (the usual bulk load)
+                return KeyClashes(duplicate, conflict, none, none)
             repeated = counts[cell] > 1
         else:
             safe = np.where(valid, cell, cells)  # rows without a cell count in a spare slot
             counts = np.bincount(safe, minlength=cells + 1)
+            if int(counts[:cells].max(initial=0)) <= 1:
+                return KeyClashes(duplicate, conflict, none, none)
             repeated = (counts[safe] > 1) & valid
         del counts
     else:

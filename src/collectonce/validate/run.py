@@ -48,9 +48,15 @@ from collectonce.catalog import Catalog
 from collectonce.contracts import CANONICAL_ROWS
 from collectonce.findings import Finding
 from collectonce.validate.checks import catalogue, flags, keys, metrics, scope, wide
+from collectonce.validate.growing import GrowingColumn
 from collectonce.validate.held_rows import Codes, HeldRows
 from collectonce.validate.history import History
-from collectonce.validate.listing import MAX_FINDINGS_PER_RULE, file_results, join_rules, notes
+from collectonce.validate.listing import (
+    MAX_FINDINGS_PER_RULE,
+    RowNotes,
+    file_results,
+    join_rules,
+)
 from collectonce.validate.rows import (
     DAY_OFFSET,
     DAY_SPAN,
@@ -63,6 +69,7 @@ from collectonce.validate.rows import (
     Decisions,
     FileInput,
     FileResult,
+    GroupCodes,
     Listed,
     RowBatch,
     RowCodes,
@@ -98,8 +105,13 @@ class ValidationRun:
         self._group_file: list[int] = []
         self._group_provider: list[int] = []
         self._group_day: list[int] = []
-        self._parts: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("row", "group", "metric", "status", "value", "column")
+        self._parts: dict[str, GrowingColumn] = {
+            "row": GrowingColumn(np.int64),
+            "group": GrowingColumn(np.int32),
+            "metric": GrowingColumn(np.int32),
+            "status": GrowingColumn(np.int16),
+            "value": GrowingColumn(np.float64),
+            "column": GrowingColumn(np.int32),
         }
         #: Besides the codes: each batch's length, null cells and comments (see `held_rows`).
         #: Rows are rebuilt from the codes, so nothing is spilled to disk (`spill_dir` and
@@ -108,10 +120,8 @@ class ValidationRun:
         self._kept: RowCodes | None = None
         self._checked: Checked | None = None
         self._decisions: Decisions | None = None
-        self._warn_codes = np.zeros(0, dtype=np.int32)
-        self._warn_text: list[str] = []
-        self._reason_codes = np.zeros(0, dtype=np.int32)
-        self._reason_text: list[str] = []
+        self._warn_notes = RowNotes.none()
+        self._reason_notes = RowNotes.none()
         #: Receives each Great Expectations result of this run (for Data Docs), when set.
         self.on_gx_result: Callable[[str, Any], None] | None = None
 
@@ -173,11 +183,11 @@ class ValidationRun:
             mapping[i] = found
         parts = self._parts
         parts["group"].append(mapping[codes])
-        parts["row"].append(table["source_row"].to_numpy().astype(np.int64, copy=False))
+        parts["row"].append(table["source_row"].to_numpy())
         parts["metric"].append(self._metrics.encode(table["metric_id"]))
-        parts["status"].append(self._statuses.encode(table["value_status"]).astype(np.int16))
+        parts["status"].append(self._statuses.encode(table["value_status"]))
         parts["value"].append(
-            table["value"].to_numpy().astype(np.float64, copy=False)
+            table["value"].to_numpy()
             if table["value"].null_count == 0
             else pc.fill_null(table["value"], np.nan).to_numpy()
         )
@@ -201,19 +211,14 @@ class ValidationRun:
     # ------------------------------------------------------------------ decide
 
     def _rows(self) -> RowCodes:
-        def take(name: str, dtype: type) -> np.ndarray:
-            arrays = self._parts[name]
-            out = np.concatenate(arrays) if arrays else np.zeros(0)
-            arrays.clear()
-            return out.astype(dtype, copy=False)
-
+        parts = self._parts
         return RowCodes(
-            row=take("row", np.int64),
-            group=take("group", np.int32),
-            metric=take("metric", np.int32),
-            status=take("status", np.int16),
-            value=take("value", np.float64),
-            column=take("column", np.int32),
+            row=parts["row"].take(),
+            group=parts["group"].take(),
+            metric=parts["metric"].take(),
+            status=parts["status"].take(),
+            value=parts["value"].take(),
+            column=parts["column"].take(),
         )
 
     def check(self) -> None:
@@ -230,14 +235,12 @@ class ValidationRun:
         r = self._rows()
         self._kept = r  # to rebuild the rows in `iter_batches`
         n = len(r.row)
-        group_file = np.asarray(self._group_file or [0], dtype=np.int32)
-        group_provider = np.asarray(self._group_provider or [0], dtype=np.int32)
-        group_day = np.asarray(self._group_day or [0], dtype=np.int32)
-        g = r.group
-        file_of = group_file[g]
-        provider = group_provider[g]
-        day = group_day[g]
-        key = (file_of.astype(np.int64) << ROW_BITS) | r.row
+        groups = GroupCodes(
+            file=np.asarray(self._group_file or [0], dtype=np.int32),
+            provider=np.asarray(self._group_provider or [0], dtype=np.int32),
+            day=np.asarray(self._group_day or [0], dtype=np.int32),
+        )
+        group_file = groups.file
         metric_texts = self._metrics.texts
         m_count = len(self.metric_codes)
         mpos_of_text = np.array(
@@ -249,7 +252,7 @@ class ValidationRun:
             dtype=np.int16,
         )
         status = status_code_of_text[r.status]
-        ctx = Context(self, r, file_of, provider, day, mpos, status, key)
+        ctx = Context(self, r, groups, mpos, status)
         checked = Checked(ctx=ctx, group_file=group_file)
         errors = checked.errors
 
@@ -354,8 +357,8 @@ class ValidationRun:
         ]
 
         # 10. Per-row notes for storing and quarantine.
-        self._warn_codes, self._warn_text = join_rules(warnings, n)
-        self._reason_codes, self._reason_text = join_rules(errors, n, only=rejected)
+        self._warn_notes = join_rules(warnings, n)
+        self._reason_notes = join_rules(errors, n, only=rejected)
         self._decisions = Decisions(store=store, rejected=rejected, file=file_of)
 
         # 11. Results per file.
@@ -393,8 +396,8 @@ class ValidationRun:
                 file=decisions.file[offset:stop],
                 store=decisions.store[offset:stop],
                 rejected=decisions.rejected[offset:stop],
-                warnings=notes(self._warn_codes[offset:stop], self._warn_text),
-                reasons=notes(self._reason_codes[offset:stop], self._reason_text),
+                warnings=self._warn_notes.of(offset, stop),
+                reasons=self._reason_notes.of(offset, stop),
             )
             offset = stop
 

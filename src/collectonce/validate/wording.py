@@ -52,10 +52,10 @@ class Wording:
     def period(self, p: int, code: str | None = None) -> str:
         metric = self.catalog.metrics.get(code or "")
         grain = metric.grain.period if metric else "month"
-        return period_label(from_day_number(int(self.ctx.day[p])), grain)
+        return period_label(from_day_number(int(self.ctx.groups.day[self.ctx.r.group[p]])), grain)
 
     def provider(self, p: int) -> str:
-        return self.run._providers.texts[int(self.ctx.provider[p])]
+        return self.run._providers.texts[int(self.ctx.groups.provider[self.ctx.r.group[p]])]
 
     def value_text(self, p: int, pretty: bool = False) -> str:
         status = int(self.ctx.status[p])
@@ -92,7 +92,7 @@ class Wording:
         elif rule in ("known_metric", "metric_active") and column in (None, "metric_id"):
             value = code
         return Finding(
-            file=self.run.files[int(ctx.file_of[p])].name,
+            file=self.run.files[int(ctx.groups.file[ctx.r.group[p]])].name,
             row=int(ctx.r.row[p]),
             column=column,
             metric=metric,

@@ -57,7 +57,7 @@ def mask_of(
 ) -> tuple[str, np.ndarray, str]:
     """The rows a failure of the canonical-rows suite concerns."""
     column = failure.column or ""
-    n = len(ctx.key)
+    n = len(ctx.r.row)
     if column == "provider_code":
         return failure.rule, _flagged(run._providers, failure.values)[ctx.provider], column
     if column == "metric_id":

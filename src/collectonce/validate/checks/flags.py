@@ -28,13 +28,7 @@ def check(
     has_cell: np.ndarray,
 ) -> list[Listed]:
     """Warnings on accepted rows: suppressed values, outliers against the provider's history."""
-    n, value, provider, mpos, status = (
-        len(ctx.key),
-        ctx.r.value,
-        ctx.provider,
-        ctx.mpos,
-        ctx.status,
-    )
+    n, value, mpos, status = len(ctx.r.row), ctx.r.value, ctx.mpos, ctx.status
     warnings: list[Listed] = []
     suppressed = ~rejected & has_cell & (status == SUPPRESSED)
     warnings.append(Listed("suppressed_value", "warning", np.flatnonzero(suppressed)))
@@ -43,7 +37,7 @@ def check(
         judged = np.flatnonzero(candidate & ~held.unchanged & (status == REPORTED))
         flagged, median, low, high, periods = rules.outliers(
             value[judged],
-            np.asarray(run._providers.texts, dtype=object)[provider[judged]],
+            np.asarray(run._providers.texts, dtype=object)[ctx.provider[judged]],
             np.asarray(run.metric_codes, dtype=object)[mpos[judged]],
             ctx.day[judged],
             np.ones(len(judged), dtype=bool),

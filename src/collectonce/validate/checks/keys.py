@@ -8,24 +8,40 @@ import numpy as np
 
 from collectonce.findings import fmt_number
 from collectonce.validate import rules
+from collectonce.validate.blocks import blocks
 from collectonce.validate.rows import Checked, Context, Listed
 from collectonce.validate.wording import Message, Spot, Wording, Writer
 
 
 def check(ctx: Context, checked: Checked, groups: int, m_count: int) -> None:
     """Repeated keys within a file (errors and warnings added to `checked`)."""
-    g, mpos, value, status = ctx.r.group, ctx.mpos, ctx.r.value, ctx.status
+    mpos, value, status = ctx.mpos, ctx.r.value, ctx.status
     errors, warnings = checked.errors, checked.warnings
     has_cell = mpos >= 0
-    cell = np.where(has_cell, g.astype(np.int64) * max(m_count, 1) + mpos, -1)
-    ctx.cell = cell
-    clashes = rules.key_clashes(cell, value, status, cells=groups * max(m_count, 1))
+    cells = groups * max(m_count, 1)
+    if _repeats(ctx, has_cell, cells):
+        clashes = rules.key_clashes(ctx.cell, value, status, cells=cells)
+    else:
+        clashes = rules.no_clashes(len(mpos))
     errors.append(Listed("conflicting_key", "error", np.flatnonzero(clashes.conflict)))
     ctx.clashes = clashes
     for p in np.flatnonzero(clashes.conflict):
         ctx.clash_rows.setdefault(clashes.first_of(int(p)), []).append(int(p))
     warnings.append(Listed("duplicate_key", "warning", np.flatnonzero(clashes.duplicate)))
     checked.has_cell = has_cell
+
+
+def _repeats(ctx: Context, has_cell: np.ndarray, cells: int) -> bool:
+    """Whether any cell holds two rows or more (when unsure, say so: `key_clashes` then
+    finds them). The cells seen are marked block by block, one byte per cell."""
+    n = len(has_cell)
+    if cells > 8 * n + 1024:
+        return True
+    seen = np.zeros(cells, dtype=bool)
+    for rows in blocks(n):
+        cell = ctx.cells_of(rows)
+        seen[cell[cell >= 0]] = True
+    return int(np.count_nonzero(seen)) < int(np.count_nonzero(has_cell))
 
 
 def conflicting_key(w: Wording, at: Spot) -> Message:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from collectonce.validate import rules
+from collectonce.validate.blocks import row_positions
 from collectonce.validate.rows import Checked, Context, Listed, day_number, from_day_number
 from collectonce.validate.wording import Message, Spot, Wording, Writer
 
@@ -19,13 +20,18 @@ if TYPE_CHECKING:
 
 def check(run: ValidationRun, ctx: Context, checked: Checked) -> None:
     """Whole numbers and metric dates (errors and warnings added to `checked`)."""
-    has_cell, mpos, day, value = checked.has_cell, ctx.mpos, ctx.day, ctx.r.value
+    has_cell, mpos, value = checked.has_cell, ctx.mpos, ctx.r.value
+    group, group_day = ctx.r.group, ctx.groups.day
+    n = len(mpos)
     errors, warnings = checked.errors, checked.warnings
     is_integer = np.array(
         [run.catalog.metrics[c].value_type == "integer" for c in run.metric_codes]
     )
-    mask = has_cell & rules.not_whole(value, is_integer[np.maximum(mpos, 0)])
-    errors.append(Listed("type_integer", "error", np.flatnonzero(mask)))
+
+    def fraction(rows: slice) -> np.ndarray:
+        return has_cell[rows] & rules.not_whole(value[rows], is_integer[np.maximum(mpos[rows], 0)])
+
+    errors.append(Listed("type_integer", "error", row_positions(n, fraction)))
     start = np.array(
         [day_number(run.catalog.metrics[c].status.collected_from) for c in run.metric_codes]
     )
@@ -38,11 +44,21 @@ def check(run: ValidationRun, ctx: Context, checked: Checked) -> None:
         ],
         dtype=np.int64,
     )
-    safe = np.maximum(mpos, 0)
-    retired = has_cell & (day > end[safe])
-    errors.append(Listed("metric_active", "error", np.flatnonzero(retired), "period"))
-    early = has_cell & (day < start[safe])
-    warnings.append(Listed("metric_effective_period", "warning", np.flatnonzero(early)))
+    # A metric date can only be crossed when a group's period lies beyond some metric's.
+    days = group_day[: len(run._group_file)]
+    first, last = (int(days.min()), int(days.max())) if len(days) else (0, -1)
+
+    def after_end(rows: slice) -> np.ndarray:
+        return has_cell[rows] & (group_day[group[rows]] > end[np.maximum(mpos[rows], 0)])
+
+    def before_start(rows: slice) -> np.ndarray:
+        return has_cell[rows] & (group_day[group[rows]] < start[np.maximum(mpos[rows], 0)])
+
+    none = np.zeros(0, dtype=np.intp)
+    retired = row_positions(n, after_end) if n and last > int(end.min(initial=last)) else none
+    errors.append(Listed("metric_active", "error", retired, "period"))
+    early = row_positions(n, before_start) if n and first < int(start.max(initial=first)) else none
+    warnings.append(Listed("metric_effective_period", "warning", early))
 
 
 def metric_active(w: Wording, at: Spot) -> Message:

@@ -15,15 +15,14 @@ if TYPE_CHECKING:
 
 def check(run: ValidationRun, ctx: Context, checked: Checked) -> None:
     """Rows of a file sent as one provider that are for another (errors added to `checked`)."""
-    n, file_of, provider, errors = len(ctx.key), ctx.file_of, ctx.provider, checked.errors
     scope = np.full(max(len(run.files), 1), -1, dtype=np.int32)
     for f in run.files:
         if f.as_provider:
             scope[f.index] = run._providers.code(f.as_provider)
-    if n and (scope >= 0).any():
-        row_scope = scope[file_of]
-        mask = (row_scope >= 0) & (provider != row_scope)
-        errors.append(Listed("provider_scope", "error", np.flatnonzero(mask), None))
+    if len(ctx.r.row) and (scope >= 0).any():
+        row_scope = scope[ctx.file_of]
+        mask = (row_scope >= 0) & (ctx.provider != row_scope)
+        checked.errors.append(Listed("provider_scope", "error", np.flatnonzero(mask), None))
 
 
 def provider_scope(w: Wording, at: Spot) -> Message:

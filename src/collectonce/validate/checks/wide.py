@@ -4,12 +4,14 @@ cross-metric rules), over the run's own values and then completed by values alre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from collectonce.findings import fmt_number
+from collectonce.validate.blocks import blocks, row_positions
 from collectonce.validate.gx_runner import Failure, merge_failures, run_wide_suite
 from collectonce.validate.history import History
 from collectonce.validate.rows import DAY_OFFSET, DAY_SPAN, REPORTED, Checked, Context, Listed
@@ -24,11 +26,12 @@ def own_failures(run: ValidationRun, ctx: Context, checked: Checked) -> list[Fai
     """The provider × period suite over this run's own values."""
     m_count = len(run.metric_codes)
     g_count = len(run._group_file)
-    wide_cells = checked.wide_cells
-    pos = np.flatnonzero(wide_cells & (ctx.status == REPORTED))
-    wide = np.full((g_count, m_count), np.nan, order="F")  # columns are contiguous
-    wide[ctx.r.group[pos], ctx.mpos[pos]] = ctx.r.value[pos]
-    del pos
+    # The pivot, filled through each row's cell (group × metric, its flat position).
+    wide = np.full((g_count, m_count), np.nan)
+    flat, value, status = wide.ravel(), ctx.r.value, ctx.status
+    for rows in blocks(len(value)):
+        taken = checked.wide_cells[rows] & (status[rows] == REPORTED)
+        flat[ctx.cells_of(rows)[taken]] = value[rows][taken]
     partners: set[int] = set()
     for code in run.metric_codes:
         for rule in run.catalog.metrics[code].rules:
@@ -37,7 +40,7 @@ def own_failures(run: ValidationRun, ctx: Context, checked: Checked) -> list[Fai
     checked.partners = sorted(partners)
     checked.own = wide
     ctx.wide = wide
-    ctx.from_store = np.zeros((g_count, m_count), dtype=bool, order="F")
+    ctx.from_store = np.zeros((g_count, m_count), dtype=bool)
     columns: dict[str, np.ndarray] = {}
     for j in checked.partners:
         columns[run.metric_codes[j]] = wide[:, j]
@@ -49,7 +52,9 @@ def own_failures(run: ValidationRun, ctx: Context, checked: Checked) -> list[Fai
         for j in cols[1:]:
             pick(reduced, wide[:, j], out=reduced)
         columns[name] = reduced
-    frame = pd.DataFrame(columns)  # its index is the group number
+    # Its index is the group number; its columns stay the arrays above (not copied into one
+    # block: Great Expectations reads them column by column).
+    frame = pd.DataFrame(columns, copy=False)
     return run_wide_suite(run.catalog, frame, run.on_gx_result)
 
 
@@ -63,10 +68,9 @@ def held_failures(
         return failures
     m_count = len(run.metric_codes)
     g_count = len(run._group_file)
-    filled = np.zeros((g_count, m_count), dtype=bool, order="F")
-    cells = np.flatnonzero(checked.wide_cells)
-    filled[ctx.r.group[cells], ctx.mpos[cells]] = True
-    del cells
+    filled = np.zeros((g_count, m_count), dtype=bool)
+    for rows in blocks(len(checked.wide_cells)):
+        filled.ravel()[ctx.cells_of(rows)[checked.wide_cells[rows]]] = True
     gp = np.asarray(run._group_provider, dtype=np.int64)
     gd = np.asarray(run._group_day, dtype=np.int64)
     wide = checked.own
@@ -81,7 +85,7 @@ def held_failures(
         if not ok.any():
             continue
         if wide is checked.own:
-            wide = checked.own.copy(order="F")
+            wide = checked.own.copy()
         wide[empty[ok], j] = hist.value[at[ok]]
         ctx.from_store[empty[ok], j] = True
     if wide is checked.own:
@@ -89,7 +93,7 @@ def held_failures(
     ctx.wide = wide
     touched = np.flatnonzero(ctx.from_store.any(axis=1))
     frame = pd.DataFrame(
-        {run.metric_codes[j]: wide[touched, j] for j in checked.partners}, index=touched
+        {run.metric_codes[j]: wide[touched, j] for j in checked.partners}, index=touched, copy=False
     )
     return merge_failures(
         run.catalog, failures, run_wide_suite(run.catalog, frame, run.on_gx_result)
@@ -104,7 +108,6 @@ def listed(
     own = checked.own
     bounds = bound_columns(run.catalog)
     out: list[Listed] = []
-    cell_of_row = ctx.cell
     for failure in failures:
         column = failure.column or ""
         if column in bounds:
@@ -121,10 +124,19 @@ def listed(
             pair = (failure.metric, failure.other)
             cols = [run.metric_pos[c] for c in pair if c is not None and c in run.metric_pos]
             bad_cells = np.concatenate([failure.groups * m_count + j for j in cols])
-        positions = np.flatnonzero(np.isin(cell_of_row, bad_cells))
+        positions = row_positions(len(ctx.mpos), _in_cells(ctx, np.unique(bad_cells)))
         ctx.wide_failures.append(failure)
         out.append(Listed(failure.rule, failure.severity, positions))
     return out
+
+
+def _in_cells(ctx: Context, cells: np.ndarray) -> Callable[[slice], np.ndarray]:
+    """Per block of rows: whether each row's cell is one of `cells` (sorted)."""
+
+    def test(rows: slice) -> np.ndarray:
+        return np.isin(ctx.cells_of(rows), cells, assume_unique=False)
+
+    return test
 
 
 # ------------------------------------------------------------------ results
