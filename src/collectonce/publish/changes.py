@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collectonce import duck
 from collectonce.settings import Settings
 
 #: Changed values listed as examples.
@@ -40,7 +41,6 @@ def publication_changes(
 ) -> dict[str, Any]:
     """What publication `version` changed against `version - 1` (everything is added for the
     first one, or when the one before was vacuumed)."""
-    import duckdb
 
     from collectonce.publish.errors import UnknownPublication
     from collectonce.publish.unified import read_unified_table
@@ -56,7 +56,7 @@ def publication_changes(
         against, old_rows = None, None
     if old_rows is None:
         old_rows = new_rows.schema.empty_table()
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         con.register("new_rows", new_rows)
         con.register("old_rows", old_rows)
         con.execute(f"CREATE TEMP TABLE changed AS {_CHANGES_SQL}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from collectonce import duck
 from collectonce.publish.errors import PublishError
 from collectonce.publish.unified import open_table, resolve_version, unified_path
 from collectonce.settings import Settings
@@ -57,7 +58,6 @@ def connect(
     the settings cannot be changed back. Raises `UnknownPublication` when nothing is published
     or the version does not exist.
     """
-    import duckdb
 
     version = resolve_version(settings, as_of)
     extensions = delta_extension_dir()
@@ -67,7 +67,7 @@ def connect(
     }
     if extensions is not None:
         config["extension_directory"] = str(extensions)
-    con = duckdb.connect(config=config)
+    con = duck.connect(config)
     try:
         if extensions is not None:
             con.execute("LOAD delta")

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from collectonce import duck
 from collectonce.contracts import SUBMISSION_VALUES, with_dictionaries
 from collectonce.settings import Settings
 
@@ -123,12 +124,11 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 def _query(settings: Settings, sql: str, params: list[Any]) -> pa.Table | None:
-    import duckdb
 
     dataset = _dataset(settings)
     if dataset is None:
         return None
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.register("submission_values", dataset)
         return con.sql(sql, params=params).to_arrow_table()
