@@ -61,23 +61,22 @@ def _defer(name: str) -> None:
 
 def load_gx() -> types.ModuleType:
     """``great_expectations``, imported with `DEFERRED` modules loaded only when used."""
-    if "great_expectations" in sys.modules:
-        import great_expectations
-
-        return great_expectations
-    with _LOCK:
-        for name in DEFERRED:
-            _defer(name)
-        modules = cast(dict[str, Any], sys.modules)
-        hidden = [name for name in HIDDEN if name not in modules]
-        for name in hidden:
-            modules[name] = None  # Python's mark for "not installed"
-        try:
-            import great_expectations
-        finally:
+    if "great_expectations" not in sys.modules:
+        with _LOCK:
+            for name in DEFERRED:
+                _defer(name)
+            modules = cast(dict[str, Any], sys.modules)
+            hidden = [name for name in HIDDEN if name not in modules]
             for name in hidden:
-                if name in modules and modules[name] is None:
-                    del modules[name]
+                modules[name] = None  # Python's mark for "not installed"
+            try:
+                import great_expectations  # here, with the modules above deferred or hidden
+            finally:
+                for name in hidden:
+                    if name in modules and modules[name] is None:
+                        del modules[name]
+    import great_expectations
+
     return great_expectations
 
 
