@@ -19,8 +19,10 @@ Expectations and stored as every submission is.
   ratio is to the last.
 * **Help**: ``collectonce --help`` and every ``collectonce X --help`` in a fresh process (the
   slowest is reported beside the median; target <= 0.5 s each).
-* **API**: ``POST /v1/submissions`` to a warm ``collectonce serve`` on loopback (the first upload,
-  which warms the server, is shown apart), with the provider's own token.
+* **API**: ``POST /v1/submissions`` to a warm ``collectonce serve`` on loopback, with the
+  provider's own token. Warm means ``/health`` says every upload process has warmed up (the
+  time from the server answering to that is shown); the first upload after that is shown
+  apart, as it is the first each code path meets.
 
     python benchmarks/small_submit.py [--runs 3] [--help-runs 1] [--json]
 
@@ -46,6 +48,7 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from collectonce.testing import wait_until_warm
 from soak import CATALOG, SOURCE, start_server, stop_server
 
 VALUES = 50
@@ -236,6 +239,9 @@ def run(runs: int, help_runs: int = 1) -> dict[str, Any]:
         }
         proc, base = start_server(api_home)
         try:
+            started = time.perf_counter()
+            wait_until_warm(base)
+            api_warm_up = time.perf_counter() - started
             with httpx.Client() as client:
                 ods, path = api_files[0]
                 api_first = api_submit(client, base, tokens[ods], path)
@@ -263,6 +269,7 @@ def run(runs: int, help_runs: int = 1) -> dict[str, Any]:
         "cli_cold_median_s": round(statistics.median(cold_times), 2),
         "cli_cpu_median_s": round(statistics.median(CPU_SECONDS[1:]), 2),
         "gx_import_s": round(statistics.median(gx_import), 2),
+        "api_warm_up_s": round(api_warm_up, 2),
         "api_first_ms": round(api_first * 1000, 1),
         "api_ms": [round(t * 1000, 1) for t in api_times],
         "api_median_ms": round(api_median, 1),
@@ -308,7 +315,8 @@ def print_table(r: dict[str, Any]) -> None:
             f"{r['cli_median_s']} s ({r['cli_ratio_to_floor']}x floor)",
             f"<= {TARGETS['cli_median_s']} s",
         ),
-        ("API upload, first to a fresh server", f"{r['api_first_ms']} ms", ""),
+        ("API server: its upload processes warm, after /health", f"{r['api_warm_up_s']} s", ""),
+        ("API upload, the first once warm", f"{r['api_first_ms']} ms", ""),
         (
             f"API upload, {r['values']} values, warm (median of {r['runs']})",
             f"{r['api_median_ms']} ms",

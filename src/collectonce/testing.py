@@ -24,7 +24,14 @@ from pathlib import Path
 
 from collectonce.errors import ApiError
 
-__all__ = ["ServerFailedError", "free_port", "served", "start_server", "stop_server"]
+__all__ = [
+    "ServerFailedError",
+    "free_port",
+    "served",
+    "start_server",
+    "stop_server",
+    "wait_until_warm",
+]
 
 
 class ServerFailedError(ApiError, RuntimeError):
@@ -84,6 +91,22 @@ def start_server(
             raise ServerFailedError(f"the server did not answer in {timeout_s:.0f} s{_tail(log)}")
         time.sleep(0.2)
     return proc, base
+
+
+def wait_until_warm(base: str, timeout_s: float = 180) -> dict[str, object]:
+    """The server's ``/health`` once every upload process it runs has warmed up (at once when
+    uploads are checked in the server itself); raises `ServerFailedError` after ``timeout_s``."""
+    import json
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with urllib.request.urlopen(f"{base}/health", timeout=30) as response:
+            health = json.loads(response.read())
+        if int(health.get("upload_processes_warm", 0)) >= int(health.get("upload_processes", 0)):
+            return dict(health)
+        if time.monotonic() > deadline:
+            raise ServerFailedError(f"upload processes not warm in {timeout_s:.0f} s: {health}")
+        time.sleep(0.2)
 
 
 def stop_server(proc: subprocess.Popen[bytes], grace_s: float = 20) -> None:

@@ -73,7 +73,7 @@ def test_uploads_at_once_are_checked_in_processes_and_stored_once(
     import httpx
     import psutil
 
-    from collectonce.testing import start_server, stop_server
+    from collectonce.testing import start_server, stop_server, wait_until_warm
 
     home = tmp_path / "home"
     home.mkdir()
@@ -82,6 +82,8 @@ def test_uploads_at_once_are_checked_in_processes_and_stored_once(
     try:
         pool = [p for p in psutil.Process(proc.pid).children() if "python" in p.name().lower()]
         assert len(pool) >= 2, pool  # the upload processes started with the server
+        health = wait_until_warm(base)
+        assert (health["upload_processes"], health["upload_processes_warm"]) == (2, 2)
 
         def send(ods: str, quarter: int) -> dict[str, Any]:
             name, body = quarter_file(ods, quarter)

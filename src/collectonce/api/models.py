@@ -30,6 +30,14 @@ class Health(_Out):
     publication_version: int | None = Field(
         description="The latest publication, or null before the first one."
     )
+    upload_processes: int = Field(
+        default=0,
+        description="Processes that check uploads (0: uploads are checked in the server itself).",
+    )
+    upload_processes_warm: int = Field(
+        default=0,
+        description="How many of them have warmed up; uploads are at full speed when all have.",
+    )
 
 
 class ItemInfo(_Out):

@@ -75,10 +75,10 @@ PARENT_CHECK_SECONDS = 2.0
 _held: dict[str, Any] = {}
 
 
-def _start_process(catalog_dir: str, settings: dict[str, Any]) -> None:
+def _start_process(catalog_dir: str, settings: dict[str, Any], warm_count: Any) -> None:
     """Initialise a pool process: ignore Ctrl+C (the server stops the pool), lower its priority,
     watch the server, quiet the libraries, import the ingest machinery, read the catalogue and
-    warm Great Expectations."""
+    warm Great Expectations; then count itself in `warm_count` (a shared integer)."""
     from collectonce._quiet import quiet_environment
     from collectonce.ingest.worker import Catalogues, warm
 
@@ -94,6 +94,8 @@ def _start_process(catalog_dir: str, settings: dict[str, Any]) -> None:
         warm(held_settings, catalogues, Path(catalog_dir))
     except Exception:  # the first upload is then slower, not wrong
         log.exception("the upload process did not warm up")
+    with warm_count.get_lock():
+        warm_count.value += 1
 
 
 def _exit_with(server: int) -> None:
@@ -150,17 +152,33 @@ class UploadPool:
         self.in_processes = 0
         self.in_server = 0
         self.replaced = 0
+        #: How many of the current pool's processes have warmed up (shared with them).
+        self._warm: Any = None
+
+    @property
+    def running(self) -> int:
+        """Upload processes the pool runs (0 when uploads are checked in the server)."""
+        return self.processes if self._executor is not None else 0
+
+    @property
+    def warm(self) -> int:
+        """Upload processes ready to check a file at full speed."""
+        if self._executor is None or self._warm is None:
+            return 0
+        return min(int(self._warm.value), self.processes)
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # the settings and the catalogue's folder as absolute paths: the processes share the
         # server's working directory, but nothing depends on it
         settings = self.settings.model_dump(mode="json")
         settings["home"] = str(self.settings.root)
+        context = multiprocessing.get_context("spawn")
+        self._warm = context.Value("i", 0)
         executor = ProcessPoolExecutor(
             max_workers=self.processes,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_start_process,
-            initargs=(str(self.catalog.root.resolve()), settings),
+            initargs=(str(self.catalog.root.resolve()), settings, self._warm),
         )
         # one task per process: the pool starts a process for each (they warm up meanwhile)
         for _ in range(self.processes):

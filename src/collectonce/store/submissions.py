@@ -17,6 +17,7 @@ DuckDB ``delta`` extension needs a download, so it is not used).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import pyarrow as pa
 from collectonce import duck
 from collectonce.contracts import SUBMISSION_VALUES, with_dictionaries
 from collectonce.settings import Settings
+from collectonce.store import delta_tables
 
 KEY = ["provider_code", "period", "metric_id"]
 #: Columns that repeat one value per file (or a few notes) may be handed to `append_values`
@@ -50,16 +52,7 @@ def table_path(settings: Settings) -> Path:
 
 
 def _table(settings: Settings) -> Any | None:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    path = table_path(settings)
-    if not (path / "_delta_log").is_dir():
-        return None
-    try:
-        return DeltaTable(str(path))
-    except TableNotFoundError:
-        return None
+    return delta_tables.latest(table_path(settings))
 
 
 def table_version(settings: Settings) -> int | None:
@@ -108,8 +101,8 @@ def append_values(
 
 
 def _dataset(settings: Settings) -> Any | None:
-    table = _table(settings)
-    return None if table is None else table.to_pyarrow_dataset()
+    found = delta_tables.dataset(table_path(settings))
+    return None if found is None else found[1]
 
 
 def _empty_frame(extra: dict[str, str] | None = None) -> pd.DataFrame:
@@ -128,7 +121,7 @@ def _query(settings: Settings, sql: str, params: list[Any]) -> pa.Table | None:
     dataset = _dataset(settings)
     if dataset is None:
         return None
-    con = duck.connect()
+    con = duck.cursor()
     try:
         con.register("submission_values", dataset)
         return con.sql(sql, params=params).to_arrow_table()
@@ -223,13 +216,41 @@ def _as_date(period: dt.date | str) -> dt.date:
     return dt.date.fromisoformat(text[:10])
 
 
+#: Per table: (its data files, the submission ids in them) when last read, so that the next
+#: read takes the ids of the files added since (one small file per submission) and not the
+#: whole column again. Rows are only appended; should files ever go, it reads them all.
+_IDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+_IDS_LOCK = threading.Lock()
+
+
+def _ids_in(fragments: Iterable[Any]) -> set[str]:
+    found: set[str] = set()
+    for fragment in fragments:
+        column = fragment.to_table(columns=["submission_id"]).column("submission_id")
+        found.update(str(v) for v in column.unique().to_pylist())
+    return found
+
+
 def submission_ids(settings: Settings) -> set[str]:
-    """Every submission id with at least one stored value (reads that one column only)."""
+    """Every submission id with at least one stored value (reads that one column only, and
+    only of the files added since the last call)."""
     dataset = _dataset(settings)
     if dataset is None:
         return set()
-    column = dataset.to_table(columns=["submission_id"]).column("submission_id")
-    return {str(v) for v in column.unique().to_pylist()}
+    key = str(table_path(settings).resolve())
+    files = frozenset(dataset.files)
+    with _IDS_LOCK:
+        known = _IDS.get(key)
+    if known is not None and known[0] <= files:
+        added = files - known[0]
+        ids = set(known[1]) | _ids_in(f for f in dataset.get_fragments() if f.path in added)
+    else:
+        ids = _ids_in(dataset.get_fragments())
+    with _IDS_LOCK:
+        _IDS[key] = (files, frozenset(ids))
+        while len(_IDS) > delta_tables.MOST_TABLES:
+            del _IDS[next(iter(_IDS))]
+    return ids
 
 
 def unreceipted_submissions(settings: Settings, stored: set[str] | None = None) -> set[str]:

@@ -64,4 +64,10 @@ async def health(st: State) -> Health:
     except Exception:  # the table being unreadable is not the server being down
         log.exception("cannot read the publication list")
         latest = None
-    return Health(status="ok", catalog_version=st.catalog.version, publication_version=latest)
+    return Health(
+        status="ok",
+        catalog_version=st.catalog.version,
+        publication_version=latest,
+        upload_processes=st.uploads.running,
+        upload_processes_warm=st.uploads.warm,
+    )
