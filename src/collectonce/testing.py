@@ -94,15 +94,15 @@ def start_server(
 
 
 def wait_until_warm(base: str, timeout_s: float = 180) -> dict[str, object]:
-    """The server's ``/health`` once every upload process it runs has warmed up (at once when
-    uploads are checked in the server itself); raises `ServerFailedError` after ``timeout_s``."""
+    """The server's ``/health`` once it says uploads are checked at full speed (its upload
+    processes, or the server itself, warmed up); raises `ServerFailedError` after ``timeout_s``."""
     import json
 
     deadline = time.monotonic() + timeout_s
     while True:
         with urllib.request.urlopen(f"{base}/health", timeout=30) as response:
             health = json.loads(response.read())
-        if int(health.get("upload_processes_warm", 0)) >= int(health.get("upload_processes", 0)):
+        if health.get("uploads_ready"):
             return dict(health)
         if time.monotonic() > deadline:
             raise ServerFailedError(f"upload processes not warm in {timeout_s:.0f} s: {health}")

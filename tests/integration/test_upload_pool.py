@@ -84,6 +84,7 @@ def test_uploads_at_once_are_checked_in_processes_and_stored_once(
         assert len(pool) >= 2, pool  # the upload processes started with the server
         health = wait_until_warm(base)
         assert (health["upload_processes"], health["upload_processes_warm"]) == (2, 2)
+        assert health["uploads_ready"] is True
 
         def send(ods: str, quarter: int) -> dict[str, Any]:
             name, body = quarter_file(ods, quarter)
@@ -189,3 +190,43 @@ def test_upload_processes_run_below_the_server_and_end_with_it(
         proc.wait()
     _gone, alive = psutil.wait_procs(pool, timeout=30)
     assert not alive
+
+
+@pytest.mark.timeout(300)
+def test_a_server_checking_uploads_itself_warms_up_and_writes_only_its_gx_project(
+    tmp_path: Path, catalog_min_dir: Path
+) -> None:
+    """With no upload processes the server warms its own checks up (a dry-run rehearsal) and
+    says so in /health; the rehearsal leaves no archive, value, receipt or upload behind, and
+    the first real upload is then stored as usual."""
+    import httpx
+
+    from collectonce.testing import start_server, stop_server, wait_until_warm
+
+    home = tmp_path / "home"
+    home.mkdir()
+    bearer = tokens(home, catalog_min_dir)
+    proc, base = start_server(home, catalog_min_dir, env={"COLLECTONCE_UPLOAD_PROCESSES": "0"})
+    try:
+        health = wait_until_warm(base)
+        assert health["upload_processes"] == 0 and health["uploads_ready"] is True
+        left = sorted(
+            str(p.relative_to(home))
+            for p in home.rglob("*")
+            if p.is_file() and "gx_project" not in p.parts
+        )
+        assert not [p for p in left if p.startswith(("archive", "tables", "receipts"))], left
+        assert (home / "gx_project").is_dir()
+        name, body = quarter_file("RQM", 1)
+        answer = httpx.post(
+            f"{base}/v1/submissions",
+            headers={"Authorization": f"Bearer {bearer['RQM']}"},
+            files={"file": (name, body)},
+            timeout=240,
+        )
+        assert answer.status_code == 201, answer.text
+        receipt = answer.json()
+    finally:
+        stop_server(proc)
+    assert stored_by_submission(home) == {receipt["submission_id"]: 9}
+    assert "Traceback" not in (home / "server.log").read_text(errors="replace")

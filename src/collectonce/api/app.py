@@ -75,25 +75,37 @@ __all__ = [
 log = logging.getLogger("collectonce.api")
 
 
-def _warm(settings: Settings) -> None:
+def _warm(catalog: Catalog, settings: Settings, uploads: UploadPool) -> None:
     try:
         from collectonce.publish.snapshot import warm_cache
 
         warm_cache(settings)
     except Exception:  # a cold first pull is slower, not wrong
         log.exception("cannot preload the latest publication")
+    if uploads.processes == 0:  # no upload processes: the server checks uploads itself
+        try:
+            from collectonce.ingest.worker import warm_catalog
+
+            warm_catalog(catalog, settings)
+        except Exception:  # a cold first upload is slower, not wrong
+            log.exception("cannot warm up the upload checks")
+        finally:
+            uploads.mark_warm()
 
 
 def build_app(catalog: Catalog, settings: Settings, *, warm: bool = False) -> FastAPI:
     """The API for a loaded catalogue and a data folder. ``warm`` loads the latest publication
-    into memory in the background at startup, so the first pull is not the slow one. The upload
+    into memory in the background at startup, so the first pull is not the slow one (and, with no
+    upload processes, warms the upload checks up, as each upload process does). The upload
     processes (``COLLECTONCE_UPLOAD_PROCESSES``) start with the app and stop with it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if warm:
-            threading.Thread(target=_warm, args=(settings,), daemon=True).start()
         uploads: UploadPool = app.state.api.uploads
+        if warm:
+            threading.Thread(target=_warm, args=(catalog, settings, uploads), daemon=True).start()
+        else:
+            uploads.mark_warm()  # nothing warms it up: not worth waiting for
         uploads.start()
         try:
             yield

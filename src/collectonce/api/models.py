@@ -34,9 +34,11 @@ class Health(_Out):
         default=0,
         description="Processes that check uploads (0: uploads are checked in the server itself).",
     )
-    upload_processes_warm: int = Field(
-        default=0,
-        description="How many of them have warmed up; uploads are at full speed when all have.",
+    upload_processes_warm: int = Field(default=0, description="How many of them have warmed up.")
+    uploads_ready: bool = Field(
+        default=True,
+        description="Uploads are checked at full speed: every upload process (or, with none, "
+        "the server) has warmed up. Uploads are accepted before, only more slowly.",
     )
 
 

@@ -154,6 +154,19 @@ class UploadPool:
         self.replaced = 0
         #: How many of the current pool's processes have warmed up (shared with them).
         self._warm: Any = None
+        self._server_warm = threading.Event()
+
+    def mark_warm(self) -> None:
+        """The server itself is ready to check uploads (with no processes, it checks them)."""
+        self._server_warm.set()
+
+    @property
+    def ready(self) -> bool:
+        """Uploads are checked at full speed: every process has warmed up or, with none, the
+        server has."""
+        if self.processes > 0:
+            return self.running > 0 and self.warm >= self.processes
+        return self._server_warm.is_set()
 
     @property
     def running(self) -> int:

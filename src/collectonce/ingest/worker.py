@@ -189,7 +189,6 @@ class _Handler(socketserver.StreamRequestHandler):
 def warm(settings: Settings, catalogues: Catalogues, catalog_dir: Path | None) -> None:
     """Import the ingest machinery and build the Great Expectations contexts now."""
     import collectonce.ingest.service  # noqa: F401  (the imports are most of a cold start)
-    from collectonce.validate import data_docs, gx_runner
 
     if catalog_dir is None or not catalog_dir.is_dir():
         return
@@ -198,12 +197,22 @@ def warm(settings: Settings, catalogues: Catalogues, catalog_dir: Path | None) -
     except Exception as exc:  # a broken catalogue is reported by each submission instead
         log.warning("catalogue %s not read: %s", catalog_dir, exc)
         return
+    warm_catalog(catalog, settings)
+
+
+def warm_catalog(catalog: Catalog, settings: Settings) -> None:
+    """Build the Great Expectations contexts of `catalog` (the data folder's GX project too,
+    when Data Docs are on) and rehearse a submission, so the first real one is not the slow
+    one."""
+    from collectonce.validate import data_docs, gx_runner
+
     gx_runner.warm_up(catalog)
     try:
         rehearse(catalog, settings)
     except Exception:  # the first submission is then slower, not wrong
         log.exception("the rehearsal submission failed")
-    if data_docs.project_dir(settings).is_dir():  # never create the project before a submission
+    if settings.data_docs:
+        # made by the first process to warm up (under its lock), opened by the others
         data_docs.file_context(catalog, settings)
 
 

@@ -212,6 +212,9 @@ def test_health_needs_no_token(client, published) -> None:
         "status": "ok",
         "catalog_version": "0.0.1",
         "publication_version": latest_version(published),
+        "upload_processes": 0,
+        "upload_processes_warm": 0,
+        "uploads_ready": True,
     }
 
 

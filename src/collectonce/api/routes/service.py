@@ -70,4 +70,5 @@ async def health(st: State) -> Health:
         publication_version=latest,
         upload_processes=st.uploads.running,
         upload_processes_warm=st.uploads.warm,
+        uploads_ready=st.uploads.ready,
     )
