@@ -38,6 +38,8 @@ class _Held:
     birth: tuple[int, int] | None = None
     dataset: Any = None
     dataset_version: int | None = None
+    #: (version, add actions, Arrow schema) of the version last asked about.
+    actions: tuple[int, Any, Any] | None = None
 
 
 _HELD: OrderedDict[str, _Held] = OrderedDict()
@@ -86,7 +88,7 @@ def _bring_up_to_date(path: Path, held: _Held) -> Any | None:
         except Exception:  # a log it cannot follow (rewritten, cleaned up): open it again
             pass
     held.table, held.birth = _open(path), birth
-    held.dataset = held.dataset_version = None
+    held.dataset = held.dataset_version = held.actions = None
     return held.table
 
 
@@ -96,6 +98,96 @@ def latest(path: Path) -> Any | None:
     held = _held(path)
     with held.lock:
         return _bring_up_to_date(path, held)
+
+
+def _actions(held: _Held, table: Any) -> tuple[int, Any, Any]:
+    """(version, add actions as a pyarrow table, the table's Arrow schema), per version."""
+    import pyarrow as pa
+
+    version = int(table.version())
+    if held.actions is None or held.actions[0] != version:
+        held.actions = (
+            version,
+            pa.table(table.get_add_actions(flatten=True)),
+            pa.schema(table.schema().to_arrow()),
+        )
+    return held.actions
+
+
+#: Delta writers may cut string statistics to this many characters; a maximum that long may
+#: stand for a longer value, so it never rules a file out.
+CUT_STATISTICS = 32
+
+
+def _may_hold(actions: Any, column: str, values: list[str]) -> Any:
+    """A mask of the files whose statistics on `column` allow one of `values` (files without
+    statistics may hold anything)."""
+    import pyarrow as pa
+    import pyarrow.compute as compute
+
+    pc: Any = compute  # its kernels are made at load, unseen by a checker
+    names = set(actions.column_names)
+    if f"min.{column}" not in names or f"max.{column}" not in names:
+        return pa.array([True] * actions.num_rows)
+    low, high = actions.column(f"min.{column}"), actions.column(f"max.{column}")
+    unknown = pc.or_(pc.is_null(low), pc.is_null(high))
+    keep = pc.or_(unknown, pc.greater_equal(pc.utf8_length(high), CUT_STATISTICS))
+    for value in values:
+        inside = pc.and_(pc.less_equal(low, value), pc.greater_equal(high, value))
+        keep = pc.or_(keep, inside)
+    return pc.fill_null(keep, True)
+
+
+def files_with(path: Path, column: str, values: list[str]) -> tuple[int, Any] | None:
+    """(version, pyarrow dataset) of only the files of the table at `path` whose statistics
+    allow `column` to hold one of `values`: a query about one provider's values reads that
+    provider's files, not every file (building a dataset of every file costs about a
+    millisecond per file). Rows still have to be filtered; the files just cannot hold others.
+    """
+    import urllib.parse
+
+    import pyarrow.dataset as ds
+    import pyarrow.fs as pafs
+
+    held = _held(path)
+    with held.lock:
+        table = _bring_up_to_date(path, held)
+        if table is None:
+            return None
+        version, actions, schema = _actions(held, table)
+    kept = actions.filter(_may_hold(actions, column, values)).column("path").to_pylist()
+    if any("://" in str(name) for name in kept):  # files elsewhere than the table's folder
+        found = dataset(path)
+        return None if found is None else found
+    files = [str(path / urllib.parse.unquote(str(name))) for name in kept]
+    return version, ds.FileSystemDataset.from_paths(
+        files, schema=schema, format=ds.ParquetFileFormat(), filesystem=pafs.LocalFileSystem()
+    )
+
+
+def single_values(path: Path, column: str) -> tuple[int, dict[str, str | None]] | None:
+    """(version, {file: its one value of `column`, or None when its statistics do not show a
+    single non-null value}) for every data file of the table at `path`, from the statistics."""
+    import pyarrow.compute as compute
+
+    pc: Any = compute  # its kernels are made at load, unseen by a checker
+    held = _held(path)
+    with held.lock:
+        table = _bring_up_to_date(path, held)
+        if table is None:
+            return None
+        version, actions, _schema = _actions(held, table)
+    names = [str(p) for p in actions.column("path").to_pylist()]
+    if f"min.{column}" not in actions.column_names:
+        return version, dict.fromkeys(names)
+    low, high = actions.column(f"min.{column}"), actions.column(f"max.{column}")
+    nulls = actions.column(f"null_count.{column}")
+    one = pc.fill_null(pc.and_(pc.equal(low, high), pc.equal(nulls, 0)), False).to_pylist()
+    lows = low.to_pylist()
+    return version, {
+        name: (str(lows[i]) if one[i] and len(str(lows[i])) < CUT_STATISTICS else None)
+        for i, name in enumerate(names)
+    }
 
 
 def dataset(path: Path) -> tuple[int, Any] | None:

@@ -100,8 +100,16 @@ def append_values(
     return append_batches(path, data, schema=schema, table_schema=SUBMISSION_VALUES)
 
 
-def _dataset(settings: Settings) -> Any | None:
-    found = delta_tables.dataset(table_path(settings))
+def _dataset(
+    settings: Settings, column: str | None = None, values: Iterable[str] = ()
+) -> Any | None:
+    """The table as a pyarrow dataset: every file, or (with `column`) only the files whose
+    statistics allow one of `values` in that column (rows must still be filtered)."""
+    path = table_path(settings)
+    if column is None:
+        found = delta_tables.dataset(path)
+    else:
+        found = delta_tables.files_with(path, column, sorted(set(values)))
     return None if found is None else found[1]
 
 
@@ -116,9 +124,18 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _query(settings: Settings, sql: str, params: list[Any]) -> pa.Table | None:
-
-    dataset = _dataset(settings)
+def _query(
+    settings: Settings,
+    sql: str,
+    params: list[Any],
+    providers: Iterable[str] | None = None,
+) -> pa.Table | None:
+    """`sql` over the table (as ``submission_values``); with `providers`, over only the files
+    that may hold their values (the query must still select them)."""
+    if providers is None:
+        dataset = _dataset(settings)
+    else:
+        dataset = _dataset(settings, "provider_code", providers)
     if dataset is None:
         return None
     con = duck.cursor()
@@ -155,6 +172,7 @@ def current_values(
     if excluded:
         where.append(f"submission_id NOT IN ({', '.join('?' for _ in excluded)})")
         params.extend(excluded)
+    wanted: list[str] = []
     if providers is not None:
         wanted = sorted(set(providers))
         if not wanted:
@@ -173,7 +191,7 @@ def current_values(
         ) WHERE rn = 1
         ORDER BY provider_code, period, metric_id
     """
-    table = _query(settings, sql, params)
+    table = _query(settings, sql, params, wanted if providers is not None else None)
     if table is None:
         return _empty_frame({"revision": "int32"})
     return _to_frame(table)
@@ -199,7 +217,7 @@ def value_history(
         FROM submission_values WHERE {" AND ".join(where)}
         ORDER BY period, received_at, submission_id, source_row
     """
-    table = _query(settings, sql, params)
+    table = _query(settings, sql, params, [provider_code])
     if table is None:
         return _empty_frame({"version": "int32"})
     return _to_frame(table)
@@ -216,40 +234,50 @@ def _as_date(period: dt.date | str) -> dt.date:
     return dt.date.fromisoformat(text[:10])
 
 
-#: Per table: (its data files, the submission ids in them) when last read, so that the next
-#: read takes the ids of the files added since (one small file per submission) and not the
-#: whole column again. Rows are only appended; should files ever go, it reads them all.
-_IDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-_IDS_LOCK = threading.Lock()
+#: The submission ids of data files whose statistics do not name a single one (a run of several
+#: files stores them in one file), read once per file: rows are only appended, and a data
+#: file never changes.
+_READ_IDS: dict[str, frozenset[str]] = {}
+_READ_IDS_LOCK = threading.Lock()
+MOST_READ_FILES = 100_000
 
 
-def _ids_in(fragments: Iterable[Any]) -> set[str]:
-    found: set[str] = set()
-    for fragment in fragments:
-        column = fragment.to_table(columns=["submission_id"]).column("submission_id")
-        found.update(str(v) for v in column.unique().to_pylist())
+def _ids_in_file(path: Path) -> frozenset[str]:
+    import pyarrow.parquet as pq
+
+    key = str(path)
+    with _READ_IDS_LOCK:
+        found = _READ_IDS.get(key)
+    if found is None:
+        column = pq.read_table(path, columns=["submission_id"]).column("submission_id")
+        found = frozenset(str(v) for v in column.unique().to_pylist())
+        with _READ_IDS_LOCK:
+            if len(_READ_IDS) >= MOST_READ_FILES:
+                _READ_IDS.clear()
+            _READ_IDS[key] = found
     return found
 
 
 def submission_ids(settings: Settings) -> set[str]:
-    """Every submission id with at least one stored value (reads that one column only, and
-    only of the files added since the last call)."""
-    dataset = _dataset(settings)
-    if dataset is None:
+    """Every submission id with at least one stored value: from each data file's statistics
+    where they name one submission (a file per submission, as stored), else from its
+    ``submission_id`` column (read once per file)."""
+    import urllib.parse
+
+    path = table_path(settings)
+    found = delta_tables.single_values(path, "submission_id")
+    if found is None:
         return set()
-    key = str(table_path(settings).resolve())
-    files = frozenset(dataset.files)
-    with _IDS_LOCK:
-        known = _IDS.get(key)
-    if known is not None and known[0] <= files:
-        added = files - known[0]
-        ids = set(known[1]) | _ids_in(f for f in dataset.get_fragments() if f.path in added)
-    else:
-        ids = _ids_in(dataset.get_fragments())
-    with _IDS_LOCK:
-        _IDS[key] = (files, frozenset(ids))
-        while len(_IDS) > delta_tables.MOST_TABLES:
-            del _IDS[next(iter(_IDS))]
+    _version, single = found
+    ids: set[str] = set()
+    for name, value in single.items():
+        if value is not None:
+            ids.add(value)
+        elif "://" in name and (dataset := _dataset(settings)) is not None:
+            column = dataset.to_table(columns=["submission_id"]).column("submission_id")
+            return {str(v) for v in column.unique().to_pylist()}
+        else:
+            ids |= _ids_in_file(path / urllib.parse.unquote(name))
     return ids
 
 
@@ -269,7 +297,7 @@ def submission_values(settings: Settings, submission_id: str) -> pd.DataFrame:
     """The values one submission stored."""
     import pyarrow.dataset as ds
 
-    dataset = _dataset(settings)
+    dataset = _dataset(settings, "submission_id", [submission_id])
     if dataset is None:
         return _empty_frame()
     table = dataset.to_table(filter=ds.field("submission_id") == submission_id)
@@ -287,7 +315,7 @@ def unfinished_submissions(settings: Settings) -> list[dict[str, Any]]:
     pc: Any = compute  # its kernels are made at load, unseen by a checker
 
     pending = unreceipted_submissions(settings)
-    dataset = _dataset(settings)
+    dataset = _dataset(settings, "submission_id", pending)
     if not pending or dataset is None:
         return []
     columns = ["submission_id", "file_sha256", "submitted_by", "received_at", "provider_code"]

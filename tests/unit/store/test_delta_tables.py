@@ -23,18 +23,11 @@ ROW = {
 }
 
 
-def values(sid: str, value: float, received: dt.datetime, source_row: int = 2) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                **ROW,
-                "submission_id": sid,
-                "value": value,
-                "source_row": source_row,
-                "received_at": received,
-            }
-        ]
-    )
+def values(
+    sid: str, value: float, received: dt.datetime, source_row: int = 2, **extra: object
+) -> pd.DataFrame:
+    row = {**ROW, "submission_id": sid, "value": value, "source_row": source_row}
+    return pd.DataFrame([{**row, "received_at": received, **extra}])
 
 
 def test_it_follows_commits_made_elsewhere_and_a_table_made_again(settings) -> None:
@@ -79,19 +72,51 @@ def test_it_follows_commits_made_elsewhere_and_a_table_made_again(settings) -> N
     assert again[1].to_table().column("submission_id").to_pylist() == ["sub_c"]
 
 
-def test_submission_ids_read_from_new_files_equal_a_full_read(settings) -> None:
-    from collectonce.store import submissions
-    from collectonce.store.submissions import append_values, submission_ids
+def test_submission_ids_from_statistics_equal_a_full_read(settings) -> None:
+    """Files of one submission give their id from the statistics; a file of two (one run of
+    two files) is read; either way the ids are those a full read of the column finds."""
+    from deltalake import DeltaTable
 
-    for i in range(6):
+    from collectonce.store import delta_tables
+    from collectonce.store.submissions import append_values, submission_ids, table_path
+
+    for i in range(4):
+        append_values(settings, values(f"sub_{i}", float(i), NOW))
         frame = pd.concat(
-            [values(f"sub_{i}", float(i), NOW), values(f"sub_{i}x", float(i), NOW, source_row=3)]
+            [values(f"sub_{i}a", float(i), NOW), values(f"sub_{i}b", float(i), NOW, source_row=3)]
         )
         append_values(settings, frame)
-        kept = submission_ids(settings)
-        submissions._IDS.clear()
-        assert (
-            kept
-            == submission_ids(settings)
-            == {f"sub_{j}" for j in range(i + 1)} | {f"sub_{j}x" for j in range(i + 1)}
-        )
+        column = DeltaTable(str(table_path(settings))).to_pyarrow_table(columns=["submission_id"])
+        assert submission_ids(settings) == set(column.column("submission_id").to_pylist())
+    single = delta_tables.single_values(table_path(settings), "submission_id")
+    assert single is not None
+    assert sorted(v for v in single[1].values() if v) == [f"sub_{i}" for i in range(4)]
+    assert sum(v is None for v in single[1].values()) == 4
+
+
+def test_a_query_about_one_provider_reads_only_its_files(settings) -> None:
+    from collectonce.store import delta_tables
+    from collectonce.store.submissions import append_values, current_values, table_path
+
+    for ods in ("RF4", "RRK", "R1H"):
+        append_values(settings, values(f"sub_{ods}", 1.0, NOW, provider_code=ods))
+    append_values(
+        settings,
+        pd.concat(
+            [
+                values("sub_both", 2.0, NOW, provider_code="RAA"),
+                values("sub_both", 3.0, NOW, provider_code="RZZ", source_row=3),
+            ]
+        ),
+    )
+    path = table_path(settings)
+    picked = delta_tables.files_with(path, "provider_code", ["RRK"])
+    assert picked is not None
+    assert len(picked[1].files) == 2  # its own file and the one spanning RAA to RZZ
+    assert list(current_values(settings, providers=["RRK"])["provider_code"]) == ["RRK"]
+    assert list(current_values(settings, providers=["RZZ"])["value"]) == [3.0]
+    nothing = delta_tables.files_with(path, "provider_code", ["ZZZ"])
+    assert nothing is not None and nothing[1].files == []
+    assert current_values(settings, providers=["ZZZ"]).empty
+    everyone = current_values(settings)
+    assert sorted(everyone["provider_code"]) == ["R1H", "RAA", "RF4", "RRK", "RZZ"]
