@@ -128,6 +128,9 @@ class TextCodes:
         n = len(arr)
         if n and arr.null_count == n:
             return np.full(n, self.code(""), dtype=np.int32)
+        if pa.types.is_dictionary(arr.type):
+            # each chunk may have its own dictionary: the shared memo below needs plain text
+            arr = arr.cast(arr.type.value_type)
         arr = pc.fill_null(arr, "") if arr.null_count else arr
         # One pass of Arrow's hashing, chunk by chunk (the chunks share one growing memo: the
         # last dictionary holds every text, in order of first appearance).

@@ -149,3 +149,20 @@ def test_text_codes_of_chunked_columns_follow_first_appearance() -> None:
     assert codes.encode(pa.array([None, None], pa.string())).tolist() == [2, 2]
     assert codes.encode(pa.array(["X", "RF4"])).tolist() == [4, 0]
     assert codes.encode(pa.chunked_array([], pa.string())).tolist() == []
+
+
+def test_text_codes_of_chunks_each_with_its_own_dictionary_are_their_texts() -> None:
+    """Dictionary-encoded chunks (as a streaming reader may give them) each index their own
+    dictionary; the codes name each row's own text."""
+    from collectonce.validate.rows import TextCodes
+
+    codes = TextCodes()
+    chunked = pa.chunked_array(
+        [
+            pa.array(["RF4", "RRK"]).dictionary_encode(),
+            pa.array(["R1H", "RF4", None]).dictionary_encode(),
+        ]
+    )
+    assert [codes.texts[c] for c in codes.encode(chunked)] == ["RF4", "RRK", "R1H", "RF4", ""]
+    one = pa.array(["RQM", "RQM"]).dictionary_encode()
+    assert [codes.texts[c] for c in codes.encode(one)] == ["RQM", "RQM"]
