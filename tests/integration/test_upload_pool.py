@@ -39,6 +39,21 @@ def quarter_file(ods: str, quarter: int) -> tuple[str, bytes]:
     return f"{ods.lower()}__ae_2018q{quarter + 1}.csv", "\n".join([HEADER, *rows, ""]).encode()
 
 
+def upload(base: str, token: str, ods: str, quarter: int) -> dict[str, Any]:
+    """A trust's quarter file sent to a running server; its receipt (answered 201)."""
+    import httpx
+
+    name, body = quarter_file(ods, quarter)
+    answer = httpx.post(
+        f"{base}/v1/submissions",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (name, body)},
+        timeout=240,
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
 def stored_by_submission(home: Path) -> dict[str, int]:
     """Values in the submissions table, per submission id."""
     from deltalake import DeltaTable
@@ -87,15 +102,7 @@ def test_uploads_at_once_are_checked_in_processes_and_stored_once(
         assert health["uploads_ready"] is True
 
         def send(ods: str, quarter: int) -> dict[str, Any]:
-            name, body = quarter_file(ods, quarter)
-            answer = httpx.post(
-                f"{base}/v1/submissions",
-                headers={"Authorization": f"Bearer {bearer[ods]}"},
-                files={"file": (name, body)},
-                timeout=240,
-            )
-            assert answer.status_code == 201, answer.text
-            return answer.json()
+            return upload(base, bearer[ods], ods, quarter)
 
         with ThreadPoolExecutor(8) as clients:
             sent = [(ods, q) for ods in QUARTERS for q in (0, 1)]
@@ -199,7 +206,6 @@ def test_a_server_checking_uploads_itself_warms_up_and_writes_only_its_gx_projec
     """With no upload processes the server warms its own checks up (a dry-run rehearsal) and
     says so in /health; the rehearsal leaves no archive, value, receipt or upload behind, and
     the first real upload is then stored as usual."""
-    import httpx
 
     from collectonce.testing import start_server, stop_server, wait_until_warm
 
@@ -217,15 +223,7 @@ def test_a_server_checking_uploads_itself_warms_up_and_writes_only_its_gx_projec
         )
         assert not [p for p in left if p.startswith(("archive", "tables", "receipts"))], left
         assert (home / "gx_project").is_dir()
-        name, body = quarter_file("RQM", 1)
-        answer = httpx.post(
-            f"{base}/v1/submissions",
-            headers={"Authorization": f"Bearer {bearer['RQM']}"},
-            files={"file": (name, body)},
-            timeout=240,
-        )
-        assert answer.status_code == 201, answer.text
-        receipt = answer.json()
+        receipt = upload(base, bearer["RQM"], "RQM", 1)
     finally:
         stop_server(proc)
     assert stored_by_submission(home) == {receipt["submission_id"]: 9}

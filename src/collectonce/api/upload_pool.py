@@ -165,7 +165,7 @@ class UploadPool:
         """Uploads are checked at full speed: every process has warmed up or, with none, the
         server has."""
         if self.processes > 0:
-            return self.running > 0 and self.warm >= self.processes
+            return self.warm >= self.processes  # 0 warm while the pool is not running
         return self._server_warm.is_set()
 
     @property

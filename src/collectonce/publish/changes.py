@@ -41,7 +41,6 @@ def publication_changes(
 ) -> dict[str, Any]:
     """What publication `version` changed against `version - 1` (everything is added for the
     first one, or when the one before was vacuumed)."""
-
     from collectonce.publish.errors import UnknownPublication
     from collectonce.publish.unified import read_unified_table
 

@@ -58,7 +58,6 @@ def connect(
     the settings cannot be changed back. Raises `UnknownPublication` when nothing is published
     or the version does not exist.
     """
-
     version = resolve_version(settings, as_of)
     extensions = delta_extension_dir()
     config: dict[str, str | bool | int | float | list[str]] = {

@@ -41,8 +41,8 @@ class _Held:
     table: Any = None
     #: (inode, modification time) of the table's first commit when it was opened.
     birth: tuple[int, int] | None = None
-    dataset: Any = None
-    dataset_version: int | None = None
+    #: (version, pyarrow dataset of every file) of the version last asked about.
+    dataset: tuple[int, Any] | None = None
     #: (version, add actions, Arrow schema) of the version last asked about.
     actions: tuple[int, Any, Any] | None = None
 
@@ -93,7 +93,7 @@ def _bring_up_to_date(path: Path, held: _Held) -> Any | None:
         except Exception:  # a log it cannot follow (rewritten, cleaned up): open it again
             pass
     held.table, held.birth = _open(path), birth
-    held.dataset = held.dataset_version = held.actions = None
+    held.dataset = held.actions = None
     return held.table
 
 
@@ -117,6 +117,22 @@ def _actions(held: _Held, table: Any) -> tuple[int, Any, Any]:
             pa.schema(table.schema().to_arrow()),
         )
     return held.actions
+
+
+def _current(path: Path) -> tuple[int, Any, Any] | None:
+    """`_actions` of the table at `path` at its latest version (None when there is none)."""
+    held = _held(path)
+    with held.lock:
+        table = _bring_up_to_date(path, held)
+        return None if table is None else _actions(held, table)
+
+
+def local_file(path: Path, name: str) -> Path | None:
+    """The data file an add action names, in the table's folder at `path` (None for a file
+    elsewhere, named by a URI)."""
+    import urllib.parse
+
+    return None if "://" in name else path / urllib.parse.unquote(name)
 
 
 #: Delta writers may cut string statistics to this many characters; a maximum that long may
@@ -149,24 +165,22 @@ def files_with(path: Path, column: str, values: list[str]) -> tuple[int, Any] | 
     provider's files, not every file (building a dataset of every file costs about a
     millisecond per file). Rows still have to be filtered; the files just cannot hold others.
     """
-    import urllib.parse
-
     import pyarrow.dataset as ds
     import pyarrow.fs as pafs
 
-    held = _held(path)
-    with held.lock:
-        table = _bring_up_to_date(path, held)
-        if table is None:
-            return None
-        version, actions, schema = _actions(held, table)
+    found = _current(path)
+    if found is None:
+        return None
+    version, actions, schema = found
     kept = actions.filter(_may_hold(actions, column, values)).column("path").to_pylist()
-    if any("://" in str(name) for name in kept):  # files elsewhere than the table's folder
-        found = dataset(path)
-        return None if found is None else found
-    files = [str(path / urllib.parse.unquote(str(name))) for name in kept]
+    files = [local_file(path, str(name)) for name in kept]
+    if any(file is None for file in files):  # files elsewhere than the table's folder
+        return dataset(path)
     return version, ds.FileSystemDataset.from_paths(
-        files, schema=schema, format=ds.ParquetFileFormat(), filesystem=pafs.LocalFileSystem()
+        [str(file) for file in files],
+        schema=schema,
+        format=ds.ParquetFileFormat(),
+        filesystem=pafs.LocalFileSystem(),
     )
 
 
@@ -176,12 +190,10 @@ def single_values(path: Path, column: str) -> tuple[int, dict[str, str | None]] 
     import pyarrow.compute as compute
 
     pc: Any = compute  # its kernels are made at load, unseen by a checker
-    held = _held(path)
-    with held.lock:
-        table = _bring_up_to_date(path, held)
-        if table is None:
-            return None
-        version, actions, _schema = _actions(held, table)
+    found = _current(path)
+    if found is None:
+        return None
+    version, actions, _schema = found
     names = [str(p) for p in actions.column("path").to_pylist()]
     if f"min.{column}" not in actions.column_names:
         return version, dict.fromkeys(names)
@@ -203,6 +215,6 @@ def dataset(path: Path) -> tuple[int, Any] | None:
         if table is None:
             return None
         version = int(table.version())
-        if held.dataset is None or held.dataset_version != version:
-            held.dataset, held.dataset_version = table.to_pyarrow_dataset(), version
-        return version, held.dataset
+        if held.dataset is None or held.dataset[0] != version:
+            held.dataset = (version, table.to_pyarrow_dataset())
+        return held.dataset

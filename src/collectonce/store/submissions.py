@@ -172,7 +172,7 @@ def current_values(
     if excluded:
         where.append(f"submission_id NOT IN ({', '.join('?' for _ in excluded)})")
         params.extend(excluded)
-    wanted: list[str] = []
+    wanted: list[str] | None = None
     if providers is not None:
         wanted = sorted(set(providers))
         if not wanted:
@@ -191,7 +191,7 @@ def current_values(
         ) WHERE rn = 1
         ORDER BY provider_code, period, metric_id
     """
-    table = _query(settings, sql, params, wanted if providers is not None else None)
+    table = _query(settings, sql, params, wanted)
     if table is None:
         return _empty_frame({"revision": "int32"})
     return _to_frame(table)
@@ -262,8 +262,6 @@ def submission_ids(settings: Settings) -> set[str]:
     """Every submission id with at least one stored value: from each data file's statistics
     where they name one submission (a file per submission, as stored), else from its
     ``submission_id`` column (read once per file)."""
-    import urllib.parse
-
     path = table_path(settings)
     found = delta_tables.single_values(path, "submission_id")
     if found is None:
@@ -273,11 +271,11 @@ def submission_ids(settings: Settings) -> set[str]:
     for name, value in single.items():
         if value is not None:
             ids.add(value)
-        elif "://" in name and (dataset := _dataset(settings)) is not None:
+        elif (file := delta_tables.local_file(path, name)) is not None:
+            ids |= _ids_in_file(file)
+        elif (dataset := _dataset(settings)) is not None:  # a file elsewhere: read them all
             column = dataset.to_table(columns=["submission_id"]).column("submission_id")
             return {str(v) for v in column.unique().to_pylist()}
-        else:
-            ids |= _ids_in_file(path / urllib.parse.unquote(name))
     return ids
 
 

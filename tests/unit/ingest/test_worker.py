@@ -240,13 +240,19 @@ def test_a_worker_of_another_build_hands_the_file_back_and_stops(
     assert not (running.settings.root / "receipts").exists()  # nothing was received there
 
 
-def test_auto_starts_a_worker_once_its_own_file_is_received(
-    short_home: Path, catalog_min_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    started: list[str] = []
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The catalogues of the workers submissions would have started (none is)."""
+    found: list[str] = []
     monkeypatch.setattr(
-        worker_link, "start_detached", lambda settings, catalog: started.append(str(catalog))
+        worker_link, "start_detached", lambda settings, catalog: found.append(str(catalog))
     )
+    return found
+
+
+def test_auto_starts_a_worker_once_its_own_file_is_received(
+    short_home: Path, catalog_min_dir: Path, tmp_path: Path, started: list[str]
+) -> None:
     settings = get_settings(home=short_home, worker="auto")
     with pytest.raises(door.Refused, match="no such file"):
         door.submit(
@@ -296,12 +302,12 @@ def test_the_build_changes_when_the_code_does(
 
 
 def test_no_worker_is_started_while_enough_run_elsewhere(
-    short_home: Path, catalog_min_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    short_home: Path,
+    catalog_min_dir: Path,
+    tmp_path: Path,
+    started: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    started: list[str] = []
-    monkeypatch.setattr(
-        worker_link, "start_detached", lambda settings, catalog: started.append(str(catalog))
-    )
     monkeypatch.setattr(worker_link, "running_workers", lambda: worker_link.MOST_WORKERS)
     path = _copy("rf4__broken_rows_mixed.csv", tmp_path)
     settings = get_settings(home=short_home, worker="auto")
