@@ -78,10 +78,10 @@ from pathlib import Path
 from collectonce.catalog import load_catalog
 from collectonce.ingest.service import submit_files
 from collectonce.settings import get_settings
-from collectonce.validate.gx_runner import warm_up
+from collectonce.ingest.worker import warm_catalog
 catalog = load_catalog(sys.argv[2])
 settings = get_settings(home=sys.argv[3], max_upload_bytes=1 << 40)
-warm_up(catalog)
+warm_catalog(catalog, settings)  # as a warm worker or server holds it
 startup = time.perf_counter() - t_start
 marks = {}
 def progress(stage, done, total):

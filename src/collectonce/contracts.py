@@ -108,3 +108,11 @@ def with_dictionaries(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
         ],
         metadata=schema.metadata,
     )
+
+
+#: The text columns of canonical rows that repeat a few values over many rows.
+CODED_COLUMNS = ("provider_code", "metric_id", "value_status", "source_column")
+#: Canonical rows as the readers give them and a validation run keeps them: `CANONICAL_ROWS`
+#: with the columns of `CODED_COLUMNS` dictionary-encoded, so each distinct text is normalised,
+#: checked and coded once instead of once per row.
+CODED_ROWS = with_dictionaries(CANONICAL_ROWS, CODED_COLUMNS)

@@ -32,9 +32,10 @@ import pandas as pd
 import pyarrow as pa
 
 from collectonce.catalog import Catalog
-from collectonce.contracts import CANONICAL_ROWS
+from collectonce.contracts import CANONICAL_ROWS, CODED_ROWS
 from collectonce.findings import READ_RULES as _READ_RULES
 from collectonce.findings import Finding
+from collectonce.ingest.background import prefetch
 from collectonce.ingest.formats import (
     FileRejected,
     RawBatch,
@@ -90,6 +91,7 @@ def table_to_rows(table: pa.Table) -> pd.DataFrame:
 class ParsedBatch:
     """Canonical rows from part of a file, with that part's findings."""
 
+    #: In `CODED_ROWS` (the repeating text columns dictionary-encoded).
     table: pa.Table
     rows_read: int
     template: str
@@ -162,7 +164,8 @@ class _Accumulator:
         self.rows_skipped += converted.rows_skipped
 
     def batch(self, template: str, about: dict[str, str | None]) -> ParsedBatch:
-        table = pa.concat_tables(self.tables) if self.tables else CANONICAL_ROWS.empty_table()
+        tables = [t if t.schema.equals(CODED_ROWS) else t.cast(CODED_ROWS) for t in self.tables]
+        table = pa.concat_tables(tables) if tables else CODED_ROWS.empty_table()
         errors = (
             np.unique(np.concatenate(self.error_rows))
             if self.error_rows
@@ -252,9 +255,7 @@ def iter_submission_batches(
             # accounts for every row the person sent (all rejected).
             error = make_finding(name, exc.rule, exc.message)
             counted = _count_rows(source)
-            yield ParsedBatch(
-                CANONICAL_ROWS.empty_table(), counted, template, [], error, source=about
-            )
+            yield ParsedBatch(CODED_ROWS.empty_table(), counted, template, [], error, source=about)
             return
         template = layout.template
         source.dictionary_columns = layout.key_columns if layout.kind == "long" else set()
@@ -265,11 +266,19 @@ def iter_submission_batches(
         pending = limiter.take(source.findings + layout.findings)
         rows_read = 0
         part = _Accumulator()
-        for raw in source.batches:
-            converted = converter.convert(raw)
+
+        def convert() -> Iterator[tuple[RawBatch, Converted, list[Finding]]]:
+            # Every use of the finding budget stays in this one thread, in file order.
+            for raw in source.batches:
+                taken = limiter.take(raw.findings)
+                yield raw, converter.convert(raw), taken
+
+        # Blocks are converted in a thread while the caller checks the previous batch (the
+        # conversion is mostly Arrow kernels, which release the GIL).
+        for raw, converted, taken in prefetch(convert(), depth=1, name="collectonce-convert"):
             template = layout.template
             rows_read += raw.rows_read
-            part.add(raw, converted, pending + limiter.take(raw.findings) + converted.findings)
+            part.add(raw, converted, pending + taken + converted.findings)
             pending = []
             if part.rows_read >= limits.batch_rows:
                 yield part.batch(template, about)
@@ -287,10 +296,10 @@ def iter_submission_batches(
             )
         tail = pending + limiter.summary()
         if tail:
-            yield ParsedBatch(CANONICAL_ROWS.empty_table(), 0, template, tail, source=about)
+            yield ParsedBatch(CODED_ROWS.empty_table(), 0, template, tail, source=about)
     except FileRejected as exc:
         error = make_finding(name, exc.rule, exc.message)
-        yield ParsedBatch(CANONICAL_ROWS.empty_table(), 0, template, [], error, source=about)
+        yield ParsedBatch(CODED_ROWS.empty_table(), 0, template, [], error, source=about)
     except Exception as exc:  # never raise on bad input: report it, as our fault
         error = make_finding(
             name,
@@ -299,7 +308,7 @@ def iter_submission_batches(
             f"{_first_line(exc)}). Send the same file again later: it will be read again. If "
             "it fails again, save it as CSV (UTF-8) and send that.",
         )
-        yield ParsedBatch(CANONICAL_ROWS.empty_table(), 0, template, [], error, source=about)
+        yield ParsedBatch(CODED_ROWS.empty_table(), 0, template, [], error, source=about)
 
 
 def _count_rows(source: Source) -> int:
@@ -363,7 +372,8 @@ def read_submission(
         error_rows.append(batch.error_rows)
         rows_read += batch.rows_read
         rows_skipped += batch.rows_skipped
-    table = pa.concat_tables(tables) if tables else CANONICAL_ROWS.empty_table()
+    table = pa.concat_tables(tables) if tables else CODED_ROWS.empty_table()
+    table = table.cast(CANONICAL_ROWS)
     rejected = np.unique(np.concatenate(error_rows)) if error_rows else np.zeros(0, np.int64)
     return ParsedFile(
         rows=table_to_rows(table),

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from collectonce.contracts import CANONICAL_ROWS, with_dictionaries
+from collectonce.contracts import CODED_ROWS
 
-#: The text columns given back dictionary-encoded, with the run's codes as indices.
-CODED_COLUMNS = ("provider_code", "metric_id", "value_status", "source_column")
-#: The schema of the tables given back: CANONICAL_ROWS with the coded columns as dictionaries.
-HELD_ROWS = with_dictionaries(CANONICAL_ROWS, CODED_COLUMNS)
+#: The schema of the tables given back: canonical rows with the coded columns as dictionaries
+#: (the run's codes are their indices).
+HELD_ROWS = CODED_ROWS
 _NULLABLE = ("provider_code", "period", "metric_id", "value", "value_status", "source_column")
 
 

@@ -124,13 +124,17 @@ class TextCodes:
         return found
 
     def encode(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """Codes of a string array (nulls become the empty string)."""
+        """Codes of a string array (nulls become the empty string). A dictionary-encoded
+        array is coded through its dictionaries: each distinct text once, not each row."""
         n = len(arr)
         if n and arr.null_count == n:
             return np.full(n, self.code(""), dtype=np.int32)
         if pa.types.is_dictionary(arr.type):
-            # each chunk may have its own dictionary: the shared memo below needs plain text
-            arr = arr.cast(arr.type.value_type)
+            chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+            parts = [self._encode_dictionary(c) for c in chunks]
+            if not parts:
+                return np.zeros(0, dtype=np.int32)
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
         arr = pc.fill_null(arr, "") if arr.null_count else arr
         # One pass of Arrow's hashing, chunk by chunk (the chunks share one growing memo: the
         # last dictionary holds every text, in order of first appearance).
@@ -149,6 +153,19 @@ class TextCodes:
         if len(mapping) == 1:  # one value throughout (a long file's column)
             return np.full(n, mapping[0], dtype=np.int32)
         return mapping[indices] if len(mapping) else np.zeros(n, dtype=np.int32)
+
+    def _encode_dictionary(self, chunk: pa.DictionaryArray) -> np.ndarray:
+        texts = chunk.dictionary.cast(pa.string()).to_pylist()
+        indices = chunk.indices
+        if indices.null_count:  # null rows take the slot after the dictionary's texts
+            indices = pc.fill_null(indices, len(texts))
+        at = np.asarray(indices.to_numpy(zero_copy_only=False))
+        # Only the texts some row uses get a code (a dictionary may hold others).
+        used = np.bincount(at, minlength=len(texts) + 1) > 0
+        mapping = np.full(len(texts) + 1, -1, dtype=np.int32)
+        for i in np.flatnonzero(used).tolist():
+            mapping[i] = self.code((texts[i] if i < len(texts) else None) or "")
+        return mapping[at]
 
 
 @dataclass

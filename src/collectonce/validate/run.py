@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectonce.catalog import Catalog
-from collectonce.contracts import CANONICAL_ROWS
+from collectonce.contracts import CODED_ROWS
 from collectonce.findings import Finding
 from collectonce.validate.checks import catalogue, flags, keys, metrics, scope, wide
 from collectonce.validate.growing import GrowingColumn
@@ -162,7 +162,9 @@ class ValidationRun:
             file.read_rejected.append(rejected)
         if table is None or table.num_rows == 0:
             return
-        table = table.select(CANONICAL_ROWS.names).cast(CANONICAL_ROWS)
+        table = table.select(CODED_ROWS.names)
+        if not table.schema.equals(CODED_ROWS):
+            table = table.cast(CODED_ROWS)
         providers = self._providers.encode(table["provider_code"])
         days = table["period"].combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
         group_keys = (

@@ -112,21 +112,55 @@ def trim_text(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
-def _map_distinct(arr: pa.Array, func: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """Apply a per-dictionary-value arrow function to a (possibly dictionary) array."""
-    if pa.types.is_dictionary(arr.type):
-        return pc.take(func(arr.dictionary), arr.indices)
-    return func(arr)
+def _map_distinct(
+    arr: pa.Array, func: Callable[[pa.Array], pa.Array], *, dictionary: bool = False
+) -> pa.Array:
+    """Apply a per-dictionary-value arrow function to a (possibly dictionary) array. With
+    `dictionary`, a dictionary array stays one (over the mapped texts; a text mapped to null
+    makes its rows null), so each distinct text is worked on once and never spread per row."""
+    if not pa.types.is_dictionary(arr.type):
+        return func(arr)
+    mapped = func(arr.dictionary)
+    if not dictionary:
+        return pc.take(mapped, arr.indices)
+    indices = arr.indices
+    if mapped.null_count:
+        indices = pc.if_else(
+            pc.take(mapped.is_valid(), indices), indices, pa.scalar(None, indices.type)
+        )
+        mapped = pc.fill_null(mapped, "")
+    return pa.DictionaryArray.from_arrays(indices, mapped)
 
 
-def normalise_provider_codes_arrow(arr: pa.Array) -> pa.Array:
-    """ODS codes trimmed and upper-cased (blank → null)."""
-    return _map_distinct(arr, lambda a: pc.utf8_upper(trim_text(a)))
+def normalise_provider_codes_arrow(arr: pa.Array, *, dictionary: bool = False) -> pa.Array:
+    """ODS codes trimmed and upper-cased (blank → null); see `_map_distinct` for
+    `dictionary`."""
+    return _map_distinct(arr, lambda a: pc.utf8_upper(trim_text(a)), dictionary=dictionary)
 
 
 def normalise_metric_ids_arrow(arr: pa.Array) -> pa.Array:
     """Metric codes trimmed and lower-cased (blank → null)."""
     return _map_distinct(arr, lambda a: pc.utf8_lower(trim_text(a)))
+
+
+def repeat_dictionary(text: str | None, n: int) -> pa.DictionaryArray:
+    """A dictionary array of `n` copies of one text (or `n` nulls)."""
+    if text is None:
+        return pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, dtype=np.int32)), pa.array([text], pa.string())
+    )
+
+
+def coded_text(arr: pa.Array) -> pa.DictionaryArray:
+    """Text as a dictionary array with int32 indices (as `CODED_ROWS` holds it)."""
+    if pa.types.is_dictionary(arr.type):
+        if arr.type.index_type == pa.int32() and arr.type.value_type == pa.string():
+            return arr
+        return pa.DictionaryArray.from_arrays(
+            arr.indices.cast(pa.int32()), arr.dictionary.cast(pa.string())
+        )
+    return pc.dictionary_encode(arr.cast(pa.string()))
 
 
 def normalise_provider_codes(codes: pd.Series) -> pd.Series:

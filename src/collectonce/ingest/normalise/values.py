@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from collectonce.ingest.normalise.text import TRIM_CHARS, repeat_text, to_text_array
+from collectonce.ingest.normalise.text import TRIM_CHARS, to_text_array
 
 #: pyarrow.compute makes its kernels when pyarrow loads, so a type checker knows none by name.
 pc: Any = _compute
@@ -183,9 +183,10 @@ def parse_values(values: pd.Series) -> pd.DataFrame:
     )
 
 
-def status_array(codes: np.ndarray) -> pa.Array:
-    """Status codes → an Arrow string array of reported | suppressed | missing."""
-    if len(codes) and int(codes.min()) == int(codes.max()):
-        return repeat_text(STATUS_NAMES[int(codes[0])], len(codes))
-    dictionary = pa.array(STATUS_NAMES, type=pa.string())
-    return pc.take(dictionary, pa.array(codes.astype(np.int32, copy=False)))
+def status_array(codes: np.ndarray) -> pa.DictionaryArray:
+    """Status codes → reported | suppressed | missing, dictionary-encoded (the codes are the
+    indices)."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes).astype(np.int32, copy=False), pa.int32()),
+        pa.array(STATUS_NAMES, type=pa.string()),
+    )

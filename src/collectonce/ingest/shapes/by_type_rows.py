@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from collectonce.contracts import CANONICAL_ROWS
+from collectonce.contracts import CODED_ROWS
 from collectonce.ingest.department_types import (
     CLASS_OF_TYPE,
     CLASSES,
@@ -157,7 +157,7 @@ class ByTypeRows(ConverterBase):
             parsed.append((column_index, measure, values))
 
         # A row repeated for one provider, month and type: once if identical, else an error.
-        provider_dict = pc.dictionary_encode(pc.fill_null(provider, ""))
+        provider_dict = pc.dictionary_encode(pc.fill_null(provider.cast(pa.string()), ""))
         provider_texts = provider_dict.dictionary.to_pylist()
         pcode = as_numpy(provider_dict.indices).astype(np.int64)
         days = as_numpy(periods.period.cast(pa.int32()).fill_null(0)).astype(np.int64)
@@ -235,7 +235,7 @@ class ByTypeRows(ConverterBase):
         cells = {k: np.concatenate(v) for k, v in pieces.items()}
         if not len(cells["cell"]):
             return self._converted(
-                CANONICAL_ROWS.empty_table(), findings, merged, row_error, skipped=total
+                CODED_ROWS.empty_table(), findings, merged, row_error, skipped=total
             )
         order = np.lexsort((cells["row"], cells["cell"]))
         cells = {k: v[order] for k, v in cells.items()}

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from collectonce.contracts import CANONICAL_ROWS
+from collectonce.contracts import CODED_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding, row_texts
 from collectonce.ingest.normalise.text import header_key
 from collectonce.ingest.shapes.by_type_rows import ByTypeRows
@@ -69,7 +69,7 @@ class Converter(LongWideRows, PublishedRows, ByTypeRows):
             self._held.append(batch)
             if conflicts is not None:
                 self._held_conflicts.append(conflicts)
-            return Converted(CANONICAL_ROWS.empty_table(), [], np.zeros(0, dtype=np.int64))
+            return Converted(CODED_ROWS.empty_table(), [], np.zeros(0, dtype=np.int64))
         if self.layout.kind == "long":
             converted = self._convert_long(batch)
         elif self.layout.kind == "published":

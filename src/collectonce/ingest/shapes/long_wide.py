@@ -8,10 +8,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from collectonce.contracts import CANONICAL_ROWS
+from collectonce.contracts import CODED_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding
 from collectonce.ingest.normalise.periods import PERIOD_OK, normalise_periods_arrow
-from collectonce.ingest.normalise.text import header_key, normalise_metric_ids_arrow, repeat_text
+from collectonce.ingest.normalise.text import (
+    header_key,
+    normalise_metric_ids_arrow,
+    repeat_dictionary,
+)
 from collectonce.ingest.normalise.values import VALUE_OK, parse_values_arrow
 from collectonce.ingest.shapes.messages import (
     not_stored_finding,
@@ -133,11 +137,11 @@ class LongWideRows(ConverterBase):
         value = values.value
         if (scale_k[used] != 1.0).any():
             value = pc.divide(value, pa.array(scale_k[key_index]))
-        names = pa.array(metric_names, type=pa.string())
-        if len(used) == 1:
-            metric_arr = repeat_text(metric_names[int(used[0])], n)
-        else:
-            metric_arr = pc.take(names, pa.array(key_index, type=pa.int64()))
+        # The metric column stays dictionary-encoded: the names per code, indexed by row.
+        names = pa.array([m or "" for m in metric_names], type=pa.string())
+        metric_arr = pa.DictionaryArray.from_arrays(
+            pa.array(key_index.astype(np.int32), pa.int32(), mask=blank_k[key_index]), names
+        )
         comment = self._comments(batch)
         table = self._table(
             provider,
@@ -147,7 +151,7 @@ class LongWideRows(ConverterBase):
             values.status,
             comment,
             rows,
-            repeat_text(self.header[layout.value], n),
+            repeat_dictionary(self.header[layout.value], n),
         )
         if not keep.all():
             table = table.filter(pa.array(keep))
@@ -211,13 +215,13 @@ class LongWideRows(ConverterBase):
             piece = self._table(
                 provider,
                 periods.period,
-                repeat_text(target.metric, n),
+                repeat_dictionary(target.metric, n),
                 value,
                 values.status,
                 comment,
                 rows,
-                repeat_text(column, n),
+                repeat_dictionary(column, n),
             )
             pieces.append(piece.filter(pa.array(keep)) if not keep.all() else piece)
-        table = pa.concat_tables(pieces) if pieces else CANONICAL_ROWS.empty_table()
+        table = pa.concat_tables(pieces) if pieces else CODED_ROWS.empty_table()
         return self._converted(table, findings, batch, row_error)

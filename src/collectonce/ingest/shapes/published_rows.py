@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from collectonce.contracts import CANONICAL_ROWS
+from collectonce.contracts import CODED_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding
 from collectonce.ingest.normalise.periods import PERIOD_OK
-from collectonce.ingest.normalise.text import repeat_text
+from collectonce.ingest.normalise.text import repeat_dictionary
 from collectonce.ingest.normalise.values import (
     STATUS_MISSING,
     STATUS_REPORTED,
@@ -141,13 +141,13 @@ class PublishedRows(ConverterBase):
             piece = self._table(
                 provider,
                 periods.period,
-                repeat_text(metric, n),
+                repeat_dictionary(metric, n),
                 pa.array(value, type=pa.float64(), mask=status != STATUS_REPORTED),
                 status,
                 comment,
                 rows,
-                repeat_text(" + ".join(self.header[i] for i in indices), n),
+                repeat_dictionary(" + ".join(self.header[i] for i in indices), n),
             )
             pieces.append(piece if keep.all() else piece.filter(pa.array(keep)))
-        table = pa.concat_tables(pieces) if pieces else CANONICAL_ROWS.empty_table()
+        table = pa.concat_tables(pieces) if pieces else CODED_ROWS.empty_table()
         return self._converted(table, findings, batch, row_error, skipped=total)

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from collectonce.contracts import CANONICAL_ROWS
+from collectonce.contracts import CODED_ROWS
 from collectonce.ingest.formats import RawBatch, make_finding, row_texts
 from collectonce.ingest.normalise.periods import (
     PERIOD_BLANK,
@@ -24,7 +24,11 @@ from collectonce.ingest.normalise.periods import (
     PeriodParse,
     normalise_periods_arrow,
 )
-from collectonce.ingest.normalise.text import normalise_provider_codes_arrow, trim_text
+from collectonce.ingest.normalise.text import (
+    coded_text,
+    normalise_provider_codes_arrow,
+    trim_text,
+)
 from collectonce.ingest.normalise.values import (
     VALUE_OK,
     status_array,
@@ -202,7 +206,7 @@ class ConverterBase:
         """Provider codes and raw period texts, and a mask of rows missing either (rows in
         `skip` are not checked)."""
         layout = self.layout
-        provider = normalise_provider_codes_arrow(batch.cells[layout.provider])
+        provider = normalise_provider_codes_arrow(batch.cells[layout.provider], dictionary=True)
         period_raw = batch.cells[layout.period]
         blank_provider = null_mask(provider)
         if skip is not None:
@@ -337,14 +341,14 @@ class ConverterBase:
     ) -> pa.Table:
         return pa.Table.from_arrays(
             [
-                provider.cast(pa.string()),
+                coded_text(provider),
                 period,
-                metric.cast(pa.string()),
+                coded_text(metric),
                 value,
                 status_array(status),
                 comment.cast(pa.string()),
                 pa.array(rows, type=pa.int64()),
-                source_column,
+                coded_text(source_column),
             ],
-            schema=CANONICAL_ROWS,
+            schema=CODED_ROWS,
         )

@@ -41,9 +41,12 @@ def own_failures(run: ValidationRun, ctx: Context, checked: Checked) -> list[Fai
     checked.own = wide
     ctx.wide = wide
     ctx.from_store = np.zeros((g_count, m_count), dtype=bool)
+    # Each column its own contiguous array: a column of the C-ordered pivot is strided, and
+    # GX copies every column of the frame once per cross-metric rule (to drop missing pairs),
+    # which is several times slower from strided memory.
     columns: dict[str, np.ndarray] = {}
     for j in checked.partners:
-        columns[run.metric_codes[j]] = wide[:, j]
+        columns[run.metric_codes[j]] = np.ascontiguousarray(wide[:, j])
     # Ranges concern this run's values only, not values held.
     for name, (side, _bound, codes) in bound_columns(run.catalog).items():
         cols = [run.metric_pos[c] for c in codes]
