@@ -113,7 +113,9 @@ def _print_receipt(r: Receipt, *, shown: int = SHOWN_FINDINGS) -> None:
     )
     findings = r.findings
     if findings:
-        table = Table(show_lines=False, header_style="bold", expand=True)
+        # A terminal's width is shared out between the columns; piped output keeps each finding
+        # on its own line at its own length.
+        table = Table(show_lines=False, header_style="bold", expand=console.is_terminal)
         table.add_column("row", justify="right", no_wrap=True)
         table.add_column("check", overflow="fold", ratio=1)
         table.add_column("what to do", overflow="fold", ratio=3)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collectonce.access.audit import append_audit, audit_record
 from collectonce.access.auth import Principal, token_id_of, verify
@@ -219,6 +221,23 @@ def _problem_page(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _missing_page(request: Request, exc: Exception) -> Response:
+    """A browser that asks for a portal address that does not exist gets a page saying so; every
+    other answer (the API's JSON, a redirect, a 405) is FastAPI's own."""
+    assert isinstance(exc, StarletteHTTPException)
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if exc.status_code == 404 and wants_page and request.url.path.startswith("/portal/"):
+        return render(
+            request,
+            "problem.html.j2",
+            title="Page not found",
+            message="If you typed the web address, check it is correct. If you followed a link "
+            "or a bookmark, the page has moved: start again from the start page.",
+            status=404,
+        )
+    return await http_exception_handler(request, exc)
+
+
 def _to_sign_in(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInNeeded)
     from urllib.parse import quote
@@ -235,6 +254,7 @@ def include_portal(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.add_exception_handler(PageProblem, _problem_page)
     app.add_exception_handler(SignInNeeded, _to_sign_in)
+    app.add_exception_handler(StarletteHTTPException, _missing_page)
 
 
 __all__ = ["include_portal", "page_headers", "portal_home"]

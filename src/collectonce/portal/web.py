@@ -188,12 +188,21 @@ def navigation(p: Principal) -> list[tuple[str, str]]:
     ]
 
 
+def month_name(period: str) -> str:
+    """`2026-11` as people write it, `November 2026` (anything else is shown as it is)."""
+    try:
+        return dt.date.fromisoformat(f"{period}-01").strftime("%B %Y")
+    except (TypeError, ValueError):
+        return str(period)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Any:
     env = web.strict_environment(TEMPLATES)
     env.filters["n"] = number
     env.filters["when"] = when
     env.filters["q"] = lambda v: quote(str(v), safe="")
+    env.filters["month"] = month_name
     env.globals["version"] = __version__
     return env
 

@@ -413,3 +413,30 @@ def test_the_dedupe_queue_of_the_shipped_catalogue(tmp_path, shipped_catalog):
     assert "Sickness absence (%)" in page.text and "--accept c" in page.text
     assert "same topic=" in page.text
     assert sign_in(world, "RF4").get("/portal/admin/dedupe").status_code == 403
+
+
+def test_a_mistyped_portal_address_is_a_page_for_browsers_and_json_for_the_api(rf4):
+    page = rf4.get("/portal/provider/RF4", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>Page not found</h1>" in page.text
+    assert "Go to the start page" in page.text
+    assert page.headers["X-Frame-Options"] == "DENY"
+    api = rf4.get("/v1/no-such-thing", headers={"Accept": "text/html"})
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not Found"}
+    plain = rf4.get("/portal/provider/RF4", headers={"Accept": "application/json"})
+    assert plain.status_code == 404 and plain.json() == {"detail": "Not Found"}
+
+
+def test_the_provider_start_page_names_the_month_and_peer_group_in_words(rf4):
+    from collectonce.portal.provider import default_period
+    from collectonce.portal.web import month_name
+
+    page = rf4.get("/portal/providers/RF4")
+    assert page.status_code == 200
+    month = month_name(default_period())
+    assert f"For <strong>{month}</strong> you owe" in page.text
+    assert month.split()[0].isalpha() and month.split()[1].isdigit()
+    assert "peer group: acute large" in page.text
+    assert month_name("2018-04") == "April 2018" and month_name("nonsense") == "nonsense"
