@@ -192,7 +192,8 @@ async def upload(request: Request, session: SignedIn, ods: str) -> Response:
         params={"file": received.original_name, "bytes": received.size},
         rows=receipt.rows_accepted,
     )
-    return see_other(f"/portal/submissions/{receipt.submission_id}")
+    again = "?again=1" if receipt.status == "duplicate" else ""
+    return see_other(f"/portal/submissions/{receipt.submission_id}{again}")
 
 
 def _sentence(text: str) -> str:

@@ -66,7 +66,10 @@ def _provider_of(receipt: Receipt) -> str | None:
 
 
 @router.get("/portal/submissions/{submission_id}", name="portal_receipt")
-def receipt_page(request: Request, session: SignedIn, submission_id: str) -> HTMLResponse:
+def receipt_page(
+    request: Request, session: SignedIn, submission_id: str, again: bool = False
+) -> HTMLResponse:
+    """A submission's receipt; `again` when the same bytes were just uploaded once more."""
     from collectonce.store.quarantine import quarantine_path
 
     receipt = receipt_for(request, session, submission_id)
@@ -95,6 +98,7 @@ def receipt_page(request: Request, session: SignedIn, submission_id: str) -> HTM
         has_report=bool(receipt.report),
         data_docs=docs,
         ods=ods,
+        sent_again=again,
         breadcrumbs=crumbs,
     )
 

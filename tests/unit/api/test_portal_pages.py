@@ -214,6 +214,17 @@ def test_upload_needs_the_form_token_then_gives_the_receipt_as_a_page(rf4, world
     assert any(
         '"action":"upload"' in line and '"via":"portal"' in line and "RF4" in line for line in lines
     )
+    assert 'id="sent-again"' not in text
+    # the same bytes again: the first receipt, saying the file was sent before
+    again = rf4.post(
+        "/portal/providers/RF4/upload",
+        files=files,
+        data={"csrf_token": csrf_of(rf4, "/portal/providers/RF4/upload")},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303 and again.headers["location"] == receipt_url + "?again=1"
+    repeat = rf4.get(again.headers["location"]).text
+    assert 'id="sent-again"' in repeat and "nothing was stored again" in repeat
 
 
 def test_upload_without_a_file_says_choose_a_file(rf4):
