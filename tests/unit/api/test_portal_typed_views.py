@@ -130,6 +130,7 @@ def test_receipt_and_submission_pages_render_from_stored_receipts():
         has_report=False,
         data_docs=None,
         ods="RF4",
+        sent_again=False,
     )
     assert "<code>not_a_number</code>" in html and "20 February 2019, 09:30 UTC" in html
     assert 'id="rows-rejected">2<' in html
