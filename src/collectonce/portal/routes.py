@@ -227,13 +227,15 @@ async def _missing_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     wants_page = "text/html" in request.headers.get("accept", "")
     if exc.status_code == 404 and wants_page and request.url.path.startswith("/portal/"):
+        said = str(exc.detail or "").rstrip(".")
+        message = (
+            f"{said[:1].upper()}{said[1:]}."
+            if said and said != "Not Found"
+            else "If you typed the web address, check it is correct. If you followed a link "
+            "or a bookmark, the page has moved: start again from the start page."
+        )
         return render(
-            request,
-            "problem.html.j2",
-            title="Page not found",
-            message="If you typed the web address, check it is correct. If you followed a link "
-            "or a bookmark, the page has moved: start again from the start page.",
-            status=404,
+            request, "problem.html.j2", title="Page not found", message=message, status=404
         )
     return await http_exception_handler(request, exc)
 
