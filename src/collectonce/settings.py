@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         description="The API keeps serialised answers in memory up to this many bytes, so a"
         " repeat pull is a memory copy; 0 turns the cache off.",
     )
+    keep_alive_seconds: int = Field(
+        default=75,
+        ge=1,
+        description="`collectonce serve` keeps an idle HTTP connection open this long. Longer"
+        " than the pools of HTTP clients (httpx: 5 s) and proxies (nginx: 60 s), so the server"
+        " never closes a connection just as a client sends a request on it.",
+    )
     upload_processes: int = Field(
         default_factory=lambda: min(2, os.cpu_count() or 1),
         ge=0,

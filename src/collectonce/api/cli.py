@@ -45,11 +45,18 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
         return
     from collectonce.api.app import build_app
 
-    uvicorn.run(build_app(cat, settings, warm=True), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        build_app(cat, settings, warm=True),
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_keep_alive=settings.keep_alive_seconds,
+    )
 
 
 def token_create(
