@@ -32,7 +32,7 @@ def test_an_idle_connection_is_kept_for_the_set_time_then_closed(
 
     home = tmp_path / "home"
     home.mkdir()
-    env = {"COLLECTONCE_KEEP_ALIVE_SECONDS": "8", "COLLECTONCE_UPLOAD_PROCESSES": "0"}
+    env = {"COLLECTONCE_KEEP_ALIVE_SECONDS": "10", "COLLECTONCE_UPLOAD_PROCESSES": "0"}
     proc, base = start_server(home, catalog_min_dir, env=env)
     port = int(base.rsplit(":", 1)[1])
     kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -42,7 +42,7 @@ def test_an_idle_connection_is_kept_for_the_set_time_then_closed(
         time.sleep(6)  # past uvicorn's own default of 5 s
         assert _health(kept) == 200  # the same connection, still open
         assert kept.sock is not None
-        time.sleep(10)  # past the 8 s set
+        time.sleep(12)  # past the 10 s set
         assert dropped.sock is not None
         dropped.sock.settimeout(5)
         assert dropped.sock.recv(1) == b""  # the server closed it
