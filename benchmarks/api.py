@@ -314,15 +314,11 @@ def serve_floor(port: int, gzipped: Path, plain: Path) -> None:
 
 def start_floor(work: Path, gzipped: bytes, plain: bytes, workers: int) -> tuple[list, str]:
     """As many floor processes as the server has (sharing one port), once they answer."""
-    import socket
-
     import httpx
 
     (work / "floor_gzip.http").write_bytes(gzipped)
     (work / "floor_plain.http").write_bytes(plain)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = testing.free_port()
     command = [sys.executable, __file__, "--serve-floor", str(port), str(work)]
     procs = [subprocess.Popen(command) for _ in range(workers)]
     base = f"http://127.0.0.1:{port}"

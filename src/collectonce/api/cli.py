@@ -35,28 +35,20 @@ def serve(
     settings = settings_for(catalog)
     cat = open_catalog(catalog)
     settings.root.mkdir(parents=True, exist_ok=True)
+    server = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+    }
     if workers > 1:
         os.environ["COLLECTONCE_CATALOG"] = str(Path(catalog).resolve())
         os.environ["COLLECTONCE_HOME"] = str(settings.root)
-        uvicorn.run(
-            "collectonce.api.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level,
-            timeout_keep_alive=settings.keep_alive_seconds,
-        )
+        uvicorn.run("collectonce.api.app:app_from_env", factory=True, workers=workers, **server)
         return
     from collectonce.api.app import build_app
 
-    uvicorn.run(
-        build_app(cat, settings, warm=True),
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_keep_alive=settings.keep_alive_seconds,
-    )
+    uvicorn.run(build_app(cat, settings, warm=True), **server)
 
 
 def token_create(
